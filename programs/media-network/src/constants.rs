@@ -1,0 +1,39 @@
+//! PDA seeds and protocol-wide constants. Seeds are the single source of truth for the
+//! program, the SDK and every off-chain component.
+use anchor_lang::prelude::*;
+
+#[constant]
+pub const CONFIG_SEED: &[u8] = b"config";
+#[constant]
+pub const STAKE_SEED: &[u8] = b"stake";
+#[constant]
+pub const PROVIDER_SEED: &[u8] = b"provider";
+#[constant]
+pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
+#[constant]
+pub const REWARD_VAULT_SEED: &[u8] = b"reward_vault";
+#[constant]
+pub const PAYMENT_VAULT_SEED: &[u8] = b"payment_vault";
+
+/// MEDIA has 6 decimals; quota is priced per whole MEDIA.
+pub const MEDIA_DECIMALS: u8 = 6;
+pub const ONE_MEDIA: u64 = 1_000_000;
+pub const BPS_DENOMINATOR: u16 = 10_000;
+
+/// Longest endpoint URL a provider may publish.
+pub const MAX_ENDPOINT_LEN: usize = 128;
+/// Region codes are short lowercase tags such as `eu-west` or `us1`.
+pub const REGION_LEN: usize = 8;
+
+/// Marks a role bond that has not been scheduled for release.
+pub const NO_RELEASE_EPOCH: u64 = u64::MAX;
+
+/// Only for native program-test runs, which have no ProgramData account: with the
+/// `test-bootstrap` feature `initialize` also accepts this compiled-in key (derived from a
+/// published seed, so it must never guard a real deployment).
+#[cfg(feature = "test-bootstrap")]
+pub const TEST_BOOTSTRAP_AUTHORITY: Pubkey =
+    pubkey!("An9uUe3xdzuYWvS3urjaJPqUQw2AnV2nRivyuuQaVwTS");
+/// The 32-byte ed25519 seed of [`TEST_BOOTSTRAP_AUTHORITY`], for test harnesses.
+#[cfg(feature = "test-bootstrap")]
+pub const TEST_BOOTSTRAP_SEED: [u8; 32] = *b"media-network-test-bootstrap-key";

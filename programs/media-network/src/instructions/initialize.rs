@@ -1,0 +1,174 @@
+use crate::constants::*;
+use crate::errors::MediaError;
+use crate::events::ProtocolInitialized;
+use crate::pda_account::{create_pda, create_program_account};
+use crate::state::{Config, Params};
+use anchor_lang::prelude::*;
+use anchor_lang::solana_program::bpf_loader_upgradeable;
+use anchor_spl::token::{self, InitializeAccount3, Token, TokenAccount};
+use anchor_spl::token_interface::Mint;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct InitializeArgs {
+    pub params: Params,
+    pub guardian: Option<Pubkey>,
+}
+
+/// Config and the vaults are created by the handler (see `pda_account`) so that every check
+/// below runs first and a pre-funded address cannot block the deployment.
+#[derive(Accounts)]
+pub struct Initialize<'info> {
+    /// Must be the program's upgrade authority; becomes the first protocol authority.
+    #[account(mut)]
+    pub deployer: Signer<'info>,
+
+    /// CHECK: verified in the handler: this program's ProgramData, owned by the upgradeable loader.
+    pub program_data: UncheckedAccount<'info>,
+
+    /// CHECK: the Config PDA, created by the handler.
+    #[account(
+        mut, seeds = [CONFIG_SEED], bump,
+        constraint = config.data_is_empty() @ MediaError::AlreadyInitialized,
+    )]
+    pub config: UncheckedAccount<'info>,
+
+    // Mints are read through the token interface so that a Token-2022 mint reaches our own
+    // check and gets a named error instead of a generic owner mismatch.
+    #[account(
+        constraint = *media_mint.to_account_info().owner == Token::id() @ MediaError::UnsupportedTokenProgram,
+        constraint = media_mint.decimals == MEDIA_DECIMALS @ MediaError::InvalidMediaMint,
+    )]
+    pub media_mint: Box<InterfaceAccount<'info, Mint>>,
+
+    #[account(
+        constraint = *payment_mint.to_account_info().owner == Token::id() @ MediaError::UnsupportedTokenProgram,
+    )]
+    pub payment_mint: Box<InterfaceAccount<'info, Mint>>,
+
+    /// CHECK: the stake vault PDA, created by the handler.
+    #[account(mut, seeds = [STAKE_VAULT_SEED], bump)]
+    pub stake_vault: UncheckedAccount<'info>,
+
+    /// CHECK: the reward vault PDA, created by the handler.
+    #[account(mut, seeds = [REWARD_VAULT_SEED], bump)]
+    pub reward_vault: UncheckedAccount<'info>,
+
+    /// CHECK: the payment vault PDA, created by the handler.
+    #[account(mut, seeds = [PAYMENT_VAULT_SEED], bump)]
+    pub payment_vault: UncheckedAccount<'info>,
+
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
+    let a = &ctx.accounts;
+    require_upgrade_authority(&a.deployer.key(), &a.program_data)?;
+    args.params.validate()?;
+    let now = Clock::get()?.unix_timestamp;
+
+    let config_info = a.config.to_account_info();
+    let vaults = [
+        (
+            &a.stake_vault,
+            &a.media_mint,
+            STAKE_VAULT_SEED,
+            ctx.bumps.stake_vault,
+        ),
+        (
+            &a.reward_vault,
+            &a.media_mint,
+            REWARD_VAULT_SEED,
+            ctx.bumps.reward_vault,
+        ),
+        (
+            &a.payment_vault,
+            &a.payment_mint,
+            PAYMENT_VAULT_SEED,
+            ctx.bumps.payment_vault,
+        ),
+    ];
+    for (vault, mint, seed, bump) in vaults {
+        create_pda(
+            &a.deployer,
+            vault,
+            &a.system_program,
+            TokenAccount::LEN,
+            &token::ID,
+            &[seed, &[bump]],
+        )?;
+        token::initialize_account3(CpiContext::new(
+            a.token_program.key(),
+            InitializeAccount3 {
+                account: vault.to_account_info(),
+                mint: mint.to_account_info(),
+                authority: config_info.clone(),
+            },
+        ))?;
+    }
+
+    let config = Config {
+        bump: ctx.bumps.config,
+        stake_vault_bump: ctx.bumps.stake_vault,
+        reward_vault_bump: ctx.bumps.reward_vault,
+        payment_vault_bump: ctx.bumps.payment_vault,
+        authority: a.deployer.key(),
+        pending_authority: None,
+        guardian: args.guardian,
+        media_mint: a.media_mint.key(),
+        payment_mint: a.payment_mint.key(),
+        stake_vault: a.stake_vault.key(),
+        reward_vault: a.reward_vault.key(),
+        payment_vault: a.payment_vault.key(),
+        params: args.params,
+        paused_until: 0,
+        guardian_pause_allowed_at: 0,
+        epoch: 0,
+        epoch_started_at: now,
+        provider_stake_current: 0,
+        provider_stake_next: 0,
+        consumer_stake: 0,
+        staked_total: 0,
+        treasury_accrued: 0,
+        reward_reserved: 0,
+    };
+    create_program_account(
+        &a.deployer,
+        &config_info,
+        &a.system_program,
+        8 + Config::INIT_SPACE,
+        &[CONFIG_SEED, &[ctx.bumps.config]],
+        &config,
+    )?;
+    emit!(ProtocolInitialized {
+        authority: config.authority,
+        media_mint: config.media_mint,
+        payment_mint: config.payment_mint,
+    });
+    Ok(())
+}
+
+/// Only whoever may upgrade the program may choose its mints and first authority; otherwise
+/// anyone could front-run the deployment with their own Config.
+fn require_upgrade_authority(deployer: &Pubkey, program_data: &AccountInfo) -> Result<()> {
+    #[cfg(feature = "test-bootstrap")]
+    if *deployer == TEST_BOOTSTRAP_AUTHORITY {
+        return Ok(());
+    }
+    let (expected, _) =
+        Pubkey::find_program_address(&[crate::ID.as_ref()], &bpf_loader_upgradeable::ID);
+    require_keys_eq!(program_data.key(), expected, MediaError::InvalidProgramData);
+    require_keys_eq!(
+        *program_data.owner,
+        bpf_loader_upgradeable::ID,
+        MediaError::InvalidProgramData
+    );
+    let data = program_data.try_borrow_data()?;
+    let state = ProgramData::try_deserialize(&mut &data[..])
+        .map_err(|_| error!(MediaError::InvalidProgramData))?;
+    require!(
+        state.upgrade_authority_address == Some(*deployer),
+        MediaError::NotUpgradeAuthority
+    );
+    Ok(())
+}

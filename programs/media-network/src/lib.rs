@@ -1,0 +1,78 @@
+//! Media Network: MEDIA staking, relay providers, consumers, receipt settlement, rewards and
+//! buy-back-and-burn. This file only dispatches; each instruction lives in `instructions/`.
+#![allow(unexpected_cfgs)]
+
+use anchor_lang::prelude::*;
+
+pub mod constants;
+pub mod errors;
+pub mod events;
+pub mod instructions;
+pub mod math;
+pub mod pda_account;
+pub mod state;
+
+use instructions::*;
+use state::Params;
+
+declare_id!("9C4E2cCSQtgvUABHk7EhAHNSukpkDhAfv7tn74SrbSPX");
+
+#[program]
+pub mod media_network {
+    use super::*;
+
+    pub fn initialize(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
+        instructions::initialize::handler(ctx, args)
+    }
+
+    pub fn stake(ctx: Context<Stake>, amount: u64) -> Result<()> {
+        instructions::stake::handler(ctx, amount)
+    }
+
+    pub fn request_unstake(ctx: Context<RequestUnstake>, amount: u64) -> Result<()> {
+        instructions::request_unstake::handler(ctx, amount)
+    }
+
+    pub fn cancel_unstake(ctx: Context<CancelUnstake>) -> Result<()> {
+        instructions::cancel_unstake::handler(ctx)
+    }
+
+    pub fn withdraw(ctx: Context<Withdraw>) -> Result<()> {
+        instructions::withdraw::handler(ctx)
+    }
+
+    pub fn register_provider(
+        ctx: Context<RegisterProvider>,
+        args: RegisterProviderArgs,
+    ) -> Result<()> {
+        instructions::register_provider::handler(ctx, args)
+    }
+
+    pub fn update_provider(ctx: Context<UpdateProvider>, args: UpdateProviderArgs) -> Result<()> {
+        instructions::update_provider::handler(ctx, args)
+    }
+
+    pub fn deactivate_provider(ctx: Context<DeactivateProvider>) -> Result<()> {
+        instructions::deactivate_provider::handler(ctx)
+    }
+
+    pub fn update_params(ctx: Context<AuthorityOnly>, params: Params) -> Result<()> {
+        instructions::update_params::handler(ctx, params)
+    }
+
+    pub fn propose_authority(ctx: Context<AuthorityOnly>, new_authority: Pubkey) -> Result<()> {
+        instructions::propose_authority::handler(ctx, new_authority)
+    }
+
+    pub fn accept_authority(ctx: Context<AcceptAuthority>) -> Result<()> {
+        instructions::accept_authority::handler(ctx)
+    }
+
+    pub fn set_guardian(ctx: Context<AuthorityOnly>, guardian: Option<Pubkey>) -> Result<()> {
+        instructions::set_guardian::handler(ctx, guardian)
+    }
+
+    pub fn set_paused(ctx: Context<SetPaused>, args: SetPausedArgs) -> Result<()> {
+        instructions::set_paused::handler(ctx, args)
+    }
+}

@@ -1,0 +1,103 @@
+use super::Params;
+use crate::constants::CONFIG_SEED;
+use crate::errors::MediaError;
+use crate::math;
+use anchor_lang::prelude::*;
+
+/// The protocol's root account, `["config"]`. It signs for every vault.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Config {
+    pub bump: u8,
+    pub stake_vault_bump: u8,
+    pub reward_vault_bump: u8,
+    pub payment_vault_bump: u8,
+    /// Changes parameters; the governance PDA after bootstrap.
+    pub authority: Pubkey,
+    /// Set by `propose_authority`, becomes `authority` when it signs `accept_authority`.
+    pub pending_authority: Option<Pubkey>,
+    /// May pause for at most `params.max_pause_secs`; nothing else.
+    pub guardian: Option<Pubkey>,
+    pub media_mint: Pubkey,
+    pub payment_mint: Pubkey,
+    pub stake_vault: Pubkey,
+    pub reward_vault: Pubkey,
+    pub payment_vault: Pubkey,
+    pub params: Params,
+    /// The protocol is paused while `now < paused_until`; the authority pauses with `i64::MAX`.
+    pub paused_until: i64,
+    /// The guardian may not pause again before this time.
+    pub guardian_pause_allowed_at: i64,
+    pub epoch: u64,
+    pub epoch_started_at: i64,
+    /// Sum of provider bonds counting in the current epoch (S is snapshotted from it).
+    pub provider_stake_current: u64,
+    /// Sum of provider bonds that will count from the next epoch.
+    pub provider_stake_next: u64,
+    pub consumer_stake: u64,
+    /// Sum of active and warming stake over all stake accounts (excludes pending unstakes).
+    pub staked_total: u64,
+    pub treasury_accrued: u64,
+    pub reward_reserved: u64,
+}
+
+impl Config {
+    pub fn signer_seeds(&self) -> [&[u8]; 2] {
+        [CONFIG_SEED, std::slice::from_ref(&self.bump)]
+    }
+
+    pub fn is_paused(&self, now: i64) -> bool {
+        now < self.paused_until
+    }
+
+    pub fn require_not_paused(&self, now: i64) -> Result<()> {
+        require!(!self.is_paused(now), MediaError::ProtocolPaused);
+        Ok(())
+    }
+
+    /// The authority pauses until it unpauses.
+    pub fn pause_by_authority(&mut self) {
+        self.paused_until = i64::MAX;
+    }
+
+    pub fn unpause_by_authority(&mut self) {
+        self.paused_until = 0;
+    }
+
+    /// The guardian pauses for at most `max_pause_secs`, never extends a running pause, and must
+    /// then wait as long again, so it can never keep the protocol paused on its own.
+    pub fn pause_by_guardian(&mut self, now: i64, duration_secs: i64) -> Result<()> {
+        require!(
+            duration_secs > 0 && duration_secs <= self.params.max_pause_secs,
+            MediaError::GuardianPauseTooLong
+        );
+        require!(
+            !self.is_paused(now) && now >= self.guardian_pause_allowed_at,
+            MediaError::GuardianPauseNotAllowed
+        );
+        self.paused_until = math::add_secs(now, duration_secs)?;
+        self.guardian_pause_allowed_at =
+            math::add_secs(self.paused_until, self.params.max_pause_secs)?;
+        Ok(())
+    }
+
+    pub fn add_stake(&mut self, amount: u64) -> Result<()> {
+        self.staked_total = math::add(self.staked_total, amount)?;
+        Ok(())
+    }
+
+    pub fn remove_stake(&mut self, amount: u64) -> Result<()> {
+        self.staked_total = math::sub(self.staked_total, amount)?;
+        Ok(())
+    }
+
+    pub fn bond_provider_next(&mut self, amount: u64) -> Result<()> {
+        self.provider_stake_next = math::add(self.provider_stake_next, amount)?;
+        Ok(())
+    }
+
+    pub fn unbond_provider_next(&mut self, amount: u64) -> Result<()> {
+        self.provider_stake_next = math::sub(self.provider_stake_next, amount)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+use crate::constants::{MAX_ENDPOINT_LEN, REGION_LEN};
+use crate::errors::MediaError;
+use crate::math;
+use anchor_lang::prelude::*;
+
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Serves viewers: HTTP reverse proxy and cache in front of consumers' origins.
+    Edge,
+    /// Relays between edges and origins; never faces viewers.
+    Guard,
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderStatus {
+    Active,
+    Deactivated,
+}
+
+/// Reward-eligible bytes a provider delivered in one epoch.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub struct EpochBytes {
+    pub epoch: u64,
+    pub bytes: u64,
+}
+
+/// A relay operator, `["provider", owner]`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Provider {
+    pub bump: u8,
+    pub owner: Pubkey,
+    /// The relay's ed25519 key that signs receipts; distinct from the owner wallet.
+    pub node_key: Pubkey,
+    pub kind: ProviderKind,
+    pub status: ProviderStatus,
+    #[max_len(MAX_ENDPOINT_LEN)]
+    pub endpoint: String,
+    pub region: [u8; REGION_LEN],
+    /// Bond counting in epoch `bond_epoch`.
+    pub bond_current: u64,
+    /// Bond counting from the epoch after `bond_epoch`.
+    pub bond_next: u64,
+    pub bond_epoch: u64,
+    pub registered_epoch: u64,
+    pub deactivated_epoch: u64,
+    pub reward_slots: [EpochBytes; 2],
+    pub fees_claimable: u64,
+    pub rewards_claimable: u64,
+}
+
+impl Provider {
+    pub fn is_active(&self) -> bool {
+        self.status == ProviderStatus::Active
+    }
+
+    /// Rolls the (current, next) bond pair to `epoch`, mirroring `advance_epoch`'s roll of
+    /// Config's totals, so that the sum of every provider's current bond equals S.
+    pub fn roll_bond(&mut self, epoch: u64) {
+        if epoch > self.bond_epoch {
+            self.bond_current = self.bond_next;
+            self.bond_epoch = epoch;
+        }
+    }
+
+    /// Stops the bond from counting from the next epoch; returns the amount unbonded.
+    pub fn deactivate(&mut self, epoch: u64) -> Result<u64> {
+        require!(self.is_active(), MediaError::ProviderInactive);
+        self.roll_bond(epoch);
+        let released = self.bond_next;
+        self.bond_next = 0;
+        self.status = ProviderStatus::Deactivated;
+        self.deactivated_epoch = epoch;
+        Ok(released)
+    }
+
+    pub fn release_epoch(&self) -> Result<u64> {
+        self.deactivated_epoch
+            .checked_add(1)
+            .ok_or_else(|| error!(MediaError::MathOverflow))
+    }
+
+    pub fn add_fees(&mut self, amount: u64) -> Result<()> {
+        self.fees_claimable = math::add(self.fees_claimable, amount)?;
+        Ok(())
+    }
+}
+
+/// Accepts `http://` or `https://` URLs of printable ASCII with a non-empty host, at most 128
+/// bytes. Relays and clients connect to this string, so it must be unambiguous.
+pub fn validate_endpoint(endpoint: &str) -> Result<()> {
+    require!(
+        endpoint.len() <= MAX_ENDPOINT_LEN,
+        MediaError::EndpointTooLong
+    );
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"))
+        .ok_or_else(|| error!(MediaError::InvalidEndpoint))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_name = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    require!(
+        !host_name.is_empty() && !host_name.starts_with(':'),
+        MediaError::InvalidEndpoint
+    );
+    require!(
+        endpoint.bytes().all(|b| b.is_ascii_graphic()),
+        MediaError::InvalidEndpoint
+    );
+    Ok(())
+}
+
+/// Region codes: 1-8 bytes of `a-z0-9-`, zero-padded to 8 bytes.
+pub fn parse_region(region: &str) -> Result<[u8; REGION_LEN]> {
+    require!(
+        !region.is_empty()
+            && region.len() <= REGION_LEN
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+        MediaError::InvalidRegion
+    );
+    let mut code = [0u8; REGION_LEN];
+    code[..region.len()].copy_from_slice(region.as_bytes());
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        for ok in [
+            "https://relay.example.com",
+            "http://127.0.0.1:8080/media",
+            "https://a",
+        ] {
+            validate_endpoint(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "https://a b",
+            "https://:80",
+            "relay.example.com",
+        ] {
+            assert_eq!(
+                validate_endpoint(bad).unwrap_err(),
+                error!(MediaError::InvalidEndpoint),
+                "{bad}"
+            );
+        }
+        let long = format!("https://{}", "a".repeat(MAX_ENDPOINT_LEN - 7));
+        assert_eq!(
+            validate_endpoint(&long).unwrap_err(),
+            error!(MediaError::EndpointTooLong)
+        );
+        validate_endpoint(&long[..MAX_ENDPOINT_LEN]).unwrap();
+    }
+
+    #[test]
+    fn regions() {
+        assert_eq!(&parse_region("eu-west").unwrap(), b"eu-west\0");
+        for bad in ["", "EU", "toolongxx", "us_1"] {
+            assert_eq!(
+                parse_region(bad).unwrap_err(),
+                error!(MediaError::InvalidRegion),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn bond_rolls_at_the_boundary_and_deactivation_stops_the_next_one() {
+        let mut p = Provider {
+            bump: 0,
+            owner: Pubkey::default(),
+            node_key: Pubkey::default(),
+            kind: ProviderKind::Edge,
+            status: ProviderStatus::Active,
+            endpoint: String::new(),
+            region: [0; REGION_LEN],
+            bond_current: 0,
+            bond_next: 50,
+            bond_epoch: 3,
+            registered_epoch: 3,
+            deactivated_epoch: 0,
+            reward_slots: Default::default(),
+            fees_claimable: 0,
+            rewards_claimable: 0,
+        };
+        p.roll_bond(3);
+        assert_eq!(p.bond_current, 0);
+        p.roll_bond(4);
+        assert_eq!((p.bond_current, p.bond_next), (50, 50));
+        assert_eq!(p.deactivate(4).unwrap(), 50);
+        assert_eq!(
+            (p.bond_current, p.bond_next, p.release_epoch().unwrap()),
+            (50, 0, 5)
+        );
+        p.roll_bond(5);
+        assert_eq!(p.bond_current, 0);
+        assert_eq!(
+            p.deactivate(5).unwrap_err(),
+            error!(MediaError::ProviderInactive)
+        );
+    }
+}

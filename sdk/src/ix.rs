@@ -1,0 +1,199 @@
+//! Instruction builders. Account lists come from the program's own generated client structs,
+//! so a builder cannot drift from the program's `Accounts` definitions.
+use crate::pda;
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{system_program, InstructionData, ToAccountMetas};
+use anchor_spl::token;
+use media_network::instructions::{
+    InitializeArgs, RegisterProviderArgs, SetPausedArgs, UpdateProviderArgs,
+};
+use media_network::state::Params;
+use media_network::{accounts, instruction};
+
+fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+    Instruction {
+        program_id: media_network::ID,
+        accounts: accounts.to_account_metas(None),
+        data: data.data(),
+    }
+}
+
+pub fn initialize(
+    deployer: &Pubkey,
+    media_mint: &Pubkey,
+    payment_mint: &Pubkey,
+    args: InitializeArgs,
+) -> Instruction {
+    build(
+        accounts::Initialize {
+            deployer: *deployer,
+            program_data: pda::program_data(),
+            config: pda::config(),
+            media_mint: *media_mint,
+            payment_mint: *payment_mint,
+            stake_vault: pda::stake_vault(),
+            reward_vault: pda::reward_vault(),
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+            system_program: system_program::ID,
+        },
+        instruction::Initialize { args },
+    )
+}
+
+/// Stakes `amount` MEDIA base units from the owner's token account `source`.
+pub fn stake(owner: &Pubkey, source: &Pubkey, amount: u64) -> Instruction {
+    build(
+        accounts::Stake {
+            owner: *owner,
+            config: pda::config(),
+            stake_account: pda::stake(owner),
+            source: *source,
+            stake_vault: pda::stake_vault(),
+            token_program: token::ID,
+            system_program: system_program::ID,
+        },
+        instruction::Stake { amount },
+    )
+}
+
+pub fn request_unstake(owner: &Pubkey, amount: u64) -> Instruction {
+    build(
+        accounts::RequestUnstake {
+            owner: *owner,
+            config: pda::config(),
+            stake_account: pda::stake(owner),
+        },
+        instruction::RequestUnstake { amount },
+    )
+}
+
+pub fn cancel_unstake(owner: &Pubkey) -> Instruction {
+    build(
+        accounts::CancelUnstake {
+            owner: *owner,
+            config: pda::config(),
+            stake_account: pda::stake(owner),
+        },
+        instruction::CancelUnstake {},
+    )
+}
+
+/// Withdraws unlocked stake into the MEDIA token account `destination`.
+pub fn withdraw(owner: &Pubkey, destination: &Pubkey) -> Instruction {
+    build(
+        accounts::Withdraw {
+            owner: *owner,
+            config: pda::config(),
+            stake_account: pda::stake(owner),
+            destination: *destination,
+            stake_vault: pda::stake_vault(),
+            token_program: token::ID,
+        },
+        instruction::Withdraw {},
+    )
+}
+
+pub fn register_provider(
+    owner: &Pubkey,
+    node_key: &Pubkey,
+    args: RegisterProviderArgs,
+) -> Instruction {
+    build(
+        accounts::RegisterProvider {
+            owner: *owner,
+            node_key: *node_key,
+            config: pda::config(),
+            stake_account: pda::stake(owner),
+            provider: pda::provider(owner),
+            system_program: system_program::ID,
+        },
+        instruction::RegisterProvider { args },
+    )
+}
+
+/// Updates endpoint or region; `new_node_key`, when given, must sign the transaction.
+pub fn update_provider(
+    owner: &Pubkey,
+    new_node_key: Option<&Pubkey>,
+    args: UpdateProviderArgs,
+) -> Instruction {
+    build(
+        accounts::UpdateProvider {
+            owner: *owner,
+            config: pda::config(),
+            provider: pda::provider(owner),
+            new_node_key: new_node_key.copied(),
+        },
+        instruction::UpdateProvider { args },
+    )
+}
+
+pub fn deactivate_provider(owner: &Pubkey) -> Instruction {
+    build(
+        accounts::DeactivateProvider {
+            owner: *owner,
+            config: pda::config(),
+            provider: pda::provider(owner),
+            stake_account: pda::stake(owner),
+        },
+        instruction::DeactivateProvider {},
+    )
+}
+
+fn authority_only(authority: &Pubkey) -> accounts::AuthorityOnly {
+    accounts::AuthorityOnly {
+        authority: *authority,
+        config: pda::config(),
+    }
+}
+
+pub fn update_params(authority: &Pubkey, params: Params) -> Instruction {
+    build(
+        authority_only(authority),
+        instruction::UpdateParams { params },
+    )
+}
+
+pub fn propose_authority(authority: &Pubkey, new_authority: &Pubkey) -> Instruction {
+    build(
+        authority_only(authority),
+        instruction::ProposeAuthority {
+            new_authority: *new_authority,
+        },
+    )
+}
+
+pub fn accept_authority(new_authority: &Pubkey) -> Instruction {
+    build(
+        accounts::AcceptAuthority {
+            new_authority: *new_authority,
+            config: pda::config(),
+        },
+        instruction::AcceptAuthority {},
+    )
+}
+
+pub fn set_guardian(authority: &Pubkey, guardian: Option<Pubkey>) -> Instruction {
+    build(
+        authority_only(authority),
+        instruction::SetGuardian { guardian },
+    )
+}
+
+/// Pauses or unpauses. The authority's pause is open-ended; the guardian's lasts `duration_secs`.
+pub fn set_paused(signer: &Pubkey, paused: bool, duration_secs: i64) -> Instruction {
+    build(
+        accounts::SetPaused {
+            signer: *signer,
+            config: pda::config(),
+        },
+        instruction::SetPaused {
+            args: SetPausedArgs {
+                paused,
+                duration_secs,
+            },
+        },
+    )
+}

@@ -1,0 +1,8 @@
+//! Off-chain code shared by the CLI, keeper, relay and tests: PDA derivation, instruction
+//! builders and account decoding for the Media Network programs.
+pub mod decode;
+pub mod ix;
+pub mod pda;
+
+pub use media_network;
+pub use media_network::ID as MEDIA_NETWORK_ID;
