@@ -13,7 +13,8 @@ use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::solana_program::{bpf_loader_upgradeable, system_instruction};
 use anchor_lang::{AccountDeserialize, Key};
 use anchor_spl::token::spl_token;
-use anchor_spl::token_2022::spl_token_2022;
+// spl-token-2022's builders accept both token program ids, so one set serves both.
+use anchor_spl::token_2022::spl_token_2022::instruction as token_ix;
 use media_network::constants::{TEST_BOOTSTRAP_AUTHORITY, TEST_BOOTSTRAP_SEED};
 use media_network::instructions::InitializeArgs;
 use media_network::state::{Config, Params, StakeAccount};
@@ -199,9 +200,19 @@ impl TestEnv {
     }
 
     pub async fn initialize(&mut self, params: Params) -> TxResult {
-        let deployer = self.deployer.insecure_clone();
         let (media, payment) = (self.media_mint, self.payment_mint);
-        self.initialize_with(&deployer, &media, &payment, params)
+        self.initialize_with_mints(&media, &payment, params).await
+    }
+
+    /// `initialize` by the deployer with the given mints.
+    pub async fn initialize_with_mints(
+        &mut self,
+        media_mint: &Pubkey,
+        payment_mint: &Pubkey,
+        params: Params,
+    ) -> TxResult {
+        let deployer = self.deployer.insecure_clone();
+        self.initialize_with(&deployer, media_mint, payment_mint, params)
             .await
     }
 
@@ -271,23 +282,13 @@ impl TestEnv {
             mint_len as u64,
             token_program,
         );
-        let init = if *token_program == spl_token_2022::ID {
-            spl_token_2022::instruction::initialize_mint2(
-                token_program,
-                &mint.pubkey(),
-                &authority.pubkey(),
-                None,
-                decimals,
-            )
-        } else {
-            spl_token::instruction::initialize_mint2(
-                token_program,
-                &mint.pubkey(),
-                &authority.pubkey(),
-                None,
-                decimals,
-            )
-        }
+        let init = token_ix::initialize_mint2(
+            token_program,
+            &mint.pubkey(),
+            &authority.pubkey(),
+            None,
+            decimals,
+        )
         .unwrap();
         self.send(&[create, init], &[&mint])
             .await
@@ -296,47 +297,22 @@ impl TestEnv {
             .token_account_under(token_program, &mint.pubkey(), &authority.pubkey())
             .await;
         if supply > 0 {
-            let (mint_to, revoke) = if *token_program == spl_token_2022::ID {
-                use spl_token_2022::instruction as t;
-                (
-                    t::mint_to(
-                        token_program,
-                        &mint.pubkey(),
-                        &reserve,
-                        &authority.pubkey(),
-                        &[],
-                        supply,
-                    ),
-                    t::set_authority(
-                        token_program,
-                        &mint.pubkey(),
-                        None,
-                        t::AuthorityType::MintTokens,
-                        &authority.pubkey(),
-                        &[],
-                    ),
-                )
-            } else {
-                use spl_token::instruction as t;
-                (
-                    t::mint_to(
-                        token_program,
-                        &mint.pubkey(),
-                        &reserve,
-                        &authority.pubkey(),
-                        &[],
-                        supply,
-                    ),
-                    t::set_authority(
-                        token_program,
-                        &mint.pubkey(),
-                        None,
-                        t::AuthorityType::MintTokens,
-                        &authority.pubkey(),
-                        &[],
-                    ),
-                )
-            };
+            let mint_to = token_ix::mint_to(
+                token_program,
+                &mint.pubkey(),
+                &reserve,
+                &authority.pubkey(),
+                &[],
+                supply,
+            );
+            let revoke = token_ix::set_authority(
+                token_program,
+                &mint.pubkey(),
+                None,
+                token_ix::AuthorityType::MintTokens,
+                &authority.pubkey(),
+                &[],
+            );
             self.send(&[mint_to.unwrap(), revoke.unwrap()], &[])
                 .await
                 .expect("mint supply");
@@ -366,22 +342,8 @@ impl TestEnv {
             len as u64,
             token_program,
         );
-        let init = if *token_program == spl_token_2022::ID {
-            spl_token_2022::instruction::initialize_account3(
-                token_program,
-                &account.pubkey(),
-                mint,
-                owner,
-            )
-        } else {
-            spl_token::instruction::initialize_account3(
-                token_program,
-                &account.pubkey(),
-                mint,
-                owner,
-            )
-        }
-        .unwrap();
+        let init =
+            token_ix::initialize_account3(token_program, &account.pubkey(), mint, owner).unwrap();
         self.send(&[create, init], &[&account])
             .await
             .expect("create token account");

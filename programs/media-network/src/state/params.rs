@@ -213,10 +213,12 @@ mod tests {
 
     #[test]
     fn fee_split_must_leave_the_treasury_minimum() {
-        let mut p = Params::default();
-        p.provider_fee_bps = 9_000;
-        p.keeper_fee_bps = 600;
-        p.min_treasury_bps = 500;
+        let mut p = Params {
+            provider_fee_bps: 9_000,
+            keeper_fee_bps: 600,
+            min_treasury_bps: 500,
+            ..Params::default()
+        };
         assert_eq!(
             p.validate().unwrap_err(),
             error!(MediaError::FeeSplitExceedsLimit)

@@ -219,7 +219,7 @@ async fn pause_blocks_staking_and_registration_but_not_exits() {
         },
     );
     assert_error(
-        env.send(&[register.clone()], &[&alice.keypair, &node])
+        env.send(std::slice::from_ref(&register), &[&alice.keypair, &node])
             .await,
         MediaError::ProtocolPaused,
     );

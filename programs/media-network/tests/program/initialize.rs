@@ -65,6 +65,7 @@ async fn pre_funded_addresses_cannot_block_initialization_or_staking() {
     .unwrap();
     assert_eq!(env.stake_account(&alice.pubkey()).await.warming, MEDIA);
     assert_eq!(env.token_balance(&pda::stake_vault()).await, MEDIA);
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -131,15 +132,13 @@ async fn token_2022_mints_are_refused() {
     let (t22_mint, _) = env
         .create_fixed_supply_mint(&anchor_spl::token_2022::ID, 6, 1_000)
         .await;
-    let payment = env.payment_mint;
-    let media = env.media_mint;
-    let deployer = env.deployer.insecure_clone();
+    let (media, payment) = (env.media_mint, env.payment_mint);
     let as_media = env
-        .initialize_with(&deployer, &t22_mint, &payment, test_params())
+        .initialize_with_mints(&t22_mint, &payment, test_params())
         .await;
     assert_error(as_media, MediaError::UnsupportedTokenProgram);
     let as_payment = env
-        .initialize_with(&deployer, &media, &t22_mint, test_params())
+        .initialize_with_mints(&media, &t22_mint, test_params())
         .await;
     assert_error(as_payment, MediaError::UnsupportedTokenProgram);
 }
@@ -151,9 +150,8 @@ async fn media_mint_must_have_six_decimals() {
         .create_fixed_supply_mint(&anchor_spl::token::ID, 9, 1_000)
         .await;
     let payment = env.payment_mint;
-    let deployer = env.deployer.insecure_clone();
     let result = env
-        .initialize_with(&deployer, &nine_decimals, &payment, test_params())
+        .initialize_with_mints(&nine_decimals, &payment, test_params())
         .await;
     assert_error(result, MediaError::InvalidMediaMint);
 }
@@ -163,9 +161,8 @@ async fn a_non_mint_account_is_refused() {
     let mut env = TestEnv::start().await;
     let stranger = Keypair::new().pubkey();
     let payment = env.payment_mint;
-    let deployer = env.deployer.insecure_clone();
     let result = env
-        .initialize_with(&deployer, &stranger, &payment, test_params())
+        .initialize_with_mints(&stranger, &payment, test_params())
         .await;
     assert_error(result, AnchorError::AccountNotInitialized);
 }

@@ -85,6 +85,7 @@ async fn an_owner_registers_one_provider() {
     let result = register(&mut env, &alice, &node_key(), args(25 * MEDIA)).await;
     assert_error(result, MediaError::ProviderAlreadyRegistered);
     assert_eq!(env.config().await.provider_stake_next, 25 * MEDIA);
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -112,6 +113,7 @@ async fn bond_needs_warmed_up_stake() {
     register(&mut env, &alice, &node_key(), args(25 * MEDIA))
         .await
         .unwrap();
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -129,6 +131,7 @@ async fn registering_a_node_key_without_its_signature_is_refused() {
         .account_data(&pda::provider(&mallory.pubkey()))
         .await
         .is_none());
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -184,6 +187,7 @@ async fn endpoint_and_region_are_validated() {
     )
     .await
     .unwrap();
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -239,6 +243,7 @@ async fn update_changes_endpoint_and_rotates_the_node_key_with_its_signature() {
         .await,
         MediaError::InvalidEndpoint,
     );
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -269,6 +274,7 @@ async fn nobody_else_can_update_or_deactivate_a_provider() {
         AnchorError::ConstraintSeeds,
     );
     assert!(provider(&mut env, &alice).await.is_active());
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]

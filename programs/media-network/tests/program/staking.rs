@@ -150,6 +150,7 @@ async fn withdraw_into_another_mint_is_refused() {
         )
         .await;
     assert_error(result, MediaError::WrongMint);
+    env.assert_stake_vault_solvent().await;
 }
 
 #[tokio::test]
@@ -252,4 +253,5 @@ async fn unstaking_needs_the_owners_signature() {
     let mut ix = ix::request_unstake(&alice.pubkey(), MEDIA);
     ix.accounts[0].is_signer = false;
     assert_error(env.send(&[ix], &[]).await, AnchorError::AccountNotSigner);
+    env.assert_stake_vault_solvent().await;
 }
