@@ -6,7 +6,8 @@ use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
 use anchor_spl::token;
 use media_network::instructions::{
-    InitializeArgs, RegisterProviderArgs, SetPausedArgs, UpdateProviderArgs,
+    InitializeArgs, RegisterConsumerArgs, RegisterProviderArgs, SetPausedArgs, SettleReceiptArgs,
+    UpdateProviderArgs,
 };
 use media_network::state::Params;
 use media_network::{accounts, instruction};
@@ -31,6 +32,7 @@ pub fn initialize(
             program_data: pda::program_data(),
             config: pda::config(),
             media_mint: *media_mint,
+            first_epoch: pda::epoch(0),
             payment_mint: *payment_mint,
             stake_vault: pda::stake_vault(),
             reward_vault: pda::reward_vault(),
@@ -195,5 +197,195 @@ pub fn set_paused(signer: &Pubkey, paused: bool, duration_secs: i64) -> Instruct
                 duration_secs,
             },
         },
+    )
+}
+
+pub fn register_consumer(owner: &Pubkey, args: RegisterConsumerArgs) -> Instruction {
+    build(
+        accounts::RegisterConsumer {
+            owner: *owner,
+            config: pda::config(),
+            stake_account: pda::stake(owner),
+            consumer: pda::consumer(owner),
+            system_program: system_program::ID,
+        },
+        instruction::RegisterConsumer { args },
+    )
+}
+
+fn consumer_owner(owner: &Pubkey) -> accounts::ConsumerOwner {
+    accounts::ConsumerOwner {
+        owner: *owner,
+        config: pda::config(),
+        consumer: pda::consumer(owner),
+    }
+}
+
+/// Rotates the consumer's receipt signer; effective from the next epoch.
+pub fn set_receipt_signer(owner: &Pubkey, receipt_signer: &Pubkey) -> Instruction {
+    build(
+        consumer_owner(owner),
+        instruction::SetReceiptSigner {
+            receipt_signer: *receipt_signer,
+        },
+    )
+}
+
+/// Pays `amount` of the payment mint from `source` into `consumer_owner`'s escrow.
+pub fn deposit_fees(
+    depositor: &Pubkey,
+    consumer_owner: &Pubkey,
+    source: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        accounts::DepositFees {
+            depositor: *depositor,
+            config: pda::config(),
+            consumer: pda::consumer(consumer_owner),
+            source: *source,
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+        },
+        instruction::DepositFees { amount },
+    )
+}
+
+pub fn request_fee_withdrawal(owner: &Pubkey, amount: u64) -> Instruction {
+    build(
+        consumer_owner(owner),
+        instruction::RequestFeeWithdrawal { amount },
+    )
+}
+
+pub fn withdraw_fees(owner: &Pubkey, destination: &Pubkey) -> Instruction {
+    build(
+        accounts::WithdrawFees {
+            owner: *owner,
+            config: pda::config(),
+            consumer: pda::consumer(owner),
+            destination: *destination,
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+        },
+        instruction::WithdrawFees {},
+    )
+}
+
+pub fn deactivate_consumer(owner: &Pubkey) -> Instruction {
+    build(
+        accounts::DeactivateConsumer {
+            owner: *owner,
+            config: pda::config(),
+            consumer: pda::consumer(owner),
+            stake_account: pda::stake(owner),
+        },
+        instruction::DeactivateConsumer {},
+    )
+}
+
+/// Opens the lane of `provider_owner`'s node key to `consumer_owner`; `signer` is the
+/// provider's owner or its node key and pays the rent.
+pub fn open_lane(
+    signer: &Pubkey,
+    provider_owner: &Pubkey,
+    node_key: &Pubkey,
+    consumer_owner: &Pubkey,
+) -> Instruction {
+    build(
+        accounts::OpenLane {
+            signer: *signer,
+            config: pda::config(),
+            provider: pda::provider(provider_owner),
+            consumer: pda::consumer(consumer_owner),
+            lane: pda::lane(node_key, consumer_owner),
+            system_program: system_program::ID,
+        },
+        instruction::OpenLane {},
+    )
+}
+
+pub fn close_lane(
+    signer: &Pubkey,
+    provider_owner: &Pubkey,
+    node_key: &Pubkey,
+    consumer_owner: &Pubkey,
+    rent_payer: &Pubkey,
+) -> Instruction {
+    build(
+        accounts::CloseLane {
+            signer: *signer,
+            config: pda::config(),
+            provider: pda::provider(provider_owner),
+            lane: pda::lane(node_key, consumer_owner),
+            rent_payer: *rent_payer,
+        },
+        instruction::CloseLane {},
+    )
+}
+
+/// Advances from `current_epoch` to the next one.
+pub fn advance_epoch(cranker: &Pubkey, current_epoch: u64) -> Instruction {
+    build(
+        accounts::AdvanceEpoch {
+            cranker: *cranker,
+            config: pda::config(),
+            next_epoch: pda::epoch(current_epoch + 1),
+            closing_epoch: current_epoch.checked_sub(1).map(pda::epoch),
+            keeper_account: pda::keeper(cranker),
+            system_program: system_program::ID,
+        },
+        instruction::AdvanceEpoch {},
+    )
+}
+
+/// One `settle_receipt`; see `settlement::settlement_instructions` for whole transactions.
+pub fn settle_receipt(
+    keeper: &Pubkey,
+    node_key: &Pubkey,
+    consumer_owner: &Pubkey,
+    provider: &Pubkey,
+    args: SettleReceiptArgs,
+) -> Instruction {
+    build(
+        accounts::SettleReceipt {
+            keeper: *keeper,
+            config: pda::config(),
+            lane: pda::lane(node_key, consumer_owner),
+            provider: *provider,
+            consumer: pda::consumer(consumer_owner),
+            keeper_account: pda::keeper(keeper),
+            instructions: solana_sdk_ids::sysvar::instructions::ID,
+            system_program: system_program::ID,
+        },
+        instruction::SettleReceipt { args },
+    )
+}
+
+pub fn claim_provider_fees(owner: &Pubkey, destination: &Pubkey) -> Instruction {
+    build(
+        accounts::ClaimProviderFees {
+            owner: *owner,
+            config: pda::config(),
+            provider: pda::provider(owner),
+            destination: *destination,
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+        },
+        instruction::ClaimProviderFees {},
+    )
+}
+
+pub fn claim_keeper_fees(authority: &Pubkey, destination: &Pubkey) -> Instruction {
+    build(
+        accounts::ClaimKeeperFees {
+            authority: *authority,
+            config: pda::config(),
+            keeper: pda::keeper(authority),
+            destination: *destination,
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+        },
+        instruction::ClaimKeeperFees {},
     )
 }

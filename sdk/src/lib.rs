@@ -3,6 +3,8 @@
 pub mod decode;
 pub mod ix;
 pub mod pda;
+pub mod receipt;
+pub mod settlement;
 
 pub use media_network;
 pub use media_network::ID as MEDIA_NETWORK_ID;

@@ -35,3 +35,20 @@ pub fn provider(owner: &Pubkey) -> Pubkey {
 pub fn program_data() -> Pubkey {
     Pubkey::find_program_address(&[media_network::ID.as_ref()], &bpf_loader_upgradeable::ID).0
 }
+
+pub fn consumer(owner: &Pubkey) -> Pubkey {
+    find(&[CONSUMER_SEED, owner.as_ref()])
+}
+
+/// The lane of a node key serving a consumer (by the consumer's owner address).
+pub fn lane(node_key: &Pubkey, consumer_owner: &Pubkey) -> Pubkey {
+    find(&[LANE_SEED, node_key.as_ref(), consumer_owner.as_ref()])
+}
+
+pub fn epoch(epoch: u64) -> Pubkey {
+    find(&[EPOCH_SEED, &epoch.to_le_bytes()])
+}
+
+pub fn keeper(authority: &Pubkey) -> Pubkey {
+    find(&[KEEPER_SEED, authority.as_ref()])
+}

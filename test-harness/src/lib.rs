@@ -256,6 +256,30 @@ impl TestEnv {
             .map_err(TxFailure::from)
     }
 
+    /// Sends an already signed transaction as it is (for tests that measure or tamper with it).
+    pub async fn send_transaction(&mut self, tx: Transaction) -> TxResult {
+        self.ctx
+            .banks_client
+            .process_transaction(tx)
+            .await
+            .map_err(TxFailure::from)
+    }
+
+    /// Waits out the current epoch and advances to the next one, cranked by `cranker`.
+    pub async fn advance_epoch(&mut self, cranker: &Keypair) -> TxResult {
+        let config = self.config().await;
+        self.advance_clock(config.params.epoch_duration_secs).await;
+        let ix = ix::advance_epoch(&cranker.pubkey(), config.epoch);
+        self.send(&[ix], &[cranker]).await
+    }
+
+    /// A funded keypair that can sign and pay for accounts it creates.
+    pub async fn funded_keypair(&mut self) -> Keypair {
+        let keypair = Keypair::new();
+        self.airdrop(&keypair.pubkey(), WALLET_LAMPORTS).await;
+        keypair
+    }
+
     pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
         let payer = self.ctx.payer.pubkey();
         self.send(&[system_instruction::transfer(&payer, to, lamports)], &[])
@@ -451,6 +475,11 @@ impl TestEnv {
         let warmup = self.config().await.params.warmup_secs;
         self.advance_clock(warmup).await;
     }
+}
+
+/// The ed25519 signing key of a Solana keypair (node keys sign both transactions and receipts).
+pub fn signing_key(keypair: &Keypair) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(keypair.secret_bytes())
 }
 
 /// A ProgramData account as the upgradeable loader writes it (bincode: variant 3, slot,

@@ -9,6 +9,14 @@ pub const STAKE_SEED: &[u8] = b"stake";
 #[constant]
 pub const PROVIDER_SEED: &[u8] = b"provider";
 #[constant]
+pub const CONSUMER_SEED: &[u8] = b"consumer";
+#[constant]
+pub const LANE_SEED: &[u8] = b"lane";
+#[constant]
+pub const EPOCH_SEED: &[u8] = b"epoch";
+#[constant]
+pub const KEEPER_SEED: &[u8] = b"keeper";
+#[constant]
 pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
 #[constant]
 pub const REWARD_VAULT_SEED: &[u8] = b"reward_vault";
@@ -27,6 +35,10 @@ pub const REGION_LEN: usize = 8;
 
 /// Marks a role bond that has not been scheduled for release.
 pub const NO_RELEASE_EPOCH: u64 = u64::MAX;
+/// Marks an epoch-tagged slot that holds no epoch yet.
+pub const EMPTY_SLOT: u64 = u64::MAX;
+/// Fees are priced per GiB: F(x) = floor(x * price / 2^30).
+pub const GIB_SHIFT: u32 = 30;
 
 /// Only for native program-test runs, which have no ProgramData account: with the
 /// `test-bootstrap` feature `initialize` also accepts this compiled-in key (derived from a

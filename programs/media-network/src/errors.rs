@@ -73,6 +73,60 @@ pub enum MediaError {
     #[msg("Provider is not active")]
     ProviderInactive,
 
+    // Consumers and escrow.
+    #[msg("This owner already has a consumer account")]
+    ConsumerAlreadyRegistered,
+    #[msg("Consumer is not active")]
+    ConsumerInactive,
+    #[msg("Not enough escrow")]
+    InsufficientEscrow,
+    #[msg("No fee withdrawal is pending")]
+    NoPendingWithdrawal,
+    #[msg("A fee withdrawal requested in epoch n is payable from epoch n + 2")]
+    WithdrawalNotYetPayable,
+
+    // Epochs.
+    #[msg("The current epoch has not lasted epoch_duration_secs yet")]
+    EpochNotDue,
+    #[msg("Only the current and the previous epoch can settle")]
+    EpochOutOfWindow,
+    #[msg("The epoch account does not match the epoch this instruction needs")]
+    WrongEpochAccount,
+    #[msg("The epoch is already finalized")]
+    EpochAlreadyFinalized,
+
+    // Lanes and settlement.
+    #[msg("Signer is neither the provider's owner nor its node key")]
+    NotProviderOrNodeKey,
+    #[msg("The lane can still settle receipts")]
+    LaneStillActive,
+    #[msg("The provider account is not the one this lane credits")]
+    WrongProvider,
+    #[msg("The provider's reward slot for an older epoch has not been accrued yet")]
+    RewardSlotNotAccrued,
+    #[msg("Nothing to claim")]
+    NothingToClaim,
+    #[msg("The referenced instruction is not an ed25519 signature verification")]
+    NotEd25519Instruction,
+    #[msg("The ed25519 instruction verifies no signatures")]
+    Ed25519NoSignatures,
+    #[msg("No such signature entry in the ed25519 instruction")]
+    Ed25519EntryOutOfRange,
+    #[msg("The node and consumer signatures must be two different entries")]
+    Ed25519DuplicateEntry,
+    #[msg("An ed25519 entry points at data in another instruction")]
+    Ed25519OtherInstruction,
+    #[msg("An ed25519 entry does not sign exactly 120 bytes")]
+    Ed25519MessageSize,
+    #[msg("An ed25519 entry's offsets lie outside its instruction")]
+    Ed25519OffsetOutOfBounds,
+    #[msg("The signed bytes are not the v1 receipt for this Config, lane and consumer")]
+    ReceiptMessageMismatch,
+    #[msg("The node signature is not by the lane's node key")]
+    NodeKeyMismatch,
+    #[msg("The consumer signature is not by the consumer's receipt signer for that epoch")]
+    WrongReceiptSigner,
+
     // Arithmetic.
     #[msg("Arithmetic overflow")]
     MathOverflow,

@@ -80,3 +80,86 @@ pub struct PauseChanged {
     pub by: Pubkey,
     pub paused_until: i64,
 }
+
+#[event]
+pub struct ConsumerRegistered {
+    pub owner: Pubkey,
+    pub receipt_signer: Pubkey,
+    pub bond: u64,
+}
+
+#[event]
+pub struct ReceiptSignerRotated {
+    pub owner: Pubkey,
+    pub receipt_signer: Pubkey,
+    pub effective_epoch: u64,
+}
+
+#[event]
+pub struct FeesDeposited {
+    pub consumer: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct FeeWithdrawalRequested {
+    pub consumer: Pubkey,
+    pub amount: u64,
+    pub payable_from_epoch: u64,
+}
+
+#[event]
+pub struct FeesWithdrawn {
+    pub consumer: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct ConsumerDeactivated {
+    pub owner: Pubkey,
+    pub release_epoch: u64,
+}
+
+#[event]
+pub struct LaneOpened {
+    pub node_key: Pubkey,
+    pub consumer: Pubkey,
+    pub provider: Pubkey,
+}
+
+#[event]
+pub struct LaneClosed {
+    pub node_key: Pubkey,
+    pub consumer: Pubkey,
+}
+
+#[event]
+pub struct EpochAdvanced {
+    pub epoch: u64,
+    pub started_at: i64,
+    pub price_per_gib: u64,
+    pub provider_stake: u64,
+    pub finalized_epoch: Option<u64>,
+    pub bounty: u64,
+}
+
+#[event]
+pub struct ReceiptSettled {
+    pub node_key: Pubkey,
+    pub consumer: Pubkey,
+    pub epoch: u64,
+    pub cumulative: u64,
+    pub bytes: u64,
+    pub reward_bytes: u64,
+    pub fee: u64,
+    pub provider_fee: u64,
+    pub keeper_fee: u64,
+    pub treasury_fee: u64,
+    pub keeper: Pubkey,
+}
+
+#[event]
+pub struct FeesClaimed {
+    pub claimant: Pubkey,
+    pub amount: u64,
+}

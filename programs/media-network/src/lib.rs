@@ -5,11 +5,14 @@
 use anchor_lang::prelude::*;
 
 pub mod constants;
+pub mod ed25519;
 pub mod errors;
 pub mod events;
+pub mod fees;
 pub mod instructions;
 pub mod math;
 pub mod pda_account;
+pub mod receipt;
 pub mod state;
 
 use instructions::*;
@@ -74,5 +77,56 @@ pub mod media_network {
 
     pub fn set_paused(ctx: Context<SetPaused>, args: SetPausedArgs) -> Result<()> {
         instructions::set_paused::handler(ctx, args)
+    }
+
+    pub fn register_consumer(
+        ctx: Context<RegisterConsumer>,
+        args: RegisterConsumerArgs,
+    ) -> Result<()> {
+        instructions::register_consumer::handler(ctx, args)
+    }
+
+    pub fn set_receipt_signer(ctx: Context<ConsumerOwner>, receipt_signer: Pubkey) -> Result<()> {
+        instructions::set_receipt_signer::handler(ctx, receipt_signer)
+    }
+
+    pub fn deposit_fees(ctx: Context<DepositFees>, amount: u64) -> Result<()> {
+        instructions::deposit_fees::handler(ctx, amount)
+    }
+
+    pub fn request_fee_withdrawal(ctx: Context<ConsumerOwner>, amount: u64) -> Result<()> {
+        instructions::request_fee_withdrawal::handler(ctx, amount)
+    }
+
+    pub fn withdraw_fees(ctx: Context<WithdrawFees>) -> Result<()> {
+        instructions::withdraw_fees::handler(ctx)
+    }
+
+    pub fn deactivate_consumer(ctx: Context<DeactivateConsumer>) -> Result<()> {
+        instructions::deactivate_consumer::handler(ctx)
+    }
+
+    pub fn open_lane(ctx: Context<OpenLane>) -> Result<()> {
+        instructions::open_lane::handler(ctx)
+    }
+
+    pub fn close_lane(ctx: Context<CloseLane>) -> Result<()> {
+        instructions::close_lane::handler(ctx)
+    }
+
+    pub fn advance_epoch(ctx: Context<AdvanceEpoch>) -> Result<()> {
+        instructions::advance_epoch::handler(ctx)
+    }
+
+    pub fn settle_receipt(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<()> {
+        instructions::settle_receipt::handler(ctx, args)
+    }
+
+    pub fn claim_provider_fees(ctx: Context<ClaimProviderFees>) -> Result<()> {
+        instructions::claim_fees::provider_handler(ctx)
+    }
+
+    pub fn claim_keeper_fees(ctx: Context<ClaimKeeperFees>) -> Result<()> {
+        instructions::claim_fees::keeper_handler(ctx)
     }
 }

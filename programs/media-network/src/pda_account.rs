@@ -76,6 +76,23 @@ pub fn create_program_account<'info, T: AccountSerialize + Discriminator>(
     store(target, value)
 }
 
+/// Loads a PDA of this program, first creating it from `make()` if it does not exist yet.
+pub fn load_or_create<'info, T: AccountSerialize + AccountDeserialize + Discriminator>(
+    payer: &AccountInfo<'info>,
+    target: &AccountInfo<'info>,
+    system: &AccountInfo<'info>,
+    space: usize,
+    seeds: &[&[u8]],
+    make: impl FnOnce() -> T,
+) -> Result<T> {
+    if target.data_is_empty() {
+        let value = make();
+        create_program_account(payer, target, system, space, seeds, &value)?;
+        return Ok(value);
+    }
+    load(target)
+}
+
 /// Reads an account of this program, checking owner and discriminator.
 pub fn load<T: AccountDeserialize>(info: &AccountInfo) -> Result<T> {
     if *info.owner != crate::ID {

@@ -2,7 +2,7 @@ use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProtocolInitialized;
 use crate::pda_account::{create_pda, create_program_account};
-use crate::state::{Config, Params};
+use crate::state::{Config, Epoch, EpochTotals, Params};
 use anchor_lang::prelude::*;
 use anchor_lang::solana_program::bpf_loader_upgradeable;
 use anchor_spl::token::{self, InitializeAccount3, Token, TokenAccount};
@@ -44,6 +44,10 @@ pub struct Initialize<'info> {
         constraint = *payment_mint.to_account_info().owner == Token::id() @ MediaError::UnsupportedTokenProgram,
     )]
     pub payment_mint: Box<InterfaceAccount<'info, Mint>>,
+
+    /// CHECK: epoch 0's PDA, created by the handler.
+    #[account(mut, seeds = [EPOCH_SEED, &0u64.to_le_bytes()], bump)]
+    pub first_epoch: UncheckedAccount<'info>,
 
     /// CHECK: the stake vault PDA, created by the handler.
     #[account(mut, seeds = [STAKE_VAULT_SEED], bump)]
@@ -131,6 +135,10 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         staked_total: 0,
         treasury_accrued: 0,
         reward_reserved: 0,
+        epoch_totals: [
+            EpochTotals::start(0, args.params.price_per_gib, 0),
+            EpochTotals::EMPTY,
+        ],
     };
     create_program_account(
         &a.deployer,
@@ -139,6 +147,15 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         8 + Config::INIT_SPACE,
         &[CONFIG_SEED, &[ctx.bumps.config]],
         &config,
+    )?;
+    let epoch_bump = ctx.bumps.first_epoch;
+    create_program_account(
+        &a.deployer,
+        &a.first_epoch,
+        &a.system_program,
+        8 + Epoch::INIT_SPACE,
+        &[EPOCH_SEED, &0u64.to_le_bytes(), &[epoch_bump]],
+        &Epoch::new(epoch_bump, now, &config.epoch_totals[0]),
     )?;
     emit!(ProtocolInitialized {
         authority: config.authority,

@@ -73,7 +73,7 @@ pub fn handler(ctx: Context<RegisterProvider>, args: RegisterProviderArgs) -> Re
         bond_epoch: epoch,
         registered_epoch: epoch,
         deactivated_epoch: 0,
-        reward_slots: [EpochBytes::default(); 2],
+        reward_slots: [EpochBytes::EMPTY; 2],
         fees_claimable: 0,
         rewards_claimable: 0,
     };

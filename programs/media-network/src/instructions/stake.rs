@@ -1,7 +1,7 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::Staked;
-use crate::pda_account::{create_program_account, load, store};
+use crate::pda_account::{load_or_create, store};
 use crate::state::{Config, StakeAccount};
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Token, TokenAccount, Transfer};
@@ -38,17 +38,15 @@ pub fn handler(ctx: Context<Stake>, amount: u64) -> Result<()> {
 
     let owner = a.owner.key();
     let stake_info = a.stake_account.to_account_info();
-    if stake_info.data_is_empty() {
-        create_program_account(
-            &a.owner,
-            &stake_info,
-            &a.system_program,
-            8 + StakeAccount::INIT_SPACE,
-            &[STAKE_SEED, owner.as_ref(), &[ctx.bumps.stake_account]],
-            &StakeAccount::new(owner, ctx.bumps.stake_account),
-        )?;
-    }
-    let mut stake: StakeAccount = load(&stake_info)?;
+    let bump = ctx.bumps.stake_account;
+    let mut stake: StakeAccount = load_or_create(
+        &a.owner,
+        &stake_info,
+        &a.system_program,
+        8 + StakeAccount::INIT_SPACE,
+        &[STAKE_SEED, owner.as_ref(), &[bump]],
+        || StakeAccount::new(owner, bump),
+    )?;
     stake.refresh(now, a.config.epoch)?;
     let active_at = stake.deposit(amount, now, a.config.params.warmup_secs)?;
     a.config.add_stake(amount)?;

@@ -1,9 +1,10 @@
+use super::payout::pay_from_vault;
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::StakeWithdrawn;
 use crate::state::{Config, StakeAccount};
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Token, TokenAccount, Transfer};
+use anchor_spl::token::{Token, TokenAccount};
 
 /// Pays out unlocked stake. Works while the protocol is paused: nobody's exit is blocked.
 #[derive(Accounts)]
@@ -32,17 +33,11 @@ pub fn handler(ctx: Context<Withdraw>) -> Result<()> {
     stake.refresh(now, config.epoch)?;
     let amount = stake.take_withdrawable(now)?;
 
-    let seeds = config.signer_seeds();
-    token::transfer(
-        CpiContext::new_with_signer(
-            ctx.accounts.token_program.key(),
-            Transfer {
-                from: ctx.accounts.stake_vault.to_account_info(),
-                to: ctx.accounts.destination.to_account_info(),
-                authority: config.to_account_info(),
-            },
-            &[&seeds],
-        ),
+    pay_from_vault(
+        config,
+        &ctx.accounts.stake_vault.to_account_info(),
+        &ctx.accounts.destination.to_account_info(),
+        &ctx.accounts.token_program,
         amount,
     )?;
     emit!(StakeWithdrawn {

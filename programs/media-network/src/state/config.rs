@@ -1,4 +1,4 @@
-use super::Params;
+use super::{EpochTotals, Params};
 use crate::constants::CONFIG_SEED;
 use crate::errors::MediaError;
 use crate::math;
@@ -37,8 +37,12 @@ pub struct Config {
     pub consumer_stake: u64,
     /// Sum of active and warming stake over all stake accounts (excludes pending unstakes).
     pub staked_total: u64,
+    /// Payment-mint base units owed to the protocol (inside the payment vault).
     pub treasury_accrued: u64,
+    /// MEDIA in the reward vault that finalized epochs still owe.
     pub reward_reserved: u64,
+    /// Running totals of the epochs that can still settle, at index `epoch % 2`.
+    pub epoch_totals: [EpochTotals; 2],
 }
 
 impl Config {
@@ -78,6 +82,65 @@ impl Config {
         self.paused_until = math::add_secs(now, duration_secs)?;
         self.guardian_pause_allowed_at =
             math::add_secs(self.paused_until, self.params.max_pause_secs)?;
+        Ok(())
+    }
+
+    /// The running totals of `epoch`, if it can still settle (the current or previous epoch).
+    pub fn settling_totals(&mut self, epoch: u64) -> Result<&mut EpochTotals> {
+        let in_window = epoch == self.epoch || epoch.checked_add(1) == Some(self.epoch);
+        require!(in_window, MediaError::EpochOutOfWindow);
+        let totals = &mut self.epoch_totals[(epoch % 2) as usize];
+        require!(totals.epoch == epoch, MediaError::EpochOutOfWindow);
+        Ok(totals)
+    }
+
+    pub fn require_epoch_due(&self, now: i64) -> Result<()> {
+        let due_at = math::add_secs(self.epoch_started_at, self.params.epoch_duration_secs)?;
+        require!(now >= due_at, MediaError::EpochNotDue);
+        Ok(())
+    }
+
+    /// Starts the next epoch at `now` (a long gap yields one new epoch, not a burst): rolls the
+    /// provider stake and snapshots price and S. Returns the totals of the epoch whose
+    /// settlement window this closes (the one before the previous), if any.
+    pub fn advance_epoch(&mut self, now: i64) -> Result<Option<EpochTotals>> {
+        let next = self
+            .epoch
+            .checked_add(1)
+            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        let slot = (next % 2) as usize;
+        let closing = self.epoch_totals[slot];
+        self.provider_stake_current = self.provider_stake_next;
+        self.epoch_totals[slot] =
+            EpochTotals::start(next, self.params.price_per_gib, self.provider_stake_current);
+        self.epoch = next;
+        self.epoch_started_at = now;
+        Ok(closing
+            .epoch
+            .checked_add(2)
+            .filter(|e| *e == next)
+            .map(|_| closing))
+    }
+
+    /// The crank bounty, paid out of the treasury as far as it reaches.
+    pub fn take_crank_bounty(&mut self) -> u64 {
+        let bounty = self.params.crank_bounty.min(self.treasury_accrued);
+        self.treasury_accrued -= bounty;
+        bounty
+    }
+
+    pub fn add_treasury(&mut self, amount: u64) -> Result<()> {
+        self.treasury_accrued = math::add(self.treasury_accrued, amount)?;
+        Ok(())
+    }
+
+    pub fn bond_consumer(&mut self, amount: u64) -> Result<()> {
+        self.consumer_stake = math::add(self.consumer_stake, amount)?;
+        Ok(())
+    }
+
+    pub fn unbond_consumer(&mut self, amount: u64) -> Result<()> {
+        self.consumer_stake = math::sub(self.consumer_stake, amount)?;
         Ok(())
     }
 

@@ -1,9 +1,17 @@
 mod config;
+mod consumer;
+mod epoch;
+mod keeper;
+mod lane;
 mod params;
 mod provider;
 mod stake;
 
 pub use config::*;
+pub use consumer::*;
+pub use epoch::*;
+pub use keeper::*;
+pub use lane::*;
 pub use params::*;
 pub use provider::*;
 pub use stake::*;

@@ -1,4 +1,4 @@
-use crate::constants::{MAX_ENDPOINT_LEN, REGION_LEN};
+use crate::constants::{EMPTY_SLOT, MAX_ENDPOINT_LEN, REGION_LEN};
 use crate::errors::MediaError;
 use crate::math;
 use anchor_lang::prelude::*;
@@ -18,12 +18,17 @@ pub enum ProviderStatus {
 }
 
 /// Reward-eligible bytes a provider delivered in one epoch.
-#[derive(
-    AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, Default, PartialEq, Eq,
-)]
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EpochBytes {
     pub epoch: u64,
     pub bytes: u64,
+}
+
+impl EpochBytes {
+    pub const EMPTY: EpochBytes = EpochBytes {
+        epoch: EMPTY_SLOT,
+        bytes: 0,
+    };
 }
 
 /// A relay operator, `["provider", owner]`.
@@ -82,8 +87,39 @@ impl Provider {
             .ok_or_else(|| error!(MediaError::MathOverflow))
     }
 
+    /// Serves (and settles) epochs while active, and the epoch it deactivated in.
+    pub fn serves(&self, epoch: u64) -> bool {
+        self.is_active() || epoch <= self.deactivated_epoch
+    }
+
     pub fn add_fees(&mut self, amount: u64) -> Result<()> {
         self.fees_claimable = math::add(self.fees_claimable, amount)?;
+        Ok(())
+    }
+
+    pub fn take_fees(&mut self) -> u64 {
+        std::mem::take(&mut self.fees_claimable)
+    }
+
+    /// Adds reward-eligible bytes to `epoch`'s slot. A slot still holding an older epoch's
+    /// bytes must be accrued first, so no epoch's reward weight is ever overwritten.
+    pub fn add_reward_bytes(&mut self, epoch: u64, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let slot = &mut self.reward_slots[(epoch % 2) as usize];
+        if slot.epoch != epoch {
+            require!(
+                slot.epoch == EMPTY_SLOT || slot.epoch < epoch,
+                MediaError::EpochOutOfWindow
+            );
+            require!(
+                slot.epoch == EMPTY_SLOT || slot.bytes == 0,
+                MediaError::RewardSlotNotAccrued
+            );
+            *slot = EpochBytes { epoch, bytes: 0 };
+        }
+        slot.bytes = math::add(slot.bytes, bytes)?;
         Ok(())
     }
 }
@@ -175,9 +211,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn bond_rolls_at_the_boundary_and_deactivation_stops_the_next_one() {
-        let mut p = Provider {
+    fn provider() -> Provider {
+        Provider {
             bump: 0,
             owner: Pubkey::default(),
             node_key: Pubkey::default(),
@@ -190,10 +225,15 @@ mod tests {
             bond_epoch: 3,
             registered_epoch: 3,
             deactivated_epoch: 0,
-            reward_slots: Default::default(),
+            reward_slots: [EpochBytes::EMPTY; 2],
             fees_claimable: 0,
             rewards_claimable: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn bond_rolls_at_the_boundary_and_deactivation_stops_the_next_one() {
+        let mut p = provider();
         p.roll_bond(3);
         assert_eq!(p.bond_current, 0);
         p.roll_bond(4);

@@ -124,6 +124,25 @@ impl StakeAccount {
     pub fn schedule_provider_release(&mut self, epoch: u64) {
         self.provider_bond_release_epoch = epoch;
     }
+
+    pub fn bond_consumer(&mut self, amount: u64) -> Result<()> {
+        require!(amount > 0, MediaError::ZeroAmount);
+        require!(
+            self.consumer_bond == 0,
+            MediaError::ConsumerAlreadyRegistered
+        );
+        require!(
+            amount <= self.unbonded_active()?,
+            MediaError::InsufficientActiveStake
+        );
+        self.consumer_bond = amount;
+        self.consumer_bond_release_epoch = NO_RELEASE_EPOCH;
+        Ok(())
+    }
+
+    pub fn schedule_consumer_release(&mut self, epoch: u64) {
+        self.consumer_bond_release_epoch = epoch;
+    }
 }
 
 #[cfg(test)]

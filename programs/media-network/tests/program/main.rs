@@ -1,8 +1,12 @@
 //! Program tests for media-network, run natively in solana-program-test (or against
 //! `media_network.so` when SBF_OUT_DIR is set). One test binary; one module per area.
 mod admin;
+mod consumers;
 mod initialize;
+mod lanes_and_epochs;
+mod market;
 mod providers;
+mod settlement;
 mod staking;
 
 use anchor_lang::prelude::Pubkey;

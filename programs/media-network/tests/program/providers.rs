@@ -278,7 +278,7 @@ async fn nobody_else_can_update_or_deactivate_a_provider() {
 }
 
 #[tokio::test]
-async fn deactivation_stops_the_next_bond_and_keeps_stake_bonded_until_the_boundary() {
+async fn deactivation_releases_the_bond_at_the_next_epoch_boundary() {
     let mut env = env().await;
     let alice = staker(&mut env, 100 * MEDIA).await;
     register(&mut env, &alice, &node_key(), args(40 * MEDIA))
@@ -328,5 +328,31 @@ async fn deactivation_stops_the_next_bond_and_keeps_stake_bonded_until_the_bound
         .await,
         MediaError::ProviderInactive,
     );
+    // At the next epoch boundary the bond is released; the normal cool-down follows.
+    let cranker = env.funded_keypair().await;
+    env.advance_epoch(&cranker).await.unwrap();
+    env.send(
+        &[ix::request_unstake(&alice.pubkey(), 100 * MEDIA)],
+        &[&alice.keypair],
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.stake_account(&alice.pubkey()).await.provider_bond, 0);
+    assert_error(
+        env.send(
+            &[ix::withdraw(&alice.pubkey(), &alice.media)],
+            &[&alice.keypair],
+        )
+        .await,
+        MediaError::CooldownNotElapsed,
+    );
+    env.advance_clock(1_000).await;
+    env.send(
+        &[ix::withdraw(&alice.pubkey(), &alice.media)],
+        &[&alice.keypair],
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.token_balance(&alice.media).await, 1_000 * MEDIA);
     env.assert_stake_vault_solvent().await;
 }

@@ -1,0 +1,84 @@
+use crate::constants::*;
+use crate::errors::MediaError;
+use crate::events::EpochAdvanced;
+use crate::pda_account::{create_program_account, load_or_create, store};
+use crate::state::{Config, Epoch, Keeper};
+use anchor_lang::prelude::*;
+
+/// Permissionless crank: starts the next epoch once the current one has lasted
+/// `epoch_duration_secs`, finalizes the epoch whose settlement window this closes, and pays
+/// the cranker the crank bounty (as far as the treasury reaches).
+#[derive(Accounts)]
+pub struct AdvanceEpoch<'info> {
+    #[account(mut)]
+    pub cranker: Signer<'info>,
+
+    #[account(mut, seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
+
+    /// CHECK: the next epoch's PDA, created by the handler.
+    #[account(mut, seeds = [EPOCH_SEED, &config.epoch.saturating_add(1).to_le_bytes()], bump)]
+    pub next_epoch: UncheckedAccount<'info>,
+
+    /// The epoch two before the next one (none while the current epoch is 0).
+    #[account(mut)]
+    pub closing_epoch: Option<Box<Account<'info, Epoch>>>,
+
+    /// CHECK: the cranker's keeper PDA, created on its first crank or settlement.
+    #[account(mut, seeds = [KEEPER_SEED, cranker.key().as_ref()], bump)]
+    pub keeper_account: UncheckedAccount<'info>,
+
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut *ctx.accounts;
+    a.config.require_not_paused(now)?;
+    a.config.require_epoch_due(now)?;
+
+    let closing = a.config.advance_epoch(now)?;
+    let finalized_epoch = match (closing, a.closing_epoch.as_mut()) {
+        (Some(totals), Some(epoch_account)) => {
+            epoch_account.finalize(&totals)?;
+            Some(totals.epoch)
+        }
+        (Some(_), None) => return err!(MediaError::WrongEpochAccount),
+        (None, _) => None,
+    };
+
+    let totals = a.config.epoch_totals[(a.config.epoch % 2) as usize];
+    let epoch_bump = ctx.bumps.next_epoch;
+    create_program_account(
+        &a.cranker,
+        &a.next_epoch,
+        &a.system_program,
+        8 + Epoch::INIT_SPACE,
+        &[EPOCH_SEED, &totals.epoch.to_le_bytes(), &[epoch_bump]],
+        &Epoch::new(epoch_bump, now, &totals),
+    )?;
+
+    let bounty = a.config.take_crank_bounty();
+    let cranker = a.cranker.key();
+    let keeper_bump = ctx.bumps.keeper_account;
+    let mut keeper = load_or_create(
+        &a.cranker,
+        &a.keeper_account,
+        &a.system_program,
+        8 + Keeper::INIT_SPACE,
+        &[KEEPER_SEED, cranker.as_ref(), &[keeper_bump]],
+        || Keeper::new(cranker, keeper_bump),
+    )?;
+    keeper.add_fees(bounty)?;
+    store(&a.keeper_account, &keeper)?;
+
+    emit!(EpochAdvanced {
+        epoch: totals.epoch,
+        started_at: now,
+        price_per_gib: totals.price_per_gib,
+        provider_stake: totals.provider_stake,
+        finalized_epoch,
+        bounty,
+    });
+    Ok(())
+}

@@ -1,0 +1,81 @@
+use crate::constants::*;
+use crate::errors::MediaError;
+use crate::events::ConsumerRegistered;
+use crate::pda_account::create_program_account;
+use crate::state::{Config, Consumer, ConsumerStatus, EpochUsage, StakeAccount};
+use anchor_lang::prelude::*;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug)]
+pub struct RegisterConsumerArgs {
+    /// MEDIA base units of active stake to bond for quota.
+    pub bond: u64,
+    /// The key (held by the consumer's gateway) that co-signs receipts.
+    pub receipt_signer: Pubkey,
+}
+
+#[derive(Accounts)]
+pub struct RegisterConsumer<'info> {
+    #[account(mut)]
+    pub owner: Signer<'info>,
+
+    #[account(mut, seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
+
+    #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump = stake_account.bump)]
+    pub stake_account: Box<Account<'info, StakeAccount>>,
+
+    /// CHECK: the owner's consumer PDA, created by the handler (see `pda_account`).
+    #[account(
+        mut, seeds = [CONSUMER_SEED, owner.key().as_ref()], bump,
+        constraint = consumer.data_is_empty() @ MediaError::ConsumerAlreadyRegistered,
+    )]
+    pub consumer: UncheckedAccount<'info>,
+
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut *ctx.accounts;
+    a.config.require_not_paused(now)?;
+    require_keys_neq!(
+        args.receipt_signer,
+        Pubkey::default(),
+        MediaError::WrongReceiptSigner
+    );
+    a.stake_account.refresh(now, a.config.epoch)?;
+    a.stake_account.bond_consumer(args.bond)?;
+    a.config.bond_consumer(args.bond)?;
+
+    let owner = a.owner.key();
+    let bump = ctx.bumps.consumer;
+    let consumer = Consumer {
+        bump,
+        owner,
+        status: ConsumerStatus::Active,
+        registered_epoch: a.config.epoch,
+        deactivated_epoch: 0,
+        receipt_signer: args.receipt_signer,
+        signer_since_epoch: a.config.epoch,
+        previous_signer: Pubkey::default(),
+        bond: args.bond,
+        escrow: 0,
+        pending_withdrawal: 0,
+        withdrawal_epoch: 0,
+        usage: [EpochUsage::EMPTY; 2],
+    };
+    create_program_account(
+        &a.owner,
+        &a.consumer,
+        &a.system_program,
+        8 + Consumer::INIT_SPACE,
+        &[CONSUMER_SEED, owner.as_ref(), &[bump]],
+        &consumer,
+    )?;
+    emit!(ConsumerRegistered {
+        owner,
+        receipt_signer: args.receipt_signer,
+        bond: args.bond,
+    });
+    Ok(())
+}

@@ -1,0 +1,277 @@
+use crate::constants::{EMPTY_SLOT, ONE_MEDIA};
+use crate::errors::MediaError;
+use crate::math;
+use anchor_lang::prelude::*;
+
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerStatus {
+    Active,
+    Deactivated,
+}
+
+/// What one epoch's quota allows and how much of it settled receipts have used.
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochUsage {
+    pub epoch: u64,
+    /// Reward-eligible bytes this epoch, snapshotted at the epoch's first settlement.
+    pub quota: u64,
+    pub eligible_bytes: u64,
+}
+
+impl EpochUsage {
+    pub const EMPTY: EpochUsage = EpochUsage {
+        epoch: EMPTY_SLOT,
+        quota: 0,
+        eligible_bytes: 0,
+    };
+}
+
+/// A publisher or platform buying bandwidth, `["consumer", owner]`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Consumer {
+    pub bump: u8,
+    pub owner: Pubkey,
+    pub status: ConsumerStatus,
+    pub registered_epoch: u64,
+    pub deactivated_epoch: u64,
+    /// Co-signs receipts for epochs >= `signer_since_epoch`.
+    pub receipt_signer: Pubkey,
+    pub signer_since_epoch: u64,
+    /// Co-signs receipts for epochs before `signer_since_epoch` (default: none).
+    pub previous_signer: Pubkey,
+    /// Consumer stake bonded for quota (mirrors the stake account's `consumer_bond`).
+    pub bond: u64,
+    /// Payment-mint base units available to pay for delivered bytes.
+    pub escrow: u64,
+    /// Requested withdrawal (`u64::MAX`: everything), payable from `withdrawal_epoch + 2`.
+    pub pending_withdrawal: u64,
+    pub withdrawal_epoch: u64,
+    pub usage: [EpochUsage; 2],
+}
+
+impl Consumer {
+    pub fn is_active(&self) -> bool {
+        self.status == ConsumerStatus::Active
+    }
+
+    /// The key whose co-signature makes a receipt of `epoch` valid.
+    pub fn signer_for(&self, epoch: u64) -> Option<Pubkey> {
+        if epoch >= self.signer_since_epoch {
+            Some(self.receipt_signer)
+        } else if self.previous_signer != Pubkey::default() {
+            Some(self.previous_signer)
+        } else {
+            None
+        }
+    }
+
+    /// The new signer takes over from the next epoch; the one valid now keeps covering every
+    /// epoch up to the current one, so receipts already co-signed stay payable.
+    pub fn rotate_signer(&mut self, new_signer: Pubkey, current_epoch: u64) -> Result<()> {
+        if self.signer_since_epoch <= current_epoch {
+            self.previous_signer = self.receipt_signer;
+        }
+        self.receipt_signer = new_signer;
+        self.signer_since_epoch = current_epoch
+            .checked_add(1)
+            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        Ok(())
+    }
+
+    /// Quota of reward-eligible bytes for `epoch`: bond x quota per whole MEDIA while the
+    /// consumer is active (capped at u64::MAX bytes, far beyond any real epoch).
+    pub fn quota_for(&self, epoch: u64, quota_bytes_per_media: u64) -> u64 {
+        let active = self.is_active() || epoch <= self.deactivated_epoch;
+        if !active {
+            return 0;
+        }
+        let quota =
+            u128::from(self.bond) * u128::from(quota_bytes_per_media) / u128::from(ONE_MEDIA);
+        u64::try_from(quota).unwrap_or(u64::MAX)
+    }
+
+    /// Counts up to `bytes` against `epoch`'s quota; returns how many were within it.
+    pub fn count_eligible(
+        &mut self,
+        epoch: u64,
+        bytes: u64,
+        quota_bytes_per_media: u64,
+    ) -> Result<u64> {
+        let quota = self.quota_for(epoch, quota_bytes_per_media);
+        let slot = &mut self.usage[(epoch % 2) as usize];
+        if slot.epoch != epoch {
+            require!(
+                slot.epoch == EMPTY_SLOT || slot.epoch < epoch,
+                MediaError::EpochOutOfWindow
+            );
+            *slot = EpochUsage {
+                epoch,
+                quota,
+                eligible_bytes: 0,
+            };
+        }
+        let room = slot.quota.saturating_sub(slot.eligible_bytes);
+        let eligible = bytes.min(room);
+        slot.eligible_bytes = math::add(slot.eligible_bytes, eligible)?;
+        Ok(eligible)
+    }
+
+    pub fn deposit(&mut self, amount: u64) -> Result<()> {
+        require!(amount > 0, MediaError::ZeroAmount);
+        require!(self.is_active(), MediaError::ConsumerInactive);
+        self.escrow = math::add(self.escrow, amount)?;
+        Ok(())
+    }
+
+    pub fn pay(&mut self, fee: u64) -> Result<()> {
+        self.escrow = math::sub(self.escrow, fee)?;
+        Ok(())
+    }
+
+    pub fn request_withdrawal(&mut self, amount: u64, epoch: u64) -> Result<()> {
+        require!(amount > 0, MediaError::ZeroAmount);
+        require!(amount <= self.escrow, MediaError::InsufficientEscrow);
+        self.pending_withdrawal = amount;
+        self.withdrawal_epoch = epoch;
+        Ok(())
+    }
+
+    /// Pays out the pending withdrawal once two epoch boundaries have passed, so every receipt
+    /// that could still settle against the escrow has had its window. What settlement took in
+    /// the meantime is not paid out.
+    pub fn take_withdrawal(&mut self, epoch: u64) -> Result<u64> {
+        require!(self.pending_withdrawal > 0, MediaError::NoPendingWithdrawal);
+        let payable_from = self
+            .withdrawal_epoch
+            .checked_add(2)
+            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        require!(epoch >= payable_from, MediaError::WithdrawalNotYetPayable);
+        let amount = self.pending_withdrawal.min(self.escrow);
+        self.escrow = math::sub(self.escrow, amount)?;
+        self.pending_withdrawal = 0;
+        Ok(amount)
+    }
+
+    /// Stops new deposits and quota, and schedules the whole escrow for withdrawal after the
+    /// grace window. Returns the bond to release.
+    pub fn deactivate(&mut self, epoch: u64) -> Result<u64> {
+        require!(self.is_active(), MediaError::ConsumerInactive);
+        self.status = ConsumerStatus::Deactivated;
+        self.deactivated_epoch = epoch;
+        self.pending_withdrawal = u64::MAX;
+        self.withdrawal_epoch = epoch;
+        Ok(self.bond)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consumer(bond: u64) -> Consumer {
+        Consumer {
+            bump: 0,
+            owner: Pubkey::new_unique(),
+            status: ConsumerStatus::Active,
+            registered_epoch: 0,
+            deactivated_epoch: 0,
+            receipt_signer: Pubkey::new_unique(),
+            signer_since_epoch: 0,
+            previous_signer: Pubkey::default(),
+            bond,
+            escrow: 0,
+            pending_withdrawal: 0,
+            withdrawal_epoch: 0,
+            usage: [EpochUsage::EMPTY; 2],
+        }
+    }
+
+    #[test]
+    fn rotation_takes_effect_next_epoch_and_keeps_the_old_key_for_earlier_epochs() {
+        let mut c = consumer(0);
+        let first = c.receipt_signer;
+        let second = Pubkey::new_unique();
+        let third = Pubkey::new_unique();
+        c.rotate_signer(second, 5).unwrap();
+        assert_eq!(c.signer_for(5), Some(first));
+        assert_eq!(c.signer_for(6), Some(second));
+        // A second rotation in the same epoch replaces the pending key, not the valid one.
+        c.rotate_signer(third, 5).unwrap();
+        assert_eq!(
+            (c.signer_for(5), c.signer_for(6)),
+            (Some(first), Some(third))
+        );
+        // Rotating later moves the then-valid key into the past.
+        let fourth = Pubkey::new_unique();
+        c.rotate_signer(fourth, 8).unwrap();
+        assert_eq!(
+            (c.signer_for(8), c.signer_for(9)),
+            (Some(third), Some(fourth))
+        );
+    }
+
+    #[test]
+    fn a_first_signer_has_no_predecessor() {
+        let mut c = consumer(0);
+        c.signer_since_epoch = 3;
+        assert_eq!(c.signer_for(2), None);
+    }
+
+    #[test]
+    fn quota_caps_eligible_bytes_per_epoch() {
+        let mut c = consumer(2 * ONE_MEDIA);
+        assert_eq!(c.count_eligible(4, 150, 100).unwrap(), 150);
+        assert_eq!(c.count_eligible(4, 100, 100).unwrap(), 50);
+        assert_eq!(c.count_eligible(4, 1, 100).unwrap(), 0);
+        // A new epoch brings a fresh quota in the other slot, and then reuses this one.
+        assert_eq!(c.count_eligible(5, 300, 100).unwrap(), 200);
+        assert_eq!(c.count_eligible(6, 10, 100).unwrap(), 10);
+        assert_eq!(
+            c.count_eligible(4, 1, 100).unwrap_err(),
+            error!(MediaError::EpochOutOfWindow)
+        );
+    }
+
+    #[test]
+    fn quota_never_overflows() {
+        let c = consumer(u64::MAX);
+        assert_eq!(c.quota_for(0, 1 << 40), u64::MAX);
+    }
+
+    #[test]
+    fn withdrawal_waits_two_epochs_and_pays_what_settlement_left() {
+        let mut c = consumer(0);
+        c.deposit(1_000).unwrap();
+        assert_eq!(
+            c.request_withdrawal(1_001, 7).unwrap_err(),
+            error!(MediaError::InsufficientEscrow)
+        );
+        c.request_withdrawal(1_000, 7).unwrap();
+        assert_eq!(
+            c.take_withdrawal(8).unwrap_err(),
+            error!(MediaError::WithdrawalNotYetPayable)
+        );
+        c.pay(300).unwrap();
+        assert_eq!(c.take_withdrawal(9).unwrap(), 700);
+        assert_eq!(c.escrow, 0);
+        assert_eq!(
+            c.take_withdrawal(9).unwrap_err(),
+            error!(MediaError::NoPendingWithdrawal)
+        );
+    }
+
+    #[test]
+    fn deactivation_schedules_the_whole_escrow_and_ends_quota() {
+        let mut c = consumer(ONE_MEDIA);
+        c.deposit(500).unwrap();
+        assert_eq!(c.deactivate(3).unwrap(), ONE_MEDIA);
+        assert_eq!(
+            c.deposit(1).unwrap_err(),
+            error!(MediaError::ConsumerInactive)
+        );
+        assert_eq!(c.quota_for(3, 10), 10);
+        assert_eq!(c.quota_for(4, 10), 0);
+        assert_eq!(c.take_withdrawal(5).unwrap(), 500);
+    }
+}

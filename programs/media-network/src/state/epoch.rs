@@ -1,0 +1,92 @@
+use crate::constants::EMPTY_SLOT;
+use crate::errors::MediaError;
+use crate::math;
+use anchor_lang::prelude::*;
+
+/// One epoch's running totals, kept in Config while the epoch can still settle (so settlement
+/// touches no per-epoch account) and copied into its `Epoch` account at finalization.
+#[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochTotals {
+    pub epoch: u64,
+    /// `price_per_gib` snapshotted when the epoch started.
+    pub price_per_gib: u64,
+    /// Provider stake S snapshotted when the epoch started.
+    pub provider_stake: u64,
+    /// Reward-eligible bytes B settled for this epoch.
+    pub reward_bytes: u64,
+    /// Fees settled for this epoch.
+    pub fees: u64,
+}
+
+impl EpochTotals {
+    pub const EMPTY: EpochTotals = EpochTotals {
+        epoch: EMPTY_SLOT,
+        price_per_gib: 0,
+        provider_stake: 0,
+        reward_bytes: 0,
+        fees: 0,
+    };
+
+    pub fn start(epoch: u64, price_per_gib: u64, provider_stake: u64) -> Self {
+        EpochTotals {
+            epoch,
+            price_per_gib,
+            provider_stake,
+            reward_bytes: 0,
+            fees: 0,
+        }
+    }
+
+    pub fn add_settlement(&mut self, reward_bytes: u64, fee: u64) -> Result<()> {
+        self.reward_bytes = math::add(self.reward_bytes, reward_bytes)?;
+        self.fees = math::add(self.fees, fee)?;
+        Ok(())
+    }
+}
+
+/// A past or current epoch, `["epoch", n as u64 LE]`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Epoch {
+    pub bump: u8,
+    pub epoch: u64,
+    pub started_at: i64,
+    pub price_per_gib: u64,
+    /// S: provider stake counting in this epoch.
+    pub provider_stake: u64,
+    /// B: reward-eligible bytes settled (final once `finalized`).
+    pub reward_bytes: u64,
+    pub fees: u64,
+    /// E: MEDIA emitted to this epoch's providers.
+    pub emission: u64,
+    /// Rewards paid out of E so far.
+    pub paid: u64,
+    pub finalized: bool,
+}
+
+impl Epoch {
+    pub fn new(bump: u8, started_at: i64, totals: &EpochTotals) -> Self {
+        Epoch {
+            bump,
+            epoch: totals.epoch,
+            started_at,
+            price_per_gib: totals.price_per_gib,
+            provider_stake: totals.provider_stake,
+            reward_bytes: 0,
+            fees: 0,
+            emission: 0,
+            paid: 0,
+            finalized: false,
+        }
+    }
+
+    /// Freezes the epoch's settled totals once its settlement window has closed.
+    pub fn finalize(&mut self, totals: &EpochTotals) -> Result<()> {
+        require!(!self.finalized, MediaError::EpochAlreadyFinalized);
+        require!(totals.epoch == self.epoch, MediaError::WrongEpochAccount);
+        self.reward_bytes = totals.reward_bytes;
+        self.fees = totals.fees;
+        self.finalized = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,221 @@
+use crate::market::{market, GIB};
+use crate::staker;
+use anchor_lang::error::ErrorCode as AnchorError;
+use media_network::errors::MediaError;
+use media_network::instructions::RegisterConsumerArgs;
+use media_network::state::ConsumerStatus;
+use media_sdk::{ix, pda};
+use media_test_harness::solana_keypair::Keypair;
+use media_test_harness::solana_signer::Signer;
+use media_test_harness::{assert_error, MEDIA};
+
+#[tokio::test]
+async fn register_bonds_stake_and_snapshots_quota_at_first_settlement() {
+    let mut m = market().await;
+    let c = m.consumer(0).await;
+    assert_eq!(
+        (c.bond, c.escrow, c.status),
+        (10 * MEDIA, 1_000_000, ConsumerStatus::Active)
+    );
+    assert_eq!(c.receipt_signer, m.publishers[0].gateway.pubkey());
+    let stake = m.env.stake_account(&m.publishers[0].key()).await;
+    assert_eq!(stake.consumer_bond, 10 * MEDIA);
+    assert_eq!(m.env.config().await.consumer_stake, 10 * MEDIA);
+    m.settle(&[(0, m.signed(0, 0, 0, GIB))]).await.unwrap();
+    assert_eq!(m.consumer(0).await.usage[0].quota, 10 * GIB);
+    // Consumer and provider bonds are separate; together they cannot exceed active stake.
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    assert_error(
+        m.env
+            .send(
+                &[ix::request_unstake(&owner.pubkey(), 90 * MEDIA + 1)],
+                &[&owner],
+            )
+            .await,
+        MediaError::StakeBonded,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn registration_is_validated() {
+    let mut m = market().await;
+    let alice = staker(&mut m.env, 10 * MEDIA).await;
+    let gateway = Keypair::new().pubkey();
+    let cases = [
+        (0, gateway, MediaError::ZeroAmount),
+        (10 * MEDIA + 1, gateway, MediaError::InsufficientActiveStake),
+        (
+            MEDIA,
+            anchor_lang::prelude::Pubkey::default(),
+            MediaError::WrongReceiptSigner,
+        ),
+    ];
+    for (bond, receipt_signer, expected) in cases {
+        let args = RegisterConsumerArgs {
+            bond,
+            receipt_signer,
+        };
+        assert_error(
+            m.env
+                .send(
+                    &[ix::register_consumer(&alice.pubkey(), args)],
+                    &[&alice.keypair],
+                )
+                .await,
+            expected,
+        );
+    }
+    let args = RegisterConsumerArgs {
+        bond: MEDIA,
+        receipt_signer: gateway,
+    };
+    m.env
+        .send(
+            &[ix::register_consumer(&alice.pubkey(), args)],
+            &[&alice.keypair],
+        )
+        .await
+        .unwrap();
+    assert_error(
+        m.env
+            .send(
+                &[ix::register_consumer(&alice.pubkey(), args)],
+                &[&alice.keypair],
+            )
+            .await,
+        MediaError::ConsumerAlreadyRegistered,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn only_the_owner_rotates_the_signer_or_withdraws() {
+    let mut m = market().await;
+    let mallory = Keypair::new();
+    let victim = m.publishers[0].key();
+    let mut rotate = ix::set_receipt_signer(&mallory.pubkey(), &mallory.pubkey());
+    rotate.accounts[2].pubkey = pda::consumer(&victim);
+    assert_error(
+        m.env.send(&[rotate], &[&mallory]).await,
+        AnchorError::ConstraintSeeds,
+    );
+    let mut request = ix::request_fee_withdrawal(&mallory.pubkey(), 1);
+    request.accounts[2].pubkey = pda::consumer(&victim);
+    assert_error(
+        m.env.send(&[request], &[&mallory]).await,
+        AnchorError::ConstraintSeeds,
+    );
+    assert_eq!(
+        m.consumer(0).await.receipt_signer,
+        m.publishers[0].gateway.pubkey()
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn deposits_need_the_payment_mint_and_the_real_vault() {
+    let mut m = market().await;
+    let p = &m.publishers[0];
+    let (owner, key, media, payment) = (
+        p.owner.keypair.insecure_clone(),
+        p.key(),
+        p.owner.media,
+        p.owner.payment,
+    );
+    assert_error(
+        m.env
+            .send(&[ix::deposit_fees(&key, &key, &media, 5)], &[&owner])
+            .await,
+        MediaError::WrongMint,
+    );
+    // Another payment-mint account posing as the vault.
+    let mut deposit = ix::deposit_fees(&key, &key, &payment, 5);
+    deposit.accounts[4].pubkey = m.relays[0].owner.payment;
+    assert_error(
+        m.env.send(&[deposit], &[&owner]).await,
+        MediaError::InvalidVault,
+    );
+    assert_error(
+        m.env
+            .send(&[ix::deposit_fees(&key, &key, &payment, 0)], &[&owner])
+            .await,
+        MediaError::ZeroAmount,
+    );
+    // Anyone may top up someone else's escrow.
+    let sponsor = m.env.wallet(0).await;
+    m.env
+        .send(
+            &[ix::deposit_fees(
+                &sponsor.pubkey(),
+                &key,
+                &sponsor.payment,
+                77,
+            )],
+            &[&sponsor.keypair],
+        )
+        .await
+        .unwrap();
+    m.deposited += 77;
+    assert_eq!(m.consumer(0).await.escrow, 1_000_077);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn deactivation_keeps_debts_payable_then_releases_escrow_and_bond() {
+    let mut m = market().await;
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    let payment = m.publishers[0].owner.payment;
+    let debt = m.signed(0, 0, 0, 2 * GIB);
+    m.env
+        .send(&[ix::deactivate_consumer(&owner.pubkey())], &[&owner])
+        .await
+        .unwrap();
+    assert_eq!(m.consumer(0).await.status, ConsumerStatus::Deactivated);
+    assert_eq!(m.env.config().await.consumer_stake, 0);
+    assert_error(m.deposit(0, 10).await, MediaError::ConsumerInactive);
+    assert_error(
+        m.env
+            .send(&[ix::deactivate_consumer(&owner.pubkey())], &[&owner])
+            .await,
+        MediaError::ConsumerInactive,
+    );
+    m.advance_epoch().await;
+    // The co-signed receipt still settles in the grace window...
+    m.settle(&[(0, debt)]).await.unwrap();
+    assert_error(
+        m.env
+            .send(&[ix::withdraw_fees(&owner.pubkey(), &payment)], &[&owner])
+            .await,
+        MediaError::WithdrawalNotYetPayable,
+    );
+    assert_error(
+        m.env
+            .send(
+                &[ix::request_unstake(&owner.pubkey(), 100 * MEDIA)],
+                &[&owner],
+            )
+            .await,
+        MediaError::StakeBonded,
+    );
+    m.advance_epoch().await;
+    // ...and afterwards the rest of the escrow and the whole stake come back.
+    let before = m.env.token_balance(&payment).await;
+    m.env
+        .send(&[ix::withdraw_fees(&owner.pubkey(), &payment)], &[&owner])
+        .await
+        .unwrap();
+    assert_eq!(
+        m.env.token_balance(&payment).await - before,
+        1_000_000 - 20_000
+    );
+    m.paid_out += 1_000_000 - 20_000;
+    m.env
+        .send(
+            &[ix::request_unstake(&owner.pubkey(), 100 * MEDIA)],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    m.assert_ledger_balanced().await;
+}

@@ -1,0 +1,576 @@
+use crate::market::{gateway_key, market, ED25519_INDEX, GIB};
+use anchor_lang::error::ErrorCode as AnchorError;
+use media_network::errors::MediaError;
+use media_network::instructions::SettleReceiptArgs;
+use media_network::state::Lane;
+use media_sdk::receipt::{sign, ReceiptV1, SignedReceipt};
+use media_sdk::settlement::{settlement_instructions, Ed25519Batch, ED25519_PROGRAM_ID};
+use media_sdk::{ix, pda};
+use media_test_harness::solana_keypair::Keypair;
+use media_test_harness::solana_signer::Signer;
+use media_test_harness::{assert_error, signing_key};
+use solana_transaction::{Instruction, InstructionError, Transaction, TransactionError};
+
+/// `PrecompileError::InvalidSignature`, the runtime's verdict on a bad ed25519 entry.
+const PRECOMPILE_INVALID_SIGNATURE: u32 = 2;
+
+/// A settle instruction for relay 0 / publisher 0 with the given entry indexes.
+fn settle_ix(m: &crate::market::Market, node_signature: u8, consumer_signature: u8) -> Instruction {
+    ix::settle_receipt(
+        &m.keeper.pubkey(),
+        &m.relays[0].node_key(),
+        &m.publishers[0].key(),
+        &pda::provider(&m.relays[0].owner.pubkey()),
+        SettleReceiptArgs {
+            ed25519_instruction: ED25519_INDEX,
+            node_signature,
+            consumer_signature,
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_dual_signed_receipt_pays_exact_shares() {
+    let mut m = market().await;
+    let receipt = m.signed(0, 0, 0, 3 * GIB);
+    m.settle(&[(0, receipt)]).await.unwrap();
+
+    // 3 GiB at 10,000 per GiB: 30,000; provider 80 %, keeper 2 %, treasury the rest.
+    assert_eq!(m.consumer(0).await.escrow, 1_000_000 - 30_000);
+    assert_eq!(m.provider_fees(0).await, 24_000);
+    assert_eq!(m.keeper_fees().await, 600);
+    let config = m.env.config().await;
+    assert_eq!(config.treasury_accrued, 5_400);
+    assert_eq!(config.epoch_totals[0].reward_bytes, 3 * GIB);
+    assert_eq!(config.epoch_totals[0].fees, 30_000);
+    let lane: Lane = m
+        .env
+        .get(&pda::lane(&m.relays[0].node_key(), &m.publishers[0].key()))
+        .await;
+    assert_eq!(lane.settled(0), 3 * GIB);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn the_same_receipt_twice_pays_once_and_older_receipts_pay_nothing() {
+    let mut m = market().await;
+    let newer = m.signed(0, 0, 0, 2 * GIB);
+    let older = m.signed(0, 0, 0, GIB);
+    m.settle(&[(0, newer.clone())]).await.unwrap();
+    let escrow = m.consumer(0).await.escrow;
+    m.settle(&[(0, newer)]).await.unwrap();
+    m.settle(&[(0, older)]).await.unwrap();
+    assert_eq!(m.consumer(0).await.escrow, escrow);
+    assert_eq!(m.provider_fees(0).await, 16_000);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn forged_signatures_are_rejected_by_the_precompile() {
+    let mut m = market().await;
+    let mut forged_node = m.signed(0, 0, 0, GIB);
+    forged_node.node_signature[5] ^= 0x40;
+    let mut forged_consumer = m.signed(0, 0, 0, GIB);
+    forged_consumer.consumer_signature[9] ^= 0x01;
+    for forged in [forged_node, forged_consumer] {
+        let failure = m.settle(&[(0, forged)]).await.unwrap_err();
+        // The runtime fails the ed25519 instruction itself; nothing settles.
+        assert_eq!(
+            failure.0,
+            TransactionError::InstructionError(
+                1,
+                InstructionError::Custom(PRECOMPILE_INVALID_SIGNATURE)
+            )
+        );
+    }
+    assert_eq!(m.consumer(0).await.escrow, 1_000_000);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_the_registered_signer_is_refused() {
+    let mut m = market().await;
+    let receipt = m.receipt(0, 0, 0, GIB);
+    let impostor = signing_key(&Keypair::new());
+    let signed = SignedReceipt::sign(receipt, &signing_key(&m.relays[0].node), &impostor).unwrap();
+    assert_error(
+        m.settle(&[(0, signed)]).await,
+        MediaError::WrongReceiptSigner,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_rotated_away_key_signs_only_epochs_up_to_the_rotation() {
+    let mut m = market().await;
+    let old_gateway = gateway_key(&m.publishers[0]);
+    let new_gateway = Keypair::new();
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    m.env
+        .send(
+            &[ix::set_receipt_signer(
+                &owner.pubkey(),
+                &new_gateway.pubkey(),
+            )],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    let node = signing_key(&m.relays[0].node);
+    // Epoch 0 (the rotation epoch): the old key still co-signs, the new one not yet.
+    let early_new =
+        SignedReceipt::sign(m.receipt(0, 0, 0, GIB), &node, &signing_key(&new_gateway)).unwrap();
+    assert_error(
+        m.settle(&[(0, early_new)]).await,
+        MediaError::WrongReceiptSigner,
+    );
+    let old_ok = SignedReceipt::sign(m.receipt(0, 0, 0, GIB), &node, &old_gateway).unwrap();
+    m.settle(&[(0, old_ok)]).await.unwrap();
+
+    m.advance_epoch().await;
+    let late_old = SignedReceipt::sign(m.receipt(0, 0, 1, GIB), &node, &old_gateway).unwrap();
+    assert_error(
+        m.settle(&[(0, late_old)]).await,
+        MediaError::WrongReceiptSigner,
+    );
+    // A co-signed receipt of the rotation epoch still settles after the rotation took effect.
+    let old_epoch0 = SignedReceipt::sign(m.receipt(0, 0, 0, 2 * GIB), &node, &old_gateway).unwrap();
+    m.settle(&[(0, old_epoch0)]).await.unwrap();
+    let new_ok =
+        SignedReceipt::sign(m.receipt(0, 0, 1, GIB), &node, &signing_key(&new_gateway)).unwrap();
+    m.settle(&[(0, new_ok)]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 3 * 8_000);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_receipt_for_another_config_is_refused() {
+    let mut m = market().await;
+    let receipt = ReceiptV1 {
+        config: Keypair::new().pubkey(),
+        ..m.receipt(0, 0, 0, GIB)
+    };
+    let signed = SignedReceipt::sign(
+        receipt,
+        &signing_key(&m.relays[0].node),
+        &gateway_key(&m.publishers[0]),
+    )
+    .unwrap();
+    assert_error(
+        m.settle(&[(0, signed)]).await,
+        MediaError::ReceiptMessageMismatch,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn an_entry_pointing_at_another_instruction_is_refused() {
+    let mut m = market().await;
+    let signed = m.signed(0, 0, 0, GIB);
+    for field in 0..3 {
+        let mut batch = Ed25519Batch::new();
+        let (node, consumer) = batch.add_receipt(&signed);
+        // Index 1 is the ed25519 instruction itself, so the precompile still verifies; only
+        // the "this instruction" marker differs.
+        let entry = batch.entry_mut(node);
+        match field {
+            0 => entry.signature_instruction_index = u16::from(ED25519_INDEX),
+            1 => entry.public_key_instruction_index = u16::from(ED25519_INDEX),
+            _ => entry.message_instruction_index = u16::from(ED25519_INDEX),
+        }
+        let ixs = [batch.instruction(), settle_ix(&m, node, consumer)];
+        assert_error(
+            m.send_as_keeper(&ixs).await,
+            MediaError::Ed25519OtherInstruction,
+        );
+    }
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_signed_message_of_another_size_is_refused() {
+    let mut m = market().await;
+    let mut message = m.receipt(0, 0, 0, GIB).encode().to_vec();
+    message.push(0);
+    let node = signing_key(&m.relays[0].node);
+    let gateway = gateway_key(&m.publishers[0]);
+    let mut batch = Ed25519Batch::new();
+    use ed25519_dalek::Signer as _;
+    let n = batch.add_signature(
+        &message,
+        &node.sign(&message).to_bytes(),
+        &m.relays[0].node_key(),
+    );
+    let c = batch.add_signature(
+        &message,
+        &gateway.sign(&message).to_bytes(),
+        &m.publishers[0].gateway.pubkey(),
+    );
+    let ixs = [batch.instruction(), settle_ix(&m, n, c)];
+    assert_error(m.send_as_keeper(&ixs).await, MediaError::Ed25519MessageSize);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn signatures_over_different_bytes_are_refused() {
+    let mut m = market().await;
+    // Each signature is valid, but the consumer signed a smaller total than the node claims.
+    let claimed = m.receipt(0, 0, 0, 5 * GIB);
+    let agreed = m.receipt(0, 0, 0, GIB);
+    let node = signing_key(&m.relays[0].node);
+    let gateway = gateway_key(&m.publishers[0]);
+    let mut batch = Ed25519Batch::new();
+    let n = batch.add_signature(
+        &claimed.encode(),
+        &sign(&node, &claimed),
+        &m.relays[0].node_key(),
+    );
+    let c = batch.add_signature(
+        &agreed.encode(),
+        &sign(&gateway, &agreed),
+        &m.publishers[0].gateway.pubkey(),
+    );
+    let ixs = [batch.instruction(), settle_ix(&m, n, c)];
+    assert_error(
+        m.send_as_keeper(&ixs).await,
+        MediaError::ReceiptMessageMismatch,
+    );
+    // Pointing both entries at one copy of the wrong bytes does not help either.
+    let mut batch = Ed25519Batch::new();
+    let n = batch.add_signature(
+        &claimed.encode(),
+        &sign(&node, &claimed),
+        &m.relays[0].node_key(),
+    );
+    let ixs = [batch.instruction(), settle_ix(&m, n, n)];
+    assert_error(
+        m.send_as_keeper(&ixs).await,
+        MediaError::Ed25519DuplicateEntry,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_zero_signature_ed25519_instruction_is_refused() {
+    let mut m = market().await;
+    let empty = Instruction {
+        program_id: ED25519_PROGRAM_ID,
+        accounts: vec![],
+        data: vec![0, 0],
+    };
+    let ixs = [empty, settle_ix(&m, 0, 1)];
+    assert_error(
+        m.send_as_keeper(&ixs).await,
+        MediaError::Ed25519NoSignatures,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn the_referenced_instruction_must_be_the_precompile() {
+    let mut m = market().await;
+    // The args end with (ed25519_instruction, node, consumer); point at index 0, the
+    // harness's compute-budget instruction.
+    let mut settle = settle_ix(&m, 0, 1);
+    let at = settle.data.len() - 3;
+    settle.data[at] = 0;
+    let signed = m.signed(0, 0, 0, GIB);
+    let mut batch = Ed25519Batch::new();
+    batch.add_receipt(&signed);
+    assert_error(
+        m.send_as_keeper(&[batch.instruction(), settle]).await,
+        MediaError::NotEd25519Instruction,
+    );
+}
+
+#[tokio::test]
+async fn a_signature_by_another_node_key_is_refused() {
+    let mut m = market().await;
+    // Mallory signs the victim lane's receipt bytes with her own key.
+    let receipt = m.receipt(0, 0, 0, GIB);
+    let mallory = Keypair::new();
+    let gateway = gateway_key(&m.publishers[0]);
+    let mut batch = Ed25519Batch::new();
+    let n = batch.add_signature(
+        &receipt.encode(),
+        &sign(&signing_key(&mallory), &receipt),
+        &mallory.pubkey(),
+    );
+    let c = batch.add_signature(
+        &receipt.encode(),
+        &sign(&gateway, &receipt),
+        &m.publishers[0].gateway.pubkey(),
+    );
+    let ixs = [batch.instruction(), settle_ix(&m, n, c)];
+    assert_error(m.send_as_keeper(&ixs).await, MediaError::NodeKeyMismatch);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn only_the_current_and_previous_epoch_settle() {
+    let mut m = market().await;
+    let future = m.signed(0, 0, 1, GIB);
+    assert_error(m.settle(&[(0, future)]).await, MediaError::EpochOutOfWindow);
+    let epoch0 = m.signed(0, 0, 0, GIB);
+    m.advance_epoch().await;
+    m.settle(&[(0, epoch0)]).await.unwrap();
+    m.advance_epoch().await;
+    let late = m.signed(0, 0, 0, 2 * GIB);
+    assert_error(m.settle(&[(0, late)]).await, MediaError::EpochOutOfWindow);
+    assert_eq!(m.provider_fees(0).await, 8_000);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn beyond_quota_is_paid_but_earns_no_reward_weight() {
+    let env = media_test_harness::TestEnv::initialized(media_test_harness::test_params()).await;
+    let mut m = crate::market::Market::new(env).await;
+    m.add_relay().await;
+    // 1 MEDIA bonded: 1 GiB of reward-eligible quota per epoch.
+    m.add_publisher(media_test_harness::MEDIA, 1_000_000).await;
+    m.open_lane(0, 0).await.unwrap();
+    m.settle(&[(0, m.signed(0, 0, 0, 3 * GIB))]).await.unwrap();
+    assert_eq!(m.consumer(0).await.escrow, 1_000_000 - 30_000);
+    let consumer = m.consumer(0).await;
+    assert_eq!(
+        (consumer.usage[0].quota, consumer.usage[0].eligible_bytes),
+        (GIB, GIB)
+    );
+    let config = m.env.config().await;
+    assert_eq!(
+        (
+            config.epoch_totals[0].reward_bytes,
+            config.epoch_totals[0].fees
+        ),
+        (GIB, 30_000)
+    );
+    let provider: media_network::state::Provider =
+        m.env.get(&pda::provider(&m.relays[0].owner.pubkey())).await;
+    assert_eq!(provider.reward_slots[0].bytes, GIB);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn an_empty_escrow_pays_partially_and_the_rest_after_a_deposit() {
+    let env = media_test_harness::TestEnv::initialized(media_test_harness::test_params()).await;
+    let mut m = crate::market::Market::new(env).await;
+    m.add_relay().await;
+    m.add_publisher(10 * media_test_harness::MEDIA, 0).await;
+    m.open_lane(0, 0).await.unwrap();
+    let receipt = m.signed(0, 0, 0, 3 * GIB);
+    // Nothing in escrow: nothing settles, and the lane stays where it was.
+    m.settle(&[(0, receipt.clone())]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 0);
+    // Enough for one GiB and a bit.
+    m.deposit(0, 10_005).await.unwrap();
+    m.settle(&[(0, receipt.clone())]).await.unwrap();
+    let lane: Lane = m
+        .env
+        .get(&pda::lane(&m.relays[0].node_key(), &m.publishers[0].key()))
+        .await;
+    let paid_bytes = lane.settled(0);
+    assert_eq!(paid_bytes, (10_006u64 << 30).div_ceil(10_000) - 1);
+    assert_eq!(m.consumer(0).await.escrow, 0);
+    m.deposit(0, 50_000).await.unwrap();
+    m.settle(&[(0, receipt)]).await.unwrap();
+    assert_eq!(m.consumer(0).await.escrow, 50_000 + 10_005 - 30_000);
+    let lane: Lane = m
+        .env
+        .get(&pda::lane(&m.relays[0].node_key(), &m.publishers[0].key()))
+        .await;
+    assert_eq!(lane.settled(0), 3 * GIB);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_withdrawal_cannot_escape_a_co_signed_debt() {
+    let mut m = market().await;
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    let destination = m.publishers[0].owner.payment;
+    // The gateway co-signed 3 GiB in epoch 0, then the publisher tries to pull its escrow.
+    let debt = m.signed(0, 0, 0, 3 * GIB);
+    m.env
+        .send(
+            &[ix::request_fee_withdrawal(&owner.pubkey(), 1_000_000)],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    assert_error(
+        m.env
+            .send(
+                &[ix::withdraw_fees(&owner.pubkey(), &destination)],
+                &[&owner],
+            )
+            .await,
+        MediaError::WithdrawalNotYetPayable,
+    );
+    m.advance_epoch().await;
+    assert_error(
+        m.env
+            .send(
+                &[ix::withdraw_fees(&owner.pubkey(), &destination)],
+                &[&owner],
+            )
+            .await,
+        MediaError::WithdrawalNotYetPayable,
+    );
+    // The relay's keeper settles within the grace window.
+    m.settle(&[(0, debt)]).await.unwrap();
+    m.advance_epoch().await;
+    let before = m.env.token_balance(&destination).await;
+    m.env
+        .send(
+            &[ix::withdraw_fees(&owner.pubkey(), &destination)],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        m.env.token_balance(&destination).await - before,
+        1_000_000 - 30_000
+    );
+    m.paid_out += 1_000_000 - 30_000;
+    assert_eq!(m.provider_fees(0).await, 24_000);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn many_tiny_deltas_cost_exactly_what_one_large_delta_costs() {
+    let env = media_test_harness::TestEnv::initialized(media_network::state::Params {
+        price_per_gib: 7_777_777,
+        ..media_test_harness::test_params()
+    })
+    .await;
+    let mut m = crate::market::Market::new(env).await;
+    m.add_relay().await;
+    m.add_relay().await;
+    m.add_publisher(10 * media_test_harness::MEDIA, 100_000_000)
+        .await;
+    m.open_lane(0, 0).await.unwrap();
+    m.open_lane(1, 0).await.unwrap();
+    // Relay 0: 40 receipts with odd steps; relay 1: one receipt for the same total.
+    let mut cumulative = 0;
+    for i in 0..40u64 {
+        cumulative += 1_000_003 * (i % 7 + 1) + 17;
+        let r = m.signed(0, 0, 0, cumulative);
+        m.settle(&[(0, r)]).await.unwrap();
+    }
+    let r = m.signed(1, 0, 0, cumulative);
+    m.settle(&[(1, r)]).await.unwrap();
+    let one_large = ((u128::from(cumulative) * 7_777_777) >> 30) as u64;
+    assert_eq!(100_000_000 - m.consumer(0).await.escrow, 2 * one_large);
+    // Shares round down per settlement, so splitting never favours the claimant: the
+    // treasury keeps the dust.
+    let (tiny, large) = (m.provider_fees(0).await, m.provider_fees(1).await);
+    assert!(tiny <= large && large - tiny < 40, "{tiny} vs {large}");
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_stolen_node_key_cannot_be_registered_or_used_for_lanes() {
+    let mut m = market().await;
+    let mallory = crate::staker(&mut m.env, 100 * media_test_harness::MEDIA).await;
+    let victim_node = m.relays[0].node_key();
+    let mut register = ix::register_provider(
+        &mallory.pubkey(),
+        &victim_node,
+        media_network::instructions::RegisterProviderArgs {
+            kind: media_network::state::ProviderKind::Edge,
+            endpoint: "https://mallory.example".into(),
+            region: "eu".into(),
+            bond: 25 * media_test_harness::MEDIA,
+        },
+    );
+    register.accounts[1].is_signer = false;
+    assert_error(
+        m.env.send(&[register], &[&mallory.keypair]).await,
+        AnchorError::AccountNotSigner,
+    );
+    // Nor can she open lanes on the victim's provider.
+    let open = ix::open_lane(
+        &mallory.pubkey(),
+        &m.relays[0].owner.pubkey(),
+        &victim_node,
+        &m.publishers[0].key(),
+    );
+    assert_error(
+        m.env.send(&[open], &[&mallory.keypair]).await,
+        MediaError::NotProviderOrNodeKey,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_deactivated_provider_settles_only_what_it_served_while_active() {
+    let mut m = market().await;
+    let owner = m.relays[0].owner.keypair.insecure_clone();
+    let served = m.signed(0, 0, 0, GIB);
+    m.env
+        .send(&[ix::deactivate_provider(&owner.pubkey())], &[&owner])
+        .await
+        .unwrap();
+    m.advance_epoch().await;
+    m.settle(&[(0, served)]).await.unwrap();
+    let after = m.signed(0, 0, 1, GIB);
+    assert_error(m.settle(&[(0, after)]).await, MediaError::ProviderInactive);
+    assert_eq!(m.provider_fees(0).await, 8_000);
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn a_provider_account_other_than_the_lanes_is_refused() {
+    let mut m = market().await;
+    let other = m.add_relay().await;
+    let mut settle = settle_ix(&m, 0, 1);
+    settle.accounts[3].pubkey = pda::provider(&m.relays[other].owner.pubkey());
+    let mut batch = Ed25519Batch::new();
+    batch.add_receipt(&m.signed(0, 0, 0, GIB));
+    assert_error(
+        m.send_as_keeper(&[batch.instruction(), settle]).await,
+        MediaError::WrongProvider,
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn two_receipts_fit_one_transaction_without_a_lookup_table() {
+    let mut m = market().await;
+    m.add_relay().await;
+    m.add_publisher(10 * media_test_harness::MEDIA, 1_000_000)
+        .await;
+    m.open_lane(1, 1).await.unwrap();
+    let items = [
+        m.settlement(0, m.signed(0, 0, 0, GIB)),
+        m.settlement(1, m.signed(1, 1, 0, 2 * GIB)),
+    ];
+    let keeper = m.keeper.insecure_clone();
+    let ixs = settlement_instructions(&keeper.pubkey(), &items, 0);
+    let blockhash = m.env.ctx.last_blockhash;
+    let tx =
+        Transaction::new_signed_with_payer(&ixs, Some(&keeper.pubkey()), &[&keeper], blockhash);
+    let size = bincode::serialize(&tx).unwrap().len();
+    println!("two-receipt settlement transaction: {size} bytes");
+    assert!(size <= 1232, "{size} bytes");
+    m.env.send_transaction(tx).await.unwrap();
+    assert_eq!(
+        (m.provider_fees(0).await, m.provider_fees(1).await),
+        (8_000, 16_000)
+    );
+    m.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn settlement_is_blocked_while_paused() {
+    let mut m = market().await;
+    let deployer = m.env.deployer.insecure_clone();
+    m.env
+        .send(&[ix::set_paused(&deployer.pubkey(), true, 0)], &[&deployer])
+        .await
+        .unwrap();
+    assert_error(
+        m.settle(&[(0, m.signed(0, 0, 0, GIB))]).await,
+        MediaError::ProtocolPaused,
+    );
+    m.assert_ledger_balanced().await;
+}

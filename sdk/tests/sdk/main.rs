@@ -1,0 +1,3 @@
+//! media-sdk integration tests: one binary, one module per area.
+mod settlement_size;
+mod vectors;
