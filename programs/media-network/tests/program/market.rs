@@ -4,7 +4,7 @@ use crate::staker;
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
-use media_network::state::{Consumer, Keeper, ProviderKind};
+use media_network::state::{Consumer, Keeper, Params, ProviderKind};
 use media_sdk::receipt::{ReceiptV1, SignedReceipt};
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use media_sdk::{ix, pda};
@@ -51,10 +51,15 @@ pub struct Market {
 /// Default market: price 10,000 per GiB, 1 GiB quota per bonded MEDIA, 10 MEDIA consumer bond
 /// (10 GiB of quota), 1,000,000 of escrow.
 pub async fn market() -> Market {
-    let env = TestEnv::initialized(test_params()).await;
+    market_with(test_params(), 10 * MEDIA, 1_000_000).await
+}
+
+/// Relay 0 and publisher 0 (with `consumer_bond` and `escrow`) and the lane between them.
+pub async fn market_with(params: Params, consumer_bond: u64, escrow: u64) -> Market {
+    let env = TestEnv::initialized(params).await;
     let mut m = Market::new(env).await;
     m.add_relay().await;
-    m.add_publisher(10 * MEDIA, 1_000_000).await;
+    m.add_publisher(consumer_bond, escrow).await;
     m.open_lane(0, 0).await.unwrap();
     m
 }

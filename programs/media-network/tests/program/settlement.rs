@@ -1,14 +1,16 @@
-use crate::market::{gateway_key, market, ED25519_INDEX, GIB};
+use crate::market::{gateway_key, market, market_with, ED25519_INDEX, GIB};
 use anchor_lang::error::ErrorCode as AnchorError;
 use media_network::errors::MediaError;
 use media_network::instructions::SettleReceiptArgs;
 use media_network::state::Lane;
+use media_network::state::Params;
 use media_sdk::receipt::{sign, ReceiptV1, SignedReceipt};
 use media_sdk::settlement::{settlement_instructions, Ed25519Batch, ED25519_PROGRAM_ID};
 use media_sdk::{ix, pda};
 use media_test_harness::solana_keypair::Keypair;
 use media_test_harness::solana_signer::Signer;
 use media_test_harness::{assert_error, signing_key};
+use media_test_harness::{test_params, MEDIA};
 use solana_transaction::{Instruction, InstructionError, Transaction, TransactionError};
 
 /// `PrecompileError::InvalidSignature`, the runtime's verdict on a bad ed25519 entry.
@@ -323,12 +325,8 @@ async fn only_the_current_and_previous_epoch_settle() {
 
 #[tokio::test]
 async fn beyond_quota_is_paid_but_earns_no_reward_weight() {
-    let env = media_test_harness::TestEnv::initialized(media_test_harness::test_params()).await;
-    let mut m = crate::market::Market::new(env).await;
-    m.add_relay().await;
     // 1 MEDIA bonded: 1 GiB of reward-eligible quota per epoch.
-    m.add_publisher(media_test_harness::MEDIA, 1_000_000).await;
-    m.open_lane(0, 0).await.unwrap();
+    let mut m = market_with(test_params(), MEDIA, 1_000_000).await;
     m.settle(&[(0, m.signed(0, 0, 0, 3 * GIB))]).await.unwrap();
     assert_eq!(m.consumer(0).await.escrow, 1_000_000 - 30_000);
     let consumer = m.consumer(0).await;
@@ -352,11 +350,7 @@ async fn beyond_quota_is_paid_but_earns_no_reward_weight() {
 
 #[tokio::test]
 async fn an_empty_escrow_pays_partially_and_the_rest_after_a_deposit() {
-    let env = media_test_harness::TestEnv::initialized(media_test_harness::test_params()).await;
-    let mut m = crate::market::Market::new(env).await;
-    m.add_relay().await;
-    m.add_publisher(10 * media_test_harness::MEDIA, 0).await;
-    m.open_lane(0, 0).await.unwrap();
+    let mut m = market_with(test_params(), 10 * MEDIA, 0).await;
     let receipt = m.signed(0, 0, 0, 3 * GIB);
     // Nothing in escrow: nothing settles, and the lane stays where it was.
     m.settle(&[(0, receipt.clone())]).await.unwrap();
@@ -437,17 +431,12 @@ async fn a_withdrawal_cannot_escape_a_co_signed_debt() {
 
 #[tokio::test]
 async fn many_tiny_deltas_cost_exactly_what_one_large_delta_costs() {
-    let env = media_test_harness::TestEnv::initialized(media_network::state::Params {
+    let params = Params {
         price_per_gib: 7_777_777,
-        ..media_test_harness::test_params()
-    })
-    .await;
-    let mut m = crate::market::Market::new(env).await;
+        ..test_params()
+    };
+    let mut m = market_with(params, 10 * MEDIA, 100_000_000).await;
     m.add_relay().await;
-    m.add_relay().await;
-    m.add_publisher(10 * media_test_harness::MEDIA, 100_000_000)
-        .await;
-    m.open_lane(0, 0).await.unwrap();
     m.open_lane(1, 0).await.unwrap();
     // Relay 0: 40 receipts with odd steps; relay 1: one receipt for the same total.
     let mut cumulative = 0;
@@ -470,7 +459,7 @@ async fn many_tiny_deltas_cost_exactly_what_one_large_delta_costs() {
 #[tokio::test]
 async fn a_stolen_node_key_cannot_be_registered_or_used_for_lanes() {
     let mut m = market().await;
-    let mallory = crate::staker(&mut m.env, 100 * media_test_harness::MEDIA).await;
+    let mallory = crate::staker(&mut m.env, 100 * MEDIA).await;
     let victim_node = m.relays[0].node_key();
     let mut register = ix::register_provider(
         &mallory.pubkey(),
@@ -479,7 +468,7 @@ async fn a_stolen_node_key_cannot_be_registered_or_used_for_lanes() {
             kind: media_network::state::ProviderKind::Edge,
             endpoint: "https://mallory.example".into(),
             region: "eu".into(),
-            bond: 25 * media_test_harness::MEDIA,
+            bond: 25 * MEDIA,
         },
     );
     register.accounts[1].is_signer = false;
@@ -537,8 +526,7 @@ async fn a_provider_account_other_than_the_lanes_is_refused() {
 async fn two_receipts_fit_one_transaction_without_a_lookup_table() {
     let mut m = market().await;
     m.add_relay().await;
-    m.add_publisher(10 * media_test_harness::MEDIA, 1_000_000)
-        .await;
+    m.add_publisher(10 * MEDIA, 1_000_000).await;
     m.open_lane(1, 1).await.unwrap();
     let items = [
         m.settlement(0, m.signed(0, 0, 0, GIB)),
