@@ -6,8 +6,8 @@ use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
 use anchor_spl::token;
 use media_network::instructions::{
-    InitializeArgs, RegisterConsumerArgs, RegisterProviderArgs, SetPausedArgs, SettleReceiptArgs,
-    UpdateProviderArgs,
+    BidBuybackArgs, InitializeArgs, RegisterConsumerArgs, RegisterProviderArgs, SetPausedArgs,
+    SettleReceiptArgs, UpdateProviderArgs,
 };
 use media_network::state::Params;
 use media_network::{accounts, instruction};
@@ -33,6 +33,7 @@ pub fn initialize(
             config: pda::config(),
             media_mint: *media_mint,
             first_epoch: pda::epoch(0),
+            buyback: pda::buyback(),
             payment_mint: *payment_mint,
             stake_vault: pda::stake_vault(),
             reward_vault: pda::reward_vault(),
@@ -332,6 +333,7 @@ pub fn advance_epoch(cranker: &Pubkey, current_epoch: u64) -> Instruction {
             config: pda::config(),
             next_epoch: pda::epoch(current_epoch + 1),
             closing_epoch: current_epoch.checked_sub(1).map(pda::epoch),
+            reward_vault: pda::reward_vault(),
             keeper_account: pda::keeper(cranker),
             system_program: system_program::ID,
         },
@@ -387,5 +389,100 @@ pub fn claim_keeper_fees(authority: &Pubkey, destination: &Pubkey) -> Instructio
             token_program: token::ID,
         },
         instruction::ClaimKeeperFees {},
+    )
+}
+
+/// Accrues `provider_owner`'s reward slot for finalized `epoch` (permissionless).
+pub fn accrue_rewards(provider_owner: &Pubkey, epoch: u64) -> Instruction {
+    build(
+        accounts::AccrueRewards {
+            config: pda::config(),
+            epoch: pda::epoch(epoch),
+            provider: pda::provider(provider_owner),
+        },
+        instruction::AccrueRewards {},
+    )
+}
+
+/// Pays the provider's accrued MEDIA rewards into `destination`.
+pub fn claim_rewards(owner: &Pubkey, destination: &Pubkey) -> Instruction {
+    build(
+        accounts::ClaimRewards {
+            owner: *owner,
+            config: pda::config(),
+            provider: pda::provider(owner),
+            destination: *destination,
+            reward_vault: pda::reward_vault(),
+            token_program: token::ID,
+        },
+        instruction::ClaimRewards {},
+    )
+}
+
+/// Returns an epoch's unaccrued rewards to the pool after its claim period (permissionless).
+pub fn expire_rewards(epoch: u64) -> Instruction {
+    build(
+        accounts::ExpireRewards {
+            config: pda::config(),
+            epoch: pda::epoch(epoch),
+        },
+        instruction::ExpireRewards {},
+    )
+}
+
+/// Burns the treasury when the payment mint is MEDIA (permissionless).
+pub fn burn_fees(media_mint: &Pubkey) -> Instruction {
+    build(
+        accounts::BurnFees {
+            config: pda::config(),
+            media_mint: *media_mint,
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+        },
+        instruction::BurnFees {},
+    )
+}
+
+fn buyback_crank() -> accounts::BuybackCrank {
+    accounts::BuybackCrank {
+        config: pda::config(),
+        buyback: pda::buyback(),
+    }
+}
+
+/// Starts a buyback auction of the treasury (permissionless).
+pub fn start_buyback() -> Instruction {
+    build(buyback_crank(), instruction::StartBuyback {})
+}
+
+/// Closes an expired buyback auction (permissionless).
+pub fn close_buyback() -> Instruction {
+    build(buyback_crank(), instruction::CloseBuyback {})
+}
+
+/// Buys up to `amount` payment-mint units at a Q32.32 price of at most `max_price`, burning
+/// the MEDIA owed from `bidder_media` and receiving into `bidder_payment`.
+pub fn bid_buyback(
+    bidder: &Pubkey,
+    media_mint: &Pubkey,
+    bidder_media: &Pubkey,
+    bidder_payment: &Pubkey,
+    amount: u64,
+    max_price: u64,
+) -> Instruction {
+    build(
+        accounts::BidBuyback {
+            bidder: *bidder,
+            config: pda::config(),
+            buyback: pda::buyback(),
+            media_mint: *media_mint,
+            bidder_media: *bidder_media,
+            bidder_payment: *bidder_payment,
+            payment_vault: pda::payment_vault(),
+            token_program: token::ID,
+        },
+        instruction::BidBuyback {
+            args: BidBuybackArgs { amount, max_price },
+        },
     )
 }

@@ -52,3 +52,7 @@ pub fn epoch(epoch: u64) -> Pubkey {
 pub fn keeper(authority: &Pubkey) -> Pubkey {
     find(&[KEEPER_SEED, authority.as_ref()])
 }
+
+pub fn buyback() -> Pubkey {
+    find(&[BUYBACK_SEED])
+}

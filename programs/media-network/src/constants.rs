@@ -17,6 +17,8 @@ pub const EPOCH_SEED: &[u8] = b"epoch";
 #[constant]
 pub const KEEPER_SEED: &[u8] = b"keeper";
 #[constant]
+pub const BUYBACK_SEED: &[u8] = b"buyback";
+#[constant]
 pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
 #[constant]
 pub const REWARD_VAULT_SEED: &[u8] = b"reward_vault";

@@ -127,6 +127,38 @@ pub enum MediaError {
     #[msg("The consumer signature is not by the consumer's receipt signer for that epoch")]
     WrongReceiptSigner,
 
+    // Rewards and buyback.
+    #[msg("The provider has no unaccrued reward bytes for that epoch")]
+    NothingToAccrue,
+    #[msg("The epoch is not finalized yet (its settlement window is still open)")]
+    EpochNotFinalized,
+    #[msg("The epoch's reward claim period has ended")]
+    RewardsExpired,
+    #[msg("The epoch's reward claim period has not ended yet")]
+    RewardsNotExpired,
+    #[msg("The payment mint is MEDIA: burn the treasury with burn_fees instead of an auction")]
+    PaymentMintIsMedia,
+    #[msg("The payment mint is not MEDIA: the treasury is sold by auction, not burned")]
+    PaymentMintIsNotMedia,
+    #[msg("Nothing to burn")]
+    NothingToBurn,
+    #[msg("A buyback auction is already running")]
+    AuctionActive,
+    #[msg("No buyback auction is running")]
+    NoAuction,
+    #[msg("The last buyback started less than buyback.interval_secs ago")]
+    BuybackTooSoon,
+    #[msg("The treasury holds less than buyback.min_lot")]
+    LotTooSmall,
+    #[msg("The auction has ended")]
+    AuctionExpired,
+    #[msg("The auction has not ended yet")]
+    AuctionNotExpired,
+    #[msg("A bid must be at least buyback.min_bid or the whole remainder")]
+    BidTooSmall,
+    #[msg("The current price is above the bidder's maximum")]
+    PriceAboveLimit,
+
     // Arithmetic.
     #[msg("Arithmetic overflow")]
     MathOverflow,

@@ -163,3 +163,63 @@ pub struct FeesClaimed {
     pub claimant: Pubkey,
     pub amount: u64,
 }
+
+#[event]
+pub struct EpochFinalized {
+    pub epoch: u64,
+    pub reward_bytes: u64,
+    pub provider_stake: u64,
+    pub fees: u64,
+    pub emission: u64,
+}
+
+#[event]
+pub struct RewardsAccrued {
+    pub provider: Pubkey,
+    pub epoch: u64,
+    pub bytes: u64,
+    pub bond: u64,
+    pub reward: u64,
+}
+
+#[event]
+pub struct RewardsClaimed {
+    pub provider: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct RewardsExpired {
+    pub epoch: u64,
+    pub returned: u64,
+}
+
+#[event]
+pub struct FeesBurned {
+    pub amount: u64,
+}
+
+#[event]
+pub struct AuctionStarted {
+    pub lot: u64,
+    pub start_price: u64,
+    pub floor_price: u64,
+    pub ends_at: i64,
+}
+
+#[event]
+pub struct AuctionBid {
+    pub bidder: Pubkey,
+    pub payment: u64,
+    pub media_burned: u64,
+    pub price: u64,
+    pub remaining: u64,
+}
+
+#[event]
+pub struct AuctionClosed {
+    pub sold: u64,
+    pub media_burned: u64,
+    pub unsold: u64,
+    pub reference_price: u64,
+}

@@ -4,6 +4,7 @@
 
 use anchor_lang::prelude::*;
 
+pub mod auction;
 pub mod constants;
 pub mod ed25519;
 pub mod errors;
@@ -13,7 +14,10 @@ pub mod instructions;
 pub mod math;
 pub mod pda_account;
 pub mod receipt;
+pub mod rewards;
 pub mod state;
+#[cfg(test)]
+mod test_rng;
 
 use instructions::*;
 use state::Params;
@@ -128,5 +132,33 @@ pub mod media_network {
 
     pub fn claim_keeper_fees(ctx: Context<ClaimKeeperFees>) -> Result<()> {
         instructions::claim_fees::keeper_handler(ctx)
+    }
+
+    pub fn accrue_rewards(ctx: Context<AccrueRewards>) -> Result<()> {
+        instructions::accrue_rewards::handler(ctx)
+    }
+
+    pub fn claim_rewards(ctx: Context<ClaimRewards>) -> Result<()> {
+        instructions::claim_rewards::handler(ctx)
+    }
+
+    pub fn expire_rewards(ctx: Context<ExpireRewards>) -> Result<()> {
+        instructions::expire_rewards::handler(ctx)
+    }
+
+    pub fn burn_fees(ctx: Context<BurnFees>) -> Result<()> {
+        instructions::burn_fees::handler(ctx)
+    }
+
+    pub fn start_buyback(ctx: Context<BuybackCrank>) -> Result<()> {
+        instructions::start_buyback::handler(ctx)
+    }
+
+    pub fn bid_buyback(ctx: Context<BidBuyback>, args: BidBuybackArgs) -> Result<()> {
+        instructions::bid_buyback::handler(ctx, args)
+    }
+
+    pub fn close_buyback(ctx: Context<BuybackCrank>) -> Result<()> {
+        instructions::close_buyback::handler(ctx)
     }
 }

@@ -1,13 +1,16 @@
 use crate::constants::*;
 use crate::errors::MediaError;
-use crate::events::EpochAdvanced;
+use crate::events::{EpochAdvanced, EpochFinalized};
 use crate::pda_account::{create_program_account, load_or_create, store};
+use crate::rewards;
 use crate::state::{Config, Epoch, Keeper};
 use anchor_lang::prelude::*;
+use anchor_spl::token::TokenAccount;
 
 /// Permissionless crank: starts the next epoch once the current one has lasted
-/// `epoch_duration_secs`, finalizes the epoch whose settlement window this closes, and pays
-/// the cranker the crank bounty (as far as the treasury reaches).
+/// `epoch_duration_secs`, finalizes the epoch whose settlement window this closes (fixing and
+/// reserving its emission E), and pays the cranker the crank bounty (as far as the treasury
+/// reaches).
 #[derive(Accounts)]
 pub struct AdvanceEpoch<'info> {
     #[account(mut)]
@@ -23,6 +26,10 @@ pub struct AdvanceEpoch<'info> {
     /// The epoch two before the next one (none while the current epoch is 0).
     #[account(mut)]
     pub closing_epoch: Option<Box<Account<'info, Epoch>>>,
+
+    /// Its balance bounds the emission of the epoch being finalized.
+    #[account(address = config.reward_vault @ MediaError::InvalidVault)]
+    pub reward_vault: Box<Account<'info, TokenAccount>>,
 
     /// CHECK: the cranker's keeper PDA, created on its first crank or settlement.
     #[account(mut, seeds = [KEEPER_SEED, cranker.key().as_ref()], bump)]
@@ -40,7 +47,27 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
     let closing = a.config.advance_epoch(now)?;
     let finalized_epoch = match (closing, a.closing_epoch.as_mut()) {
         (Some(totals), Some(epoch_account)) => {
-            epoch_account.finalize(&totals)?;
+            let params = a.config.params;
+            let unreserved = a
+                .reward_vault
+                .amount
+                .saturating_sub(a.config.reward_reserved);
+            let emission = rewards::epoch_emission(
+                params.emission_per_epoch,
+                unreserved,
+                totals.reward_bytes,
+                totals.provider_stake,
+                params.max_reward_per_gib,
+            );
+            epoch_account.finalize(&totals, emission)?;
+            a.config.reserve_rewards(emission)?;
+            emit!(EpochFinalized {
+                epoch: totals.epoch,
+                reward_bytes: totals.reward_bytes,
+                provider_stake: totals.provider_stake,
+                fees: totals.fees,
+                emission,
+            });
             Some(totals.epoch)
         }
         (Some(_), None) => return err!(MediaError::WrongEpochAccount),

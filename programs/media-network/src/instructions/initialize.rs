@@ -2,7 +2,7 @@ use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProtocolInitialized;
 use crate::pda_account::{create_pda, create_program_account};
-use crate::state::{Config, Epoch, EpochTotals, Params};
+use crate::state::{Buyback, Config, Epoch, EpochTotals, Params};
 use anchor_lang::prelude::*;
 use anchor_lang::solana_program::bpf_loader_upgradeable;
 use anchor_spl::token::{self, InitializeAccount3, Token, TokenAccount};
@@ -48,6 +48,10 @@ pub struct Initialize<'info> {
     /// CHECK: epoch 0's PDA, created by the handler.
     #[account(mut, seeds = [EPOCH_SEED, &0u64.to_le_bytes()], bump)]
     pub first_epoch: UncheckedAccount<'info>,
+
+    /// CHECK: the buyback PDA, created by the handler.
+    #[account(mut, seeds = [BUYBACK_SEED], bump)]
+    pub buyback: UncheckedAccount<'info>,
 
     /// CHECK: the stake vault PDA, created by the handler.
     #[account(mut, seeds = [STAKE_VAULT_SEED], bump)]
@@ -156,6 +160,15 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         8 + Epoch::INIT_SPACE,
         &[EPOCH_SEED, &0u64.to_le_bytes(), &[epoch_bump]],
         &Epoch::new(epoch_bump, now, &config.epoch_totals[0]),
+    )?;
+    let buyback_bump = ctx.bumps.buyback;
+    create_program_account(
+        &a.deployer,
+        &a.buyback,
+        &a.system_program,
+        8 + Buyback::INIT_SPACE,
+        &[BUYBACK_SEED, &[buyback_bump]],
+        &Buyback::new(buyback_bump, args.params.buyback.initial_reference_price),
     )?;
     emit!(ProtocolInitialized {
         authority: config.authority,

@@ -70,6 +70,7 @@ pub fn handler(ctx: Context<RegisterProvider>, args: RegisterProviderArgs) -> Re
         // The bond counts from the next epoch, whose provider-stake total S includes it.
         bond_current: 0,
         bond_next: args.bond,
+        bond_previous: 0,
         bond_epoch: epoch,
         registered_epoch: epoch,
         deactivated_epoch: 0,

@@ -80,6 +80,7 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
     a.consumer.pay(fee)?;
     a.lane.record(epoch, settled + bytes)?;
     a.provider.add_fees(split.provider)?;
+    a.provider.roll_bond(a.config.epoch);
     a.provider.add_reward_bytes(epoch, reward_bytes)?;
     a.config
         .settling_totals(epoch)?

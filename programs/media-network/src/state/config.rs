@@ -129,6 +129,27 @@ impl Config {
         bounty
     }
 
+    /// Sets aside an epoch's emission in the reward vault.
+    pub fn reserve_rewards(&mut self, amount: u64) -> Result<()> {
+        self.reward_reserved = math::add(self.reward_reserved, amount)?;
+        Ok(())
+    }
+
+    /// Rewards leave the reserve when they are paid out or expire.
+    pub fn release_rewards(&mut self, amount: u64) -> Result<()> {
+        self.reward_reserved = math::sub(self.reward_reserved, amount)?;
+        Ok(())
+    }
+
+    /// Moves the whole treasury out (to an auction lot or a burn).
+    pub fn take_treasury(&mut self) -> u64 {
+        std::mem::take(&mut self.treasury_accrued)
+    }
+
+    pub fn payment_is_media(&self) -> bool {
+        self.payment_mint == self.media_mint
+    }
+
     pub fn add_treasury(&mut self, amount: u64) -> Result<()> {
         self.treasury_accrued = math::add(self.treasury_accrued, amount)?;
         Ok(())

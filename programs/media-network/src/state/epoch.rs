@@ -59,9 +59,11 @@ pub struct Epoch {
     pub fees: u64,
     /// E: MEDIA emitted to this epoch's providers.
     pub emission: u64,
-    /// Rewards paid out of E so far.
+    /// Rewards accrued to providers out of E so far.
     pub paid: u64,
     pub finalized: bool,
+    /// The claim period ended and the unpaid rest of E went back to the pool.
+    pub expired: bool,
 }
 
 impl Epoch {
@@ -77,16 +79,44 @@ impl Epoch {
             emission: 0,
             paid: 0,
             finalized: false,
+            expired: false,
         }
     }
 
-    /// Freezes the epoch's settled totals once its settlement window has closed.
-    pub fn finalize(&mut self, totals: &EpochTotals) -> Result<()> {
+    /// Freezes the epoch's settled totals once its settlement window has closed and records
+    /// its emission E (which the caller reserves in the reward vault).
+    pub fn finalize(&mut self, totals: &EpochTotals, emission: u64) -> Result<()> {
         require!(!self.finalized, MediaError::EpochAlreadyFinalized);
         require!(totals.epoch == self.epoch, MediaError::WrongEpochAccount);
         self.reward_bytes = totals.reward_bytes;
         self.fees = totals.fees;
+        self.emission = emission;
         self.finalized = true;
         Ok(())
+    }
+
+    /// Records `amount` of E as accrued; never beyond E.
+    pub fn pay(&mut self, amount: u64) -> Result<()> {
+        let paid = math::add(self.paid, amount)?;
+        require!(paid <= self.emission, MediaError::MathOverflow);
+        self.paid = paid;
+        Ok(())
+    }
+
+    /// The first epoch in which the claim period of this epoch's rewards is over: it
+    /// finalizes two epochs after it starts, then stays claimable `claim_epochs` epochs.
+    pub fn expires_at_epoch(&self, claim_epochs: u64) -> Result<u64> {
+        self.epoch
+            .checked_add(2)
+            .and_then(|e| e.checked_add(claim_epochs))
+            .ok_or_else(|| error!(MediaError::MathOverflow))
+    }
+
+    /// Ends the claim period; returns the unpaid rest of E, which leaves the reserve.
+    pub fn expire(&mut self) -> Result<u64> {
+        require!(self.finalized, MediaError::EpochNotFinalized);
+        require!(!self.expired, MediaError::RewardsExpired);
+        self.expired = true;
+        math::sub(self.emission, self.paid)
     }
 }

@@ -1,3 +1,4 @@
+mod buyback;
 mod config;
 mod consumer;
 mod epoch;
@@ -7,6 +8,7 @@ mod params;
 mod provider;
 mod stake;
 
+pub use buyback::*;
 pub use config::*;
 pub use consumer::*;
 pub use epoch::*;

@@ -17,17 +17,20 @@ pub enum ProviderStatus {
     Deactivated,
 }
 
-/// Reward-eligible bytes a provider delivered in one epoch.
+/// Reward-eligible bytes a provider delivered in one epoch, and its bond in that epoch.
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EpochBytes {
     pub epoch: u64,
     pub bytes: u64,
+    /// s_i: the bond counting in `epoch` (part of that epoch's S).
+    pub bond: u64,
 }
 
 impl EpochBytes {
     pub const EMPTY: EpochBytes = EpochBytes {
         epoch: EMPTY_SLOT,
         bytes: 0,
+        bond: 0,
     };
 }
 
@@ -48,6 +51,8 @@ pub struct Provider {
     pub bond_current: u64,
     /// Bond counting from the epoch after `bond_epoch`.
     pub bond_next: u64,
+    /// Bond that counted in epoch `bond_epoch - 1` (settlement of the previous epoch needs it).
+    pub bond_previous: u64,
     pub bond_epoch: u64,
     pub registered_epoch: u64,
     pub deactivated_epoch: u64,
@@ -65,8 +70,26 @@ impl Provider {
     /// Config's totals, so that the sum of every provider's current bond equals S.
     pub fn roll_bond(&mut self, epoch: u64) {
         if epoch > self.bond_epoch {
+            self.bond_previous = if epoch == self.bond_epoch + 1 {
+                self.bond_current
+            } else {
+                self.bond_next
+            };
             self.bond_current = self.bond_next;
             self.bond_epoch = epoch;
+        }
+    }
+
+    /// The bond that counted in `epoch`, known for the epoch before `bond_epoch` onwards.
+    pub fn bond_for(&self, epoch: u64) -> Result<u64> {
+        if epoch > self.bond_epoch {
+            Ok(self.bond_next)
+        } else if epoch == self.bond_epoch {
+            Ok(self.bond_current)
+        } else if epoch + 1 == self.bond_epoch {
+            Ok(self.bond_previous)
+        } else {
+            err!(MediaError::EpochOutOfWindow)
         }
     }
 
@@ -101,12 +124,32 @@ impl Provider {
         std::mem::take(&mut self.fees_claimable)
     }
 
+    pub fn take_rewards(&mut self) -> u64 {
+        std::mem::take(&mut self.rewards_claimable)
+    }
+
+    /// Empties the reward slot holding `epoch` and returns it (none: nothing to accrue).
+    pub fn take_reward_slot(&mut self, epoch: u64) -> Result<EpochBytes> {
+        let slot = &mut self.reward_slots[(epoch % 2) as usize];
+        require!(
+            slot.epoch == epoch && slot.bytes > 0,
+            MediaError::NothingToAccrue
+        );
+        Ok(std::mem::replace(slot, EpochBytes::EMPTY))
+    }
+
+    pub fn add_rewards(&mut self, amount: u64) -> Result<()> {
+        self.rewards_claimable = math::add(self.rewards_claimable, amount)?;
+        Ok(())
+    }
+
     /// Adds reward-eligible bytes to `epoch`'s slot. A slot still holding an older epoch's
     /// bytes must be accrued first, so no epoch's reward weight is ever overwritten.
     pub fn add_reward_bytes(&mut self, epoch: u64, bytes: u64) -> Result<()> {
         if bytes == 0 {
             return Ok(());
         }
+        let bond = self.bond_for(epoch)?;
         let slot = &mut self.reward_slots[(epoch % 2) as usize];
         if slot.epoch != epoch {
             require!(
@@ -117,7 +160,11 @@ impl Provider {
                 slot.epoch == EMPTY_SLOT || slot.bytes == 0,
                 MediaError::RewardSlotNotAccrued
             );
-            *slot = EpochBytes { epoch, bytes: 0 };
+            *slot = EpochBytes {
+                epoch,
+                bytes: 0,
+                bond,
+            };
         }
         slot.bytes = math::add(slot.bytes, bytes)?;
         Ok(())
@@ -222,6 +269,7 @@ mod tests {
             region: [0; REGION_LEN],
             bond_current: 0,
             bond_next: 50,
+            bond_previous: 0,
             bond_epoch: 3,
             registered_epoch: 3,
             deactivated_epoch: 0,

@@ -4,7 +4,7 @@ use crate::staker;
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
-use media_network::state::{Consumer, Keeper, Params, ProviderKind};
+use media_network::state::{Buyback, Consumer, Keeper, Params, ProviderKind};
 use media_sdk::receipt::{ReceiptV1, SignedReceipt};
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use media_sdk::{ix, pda};
@@ -221,6 +221,7 @@ impl Market {
     /// minus what was paid out, and the payment vault holds at least that.
     pub async fn assert_ledger_balanced(&mut self) {
         let mut ledger = self.env.config().await.treasury_accrued;
+        ledger += self.env.get::<Buyback>(&pda::buyback()).await.remaining;
         for i in 0..self.publishers.len() {
             ledger += self.consumer(i).await.escrow;
         }

@@ -1,0 +1,20 @@
+use super::BuybackCrank;
+use crate::events::AuctionClosed;
+use anchor_lang::prelude::*;
+
+/// Permissionless, after the auction's end: unsold payment units return to the treasury and
+/// the reference price moves (a lot that sold nothing lowers it).
+pub fn handler(ctx: Context<BuybackCrank>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut *ctx.accounts;
+    let params = a.config.params.buyback;
+    let unsold = a.buyback.close_lot(now, &params)?;
+    a.config.add_treasury(unsold)?;
+    emit!(AuctionClosed {
+        sold: a.buyback.sold,
+        media_burned: a.buyback.media_burned,
+        unsold,
+        reference_price: a.buyback.reference_price,
+    });
+    Ok(())
+}
