@@ -192,6 +192,16 @@ impl TestEnv {
         env
     }
 
+    /// An initialized protocol whose payment mint is MEDIA itself (fees are burned rather than
+    /// auctioned); wallets' payment accounts then hold MEDIA.
+    pub async fn initialized_with_media_payments(params: Params) -> Self {
+        let mut env = Self::start().await;
+        env.payment_mint = env.media_mint;
+        env.payment_reserve = env.media_reserve;
+        env.initialize(params).await.expect("initialize");
+        env
+    }
+
     /// `start` followed by a successful `initialize` with `params`.
     pub async fn initialized(params: Params) -> Self {
         let mut env = Self::start().await;
@@ -233,7 +243,8 @@ impl TestEnv {
 
     /// Sends one transaction paid by the environment's payer. A compute-limit instruction with a
     /// fresh value makes every transaction unique, so repeating an instruction is never
-    /// deduplicated as "already processed".
+    /// deduplicated as "already processed". Signers the instructions do not ask for are
+    /// left out.
     pub async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> TxResult {
         self.nonce += 1;
         let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(
@@ -242,7 +253,14 @@ impl TestEnv {
         all.extend_from_slice(ixs);
         let payer = self.ctx.payer.insecure_clone();
         let mut keys: Vec<&Keypair> = vec![&payer];
-        keys.extend_from_slice(signers);
+        // Permissionless instructions need no signer but the payer; keep only the keypairs
+        // the transaction asks for, so callers can pass their usual signer regardless.
+        let required = |k: &&Keypair| {
+            all.iter()
+                .flat_map(|ix| &ix.accounts)
+                .any(|m| m.is_signer && m.pubkey == k.pubkey())
+        };
+        keys.extend(signers.iter().copied().filter(required));
         let tx = Transaction::new_signed_with_payer(
             &all,
             Some(&payer.pubkey()),
@@ -435,6 +453,19 @@ impl TestEnv {
         spl_token::state::Account::unpack(&data[..spl_token::state::Account::LEN])
             .unwrap()
             .amount
+    }
+
+    pub async fn mint_supply(&mut self, mint: &Pubkey) -> u64 {
+        let data = self.account_data(mint).await.expect("mint");
+        spl_token::state::Mint::unpack(&data[..spl_token::state::Mint::LEN])
+            .unwrap()
+            .supply
+    }
+
+    /// Sends `amount` MEDIA from the reserve into the reward vault (the rewards allocation).
+    pub async fn fund_reward_vault(&mut self, amount: u64) {
+        let reserve = self.media_reserve;
+        self.fund(&reserve, &pda::reward_vault(), amount).await;
     }
 
     pub async fn now(&mut self) -> i64 {

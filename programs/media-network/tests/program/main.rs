@@ -1,11 +1,13 @@
 //! Program tests for media-network, run natively in solana-program-test (or against
 //! `media_network.so` when SBF_OUT_DIR is set). One test binary; one module per area.
 mod admin;
+mod buyback;
 mod consumers;
 mod initialize;
 mod lanes_and_epochs;
 mod market;
 mod providers;
+mod rewards;
 mod settlement;
 mod staking;
 

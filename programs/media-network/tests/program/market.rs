@@ -4,7 +4,7 @@ use crate::staker;
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
-use media_network::state::{Buyback, Consumer, Keeper, Params, ProviderKind};
+use media_network::state::{Buyback, Consumer, Keeper, Params, Provider, ProviderKind};
 use media_sdk::receipt::{ReceiptV1, SignedReceipt};
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use media_sdk::{ix, pda};
@@ -78,13 +78,17 @@ impl Market {
     }
 
     pub async fn add_relay(&mut self) -> usize {
-        let owner = staker(&mut self.env, 100 * MEDIA).await;
+        self.add_relay_with_bond(25 * MEDIA).await
+    }
+
+    pub async fn add_relay_with_bond(&mut self, bond: u64) -> usize {
+        let owner = staker(&mut self.env, bond.max(100 * MEDIA)).await;
         let node = Keypair::new();
         let args = RegisterProviderArgs {
             kind: ProviderKind::Edge,
             endpoint: format!("https://edge-{}.example.net", self.relays.len()),
             region: "eu".into(),
-            bond: 25 * MEDIA,
+            bond,
         };
         let register = ix::register_provider(&owner.pubkey(), &node.pubkey(), args);
         self.env
@@ -198,15 +202,56 @@ impl Market {
         self.env.advance_epoch(&keeper).await.unwrap();
     }
 
+    pub async fn provider(&mut self, relay: usize) -> Provider {
+        let owner = self.relays[relay].owner.pubkey();
+        self.env.get(&pda::provider(&owner)).await
+    }
+
+    pub async fn accrue(&mut self, relay: usize, epoch: u64) -> TxResult {
+        let ix = ix::accrue_rewards(&self.relays[relay].owner.pubkey(), epoch);
+        self.send_as_keeper(&[ix]).await
+    }
+
+    /// Claims relay `relay`'s MEDIA rewards; returns what arrived.
+    pub async fn claim_rewards(
+        &mut self,
+        relay: usize,
+    ) -> Result<u64, media_test_harness::TxFailure> {
+        let owner = self.relays[relay].owner.keypair.insecure_clone();
+        let media = self.relays[relay].owner.media;
+        let before = self.env.token_balance(&media).await;
+        self.env
+            .send(&[ix::claim_rewards(&owner.pubkey(), &media)], &[&owner])
+            .await?;
+        Ok(self.env.token_balance(&media).await - before)
+    }
+
+    /// Invariant: the reward vault holds at least what finalized epochs still owe, and that
+    /// covers every provider's accrued, unclaimed rewards.
+    pub async fn assert_rewards_solvent(&mut self) {
+        let reserved = self.env.config().await.reward_reserved;
+        let vault = self.env.token_balance(&pda::reward_vault()).await;
+        assert!(
+            vault >= reserved,
+            "reward vault {vault} < reserved {reserved}"
+        );
+        let mut accrued = 0;
+        for i in 0..self.relays.len() {
+            accrued += self.provider(i).await.rewards_claimable;
+        }
+        assert!(
+            accrued <= reserved,
+            "accrued {accrued} > reserved {reserved}"
+        );
+    }
+
     pub async fn consumer(&mut self, publisher: usize) -> Consumer {
         let key = self.publishers[publisher].key();
         self.env.get(&pda::consumer(&key)).await
     }
 
     pub async fn provider_fees(&mut self, relay: usize) -> u64 {
-        let owner = self.relays[relay].owner.pubkey();
-        let p: media_network::state::Provider = self.env.get(&pda::provider(&owner)).await;
-        p.fees_claimable
+        self.provider(relay).await.fees_claimable
     }
 
     pub async fn keeper_fees(&mut self) -> u64 {
@@ -217,9 +262,12 @@ impl Market {
         }
     }
 
-    /// Invariant: escrows + provider and keeper earnings + treasury equal what was deposited
-    /// minus what was paid out, and the payment vault holds at least that.
+    /// Invariants over all three vaults: escrows + provider and keeper earnings + treasury +
+    /// the running auction lot equal what was deposited minus what was paid out, and the
+    /// payment vault holds at least that; the reward vault covers its reserve; the stake vault
+    /// covers every stake account.
     pub async fn assert_ledger_balanced(&mut self) {
+        self.assert_rewards_solvent().await;
         let mut ledger = self.env.config().await.treasury_accrued;
         ledger += self.env.get::<Buyback>(&pda::buyback()).await.remaining;
         for i in 0..self.publishers.len() {
