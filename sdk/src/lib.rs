@@ -1,10 +1,12 @@
 //! Off-chain code shared by the CLI, keeper, relay and tests: PDA derivation, instruction
 //! builders and account decoding for the Media Network programs.
 pub mod decode;
+pub mod gov;
 pub mod ix;
 pub mod pda;
 pub mod receipt;
 pub mod settlement;
 
+pub use media_governance;
 pub use media_network;
 pub use media_network::ID as MEDIA_NETWORK_ID;

@@ -15,6 +15,7 @@ use anchor_lang::{AccountDeserialize, Key};
 use anchor_spl::token::spl_token;
 // spl-token-2022's builders accept both token program ids, so one set serves both.
 use anchor_spl::token_2022::spl_token_2022::instruction as token_ix;
+use media_governance::state::GovParams;
 use media_network::constants::{TEST_BOOTSTRAP_AUTHORITY, TEST_BOOTSTRAP_SEED};
 use media_network::instructions::InitializeArgs;
 use media_network::state::{Config, Params, StakeAccount};
@@ -38,16 +39,23 @@ const WALLET_LAMPORTS: u64 = 10_000_000_000;
 
 /// Anchor 1.x ties the three entry arguments to one lifetime, while program-test hands them
 /// with independent ones; leaking the copies is harmless in a test process.
-fn media_network_entry<'a, 'b, 'c, 'd>(
-    program_id: &'a Pubkey,
-    accounts: &'b [AccountInfo<'c>],
-    data: &'d [u8],
-) -> ProgramResult {
-    let program_id: &'c Pubkey = Box::leak(Box::new(*program_id));
-    let accounts: &'c [AccountInfo<'c>] = Box::leak(accounts.to_vec().into_boxed_slice());
-    let data: &'c [u8] = Box::leak(data.to_vec().into_boxed_slice());
-    media_network::entry(program_id, accounts, data)
+macro_rules! native_entry {
+    ($name:ident, $program:ident) => {
+        fn $name<'a, 'b, 'c, 'd>(
+            program_id: &'a Pubkey,
+            accounts: &'b [AccountInfo<'c>],
+            data: &'d [u8],
+        ) -> ProgramResult {
+            let program_id: &'c Pubkey = Box::leak(Box::new(*program_id));
+            let accounts: &'c [AccountInfo<'c>] = Box::leak(accounts.to_vec().into_boxed_slice());
+            let data: &'c [u8] = Box::leak(data.to_vec().into_boxed_slice());
+            $program::entry(program_id, accounts, data)
+        }
+    };
 }
+
+native_entry!(media_network_entry, media_network);
+native_entry!(media_governance_entry, media_governance);
 
 /// program-test turns on debug logs of every instruction unless RUST_LOG says otherwise; keep
 /// test output readable by default (run with RUST_LOG=debug to see program logs).
@@ -167,9 +175,17 @@ impl TestEnv {
             media_network::ID,
             processor!(media_network_entry),
         );
+        program_test.add_program(
+            "media_governance",
+            media_governance::ID,
+            processor!(media_governance_entry),
+        );
         let deployer = Keypair::new_from_array(TEST_BOOTSTRAP_SEED);
         assert_eq!(deployer.pubkey(), TEST_BOOTSTRAP_AUTHORITY);
-        program_test.add_account(pda::program_data(), program_data_account(upgrade_authority));
+        // Both programs as an upgradeable deployment would have them, with one upgrade authority.
+        for program_data in [pda::program_data(), media_sdk::gov::pda::program_data()] {
+            program_test.add_account(program_data, program_data_account(upgrade_authority));
+        }
         let ctx = program_test.start_with_context().await;
         let mut env = TestEnv {
             ctx,
@@ -199,6 +215,26 @@ impl TestEnv {
         env.payment_mint = env.media_mint;
         env.payment_reserve = env.media_reserve;
         env.initialize(params).await.expect("initialize");
+        env
+    }
+
+    /// An initialized protocol governed by media-governance: governance initialized with
+    /// `gov_params`, and media-network's authority handed to governance's authority PDA.
+    pub async fn governed(params: Params, gov_params: GovParams) -> Self {
+        let mut env = Self::initialized(params).await;
+        let deployer = env.deployer.insecure_clone();
+        let gov_authority = media_sdk::gov::pda::authority();
+        env.send(
+            &[
+                media_sdk::gov::initialize_governance(&deployer.pubkey(), gov_params),
+                ix::propose_authority(&deployer.pubkey(), &gov_authority),
+                media_sdk::gov::accept_network_authority(),
+            ],
+            &[&deployer],
+        )
+        .await
+        .expect("bootstrap governance");
+        assert_eq!(env.config().await.authority, gov_authority);
         env
     }
 
@@ -505,6 +541,19 @@ impl TestEnv {
         self.send(&[ix], &[&wallet.keypair]).await.expect("stake");
         let warmup = self.config().await.params.warmup_secs;
         self.advance_clock(warmup).await;
+    }
+}
+
+/// Governance parameters for tests: a 100 s vote (the test warm-up), 20 % quorum, simple
+/// majority, 50 s timelock, 500 s to execute, 10 MEDIA to propose.
+pub fn test_gov_params() -> GovParams {
+    GovParams {
+        voting_period_secs: 100,
+        quorum_bps: 2_000,
+        approval_bps: 5_000,
+        timelock_secs: 50,
+        execution_window_secs: 500,
+        proposal_min_stake: 10 * MEDIA,
     }
 }
 

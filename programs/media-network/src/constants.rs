@@ -25,6 +25,16 @@ pub const REWARD_VAULT_SEED: &[u8] = b"reward_vault";
 #[constant]
 pub const PAYMENT_VAULT_SEED: &[u8] = b"payment_vault";
 
+/// The media-governance program, whose `["vote"]` PDA alone may lock stake for a vote.
+pub const GOVERNANCE_PROGRAM_ID: Pubkey = pubkey!("FqFoXCqsCR71jEYzU2mr2hYPn5KHVu2pwkRrtgiUeX2Q");
+/// Seed of media-governance's vote-lock signer.
+pub const GOVERNANCE_VOTE_SEED: &[u8] = b"vote";
+/// `["vote"]` under media-governance, derived at compile time.
+pub const GOVERNANCE_VOTE_AUTHORITY: Pubkey = Pubkey::new_from_array(
+    anchor_lang::derive_program_address(&[GOVERNANCE_VOTE_SEED], &GOVERNANCE_PROGRAM_ID.to_bytes())
+        .0,
+);
+
 /// MEDIA has 6 decimals; quota is priced per whole MEDIA.
 pub const MEDIA_DECIMALS: u8 = 6;
 pub const ONE_MEDIA: u64 = 1_000_000;

@@ -159,6 +159,10 @@ pub enum MediaError {
     #[msg("The current price is above the bidder's maximum")]
     PriceAboveLimit,
 
+    // Governance.
+    #[msg("Only media-governance's vote authority may lock stake")]
+    NotGovernanceVoteAuthority,
+
     // Arithmetic.
     #[msg("Arithmetic overflow")]
     MathOverflow,

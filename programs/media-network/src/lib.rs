@@ -36,6 +36,10 @@ pub mod media_network {
         instructions::stake::handler(ctx, amount)
     }
 
+    pub fn lock_stake(ctx: Context<LockStake>, until: i64) -> Result<()> {
+        instructions::lock_stake::handler(ctx, until)
+    }
+
     pub fn request_unstake(ctx: Context<RequestUnstake>, amount: u64) -> Result<()> {
         instructions::request_unstake::handler(ctx, amount)
     }

@@ -72,7 +72,21 @@ pub fn create_program_account<'info, T: AccountSerialize + Discriminator>(
     seeds: &[&[u8]],
     value: &T,
 ) -> Result<()> {
-    create_pda(payer, target, system, space, &crate::ID, seeds)?;
+    create_account_of(&crate::ID, payer, target, system, space, seeds, value)
+}
+
+/// Creates a PDA of `program_id` (the program running) holding `value`; lets other programs
+/// of the workspace share these helpers.
+pub fn create_account_of<'info, T: AccountSerialize + Discriminator>(
+    program_id: &Pubkey,
+    payer: &AccountInfo<'info>,
+    target: &AccountInfo<'info>,
+    system: &AccountInfo<'info>,
+    space: usize,
+    seeds: &[&[u8]],
+    value: &T,
+) -> Result<()> {
+    create_pda(payer, target, system, space, program_id, seeds)?;
     store(target, value)
 }
 
@@ -85,19 +99,37 @@ pub fn load_or_create<'info, T: AccountSerialize + AccountDeserialize + Discrimi
     seeds: &[&[u8]],
     make: impl FnOnce() -> T,
 ) -> Result<T> {
+    load_or_create_of(&crate::ID, payer, target, system, space, seeds, make)
+}
+
+/// `load_or_create` for an account of `program_id` (the program running).
+pub fn load_or_create_of<'info, T: AccountSerialize + AccountDeserialize + Discriminator>(
+    program_id: &Pubkey,
+    payer: &AccountInfo<'info>,
+    target: &AccountInfo<'info>,
+    system: &AccountInfo<'info>,
+    space: usize,
+    seeds: &[&[u8]],
+    make: impl FnOnce() -> T,
+) -> Result<T> {
     if target.data_is_empty() {
         let value = make();
-        create_program_account(payer, target, system, space, seeds, &value)?;
+        create_account_of(program_id, payer, target, system, space, seeds, &value)?;
         return Ok(value);
     }
-    load(target)
+    load_of(program_id, target)
 }
 
 /// Reads an account of this program, checking owner and discriminator.
 pub fn load<T: AccountDeserialize>(info: &AccountInfo) -> Result<T> {
-    if *info.owner != crate::ID {
+    load_of(&crate::ID, info)
+}
+
+/// Reads an account owned by `program_id`, checking owner and discriminator.
+pub fn load_of<T: AccountDeserialize>(program_id: &Pubkey, info: &AccountInfo) -> Result<T> {
+    if info.owner != program_id {
         return Err(
-            error!(ErrorCode::AccountOwnedByWrongProgram).with_pubkeys((*info.owner, crate::ID))
+            error!(ErrorCode::AccountOwnedByWrongProgram).with_pubkeys((*info.owner, *program_id))
         );
     }
     let data = info.try_borrow_data()?;
@@ -109,4 +141,21 @@ pub fn store<T: AccountSerialize>(info: &AccountInfo, value: &T) -> Result<()> {
     let mut data = info.try_borrow_mut_data()?;
     let mut cursor: &mut [u8] = &mut data[..];
     value.try_serialize(&mut cursor)
+}
+
+/// The upgrade authority recorded in `program_id`'s ProgramData, or `None` when `program_data`
+/// is not that account (wrong address, owner or contents).
+pub fn upgrade_authority(
+    program_id: &Pubkey,
+    program_data: &AccountInfo,
+) -> Option<Option<Pubkey>> {
+    use anchor_lang::solana_program::bpf_loader_upgradeable;
+    let (expected, _) =
+        Pubkey::find_program_address(&[program_id.as_ref()], &bpf_loader_upgradeable::ID);
+    if program_data.key() != expected || *program_data.owner != bpf_loader_upgradeable::ID {
+        return None;
+    }
+    let data = program_data.try_borrow_data().ok()?;
+    let state = ProgramData::try_deserialize(&mut &data[..]).ok()?;
+    Some(state.upgrade_authority_address)
 }

@@ -1,10 +1,9 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProtocolInitialized;
-use crate::pda_account::{create_pda, create_program_account};
+use crate::pda_account::{create_pda, create_program_account, upgrade_authority};
 use crate::state::{Buyback, Config, Epoch, EpochTotals, Params};
 use anchor_lang::prelude::*;
-use anchor_lang::solana_program::bpf_loader_upgradeable;
 use anchor_spl::token::{self, InitializeAccount3, Token, TokenAccount};
 use anchor_spl::token_interface::Mint;
 
@@ -185,19 +184,10 @@ fn require_upgrade_authority(deployer: &Pubkey, program_data: &AccountInfo) -> R
     if *deployer == TEST_BOOTSTRAP_AUTHORITY {
         return Ok(());
     }
-    let (expected, _) =
-        Pubkey::find_program_address(&[crate::ID.as_ref()], &bpf_loader_upgradeable::ID);
-    require_keys_eq!(program_data.key(), expected, MediaError::InvalidProgramData);
-    require_keys_eq!(
-        *program_data.owner,
-        bpf_loader_upgradeable::ID,
-        MediaError::InvalidProgramData
-    );
-    let data = program_data.try_borrow_data()?;
-    let state = ProgramData::try_deserialize(&mut &data[..])
-        .map_err(|_| error!(MediaError::InvalidProgramData))?;
+    let authority = upgrade_authority(&crate::ID, program_data)
+        .ok_or_else(|| error!(MediaError::InvalidProgramData))?;
     require!(
-        state.upgrade_authority_address == Some(*deployer),
+        authority == Some(*deployer),
         MediaError::NotUpgradeAuthority
     );
     Ok(())

@@ -16,6 +16,7 @@ pub mod deactivate_provider;
 pub mod deposit_fees;
 pub mod expire_rewards;
 pub mod initialize;
+pub mod lock_stake;
 pub mod open_lane;
 pub mod payout;
 pub mod propose_authority;
@@ -70,6 +71,8 @@ pub use deposit_fees::*;
 pub use expire_rewards::*;
 #[allow(ambiguous_glob_reexports)]
 pub use initialize::*;
+#[allow(ambiguous_glob_reexports)]
+pub use lock_stake::*;
 #[allow(ambiguous_glob_reexports)]
 pub use open_lane::*;
 #[allow(ambiguous_glob_reexports)]

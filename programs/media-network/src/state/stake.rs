@@ -58,6 +58,13 @@ impl StakeAccount {
         Ok(())
     }
 
+    /// Governance weight at `now`: warmed-up stake, role bonds included. Stake still warming
+    /// does not count, so stake bought for a vote cannot vote.
+    pub fn voting_weight(&self, now: i64) -> u64 {
+        let warmed = if now >= self.warm_at { self.warming } else { 0 };
+        self.active.saturating_add(warmed)
+    }
+
     pub fn bonded(&self) -> Result<u64> {
         math::add(self.provider_bond, self.consumer_bond)
     }
@@ -161,6 +168,18 @@ mod tests {
         assert_eq!((s.active, s.warming), (0, 100));
         s.refresh(1_050, 0).unwrap();
         assert_eq!((s.active, s.warming), (100, 0));
+    }
+
+    #[test]
+    fn voting_weight_counts_only_warmed_up_stake() {
+        let mut s = account();
+        s.deposit(100, 1_000, 50).unwrap();
+        assert_eq!(s.voting_weight(1_049), 0);
+        assert_eq!(s.voting_weight(1_050), 100);
+        s.refresh(1_050, 0).unwrap();
+        s.bond_provider(60).unwrap();
+        s.deposit(7, 1_060, 50).unwrap();
+        assert_eq!(s.voting_weight(1_060), 100);
     }
 
     #[test]

@@ -1,0 +1,7 @@
+mod action;
+mod gov_config;
+mod proposal;
+
+pub use action::*;
+pub use gov_config::*;
+pub use proposal::*;
