@@ -30,6 +30,33 @@ pub enum ParamField {
 }
 
 impl ParamField {
+    pub const ALL: [ParamField; 21] = {
+        use ParamField::*;
+        [
+            MinProviderStake,
+            WarmupSecs,
+            UnstakeCooldownSecs,
+            EpochDurationSecs,
+            QuotaBytesPerMedia,
+            PricePerGib,
+            ProviderFeeBps,
+            KeeperFeeBps,
+            MinTreasuryBps,
+            EmissionPerEpoch,
+            MaxRewardPerGib,
+            RewardClaimEpochs,
+            CrankBounty,
+            MaxPauseSecs,
+            BuybackIntervalSecs,
+            BuybackDurationSecs,
+            BuybackMinLot,
+            BuybackMinBid,
+            BuybackStartMultiplier,
+            BuybackFloorDivisor,
+            BuybackInitialReferencePrice,
+        ]
+    };
+
     /// The field's value, widened to u64 (time and bps fields are validated non-negative).
     pub fn get(&self, p: &Params) -> u64 {
         use ParamField::*;
@@ -166,14 +193,7 @@ mod tests {
     use super::*;
 
     fn gov() -> GovParams {
-        GovParams {
-            voting_period_secs: 100,
-            quorum_bps: 2_000,
-            approval_bps: 5_000,
-            timelock_secs: 50,
-            execution_window_secs: 500,
-            proposal_min_stake: 1,
-        }
+        crate::state::gov_config::tests::params()
     }
 
     fn network() -> Params {
@@ -246,35 +266,12 @@ mod tests {
 
     #[test]
     fn every_field_round_trips() {
-        use ParamField::*;
         let n = network();
-        for f in [
-            MinProviderStake,
-            WarmupSecs,
-            UnstakeCooldownSecs,
-            EpochDurationSecs,
-            QuotaBytesPerMedia,
-            PricePerGib,
-            ProviderFeeBps,
-            KeeperFeeBps,
-            MinTreasuryBps,
-            EmissionPerEpoch,
-            MaxRewardPerGib,
-            RewardClaimEpochs,
-            CrankBounty,
-            MaxPauseSecs,
-            BuybackIntervalSecs,
-            BuybackDurationSecs,
-            BuybackMinLot,
-            BuybackMinBid,
-            BuybackStartMultiplier,
-            BuybackFloorDivisor,
-            BuybackInitialReferencePrice,
-        ] {
+        for f in ParamField::ALL {
             assert_eq!(f.set(&n, f.get(&n)).unwrap(), n, "{f:?}");
         }
         assert_eq!(
-            ProviderFeeBps.set(&n, 1 << 20).err().unwrap(),
+            ParamField::ProviderFeeBps.set(&n, 1 << 20).err().unwrap(),
             error!(GovernanceError::ValueOutOfRange)
         );
     }

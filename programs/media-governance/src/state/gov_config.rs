@@ -96,7 +96,7 @@ pub struct GovConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn params() -> GovParams {

@@ -1,5 +1,5 @@
 mod action;
-mod gov_config;
+pub(crate) mod gov_config;
 mod proposal;
 
 pub use action::*;
