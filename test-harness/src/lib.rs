@@ -7,8 +7,7 @@
 //! The environment creates a fixed-supply MEDIA mint (6 decimals; the mint authority is removed
 //! after the whole supply is minted) and a payment mint, funds wallets from them, and returns
 //! transaction failures as values so tests can assert the exact named error.
-use anchor_lang::prelude::{AccountInfo, Pubkey};
-use anchor_lang::solana_program::entrypoint::ProgramResult;
+use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::solana_program::{bpf_loader_upgradeable, system_instruction};
 use anchor_lang::{AccountDeserialize, Key};
@@ -22,7 +21,7 @@ use media_network::state::{Config, Params, StakeAccount};
 use media_sdk::{ix, pda};
 use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_keypair::Keypair;
-use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+use solana_program_test::{BanksClientError, ProgramTestContext};
 use solana_signer::Signer;
 use solana_transaction::{Instruction, InstructionError, Transaction, TransactionError};
 
@@ -36,26 +35,6 @@ pub const MEDIA_SUPPLY: u64 = 1_000_000_000 * MEDIA;
 pub const PAYMENT_SUPPLY: u64 = u64::MAX / 2;
 /// Lamports each new wallet receives for rent and fees.
 const WALLET_LAMPORTS: u64 = 10_000_000_000;
-
-/// Anchor 1.x ties the three entry arguments to one lifetime, while program-test hands them
-/// with independent ones; leaking the copies is harmless in a test process.
-macro_rules! native_entry {
-    ($name:ident, $program:ident) => {
-        fn $name<'a, 'b, 'c, 'd>(
-            program_id: &'a Pubkey,
-            accounts: &'b [AccountInfo<'c>],
-            data: &'d [u8],
-        ) -> ProgramResult {
-            let program_id: &'c Pubkey = Box::leak(Box::new(*program_id));
-            let accounts: &'c [AccountInfo<'c>] = Box::leak(accounts.to_vec().into_boxed_slice());
-            let data: &'c [u8] = Box::leak(data.to_vec().into_boxed_slice());
-            $program::entry(program_id, accounts, data)
-        }
-    };
-}
-
-native_entry!(media_network_entry, media_network);
-native_entry!(media_governance_entry, media_governance);
 
 /// program-test turns on debug logs of every instruction unless RUST_LOG says otherwise; keep
 /// test output readable by default (run with RUST_LOG=debug to see program logs).
@@ -170,16 +149,7 @@ impl TestEnv {
     /// Like `start`, with the given upgrade authority recorded in the program's ProgramData.
     pub async fn start_with_upgrade_authority(upgrade_authority: Option<Pubkey>) -> Self {
         quiet_runtime_logs();
-        let mut program_test = ProgramTest::new(
-            "media_network",
-            media_network::ID,
-            processor!(media_network_entry),
-        );
-        program_test.add_program(
-            "media_governance",
-            media_governance::ID,
-            processor!(media_governance_entry),
-        );
+        let mut program_test = media_localnet::programs::program_test();
         let deployer = Keypair::new_from_array(TEST_BOOTSTRAP_SEED);
         assert_eq!(deployer.pubkey(), TEST_BOOTSTRAP_AUTHORITY);
         // Both programs as an upgradeable deployment would have them, with one upgrade authority.

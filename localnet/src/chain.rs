@@ -1,0 +1,238 @@
+//! The ledger behind the localnet: a solana-program-test bank plus what a validator's RPC
+//! keeps beside its bank (transaction statuses, an index of accounts for getProgramAccounts).
+use anchor_lang::prelude::{Clock, Pubkey, Rent};
+use anchor_lang::solana_program::system_instruction;
+use solana_account::Account;
+use solana_keypair::Keypair;
+use solana_program_test::{ProgramTest, ProgramTestContext};
+use solana_signer::Signer;
+use solana_transaction::versioned::VersionedTransaction;
+use solana_transaction::{Hash, Signature, Transaction, TransactionError};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Blockhashes stay valid this long after they were handed out (a validator keeps ~150 slots).
+const BLOCKHASH_LIFETIME: Duration = Duration::from_secs(60);
+/// A validator's default per-signature fee.
+pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub slot: u64,
+    pub err: Option<TransactionError>,
+    pub logs: Vec<String>,
+}
+
+/// Why a transaction did not land.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("transaction failed: {err}")]
+pub struct Failure {
+    pub err: TransactionError,
+    pub logs: Vec<String>,
+    pub units_consumed: u64,
+}
+
+pub struct Simulation {
+    pub err: Option<TransactionError>,
+    pub logs: Vec<String>,
+    pub units_consumed: u64,
+}
+
+pub struct Chain {
+    ctx: ProgramTestContext,
+    known_accounts: BTreeSet<Pubkey>,
+    statuses: HashMap<Signature, Recorded>,
+    issued_blockhashes: VecDeque<(Hash, Instant)>,
+    transaction_count: u64,
+}
+
+fn wall_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+impl Chain {
+    pub async fn start(program_test: ProgramTest) -> Self {
+        let ctx = program_test.start_with_context().await;
+        let mut chain = Chain {
+            known_accounts: BTreeSet::from([ctx.payer.pubkey()]),
+            ctx,
+            statuses: HashMap::new(),
+            issued_blockhashes: VecDeque::new(),
+            transaction_count: 0,
+        };
+        chain.follow_wall_clock().await;
+        chain
+    }
+
+    /// The genesis mint keypair: it funds airdrops.
+    pub fn faucet(&self) -> &Keypair {
+        &self.ctx.payer
+    }
+
+    /// Keeps the Clock sysvar at wall time, so time-based protocol rules (epochs, warm-up)
+    /// behave as on a live cluster.
+    pub async fn follow_wall_clock(&mut self) {
+        let Ok(mut clock) = self.ctx.banks_client.get_sysvar::<Clock>().await else {
+            return;
+        };
+        let now = wall_clock();
+        if now > clock.unix_timestamp {
+            clock.unix_timestamp = now;
+            self.ctx.set_sysvar(&clock);
+        }
+    }
+
+    pub async fn slot(&mut self) -> u64 {
+        self.ctx
+            .banks_client
+            .get_root_slot()
+            .await
+            .unwrap_or_default()
+    }
+
+    pub async fn block_height(&mut self) -> u64 {
+        self.ctx
+            .banks_client
+            .get_root_block_height()
+            .await
+            .unwrap_or_default()
+    }
+
+    pub fn transaction_count(&self) -> u64 {
+        self.transaction_count
+    }
+
+    pub async fn latest_blockhash(&mut self) -> Hash {
+        let hash = self
+            .ctx
+            .banks_client
+            .get_latest_blockhash()
+            .await
+            .unwrap_or(self.ctx.last_blockhash);
+        let now = Instant::now();
+        while self
+            .issued_blockhashes
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) > BLOCKHASH_LIFETIME)
+        {
+            self.issued_blockhashes.pop_front();
+        }
+        self.issued_blockhashes.push_back((hash, now));
+        hash
+    }
+
+    pub fn is_blockhash_valid(&self, hash: &Hash) -> bool {
+        self.issued_blockhashes.iter().any(|(h, _)| h == hash)
+    }
+
+    pub async fn rent(&mut self) -> Rent {
+        self.ctx.banks_client.get_rent().await.unwrap_or_default()
+    }
+
+    pub async fn account(&mut self, address: &Pubkey) -> Option<Account> {
+        self.ctx
+            .banks_client
+            .get_account(*address)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Accounts owned by `owner` among every account a transaction has named.
+    pub async fn program_accounts(&mut self, owner: &Pubkey) -> Vec<(Pubkey, Account)> {
+        let mut found = Vec::new();
+        for address in self.known_accounts.clone() {
+            if let Some(account) = self.account(&address).await {
+                if account.owner == *owner {
+                    found.push((address, account));
+                }
+            }
+        }
+        found
+    }
+
+    pub fn status(&self, signature: &Signature) -> Option<&Recorded> {
+        self.statuses.get(signature)
+    }
+
+    /// Executes a transaction as a validator would. With `preflight`, a transaction that fails
+    /// simulation is refused and costs nothing; without it, a failing transaction lands, pays
+    /// its fee and is recorded with its error.
+    pub async fn send(
+        &mut self,
+        tx: VersionedTransaction,
+        preflight: bool,
+    ) -> Result<Signature, Failure> {
+        self.follow_wall_clock().await;
+        if preflight {
+            let sim = self.simulate(tx.clone()).await;
+            if let Some(err) = sim.err {
+                return Err(Failure {
+                    err,
+                    logs: sim.logs,
+                    units_consumed: sim.units_consumed,
+                });
+            }
+        }
+        let signature = tx.signatures.first().copied().unwrap_or_default();
+        let keys = tx.message.static_account_keys().to_vec();
+        let outcome = self
+            .ctx
+            .banks_client
+            .process_transaction_with_metadata(tx)
+            .await
+            .map_err(|e| Failure {
+                err: TransactionError::AccountNotFound,
+                logs: vec![format!("bank unavailable: {e}")],
+                units_consumed: 0,
+            })?;
+        let logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
+        self.known_accounts.extend(keys);
+        self.transaction_count += 1;
+        let slot = self.slot().await;
+        self.statuses.insert(
+            signature,
+            Recorded {
+                slot,
+                err: outcome.result.err(),
+                logs,
+            },
+        );
+        Ok(signature)
+    }
+
+    pub async fn simulate(&mut self, tx: VersionedTransaction) -> Simulation {
+        self.follow_wall_clock().await;
+        match self.ctx.banks_client.simulate_transaction(tx).await {
+            Ok(sim) => {
+                let details = sim.simulation_details;
+                Simulation {
+                    err: sim.result.and_then(|r| r.err()),
+                    logs: details.as_ref().map(|d| d.logs.clone()).unwrap_or_default(),
+                    units_consumed: details.map(|d| d.units_consumed).unwrap_or_default(),
+                }
+            }
+            Err(e) => Simulation {
+                err: Some(TransactionError::AccountNotFound),
+                logs: vec![format!("bank unavailable: {e}")],
+                units_consumed: 0,
+            },
+        }
+    }
+
+    /// Sends `lamports` from the faucet.
+    pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) -> Result<Signature, Failure> {
+        let faucet = self.ctx.payer.insecure_clone();
+        let blockhash = self.latest_blockhash().await;
+        let tx = Transaction::new_signed_with_payer(
+            &[system_instruction::transfer(&faucet.pubkey(), to, lamports)],
+            Some(&faucet.pubkey()),
+            &[&faucet],
+            blockhash,
+        );
+        self.send(tx.into(), true).await
+    }
+}

@@ -1,0 +1,18 @@
+//! The embedded localnet: a Solana JSON-RPC endpoint whose ledger is a solana-program-test
+//! bank running media-network and media-governance natively (plus the real SPL programs that
+//! program-test bundles), so the CLI, keeper and relay run unchanged on a machine without the
+//! Solana toolchain.
+pub mod chain;
+pub mod programs;
+pub mod rpc;
+
+pub use chain::Chain;
+
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+/// Serves the JSON-RPC endpoint on `listener` until the future is dropped or fails.
+pub async fn serve(listener: TcpListener, chain: Chain) -> std::io::Result<()> {
+    axum::serve(listener, rpc::router(Arc::new(Mutex::new(chain)))).await
+}
