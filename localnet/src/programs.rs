@@ -38,3 +38,43 @@ pub fn program_test() -> ProgramTest {
     );
     program_test
 }
+
+/// The ProgramData address of an upgradeable program.
+pub fn program_data_address(program_id: &Pubkey) -> Pubkey {
+    use anchor_lang::solana_program::bpf_loader_upgradeable;
+    Pubkey::find_program_address(&[program_id.as_ref()], &bpf_loader_upgradeable::ID).0
+}
+
+/// A ProgramData account as the upgradeable loader writes it (bincode: variant 3, slot,
+/// Option<Pubkey>), without program bytes: natively loaded programs have none, but
+/// `initialize` reads the upgrade authority from it.
+pub fn program_data_account(upgrade_authority: Option<Pubkey>) -> solana_account::Account {
+    use anchor_lang::solana_program::bpf_loader_upgradeable;
+    let mut data = vec![3, 0, 0, 0];
+    data.extend_from_slice(&0u64.to_le_bytes());
+    match upgrade_authority {
+        Some(key) => {
+            data.push(1);
+            data.extend_from_slice(key.as_ref());
+        }
+        None => data.push(0),
+    }
+    solana_account::Account {
+        lamports: 1_000_000_000,
+        data,
+        owner: bpf_loader_upgradeable::ID,
+        executable: false,
+        rent_epoch: 0,
+    }
+}
+
+/// Records `upgrade_authority` as the upgrade authority of both programs, as an upgradeable
+/// deployment would.
+pub fn set_upgrade_authority(program_test: &mut ProgramTest, upgrade_authority: Option<Pubkey>) {
+    for program_id in [media_network::ID, media_governance::ID] {
+        program_test.add_account(
+            program_data_address(&program_id),
+            program_data_account(upgrade_authority),
+        );
+    }
+}

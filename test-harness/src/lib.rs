@@ -9,7 +9,7 @@
 //! transaction failures as values so tests can assert the exact named error.
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::program_pack::Pack;
-use anchor_lang::solana_program::{bpf_loader_upgradeable, system_instruction};
+use anchor_lang::solana_program::system_instruction;
 use anchor_lang::{AccountDeserialize, Key};
 use anchor_spl::token::spl_token;
 // spl-token-2022's builders accept both token program ids, so one set serves both.
@@ -152,10 +152,7 @@ impl TestEnv {
         let mut program_test = media_localnet::programs::program_test();
         let deployer = Keypair::new_from_array(TEST_BOOTSTRAP_SEED);
         assert_eq!(deployer.pubkey(), TEST_BOOTSTRAP_AUTHORITY);
-        // Both programs as an upgradeable deployment would have them, with one upgrade authority.
-        for program_data in [pda::program_data(), media_sdk::gov::pda::program_data()] {
-            program_test.add_account(program_data, program_data_account(upgrade_authority));
-        }
+        media_localnet::programs::set_upgrade_authority(&mut program_test, upgrade_authority);
         let ctx = program_test.start_with_context().await;
         let mut env = TestEnv {
             ctx,
@@ -530,25 +527,4 @@ pub fn test_gov_params() -> GovParams {
 /// The ed25519 signing key of a Solana keypair (node keys sign both transactions and receipts).
 pub fn signing_key(keypair: &Keypair) -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(keypair.secret_bytes())
-}
-
-/// A ProgramData account as the upgradeable loader writes it (bincode: variant 3, slot,
-/// Option<Pubkey>), without program bytes.
-fn program_data_account(upgrade_authority: Option<Pubkey>) -> solana_account::Account {
-    let mut data = vec![3, 0, 0, 0];
-    data.extend_from_slice(&0u64.to_le_bytes());
-    match upgrade_authority {
-        Some(key) => {
-            data.push(1);
-            data.extend_from_slice(key.as_ref());
-        }
-        None => data.push(0),
-    }
-    solana_account::Account {
-        lamports: 1_000_000_000,
-        data,
-        owner: bpf_loader_upgradeable::ID,
-        executable: false,
-        rent_epoch: 0,
-    }
 }

@@ -1,0 +1,90 @@
+//! The real `media` binary as a process: a localnet on a free port, the CLI against it.
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MEDIA: &str = env!("CARGO_BIN_EXE_media");
+
+/// Kills the localnet when the test ends, passing or failing.
+struct Localnet {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_localnet() -> Localnet {
+    let mut child = Command::new(MEDIA)
+        .args([
+            "localnet",
+            "--port",
+            "0",
+            "--epoch-secs",
+            "10",
+            "--output",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn media localnet");
+    let stdout = child.stdout.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut url = None;
+    // Natively run programs print their logs on stdout too; the JSON line is ours.
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("localnet output");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            url = v["rpc_url"].as_str().map(String::from);
+            break;
+        }
+        assert!(Instant::now() < deadline, "localnet did not come up");
+    }
+    Localnet {
+        child,
+        url: url.expect("localnet printed its URL"),
+    }
+}
+
+fn media(args: &[&str]) -> std::process::Output {
+    Command::new(MEDIA).args(args).output().expect("run media")
+}
+
+#[test]
+fn status_reads_a_bootstrapped_localnet_and_bad_endpoints_fail_clearly() {
+    let localnet = start_localnet();
+    let out = media(&["-u", &localnet.url, "status", "--output", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let governance = media_sdk::gov::pda::authority().to_string();
+    assert_eq!(status["authority"], governance.as_str());
+    assert_eq!(status["params"]["epoch_duration_secs"], 10);
+    assert_eq!(status["epoch"], 0);
+
+    let out = media(&["-u", "http://127.0.0.1:1", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the Solana RPC endpoint at http://127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn localnet_rejects_a_nonsense_epoch_length() {
+    let out = media(&["localnet", "--port", "0", "--epoch-secs", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--epoch-secs must be between 1 and 86400")
+    );
+}
