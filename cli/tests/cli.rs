@@ -33,22 +33,35 @@ fn start_localnet() -> Localnet {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn media localnet");
+    // Read on another thread so a localnet that hangs without output fails the test on time.
     let stdout = child.stdout.take().unwrap();
+    // From here on the guard kills the process whatever happens.
+    let mut localnet = Localnet {
+        child,
+        url: String::new(),
+    };
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut url = None;
     // Natively run programs print their logs on stdout too; the JSON line is ours.
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("localnet output");
+    while url.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = received
+            .recv_timeout(left)
+            .expect("localnet did not print its URL in time");
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
             url = v["rpc_url"].as_str().map(String::from);
-            break;
         }
-        assert!(Instant::now() < deadline, "localnet did not come up");
     }
-    Localnet {
-        child,
-        url: url.expect("localnet printed its URL"),
-    }
+    localnet.url = url.unwrap();
+    localnet
 }
 
 fn media(args: &[&str]) -> std::process::Output {
