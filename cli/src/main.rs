@@ -3,6 +3,7 @@ mod bootstrap;
 mod localnet;
 mod rpc;
 mod status;
+mod wallet;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -27,6 +28,9 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Display)]
     output: Output,
+    /// Keypair file that signs and pays (Solana CLI format).
+    #[arg(short = 'k', long = "keypair", global = true)]
+    keypair: Option<std::path::PathBuf>,
     /// Commitment for reads and confirmations.
     #[arg(long, global = true, value_enum, default_value_t = Commitment::Confirmed)]
     commitment: Commitment,
@@ -60,6 +64,12 @@ enum Command {
     },
     /// Show the network's state and parameters.
     Status,
+    /// Request SOL for the keypair (localnet and test clusters).
+    Airdrop {
+        /// Amount of SOL.
+        #[arg(default_value = "1")]
+        sol: String,
+    },
 }
 
 #[tokio::main]
@@ -89,5 +99,42 @@ async fn run(cli: Cli) -> Result<()> {
             localnet::run(localnet::Options { port, epoch_secs }, json).await
         }
         Command::Status => status::run(&rpc::Rpc::new(&cli.url, commitment), json).await,
+        Command::Airdrop { sol } => {
+            let lamports = wallet::parse_amount(&sol, 9)?;
+            let path = cli.keypair.unwrap_or_else(wallet::default_keypair_path);
+            let signer = wallet::load(&path)?;
+            let rpc = rpc::Rpc::new(&cli.url, commitment);
+            rpc.check_reachable().await?;
+            airdrop(&rpc, &signer, lamports, json).await
+        }
     }
+}
+
+async fn airdrop(
+    rpc: &rpc::Rpc,
+    signer: &solana_keypair::Keypair,
+    lamports: u64,
+    json: bool,
+) -> Result<()> {
+    use solana_signer::Signer;
+    let signature = rpc
+        .client
+        .request_airdrop(&signer.pubkey(), lamports)
+        .await?;
+    rpc.client.poll_for_signature(&signature).await?;
+    let balance = rpc.client.get_balance(&signer.pubkey()).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"signature": signature.to_string(), "balance_lamports": balance})
+        );
+    } else {
+        println!(
+            "{} SOL airdropped to {}; balance {} SOL",
+            lamports as f64 / 1e9,
+            signer.pubkey(),
+            balance as f64 / 1e9
+        );
+    }
+    Ok(())
 }

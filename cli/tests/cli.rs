@@ -101,3 +101,41 @@ fn localnet_rejects_a_nonsense_epoch_length() {
         String::from_utf8_lossy(&out.stderr).contains("--epoch-secs must be between 1 and 86400")
     );
 }
+
+#[test]
+fn airdrop_funds_the_keypair_and_bad_input_is_refused_clearly() {
+    let localnet = start_localnet();
+    let dir = std::env::temp_dir().join(format!("media-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keypair_path = dir.join("id.json");
+    let keypair = solana_keypair::Keypair::new();
+    solana_keypair::write_keypair_file(&keypair, &keypair_path).unwrap();
+    let path = keypair_path.to_str().unwrap();
+
+    let out = media(&[
+        "-u",
+        &localnet.url,
+        "-k",
+        path,
+        "airdrop",
+        "2.5",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["balance_lamports"], 2_500_000_000u64);
+
+    let out = media(&["-u", &localnet.url, "-k", "/nonexistent/id.json", "airdrop"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot read keypair file /nonexistent/id.json"));
+    let out = media(&["-u", &localnet.url, "-k", path, "airdrop", "1,5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid amount \"1,5\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
