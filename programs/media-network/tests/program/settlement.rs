@@ -1,4 +1,4 @@
-use crate::market::{gateway_key, market, market_with, ED25519_INDEX, GIB};
+use crate::market::{gateway_key, market, market_with, Market, ED25519_INDEX, GIB};
 use anchor_lang::error::ErrorCode as AnchorError;
 use media_network::errors::MediaError;
 use media_network::instructions::SettleReceiptArgs;
@@ -9,7 +9,7 @@ use media_sdk::settlement::{settlement_instructions, Ed25519Batch, ED25519_PROGR
 use media_sdk::{ix, pda};
 use media_test_harness::solana_keypair::Keypair;
 use media_test_harness::solana_signer::Signer;
-use media_test_harness::{assert_error, signing_key};
+use media_test_harness::{assert_error, signing_key, TxResult};
 use media_test_harness::{test_params, MEDIA};
 use solana_transaction::{Instruction, InstructionError, Transaction, TransactionError};
 
@@ -17,7 +17,7 @@ use solana_transaction::{Instruction, InstructionError, Transaction, Transaction
 const PRECOMPILE_INVALID_SIGNATURE: u32 = 2;
 
 /// A settle instruction for relay 0 / publisher 0 with the given entry indexes.
-fn settle_ix(m: &crate::market::Market, node_signature: u8, consumer_signature: u8) -> Instruction {
+fn settle_ix(m: &Market, node_signature: u8, consumer_signature: u8) -> Instruction {
     ix::settle_receipt(
         &m.keeper.pubkey(),
         &m.relays[0].node_key(),
@@ -29,6 +29,13 @@ fn settle_ix(m: &crate::market::Market, node_signature: u8, consumer_signature: 
             consumer_signature,
         },
     )
+}
+
+/// Sends `batch` and a settle of relay 0 / publisher 0 that names its entries `node` and
+/// `consumer`.
+async fn settle_batch(m: &mut Market, batch: &Ed25519Batch, node: u8, consumer: u8) -> TxResult {
+    let ixs = [batch.instruction(), settle_ix(m, node, consumer)];
+    m.send_as_keeper(&ixs).await
 }
 
 #[tokio::test]
@@ -180,9 +187,8 @@ async fn an_entry_pointing_at_another_instruction_is_refused() {
             1 => entry.public_key_instruction_index = u16::from(ED25519_INDEX),
             _ => entry.message_instruction_index = u16::from(ED25519_INDEX),
         }
-        let ixs = [batch.instruction(), settle_ix(&m, node, consumer)];
         assert_error(
-            m.send_as_keeper(&ixs).await,
+            settle_batch(&mut m, &batch, node, consumer).await,
             MediaError::Ed25519OtherInstruction,
         );
     }
@@ -208,8 +214,10 @@ async fn a_signed_message_of_another_size_is_refused() {
         &gateway.sign(&message).to_bytes(),
         &m.publishers[0].gateway.pubkey(),
     );
-    let ixs = [batch.instruction(), settle_ix(&m, n, c)];
-    assert_error(m.send_as_keeper(&ixs).await, MediaError::Ed25519MessageSize);
+    assert_error(
+        settle_batch(&mut m, &batch, n, c).await,
+        MediaError::Ed25519MessageSize,
+    );
     m.assert_ledger_balanced().await;
 }
 
@@ -232,9 +240,8 @@ async fn signatures_over_different_bytes_are_refused() {
         &sign(&gateway, &agreed),
         &m.publishers[0].gateway.pubkey(),
     );
-    let ixs = [batch.instruction(), settle_ix(&m, n, c)];
     assert_error(
-        m.send_as_keeper(&ixs).await,
+        settle_batch(&mut m, &batch, n, c).await,
         MediaError::ReceiptMessageMismatch,
     );
     // Pointing both entries at one copy of the wrong bytes does not help either.
@@ -244,9 +251,8 @@ async fn signatures_over_different_bytes_are_refused() {
         &sign(&node, &claimed),
         &m.relays[0].node_key(),
     );
-    let ixs = [batch.instruction(), settle_ix(&m, n, n)];
     assert_error(
-        m.send_as_keeper(&ixs).await,
+        settle_batch(&mut m, &batch, n, n).await,
         MediaError::Ed25519DuplicateEntry,
     );
     m.assert_ledger_balanced().await;
@@ -303,8 +309,10 @@ async fn a_signature_by_another_node_key_is_refused() {
         &sign(&gateway, &receipt),
         &m.publishers[0].gateway.pubkey(),
     );
-    let ixs = [batch.instruction(), settle_ix(&m, n, c)];
-    assert_error(m.send_as_keeper(&ixs).await, MediaError::NodeKeyMismatch);
+    assert_error(
+        settle_batch(&mut m, &batch, n, c).await,
+        MediaError::NodeKeyMismatch,
+    );
     m.assert_ledger_balanced().await;
 }
 
