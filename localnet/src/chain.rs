@@ -168,7 +168,7 @@ impl Chain {
     ) -> Result<Signature, Failure> {
         self.follow_wall_clock().await;
         if preflight {
-            let sim = self.simulate(tx.clone()).await;
+            let sim = self.simulate_at_current_clock(tx.clone()).await;
             if let Some(err) = sim.err {
                 return Err(Failure {
                     err,
@@ -206,6 +206,10 @@ impl Chain {
 
     pub async fn simulate(&mut self, tx: VersionedTransaction) -> Simulation {
         self.follow_wall_clock().await;
+        self.simulate_at_current_clock(tx).await
+    }
+
+    async fn simulate_at_current_clock(&mut self, tx: VersionedTransaction) -> Simulation {
         match self.ctx.banks_client.simulate_transaction(tx).await {
             Ok(sim) => {
                 let details = sim.simulation_details;
