@@ -18,14 +18,15 @@ impl Drop for Localnet {
     }
 }
 
-fn start_localnet() -> Localnet {
+fn start_localnet(epoch_secs: u32) -> Localnet {
+    let epoch_secs = epoch_secs.to_string();
     let mut child = Command::new(MEDIA)
         .args([
             "localnet",
             "--port",
             "0",
             "--epoch-secs",
-            "10",
+            &epoch_secs,
             "--output",
             "json",
         ])
@@ -70,7 +71,7 @@ fn media(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn status_reads_a_bootstrapped_localnet_and_bad_endpoints_fail_clearly() {
-    let localnet = start_localnet();
+    let localnet = start_localnet(10);
     let out = media(&["-u", &localnet.url, "status", "--output", "json"]);
     assert!(
         out.status.success(),
@@ -104,7 +105,7 @@ fn localnet_rejects_a_nonsense_epoch_length() {
 
 #[test]
 fn airdrop_funds_the_keypair_and_bad_input_is_refused_clearly() {
-    let localnet = start_localnet();
+    let localnet = start_localnet(10);
     let dir = std::env::temp_dir().join(format!("media-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let keypair_path = dir.join("id.json");
@@ -138,4 +139,163 @@ fn airdrop_funds_the_keypair_and_bad_input_is_refused_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid amount \"1,5\""));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A wallet driving the CLI against one localnet, asking for JSON output.
+struct Wallet<'a> {
+    localnet: &'a Localnet,
+    keypair_path: std::path::PathBuf,
+}
+
+impl<'a> Wallet<'a> {
+    fn new(localnet: &'a Localnet, name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("media-cli-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keypair_path = dir.join(format!("{name}.json"));
+        solana_keypair::write_keypair_file(&solana_keypair::Keypair::new(), &keypair_path).unwrap();
+        Wallet {
+            localnet,
+            keypair_path,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec![
+            "-u",
+            &self.localnet.url,
+            "-k",
+            self.keypair_path.to_str().unwrap(),
+            "--output",
+            "json",
+        ];
+        all.extend_from_slice(args);
+        media(&all)
+    }
+
+    /// Runs a command that must succeed and returns its JSON report.
+    fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "media {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "media {args:?}: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Runs a command that must fail with exit status 1, print nothing on stdout, and say
+    /// `expected` on stderr.
+    fn refused(&self, args: &[&str], expected: &str) {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "media {args:?}: {stderr}");
+        assert!(stderr.contains(expected), "media {args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "media {args:?} printed a result");
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
+    // Two-second epochs: a ten-second warm-up and vote, a two-second timelock.
+    let localnet = start_localnet(2);
+    let alice = Wallet::new(&localnet, "alice");
+    let got = alice.ok(&["airdrop", "5", "--media", "1000", "--payment", "500"]);
+    assert_eq!(got["media"], 1_000_000_000u64);
+
+    let staked = alice.ok(&["stake", "200"]);
+    assert_eq!(staked["stake"]["warming"], 200_000_000u64);
+    let warm_at = staked["stake"]["warm_at"].as_i64().unwrap();
+    let staked_total = |w: &Wallet| w.ok(&["status"])["staked_total"].clone();
+    assert_eq!(staked_total(&alice), 200_000_000u64);
+
+    // Refusals change nothing on chain.
+    alice.refused(&["stake", "5000"], "insufficient MEDIA");
+    alice.refused(
+        &[
+            "provider",
+            "register",
+            "--endpoint",
+            "https://edge.example",
+            "--region",
+            "eu",
+            "--bond",
+            "50",
+        ],
+        "InsufficientActiveStake",
+    );
+    alice.refused(&["provider", "show"], "is not a registered provider");
+    alice.refused(
+        &[
+            "provider",
+            "register",
+            "--endpoint",
+            "ftp://edge",
+            "--region",
+            "eu",
+            "--bond",
+            "50",
+        ],
+        "invalid endpoint",
+    );
+    assert_eq!(staked_total(&alice), 200_000_000u64);
+    let malformed = alice.run(&["stake", "12,5"]);
+    assert_ne!(malformed.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("invalid amount \"12,5\""));
+
+    while unix_now() <= warm_at {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let registered = alice.ok(&[
+        "provider",
+        "register",
+        "--endpoint",
+        "https://edge.example",
+        "--region",
+        "eu",
+        "--bond",
+        "50",
+    ]);
+    assert_eq!(registered["provider"]["bond_next"], 50_000_000u64);
+    assert_eq!(registered["provider"]["status"], "active");
+    let listed = alice.ok(&["provider", "list"]);
+    assert_eq!(listed["providers"].as_array().unwrap().len(), 1);
+
+    let consumer = alice.ok(&["consumer", "register", "--bond", "25"]);
+    assert_eq!(consumer["consumer"]["bond"], 25_000_000u64);
+    let deposit = alice.ok(&["consumer", "deposit", "100"]);
+    assert_eq!(deposit["consumer"]["escrow"], 100_000_000u64);
+    alice.refused(
+        &["consumer", "deposit", "1000000"],
+        "insufficient payment tokens",
+    );
+    assert_eq!(alice.ok(&["consumer", "show"])["escrow"], 100_000_000u64);
+
+    alice.refused(
+        &["gov", "propose", "set-param", "price", "1"],
+        "unknown parameter",
+    );
+    let proposed = alice.ok(&["gov", "propose", "set-param", "price_per_gib", "20000"]);
+    let id = proposed["proposal"]["id"].as_u64().unwrap().to_string();
+    let voted = alice.ok(&["gov", "vote", &id, "yes"]);
+    assert_eq!(voted["proposal"]["yes"], 200_000_000u64);
+    alice.refused(&["gov", "vote", &id, "no"], "already voted");
+    alice.refused(&["gov", "execute", &id], "pass --wait");
+    let executed = alice.ok(&["gov", "execute", &id, "--wait"]);
+    assert_eq!(executed["proposal"]["status"], "executed");
+
+    let status = alice.ok(&["status"]);
+    assert_eq!(status["params"]["price_per_gib"], 20_000u64);
+    assert_eq!(status["governance"]["proposal_count"], 1u64);
 }

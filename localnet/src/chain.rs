@@ -1,6 +1,7 @@
 //! The ledger behind the localnet: a solana-program-test bank plus what a validator's RPC
 //! keeps beside its bank (transaction statuses, an index of accounts for getProgramAccounts).
 use anchor_lang::prelude::{Clock, Pubkey, Rent};
+use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::solana_program::system_instruction;
 use solana_account::Account;
 use solana_keypair::Keypair;
@@ -239,4 +240,50 @@ impl Chain {
         );
         self.send(tx.into(), true).await
     }
+
+    /// Sends `amount` base units of `mint` from the faucet's associated token account to
+    /// `owner`'s, creating that account if needed. Only mints the faucet holds can be dropped.
+    pub async fn token_airdrop(
+        &mut self,
+        owner: &Pubkey,
+        mint: &Pubkey,
+        amount: u64,
+    ) -> Result<Signature, Failure> {
+        let faucet = self.ctx.payer.insecure_clone();
+        let instructions = token_airdrop_instructions(&faucet.pubkey(), owner, mint, amount);
+        let blockhash = self.latest_blockhash().await;
+        let tx = Transaction::new_signed_with_payer(
+            &instructions,
+            Some(&faucet.pubkey()),
+            &[&faucet],
+            blockhash,
+        );
+        self.send(tx.into(), true).await
+    }
+}
+
+fn token_airdrop_instructions(
+    faucet: &Pubkey,
+    owner: &Pubkey,
+    mint: &Pubkey,
+    amount: u64,
+) -> Vec<Instruction> {
+    use anchor_spl::associated_token::{
+        get_associated_token_address, spl_associated_token_account::instruction as ata,
+    };
+    let token_program = anchor_spl::token::ID;
+    let destination = get_associated_token_address(owner, mint);
+    let transfer = anchor_spl::token::spl_token::instruction::transfer(
+        &token_program,
+        &get_associated_token_address(faucet, mint),
+        &destination,
+        faucet,
+        &[],
+        amount,
+    )
+    .expect("the classic token program id is valid");
+    vec![
+        ata::create_associated_token_account_idempotent(faucet, owner, mint, &token_program),
+        transfer,
+    ]
 }

@@ -207,6 +207,21 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                 .map_err(preflight_error)?;
             Ok(json!(signature.to_string()))
         }
+        // Not a Solana method: the localnet's stand-in for a token faucet (test MEDIA and
+        // test payment tokens), params `[owner, mint, amount]`.
+        "requestTokenAirdrop" => {
+            let owner = pubkey_param(params, 0)?;
+            let mint = pubkey_param(params, 1)?;
+            let amount = params
+                .get(2)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| RpcError::params("expected an amount in base units"))?;
+            let signature = chain
+                .token_airdrop(&owner, &mint, amount)
+                .await
+                .map_err(preflight_error)?;
+            Ok(json!(signature.to_string()))
+        }
         "sendTransaction" => {
             let tx = decode_transaction(params)?;
             let skip_preflight = params

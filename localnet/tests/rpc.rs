@@ -134,4 +134,21 @@ async fn a_failing_transaction_is_a_preflight_error_and_does_not_land() {
         .unwrap_err()
         .to_string()
         .contains("Method not found"));
+    // The token faucet hands out only what it holds: a mint it has none of is refused.
+    let drop: Result<String, _> = rpc
+        .send(
+            RpcRequest::Custom {
+                method: "requestTokenAirdrop",
+            },
+            serde_json::json!([
+                poor.pubkey().to_string(),
+                Pubkey::new_unique().to_string(),
+                5
+            ]),
+        )
+        .await;
+    assert!(drop
+        .unwrap_err()
+        .to_string()
+        .contains("Transaction simulation failed"));
 }

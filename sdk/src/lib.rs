@@ -1,5 +1,8 @@
 //! Off-chain code shared by the CLI, keeper, relay and tests: PDA derivation, instruction
-//! builders and account decoding for the Media Network programs.
+//! builders and account decoding for the Media Network programs, and (feature `client`) a
+//! JSON-RPC view of a cluster.
+#[cfg(feature = "client")]
+pub mod client;
 pub mod decode;
 pub mod gov;
 pub mod ix;

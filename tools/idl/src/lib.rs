@@ -10,8 +10,14 @@ pub const PROGRAMS: [(&str, &str); 2] = [
     ("programs/media-governance", "media_governance.json"),
 ];
 
+/// The checkout this runs in. Cargo sets `CARGO_MANIFEST_DIR` for `cargo run` and `cargo test`
+/// at run time; it is preferred to the compile-time value because a target directory shared
+/// by several clones may reuse a binary built in another (possibly deleted) checkout.
 pub fn workspace_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = manifest_dir.join("../..");
     root.canonicalize().unwrap_or(root)
 }
 

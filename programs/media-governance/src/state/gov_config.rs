@@ -56,6 +56,15 @@ pub enum GovField {
 }
 
 impl GovField {
+    pub const ALL: [GovField; 6] = [
+        GovField::VotingPeriodSecs,
+        GovField::QuorumBps,
+        GovField::ApprovalBps,
+        GovField::TimelockSecs,
+        GovField::ExecutionWindowSecs,
+        GovField::ProposalMinStake,
+    ];
+
     pub fn get(&self, p: &GovParams) -> u64 {
         match self {
             GovField::VotingPeriodSecs => p.voting_period_secs as u64,

@@ -2,16 +2,24 @@
 //! MEDIA mint elsewhere), `initialize`, the reward-vault funding, governance, and the hand-over
 //! of media-network's authority to governance. Every step checks what is already on chain
 //! first, so running it again finishes an interrupted bootstrap and otherwise does nothing.
-use crate::rpc::Rpc;
+//!
+//! `media localnet` runs it in-process; the `media-bootstrap` binary runs it against any
+//! cluster (and `anchor migrate` runs that binary through `migrations/deploy.ts`).
+pub mod plan;
+
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::solana_program::system_instruction;
+use anchor_spl::associated_token::{
+    get_associated_token_address, spl_associated_token_account::instruction as ata,
+};
 use anchor_spl::token::spl_token;
 use anchor_spl::token_2022::spl_token_2022::instruction as token_ix;
 use anyhow::{Context, Result};
 use media_governance::state::GovParams;
 use media_network::instructions::InitializeArgs;
 use media_network::state::{Config, Params};
+use media_sdk::client::Cluster;
 use media_sdk::{gov, ix, pda};
 use serde::Serialize;
 use solana_keypair::Keypair;
@@ -19,7 +27,10 @@ use solana_signer::Signer;
 
 /// One billion MEDIA, the test mint's whole fixed supply.
 pub const TEST_MEDIA_SUPPLY: u64 = 1_000_000_000 * 1_000_000;
+/// The test payment mint's fixed supply (6 decimals, like USDC).
+pub const TEST_PAYMENT_SUPPLY: u64 = u64::MAX / 2;
 
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub params: Params,
     pub gov_params: GovParams,
@@ -39,79 +50,73 @@ pub struct Deployment {
     pub payment_mint: String,
     pub authority: String,
     pub governance: String,
-    pub deployer_media_account: Option<String>,
-    pub deployer_payment_account: Option<String>,
+    pub reward_vault_balance: u64,
 }
 
-pub async fn run(rpc: &Rpc, deployer: &Keypair, plan: &Plan) -> Result<Deployment> {
-    let mut deployer_media = None;
-    let mut deployer_payment = None;
+pub async fn run(rpc: &Cluster, deployer: &Keypair, plan: &Plan) -> Result<Deployment> {
+    let owner = deployer.pubkey();
     if rpc.account(&pda::config()).await?.is_none() {
         let media_mint = match plan.media_mint {
             Some(mint) => mint,
-            None => {
-                let (mint, reserve) = create_test_mint(rpc, deployer, TEST_MEDIA_SUPPLY).await?;
-                deployer_media = Some(reserve);
-                mint
-            }
+            None => create_test_mint(rpc, deployer, TEST_MEDIA_SUPPLY).await?,
         };
         let payment_mint = match plan.payment_mint {
             Some(mint) => mint,
-            None => {
-                let (mint, reserve) = create_test_mint(rpc, deployer, u64::MAX / 2).await?;
-                deployer_payment = Some(reserve);
-                mint
-            }
+            None => create_test_mint(rpc, deployer, TEST_PAYMENT_SUPPLY).await?,
         };
         let args = InitializeArgs {
             params: plan.params,
             guardian: None,
         };
-        rpc.send(
-            &[ix::initialize(
-                &deployer.pubkey(),
-                &media_mint,
-                &payment_mint,
-                args,
-            )],
-            deployer,
-            &[],
-        )
-        .await
-        .context("initialize")?;
-        if let (Some(reserve), true) = (deployer_media, plan.reward_funding > 0) {
-            let fund = spl_token::instruction::transfer(
-                &spl_token::ID,
-                &reserve,
-                &pda::reward_vault(),
-                &deployer.pubkey(),
-                &[],
-                plan.reward_funding,
-            )?;
-            rpc.send(&[fund], deployer, &[])
-                .await
-                .context("fund reward vault")?;
-        }
-    }
-    if rpc.account(&gov::pda::gov_config()).await?.is_none() {
-        let init = gov::initialize_governance(&deployer.pubkey(), plan.gov_params);
-        rpc.send(&[init], deployer, &[])
+        let initialize = ix::initialize(&owner, &media_mint, &payment_mint, args);
+        rpc.send_and_confirm(&[initialize], deployer, &[])
             .await
-            .context("initialize governance")?;
+            .context("initialize")?;
+        tracing::info!(config = %pda::config(), "media-network initialized");
     }
     let config: Config = rpc.decode(&pda::config()).await?;
+    // Funding belongs to a fresh deployment only: a vault that has been paid into, or a
+    // network past its first epoch, is never topped up by a re-run.
+    let vault_balance = rpc.token_balance(&pda::reward_vault()).await?;
+    if plan.reward_funding > 0 && vault_balance == 0 && config.epoch == 0 {
+        let source = get_associated_token_address(&owner, &config.media_mint);
+        let held = rpc.token_balance(&source).await?;
+        anyhow::ensure!(
+            held >= plan.reward_funding,
+            "the deployer's MEDIA account {source} holds {held} base units; funding the reward \
+             vault needs {}",
+            plan.reward_funding
+        );
+        let fund = spl_token::instruction::transfer(
+            &spl_token::ID,
+            &source,
+            &pda::reward_vault(),
+            &owner,
+            &[],
+            plan.reward_funding,
+        )?;
+        rpc.send_and_confirm(&[fund], deployer, &[])
+            .await
+            .context("fund reward vault")?;
+        tracing::info!(amount = plan.reward_funding, "reward vault funded");
+    }
+    if rpc.account(&gov::pda::gov_config()).await?.is_none() {
+        let init = gov::initialize_governance(&owner, plan.gov_params);
+        rpc.send_and_confirm(&[init], deployer, &[])
+            .await
+            .context("initialize governance")?;
+        tracing::info!("media-governance initialized");
+    }
     if config.authority != gov::pda::authority() {
         let mut steps = Vec::new();
         if config.pending_authority != Some(gov::pda::authority()) {
-            steps.push(ix::propose_authority(
-                &deployer.pubkey(),
-                &gov::pda::authority(),
-            ));
+            steps.push(ix::propose_authority(&owner, &gov::pda::authority()));
         }
         steps.push(gov::accept_network_authority());
-        rpc.send(&steps, deployer, &[])
+        rpc.send_and_confirm(&steps, deployer, &[])
             .await
             .context("hand authority to governance")?;
+        tracing::info!("protocol authority handed to governance");
     }
     let config: Config = rpc.decode(&pda::config()).await?;
     Ok(Deployment {
@@ -120,19 +125,17 @@ pub async fn run(rpc: &Rpc, deployer: &Keypair, plan: &Plan) -> Result<Deploymen
         payment_mint: config.payment_mint.to_string(),
         authority: config.authority.to_string(),
         governance: media_governance::ID.to_string(),
-        deployer_media_account: deployer_media.map(|k| k.to_string()),
-        deployer_payment_account: deployer_payment.map(|k| k.to_string()),
+        reward_vault_balance: rpc.token_balance(&pda::reward_vault()).await?,
     })
 }
 
-/// A 6-decimal classic SPL mint whose whole `supply` goes to a new account of the deployer,
-/// after which the mint authority is removed: the supply is fixed.
-async fn create_test_mint(rpc: &Rpc, deployer: &Keypair, supply: u64) -> Result<(Pubkey, Pubkey)> {
+/// A 6-decimal classic SPL mint whose whole `supply` goes to the deployer's associated
+/// token account, after which the mint authority is removed: the supply is fixed.
+async fn create_test_mint(rpc: &Cluster, deployer: &Keypair, supply: u64) -> Result<Pubkey> {
     let mint = Keypair::new();
-    let reserve = Keypair::new();
     let owner = deployer.pubkey();
+    let reserve = get_associated_token_address(&owner, &mint.pubkey());
     let mint_rent = rpc.rent_exempt(spl_token::state::Mint::LEN).await?;
-    let account_rent = rpc.rent_exempt(spl_token::state::Account::LEN).await?;
     let token = spl_token::ID;
     let instructions = vec![
         system_instruction::create_account(
@@ -143,22 +146,8 @@ async fn create_test_mint(rpc: &Rpc, deployer: &Keypair, supply: u64) -> Result<
             &token,
         ),
         token_ix::initialize_mint2(&token, &mint.pubkey(), &owner, None, 6)?,
-        system_instruction::create_account(
-            &owner,
-            &reserve.pubkey(),
-            account_rent,
-            spl_token::state::Account::LEN as u64,
-            &token,
-        ),
-        token_ix::initialize_account3(&token, &reserve.pubkey(), &mint.pubkey(), &owner)?,
-        token_ix::mint_to(
-            &token,
-            &mint.pubkey(),
-            &reserve.pubkey(),
-            &owner,
-            &[],
-            supply,
-        )?,
+        ata::create_associated_token_account_idempotent(&owner, &owner, &mint.pubkey(), &token),
+        token_ix::mint_to(&token, &mint.pubkey(), &reserve, &owner, &[], supply)?,
         token_ix::set_authority(
             &token,
             &mint.pubkey(),
@@ -168,8 +157,9 @@ async fn create_test_mint(rpc: &Rpc, deployer: &Keypair, supply: u64) -> Result<
             &[],
         )?,
     ];
-    rpc.send(&instructions, deployer, &[&mint, &reserve])
+    rpc.send_and_confirm(&instructions, deployer, &[&mint])
         .await
         .context("create test mint")?;
-    Ok((mint.pubkey(), reserve.pubkey()))
+    tracing::info!(mint = %mint.pubkey(), supply, "test mint created");
+    Ok(mint.pubkey())
 }

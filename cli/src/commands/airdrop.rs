@@ -1,0 +1,84 @@
+//! `media airdrop`: SOL through the standard `requestAirdrop`, and on `media localnet` also
+//! test MEDIA and test payment tokens through its token faucet.
+use crate::context::Ctx;
+use crate::output::{amount, media};
+use anyhow::{bail, Context as _, Result};
+use media_network::constants::MEDIA_DECIMALS;
+use serde_json::json;
+use solana_rpc_client_api::request::RpcRequest;
+use solana_signer::Signer;
+
+pub struct Request {
+    pub lamports: u64,
+    pub media: Option<String>,
+    pub payment: Option<String>,
+}
+
+pub async fn run(ctx: &Ctx, request: Request) -> Result<()> {
+    let media_units = request
+        .media
+        .as_deref()
+        .map(|t| crate::wallet::parse_amount(t, u32::from(MEDIA_DECIMALS)))
+        .transpose()?;
+    let signer = ctx.signer()?;
+    let owner = signer.pubkey();
+    ctx.check_reachable().await?;
+    let rpc = &ctx.rpc.client;
+    let mut signatures = Vec::new();
+    if request.lamports > 0 {
+        let signature = rpc.request_airdrop(&owner, request.lamports).await?;
+        rpc.poll_for_signature(&signature).await?;
+        signatures.push(signature.to_string());
+    }
+    let mut tokens = Vec::new();
+    if media_units.is_some() || request.payment.is_some() {
+        let config = ctx.config().await?;
+        if let Some(units) = media_units {
+            tokens.push((config.media_mint, units, MEDIA_DECIMALS, "MEDIA"));
+        }
+        if let Some(text) = &request.payment {
+            let decimals = ctx.decimals(&config.payment_mint).await?;
+            let units = crate::wallet::parse_amount(text, u32::from(decimals))?;
+            tokens.push((config.payment_mint, units, decimals, "payment tokens"));
+        }
+    }
+    for (mint, units, _, name) in &tokens {
+        let params = json!([owner.to_string(), mint.to_string(), units]);
+        let signature: String = match rpc
+            .send(
+                RpcRequest::Custom {
+                    method: "requestTokenAirdrop",
+                },
+                params,
+            )
+            .await
+        {
+            Ok(signature) => signature,
+            Err(e) if e.to_string().contains("Method not found") => bail!(
+                "{} has no token faucet: test {name} are only handed out by `media localnet`",
+                ctx.rpc.url
+            ),
+            Err(e) => return Err(e).with_context(|| format!("{name} airdrop")),
+        };
+        let signature = signature.parse()?;
+        rpc.poll_for_signature(&signature).await?;
+        signatures.push(signature.to_string());
+    }
+    let balance = rpc.get_balance(&owner).await?;
+    ctx.report(
+        json!({"signatures": signatures, "balance_lamports": balance, "media": media_units, "payment": tokens.iter().find(|t| t.3 != "MEDIA").map(|t| t.1)}),
+        || {
+            let mut lines = vec![format!(
+                "{owner}: {} SOL received; balance {} SOL",
+                amount(request.lamports, 9),
+                amount(balance, 9)
+            )];
+            for (_, units, decimals, name) in &tokens {
+                let shown = if *name == "MEDIA" { media(*units) } else { amount(*units, *decimals) };
+                lines.push(format!("{owner}: {shown} {name} received"));
+            }
+            lines.join("\n")
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! `media consumer register|deposit|withdraw|set-signer|show`.
+use crate::context::Ctx;
+use crate::output::{amount, media};
+use crate::rpc::Submit;
+use crate::rpc::{associated_token_account, require_balance};
+use crate::wallet::parse_amount;
+use anchor_lang::prelude::Pubkey;
+use anyhow::{anyhow, bail, Result};
+use media_network::instructions::RegisterConsumerArgs;
+use media_network::state::{Consumer, ConsumerStatus};
+use media_sdk::{ix, pda};
+use serde_json::json;
+use solana_signer::Signer;
+
+pub async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> Result<()> {
+    let signer = ctx.signer()?;
+    let config = ctx.config().await?;
+    let owner = signer.pubkey();
+    if ctx.rpc.account(&pda::consumer(&owner)).await?.is_some() {
+        bail!("{owner} is already registered as a consumer (see `media consumer show`)");
+    }
+    let quota = u128::from(bond) * u128::from(config.params.quota_bytes_per_media)
+        / u128::from(media_network::constants::ONE_MEDIA);
+    let args = RegisterConsumerArgs {
+        bond,
+        receipt_signer: receipt_signer.unwrap_or(owner),
+    };
+    let signature = ctx
+        .rpc
+        .send(
+            "consumer register",
+            &[ix::register_consumer(&owner, args)],
+            &signer,
+            &[],
+        )
+        .await?;
+    let consumer: Consumer = ctx.rpc.decode(&pda::consumer(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "consumer": consumer_json(&consumer), "quota_bytes_per_epoch": quota.to_string()}),
+        || {
+            format!(
+                "Registered consumer {} with a {} MEDIA bond: {quota} bytes of quota per epoch.\n{}",
+                pda::consumer(&owner),
+                media(bond),
+                consumer_text(&consumer, None)
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Deposits payment tokens into a consumer's escrow (the signer's own unless `for_consumer`).
+pub async fn deposit(ctx: &Ctx, amount_text: &str, for_consumer: Option<Pubkey>) -> Result<()> {
+    let signer = ctx.signer()?;
+    let config = ctx.config().await?;
+    let decimals = ctx.decimals(&config.payment_mint).await?;
+    let units = parse_amount(amount_text, u32::from(decimals))?;
+    if units == 0 {
+        bail!("the deposit must be more than 0");
+    }
+    let depositor = signer.pubkey();
+    let consumer_owner = for_consumer.unwrap_or(depositor);
+    require_consumer(ctx, &consumer_owner).await?;
+    let (source, _) = associated_token_account(&depositor, &depositor, &config.payment_mint);
+    require_balance(&ctx.rpc, &source, units, "payment tokens", decimals).await?;
+    let signature = ctx
+        .rpc
+        .send(
+            "consumer deposit",
+            &[ix::deposit_fees(
+                &depositor,
+                &consumer_owner,
+                &source,
+                units,
+            )],
+            &signer,
+            &[],
+        )
+        .await?;
+    let consumer: Consumer = ctx.rpc.decode(&pda::consumer(&consumer_owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "deposited": units, "consumer": consumer_json(&consumer)}),
+        || {
+            format!(
+                "Deposited {} into the escrow of {consumer_owner}; escrow now {}.",
+                amount(units, decimals),
+                amount(consumer.escrow, decimals)
+            )
+        },
+    );
+    Ok(())
+}
+
+/// With an amount, asks for it back (payable two epochs later); without, pays out a
+/// withdrawal asked for earlier.
+pub async fn withdraw(ctx: &Ctx, amount_text: Option<&str>) -> Result<()> {
+    let signer = ctx.signer()?;
+    let config = ctx.config().await?;
+    let decimals = ctx.decimals(&config.payment_mint).await?;
+    let owner = signer.pubkey();
+    let consumer = require_consumer(ctx, &owner).await?;
+    match amount_text {
+        Some(text) => {
+            let units = parse_amount(text, u32::from(decimals))?;
+            if units > consumer.escrow {
+                bail!(
+                    "insufficient escrow: {} requested, the escrow holds {}",
+                    amount(units, decimals),
+                    amount(consumer.escrow, decimals)
+                );
+            }
+            let signature = ctx
+                .rpc
+                .send(
+                    "consumer withdraw",
+                    &[ix::request_fee_withdrawal(&owner, units)],
+                    &signer,
+                    &[],
+                )
+                .await?;
+            let payable_from = config.epoch.saturating_add(2);
+            ctx.report(
+                json!({"signature": signature.to_string(), "requested": units, "payable_from_epoch": payable_from}),
+                || {
+                    format!(
+                        "Withdrawal of {} requested; run `media consumer withdraw` again from epoch {payable_from}.",
+                        amount(units, decimals)
+                    )
+                },
+            );
+        }
+        None => {
+            if consumer.pending_withdrawal == 0 {
+                bail!(
+                    "no withdrawal is pending: request one with `media consumer withdraw AMOUNT`"
+                );
+            }
+            let payable_from = consumer.withdrawal_epoch.saturating_add(2);
+            if config.epoch < payable_from {
+                bail!(
+                    "the pending withdrawal is payable from epoch {payable_from}; the network is in epoch {}",
+                    config.epoch
+                );
+            }
+            let (destination, create) =
+                associated_token_account(&owner, &owner, &config.payment_mint);
+            let before = ctx.rpc.token_balance(&destination).await?;
+            let signature = ctx
+                .rpc
+                .send(
+                    "consumer withdraw",
+                    &[create, ix::withdraw_fees(&owner, &destination)],
+                    &signer,
+                    &[],
+                )
+                .await?;
+            let paid = ctx
+                .rpc
+                .token_balance(&destination)
+                .await?
+                .saturating_sub(before);
+            ctx.report(
+                json!({"signature": signature.to_string(), "withdrawn": paid, "destination": destination.to_string()}),
+                || format!("Withdrew {} to {destination}.", amount(paid, decimals)),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn set_signer(ctx: &Ctx, receipt_signer: Pubkey) -> Result<()> {
+    let signer = ctx.signer()?;
+    let config = ctx.config().await?;
+    let owner = signer.pubkey();
+    require_consumer(ctx, &owner).await?;
+    let signature = ctx
+        .rpc
+        .send(
+            "consumer set-signer",
+            &[ix::set_receipt_signer(&owner, &receipt_signer)],
+            &signer,
+            &[],
+        )
+        .await?;
+    let effective = config.epoch.saturating_add(1);
+    ctx.report(
+        json!({"signature": signature.to_string(), "receipt_signer": receipt_signer.to_string(), "effective_epoch": effective}),
+        || format!("Receipt signer {receipt_signer} takes over from epoch {effective}."),
+    );
+    Ok(())
+}
+
+pub async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
+    let owner = match owner {
+        Some(owner) => owner,
+        None => ctx.signer()?.pubkey(),
+    };
+    let config = ctx.config().await?;
+    let decimals = ctx.decimals(&config.payment_mint).await?;
+    let consumer = require_consumer(ctx, &owner).await?;
+    ctx.report(consumer_json(&consumer), || {
+        consumer_text(&consumer, Some(decimals))
+    });
+    Ok(())
+}
+
+pub async fn require_consumer(ctx: &Ctx, owner: &Pubkey) -> Result<Consumer> {
+    ctx.rpc
+        .try_decode(&pda::consumer(owner))
+        .await?
+        .ok_or_else(|| anyhow!("{owner} is not a registered consumer"))
+}
+
+fn status_name(status: ConsumerStatus) -> &'static str {
+    match status {
+        ConsumerStatus::Active => "active",
+        ConsumerStatus::Deactivated => "deactivated",
+    }
+}
+
+fn consumer_json(c: &Consumer) -> serde_json::Value {
+    json!({
+        "address": pda::consumer(&c.owner).to_string(),
+        "owner": c.owner.to_string(),
+        "status": status_name(c.status),
+        "receipt_signer": c.receipt_signer.to_string(),
+        "signer_since_epoch": c.signer_since_epoch,
+        "bond": c.bond,
+        "escrow": c.escrow,
+        "pending_withdrawal": c.pending_withdrawal,
+        "withdrawal_epoch": c.withdrawal_epoch,
+        "usage": c.usage.iter().map(|u| json!({"epoch": u.epoch, "quota": u.quota, "eligible_bytes": u.eligible_bytes})).collect::<Vec<_>>(),
+    })
+}
+
+fn consumer_text(c: &Consumer, payment_decimals: Option<u8>) -> String {
+    let escrow = match payment_decimals {
+        Some(decimals) => amount(c.escrow, decimals),
+        None => format!("{} base units", c.escrow),
+    };
+    format!(
+        "Consumer {}\n  status          {}\n  receipt signer  {} (since epoch {})\n  bond            {} MEDIA\n  escrow          {escrow}",
+        c.owner,
+        status_name(c.status),
+        c.receipt_signer,
+        c.signer_since_epoch,
+        media(c.bond),
+    )
+}

@@ -1,0 +1,10 @@
+//! One module per command family; each takes the shared `Ctx` and prints its own report.
+pub mod airdrop;
+pub mod claim;
+pub mod consumer;
+pub mod epoch;
+pub mod gov;
+pub mod lane;
+pub mod provider;
+pub mod stake;
+pub mod status;

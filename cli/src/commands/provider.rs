@@ -1,0 +1,250 @@
+//! `media provider register|update|deactivate|show|list`.
+use crate::context::Ctx;
+use crate::output::media;
+use crate::rpc::Submit;
+use anchor_lang::prelude::Pubkey;
+use anyhow::{anyhow, bail, Result};
+use media_network::instructions::{RegisterProviderArgs, UpdateProviderArgs};
+use media_network::state::{parse_region, validate_endpoint};
+use media_network::state::{Provider, ProviderKind, ProviderStatus};
+use media_sdk::{ix, pda};
+use serde_json::json;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+
+pub struct Registration {
+    pub endpoint: String,
+    pub region: String,
+    pub bond: u64,
+    pub guard: bool,
+    /// The relay's node key; `None` uses the owner's keypair as node key.
+    pub node_key: Option<Keypair>,
+}
+
+pub async fn register(ctx: &Ctx, registration: Registration) -> Result<()> {
+    let signer = ctx.signer()?;
+    check_endpoint_and_region(Some(&registration.endpoint), Some(&registration.region))?;
+    let config = ctx.config().await?;
+    let owner = signer.pubkey();
+    if registration.bond < config.params.min_provider_stake {
+        bail!(
+            "bond {} MEDIA is below the minimum provider stake of {} MEDIA",
+            media(registration.bond),
+            media(config.params.min_provider_stake)
+        );
+    }
+    if ctx.rpc.account(&pda::provider(&owner)).await?.is_some() {
+        bail!("{owner} is already registered as a provider (see `media provider show`)");
+    }
+    let node_key = registration
+        .node_key
+        .unwrap_or_else(|| signer.insecure_clone());
+    let args = RegisterProviderArgs {
+        kind: if registration.guard {
+            ProviderKind::Guard
+        } else {
+            ProviderKind::Edge
+        },
+        endpoint: registration.endpoint,
+        region: registration.region,
+        bond: registration.bond,
+    };
+    let instruction = ix::register_provider(&owner, &node_key.pubkey(), args);
+    let signature = ctx
+        .rpc
+        .send("provider register", &[instruction], &signer, &[&node_key])
+        .await?;
+    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
+        || {
+            format!(
+                "Registered provider {} (bond counts from epoch {}).\n{}",
+                pda::provider(&owner),
+                provider.bond_epoch + 1,
+                provider_text(&provider)
+            )
+        },
+    );
+    Ok(())
+}
+
+pub async fn update(
+    ctx: &Ctx,
+    endpoint: Option<String>,
+    region: Option<String>,
+    new_node_key: Option<Keypair>,
+) -> Result<()> {
+    let signer = ctx.signer()?;
+    if endpoint.is_none() && region.is_none() && new_node_key.is_none() {
+        bail!("nothing to update: give --endpoint, --region or --node-keypair");
+    }
+    check_endpoint_and_region(endpoint.as_deref(), region.as_deref())?;
+    ctx.config().await?;
+    let owner = signer.pubkey();
+    require_provider(ctx, &owner).await?;
+    let new_key = new_node_key.as_ref().map(|k| k.pubkey());
+    let instruction = ix::update_provider(
+        &owner,
+        new_key.as_ref(),
+        UpdateProviderArgs { endpoint, region },
+    );
+    let others: Vec<&Keypair> = new_node_key.iter().collect();
+    let signature = ctx
+        .rpc
+        .send("provider update", &[instruction], &signer, &others)
+        .await?;
+    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
+        || format!("Provider updated.\n{}", provider_text(&provider)),
+    );
+    Ok(())
+}
+
+pub async fn deactivate(ctx: &Ctx) -> Result<()> {
+    let signer = ctx.signer()?;
+    ctx.config().await?;
+    let owner = signer.pubkey();
+    require_provider(ctx, &owner).await?;
+    let signature = ctx
+        .rpc
+        .send(
+            "provider deactivate",
+            &[ix::deactivate_provider(&owner)],
+            &signer,
+            &[],
+        )
+        .await?;
+    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
+        || {
+            format!(
+                "Provider deactivated in epoch {}; its bond is released after the settlement window.",
+                provider.deactivated_epoch
+            )
+        },
+    );
+    Ok(())
+}
+
+/// Shows `owner`'s provider, or the signer's when no owner is given.
+pub async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
+    let owner = match owner {
+        Some(owner) => owner,
+        None => ctx.signer()?.pubkey(),
+    };
+    ctx.config().await?;
+    let provider = require_provider(ctx, &owner).await?;
+    ctx.report(provider_json(&provider), || provider_text(&provider));
+    Ok(())
+}
+
+pub async fn list(ctx: &Ctx) -> Result<()> {
+    ctx.config().await?;
+    let mut providers = ctx.rpc.all::<Provider>(&media_network::ID).await?;
+    providers.sort_by_key(|(_, p)| p.owner.to_string());
+    let views: Vec<_> = providers.iter().map(|(_, p)| provider_json(p)).collect();
+    ctx.report(json!({ "providers": views }), || {
+        if providers.is_empty() {
+            return "No providers registered.".into();
+        }
+        let mut lines = vec![format!(
+            "{:<44}  {:<6}  {:<11}  {:<8}  {:>14}  endpoint",
+            "owner", "kind", "status", "region", "bond (MEDIA)"
+        )];
+        for (_, p) in &providers {
+            lines.push(format!(
+                "{:<44}  {:<6}  {:<11}  {:<8}  {:>14}  {}",
+                p.owner.to_string(),
+                kind_name(p.kind),
+                status_name(p.status),
+                region_text(&p.region),
+                media(p.bond_next),
+                p.endpoint
+            ));
+        }
+        lines.join("\n")
+    });
+    Ok(())
+}
+
+pub async fn require_provider(ctx: &Ctx, owner: &Pubkey) -> Result<Provider> {
+    ctx.rpc
+        .try_decode(&pda::provider(owner))
+        .await?
+        .ok_or_else(|| anyhow!("{owner} is not a registered provider"))
+}
+
+fn check_endpoint_and_region(endpoint: Option<&str>, region: Option<&str>) -> Result<()> {
+    if let Some(endpoint) = endpoint {
+        validate_endpoint(endpoint).map_err(|_| {
+            anyhow!(
+                "invalid endpoint {endpoint:?}: expected an http:// or https:// URL of at most {} characters",
+                media_network::constants::MAX_ENDPOINT_LEN
+            )
+        })?;
+    }
+    if let Some(region) = region {
+        parse_region(region).map_err(|_| {
+            anyhow!("invalid region {region:?}: expected 1-8 characters of a-z, 0-9 and -")
+        })?;
+    }
+    Ok(())
+}
+
+fn kind_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Edge => "edge",
+        ProviderKind::Guard => "guard",
+    }
+}
+
+fn status_name(status: ProviderStatus) -> &'static str {
+    match status {
+        ProviderStatus::Active => "active",
+        ProviderStatus::Deactivated => "deactivated",
+    }
+}
+
+fn region_text(region: &[u8]) -> String {
+    String::from_utf8_lossy(region)
+        .trim_end_matches('\0')
+        .to_string()
+}
+
+pub fn provider_json(p: &Provider) -> serde_json::Value {
+    json!({
+        "address": pda::provider(&p.owner).to_string(),
+        "owner": p.owner.to_string(),
+        "node_key": p.node_key.to_string(),
+        "kind": kind_name(p.kind),
+        "status": status_name(p.status),
+        "endpoint": p.endpoint,
+        "region": region_text(&p.region),
+        "bond_current": p.bond_current,
+        "bond_next": p.bond_next,
+        "registered_epoch": p.registered_epoch,
+        "fees_claimable": p.fees_claimable,
+        "rewards_claimable": p.rewards_claimable,
+        "reward_slots": p.reward_slots.iter().filter(|s| s.epoch != media_network::constants::EMPTY_SLOT)
+            .map(|s| json!({"epoch": s.epoch, "bytes": s.bytes, "bond": s.bond})).collect::<Vec<_>>(),
+    })
+}
+
+fn provider_text(p: &Provider) -> String {
+    format!(
+        "Provider {}\n  node key   {}\n  kind       {}\n  status     {}\n  endpoint   {}\n  region     {}\n  bond       {} MEDIA (this epoch {} MEDIA)\n  claimable  {} MEDIA rewards, {} fee units",
+        p.owner,
+        p.node_key,
+        kind_name(p.kind),
+        status_name(p.status),
+        p.endpoint,
+        region_text(&p.region),
+        media(p.bond_next),
+        media(p.bond_current),
+        media(p.rewards_claimable),
+        p.fees_claimable
+    )
+}

@@ -1,0 +1,138 @@
+//! Staking: `stake`, `unstake`, `cancel-unstake`, `withdraw`, and the wallet's stake view.
+use crate::context::Ctx;
+use crate::output::media;
+use crate::rpc::Submit;
+use crate::rpc::{associated_token_account, require_balance};
+use anyhow::{bail, Result};
+use media_network::constants::MEDIA_DECIMALS;
+use media_network::state::StakeAccount;
+use media_sdk::{ix, pda};
+use serde_json::json;
+use solana_signer::Signer;
+
+pub async fn stake(ctx: &Ctx, amount: u64) -> Result<()> {
+    let signer = ctx.signer()?;
+    let config = ctx.config().await?;
+    let owner = signer.pubkey();
+    let (source, _) = associated_token_account(&owner, &owner, &config.media_mint);
+    require_balance(&ctx.rpc, &source, amount, "MEDIA", MEDIA_DECIMALS).await?;
+    let signature = ctx
+        .rpc
+        .send("stake", &[ix::stake(&owner, &source, amount)], &signer, &[])
+        .await?;
+    let account: StakeAccount = ctx.rpc.decode(&pda::stake(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "staked": amount, "stake": stake_json(&account)}),
+        || {
+            format!(
+                "Staked {} MEDIA; it counts after warm-up (unix time {}).\n{}",
+                media(amount),
+                account.warm_at,
+                stake_text(&account)
+            )
+        },
+    );
+    Ok(())
+}
+
+pub async fn unstake(ctx: &Ctx, amount: u64) -> Result<()> {
+    let signer = ctx.signer()?;
+    ctx.config().await?;
+    let owner = signer.pubkey();
+    let signature = ctx
+        .rpc
+        .send(
+            "unstake",
+            &[ix::request_unstake(&owner, amount)],
+            &signer,
+            &[],
+        )
+        .await?;
+    let account: StakeAccount = ctx.rpc.decode(&pda::stake(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "stake": stake_json(&account)}),
+        || {
+            format!(
+                "Unstaking {} MEDIA; withdrawable from unix time {}.",
+                media(account.unstaking),
+                account.unlock_at
+            )
+        },
+    );
+    Ok(())
+}
+
+pub async fn cancel_unstake(ctx: &Ctx) -> Result<()> {
+    let signer = ctx.signer()?;
+    ctx.config().await?;
+    let owner = signer.pubkey();
+    let signature = ctx
+        .rpc
+        .send(
+            "cancel-unstake",
+            &[ix::cancel_unstake(&owner)],
+            &signer,
+            &[],
+        )
+        .await?;
+    let account: StakeAccount = ctx.rpc.decode(&pda::stake(&owner)).await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "stake": stake_json(&account)}),
+        || format!("Unstake cancelled.\n{}", stake_text(&account)),
+    );
+    Ok(())
+}
+
+pub async fn withdraw(ctx: &Ctx) -> Result<()> {
+    let signer = ctx.signer()?;
+    let config = ctx.config().await?;
+    let owner = signer.pubkey();
+    let Some(before) = ctx
+        .rpc
+        .try_decode::<StakeAccount>(&pda::stake(&owner))
+        .await?
+    else {
+        bail!("{owner} has no stake account; nothing to withdraw");
+    };
+    let (destination, create) = associated_token_account(&owner, &owner, &config.media_mint);
+    let signature = ctx
+        .rpc
+        .send(
+            "withdraw",
+            &[create, ix::withdraw(&owner, &destination)],
+            &signer,
+            &[],
+        )
+        .await?;
+    let after: StakeAccount = ctx.rpc.decode(&pda::stake(&owner)).await?;
+    let withdrawn = before.unstaking.saturating_sub(after.unstaking);
+    ctx.report(
+        json!({"signature": signature.to_string(), "withdrawn": withdrawn, "destination": destination.to_string()}),
+        || format!("Withdrew {} MEDIA to {destination}.", media(withdrawn)),
+    );
+    Ok(())
+}
+
+pub fn stake_json(s: &StakeAccount) -> serde_json::Value {
+    json!({
+        "owner": s.owner.to_string(),
+        "active": s.active,
+        "warming": s.warming,
+        "warm_at": s.warm_at,
+        "unstaking": s.unstaking,
+        "unlock_at": s.unlock_at,
+        "provider_bond": s.provider_bond,
+        "consumer_bond": s.consumer_bond,
+    })
+}
+
+pub fn stake_text(s: &StakeAccount) -> String {
+    format!(
+        "Stake of {}: active {} MEDIA, warming {} MEDIA, unstaking {} MEDIA, bonded {} MEDIA",
+        s.owner,
+        media(s.active),
+        media(s.warming),
+        media(s.unstaking),
+        media(s.provider_bond.saturating_add(s.consumer_bond))
+    )
+}

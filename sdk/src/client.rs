@@ -1,0 +1,190 @@
+//! A cluster seen through the stock Solana RPC client: typed reads of the programs' accounts,
+//! token balances, and send-and-confirm. Shared by the CLI, the bootstrap, keeper and relay.
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{AccountDeserialize, Discriminator};
+use solana_account::Account;
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::client_error::Error as ClientError;
+use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
+use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
+use solana_signer::Signer;
+use solana_transaction::{Signature, Transaction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("RPC {url}: {source}")]
+    Rpc {
+        url: String,
+        #[source]
+        source: Box<ClientError>,
+    },
+    #[error("account {0} does not exist")]
+    Missing(Pubkey),
+    #[error("account {address}: {reason}")]
+    Undecodable { address: Pubkey, reason: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Turns the Solana CLI's cluster monikers into URLs.
+pub fn cluster_url(url_or_moniker: &str) -> String {
+    match url_or_moniker {
+        "localhost" | "l" => "http://127.0.0.1:8899".into(),
+        "devnet" | "d" => "https://api.devnet.solana.com".into(),
+        "mainnet-beta" | "m" => "https://api.mainnet-beta.solana.com".into(),
+        "testnet" | "t" => "https://api.testnet.solana.com".into(),
+        url => url.into(),
+    }
+}
+
+pub struct Cluster {
+    pub client: RpcClient,
+    pub url: String,
+}
+
+impl Cluster {
+    /// `url_or_moniker` as the Solana CLI takes it (`localhost`, `devnet`, … or a URL).
+    pub fn new(url_or_moniker: &str, commitment: CommitmentConfig) -> Self {
+        let url = cluster_url(url_or_moniker);
+        Cluster {
+            client: RpcClient::new_with_commitment(url.clone(), commitment),
+            url,
+        }
+    }
+
+    fn rpc_error(&self, source: ClientError) -> Error {
+        Error::Rpc {
+            url: self.url.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Fails when the endpoint does not answer.
+    pub async fn check_reachable(&self) -> Result<()> {
+        self.client
+            .get_version()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.rpc_error(e))
+    }
+
+    pub async fn account(&self, address: &Pubkey) -> Result<Option<Account>> {
+        self.client
+            .get_account_with_commitment(address, self.client.commitment())
+            .await
+            .map(|response| response.value)
+            .map_err(|e| self.rpc_error(e))
+    }
+
+    /// Fetches and decodes an Anchor account; `None` when it does not exist.
+    pub async fn try_decode<T: AccountDeserialize>(&self, address: &Pubkey) -> Result<Option<T>> {
+        match self.account(address).await? {
+            Some(account) => crate::decode::account(&account.data)
+                .map(Some)
+                .map_err(|e| Error::Undecodable {
+                    address: *address,
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+
+    /// Fetches and decodes an Anchor account that must exist.
+    pub async fn decode<T: AccountDeserialize>(&self, address: &Pubkey) -> Result<T> {
+        self.try_decode(address)
+            .await?
+            .ok_or(Error::Missing(*address))
+    }
+
+    /// Every account of type `T` owned by `program`, matched by its Anchor discriminator.
+    pub async fn all<T: AccountDeserialize + Discriminator>(
+        &self,
+        program: &Pubkey,
+    ) -> Result<Vec<(Pubkey, T)>> {
+        let config = RpcProgramAccountsConfig {
+            filters: Some(vec![RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
+                0,
+                T::DISCRIMINATOR,
+            ))]),
+            account_config: RpcAccountInfoConfig {
+                encoding: Some(solana_rpc_client_api::response::UiAccountEncoding::Base64),
+                commitment: Some(self.client.commitment()),
+                ..RpcAccountInfoConfig::default()
+            },
+            ..RpcProgramAccountsConfig::default()
+        };
+        let accounts = self
+            .client
+            .get_program_ui_accounts_with_config(program, config)
+            .await
+            .map_err(|e| self.rpc_error(e))?;
+        accounts
+            .into_iter()
+            .map(|(address, account)| {
+                let data = account.data.decode().ok_or_else(|| Error::Undecodable {
+                    address,
+                    reason: "the RPC returned data that is not base64".into(),
+                })?;
+                crate::decode::account(&data)
+                    .map(|value| (address, value))
+                    .map_err(|e| Error::Undecodable {
+                        address,
+                        reason: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    pub async fn rent_exempt(&self, len: usize) -> Result<u64> {
+        self.client
+            .get_minimum_balance_for_rent_exemption(len)
+            .await
+            .map_err(|e| self.rpc_error(e))
+    }
+
+    /// Base units held by a token account; 0 when it does not exist.
+    pub async fn token_balance(&self, token_account: &Pubkey) -> Result<u64> {
+        let Some(account) = self.account(token_account).await? else {
+            return Ok(0);
+        };
+        use anchor_lang::solana_program::program_pack::Pack;
+        anchor_spl::token::spl_token::state::Account::unpack(&account.data)
+            .map(|state| state.amount)
+            .map_err(|e| Error::Undecodable {
+                address: *token_account,
+                reason: format!("not a token account: {e}"),
+            })
+    }
+
+    /// Signs with `payer` (fee payer) and `others`, sends with preflight, and waits until the
+    /// transaction is confirmed at the client's commitment. A transaction that landed with an
+    /// error is an error.
+    pub async fn send_and_confirm(
+        &self,
+        instructions: &[Instruction],
+        payer: &Keypair,
+        others: &[&Keypair],
+    ) -> std::result::Result<Signature, ClientError> {
+        let blockhash = self.client.get_latest_blockhash().await?;
+        let mut signers: Vec<&Keypair> = vec![payer];
+        signers.extend(others.iter().filter(|k| k.pubkey() != payer.pubkey()));
+        let tx = Transaction::new_signed_with_payer(
+            instructions,
+            Some(&payer.pubkey()),
+            &signers,
+            blockhash,
+        );
+        let signature = self.client.send_and_confirm_transaction(&tx).await?;
+        let status = self
+            .client
+            .get_signature_status_with_commitment(&signature, self.client.commitment())
+            .await?;
+        match status {
+            Some(Err(err)) => Err(ClientError::from(err)),
+            _ => Ok(signature),
+        }
+    }
+}
