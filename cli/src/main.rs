@@ -26,9 +26,10 @@ use std::path::PathBuf;
     about = "Media Network: a decentralized CDN settled on Solana",
     long_about = "Media Network: a decentralized CDN settled on Solana.\n\n\
         Amounts of MEDIA are in whole tokens with up to 6 decimals (25, 0.5). Commands that \
-        send a transaction wait for it to be confirmed at --commitment and print its signature. \
+        send a transaction check what they can first, then wait for confirmation at \
+        --commitment (with a spinner on a terminal); --output json includes the signatures. \
         `media localnet` runs a whole cluster on this machine; point other commands at it \
-        with `-u localhost` (the default)."
+        with `-u localhost` (the default). Exit status: 0 success, 1 error, 2 bad usage."
 )]
 struct Cli {
     /// RPC URL or moniker: localhost, devnet, mainnet-beta, testnet.

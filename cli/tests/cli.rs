@@ -298,4 +298,38 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     let status = alice.ok(&["status"]);
     assert_eq!(status["params"]["price_per_gib"], 20_000u64);
     assert_eq!(status["governance"]["proposal_count"], 1u64);
+
+    // The rest of a provider's and consumer's life, as far as it goes without traffic.
+    let alice_key = registered["provider"]["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lane = alice.ok(&["lane", "open", "--consumer", &alice_key]);
+    assert_eq!(lane["node_key"], alice_key.as_str());
+    alice.refused(&["lane", "open", "--consumer", &alice_key], "already open");
+    let unstaking = alice.ok(&["unstake", "10"]);
+    assert_eq!(unstaking["stake"]["unstaking"], 10_000_000u64);
+    let back = alice.ok(&["cancel-unstake"]);
+    assert_eq!(back["stake"]["unstaking"], 0u64);
+    let requested = alice.ok(&["consumer", "withdraw", "40"]);
+    assert_eq!(requested["requested"], 40_000_000u64);
+    alice.refused(&["consumer", "withdraw"], "payable from epoch");
+    for expected in [1u64, 2] {
+        // Two-second epochs: wait until the next one is due, then crank it.
+        let due = alice.ok(&["epoch", "show"])["next_epoch_due_at"]
+            .as_i64()
+            .unwrap();
+        while unix_now() <= due {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        assert_eq!(alice.ok(&["epoch", "advance"])["epoch"], expected);
+    }
+    let finalized = alice.ok(&["epoch", "finalize"]);
+    assert_eq!(finalized["epoch"], 0u64);
+    let withdrawn = alice.ok(&["consumer", "withdraw"]);
+    assert_eq!(withdrawn["withdrawn"], 40_000_000u64);
+    let claimed = alice.ok(&["claim"]);
+    assert_eq!(claimed["rewards"], 0u64, "no traffic, no rewards");
+    // The crank bounties of the two advances came out of an empty treasury: nothing to claim.
+    assert_eq!(claimed["keeper_fees"], 0u64);
 }
