@@ -206,6 +206,27 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
+/// Sleeps until the wall clock (which the localnet's Clock follows) is past `at`.
+fn sleep_past(at: i64) {
+    while unix_now() <= at {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `provider register` at `endpoint` in region eu with a 50 MEDIA bond.
+fn register_provider(endpoint: &str) -> [&str; 8] {
+    [
+        "provider",
+        "register",
+        "--endpoint",
+        endpoint,
+        "--region",
+        "eu",
+        "--bond",
+        "50",
+    ]
+}
+
 #[test]
 fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     // Two-second epochs: a ten-second warm-up and vote, a two-second timelock.
@@ -223,50 +244,18 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     // Refusals change nothing on chain.
     alice.refused(&["stake", "5000"], "insufficient MEDIA");
     alice.refused(
-        &[
-            "provider",
-            "register",
-            "--endpoint",
-            "https://edge.example",
-            "--region",
-            "eu",
-            "--bond",
-            "50",
-        ],
+        &register_provider("https://edge.example"),
         "InsufficientActiveStake",
     );
     alice.refused(&["provider", "show"], "is not a registered provider");
-    alice.refused(
-        &[
-            "provider",
-            "register",
-            "--endpoint",
-            "ftp://edge",
-            "--region",
-            "eu",
-            "--bond",
-            "50",
-        ],
-        "invalid endpoint",
-    );
+    alice.refused(&register_provider("ftp://edge"), "invalid endpoint");
     assert_eq!(staked_total(&alice), 200_000_000u64);
     let malformed = alice.run(&["stake", "12,5"]);
     assert_ne!(malformed.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&malformed.stderr).contains("invalid amount \"12,5\""));
 
-    while unix_now() <= warm_at {
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let registered = alice.ok(&[
-        "provider",
-        "register",
-        "--endpoint",
-        "https://edge.example",
-        "--region",
-        "eu",
-        "--bond",
-        "50",
-    ]);
+    sleep_past(warm_at);
+    let registered = alice.ok(&register_provider("https://edge.example"));
     assert_eq!(registered["provider"]["bond_next"], 50_000_000u64);
     assert_eq!(registered["provider"]["status"], "active");
     let listed = alice.ok(&["provider", "list"]);

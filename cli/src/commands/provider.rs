@@ -3,6 +3,7 @@ use crate::context::Ctx;
 use crate::output::media;
 use crate::rpc::Submit;
 use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
 use anyhow::{anyhow, bail, Result};
 use media_network::instructions::{RegisterProviderArgs, UpdateProviderArgs};
 use media_network::state::{parse_region, validate_endpoint};
@@ -50,23 +51,22 @@ pub async fn register(ctx: &Ctx, registration: Registration) -> Result<()> {
         bond: registration.bond,
     };
     let instruction = ix::register_provider(&owner, &node_key.pubkey(), args);
-    let signature = ctx
-        .rpc
-        .send("provider register", &[instruction], &signer, &[&node_key])
-        .await?;
-    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner)).await?;
-    ctx.report(
-        json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
-        || {
+    submit(
+        ctx,
+        "provider register",
+        instruction,
+        &signer,
+        &[&node_key],
+        |p| {
             format!(
                 "Registered provider {} (bond counts from epoch {}).\n{}",
                 pda::provider(&owner),
-                provider.bond_epoch + 1,
-                provider_text(&provider)
+                p.bond_epoch + 1,
+                provider_text(p)
             )
         },
-    );
-    Ok(())
+    )
+    .await
 }
 
 pub async fn update(
@@ -90,16 +90,10 @@ pub async fn update(
         UpdateProviderArgs { endpoint, region },
     );
     let others: Vec<&Keypair> = new_node_key.iter().collect();
-    let signature = ctx
-        .rpc
-        .send("provider update", &[instruction], &signer, &others)
-        .await?;
-    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner)).await?;
-    ctx.report(
-        json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
-        || format!("Provider updated.\n{}", provider_text(&provider)),
-    );
-    Ok(())
+    submit(ctx, "provider update", instruction, &signer, &others, |p| {
+        format!("Provider updated.\n{}", provider_text(p))
+    })
+    .await
 }
 
 pub async fn deactivate(ctx: &Ctx) -> Result<()> {
@@ -107,24 +101,30 @@ pub async fn deactivate(ctx: &Ctx) -> Result<()> {
     ctx.config().await?;
     let owner = signer.pubkey();
     require_provider(ctx, &owner).await?;
-    let signature = ctx
-        .rpc
-        .send(
-            "provider deactivate",
-            &[ix::deactivate_provider(&owner)],
-            &signer,
-            &[],
+    let instruction = ix::deactivate_provider(&owner);
+    submit(ctx, "provider deactivate", instruction, &signer, &[], |p| {
+        format!(
+            "Provider deactivated in epoch {}; its bond is released after the settlement window.",
+            p.deactivated_epoch
         )
-        .await?;
-    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner)).await?;
+    })
+    .await
+}
+
+/// Sends the owner's provider instruction and reports the provider account after it.
+async fn submit(
+    ctx: &Ctx,
+    what: &str,
+    instruction: Instruction,
+    owner: &Keypair,
+    others: &[&Keypair],
+    text: impl FnOnce(&Provider) -> String,
+) -> Result<()> {
+    let signature = ctx.rpc.send(what, &[instruction], owner, others).await?;
+    let provider: Provider = ctx.rpc.decode(&pda::provider(&owner.pubkey())).await?;
     ctx.report(
         json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
-        || {
-            format!(
-                "Provider deactivated in epoch {}; its bond is released after the settlement window.",
-                provider.deactivated_epoch
-            )
-        },
+        || text(&provider),
     );
     Ok(())
 }

@@ -3,6 +3,8 @@ use crate::context::Ctx;
 use crate::output::media;
 use crate::rpc::Submit;
 use crate::rpc::{associated_token_account, require_balance};
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
 use anyhow::{bail, Result};
 use media_network::constants::MEDIA_DECIMALS;
 use media_network::state::StakeAccount;
@@ -36,49 +38,46 @@ pub async fn stake(ctx: &Ctx, amount: u64) -> Result<()> {
 }
 
 pub async fn unstake(ctx: &Ctx, amount: u64) -> Result<()> {
-    let signer = ctx.signer()?;
-    ctx.config().await?;
-    let owner = signer.pubkey();
-    let signature = ctx
-        .rpc
-        .send(
-            "unstake",
-            &[ix::request_unstake(&owner, amount)],
-            &signer,
-            &[],
-        )
-        .await?;
-    let account: StakeAccount = ctx.rpc.decode(&pda::stake(&owner)).await?;
-    ctx.report(
-        json!({"signature": signature.to_string(), "stake": stake_json(&account)}),
-        || {
+    change_stake(
+        ctx,
+        "unstake",
+        |owner| ix::request_unstake(owner, amount),
+        |s| {
             format!(
                 "Unstaking {} MEDIA; withdrawable from unix time {}.",
-                media(account.unstaking),
-                account.unlock_at
+                media(s.unstaking),
+                s.unlock_at
             )
         },
-    );
-    Ok(())
+    )
+    .await
 }
 
 pub async fn cancel_unstake(ctx: &Ctx) -> Result<()> {
+    change_stake(ctx, "cancel-unstake", ix::cancel_unstake, |s| {
+        format!("Unstake cancelled.\n{}", stake_text(s))
+    })
+    .await
+}
+
+/// Sends the signer's one-instruction stake change and reports the stake account after it.
+async fn change_stake(
+    ctx: &Ctx,
+    what: &str,
+    instruction: impl FnOnce(&Pubkey) -> Instruction,
+    text: impl FnOnce(&StakeAccount) -> String,
+) -> Result<()> {
     let signer = ctx.signer()?;
     ctx.config().await?;
     let owner = signer.pubkey();
     let signature = ctx
         .rpc
-        .send(
-            "cancel-unstake",
-            &[ix::cancel_unstake(&owner)],
-            &signer,
-            &[],
-        )
+        .send(what, &[instruction(&owner)], &signer, &[])
         .await?;
     let account: StakeAccount = ctx.rpc.decode(&pda::stake(&owner)).await?;
     ctx.report(
         json!({"signature": signature.to_string(), "stake": stake_json(&account)}),
-        || format!("Unstake cancelled.\n{}", stake_text(&account)),
+        || text(&account),
     );
     Ok(())
 }
