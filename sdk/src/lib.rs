@@ -8,6 +8,7 @@ pub mod gov;
 pub mod ix;
 pub mod pda;
 pub mod receipt;
+pub mod session;
 pub mod settlement;
 
 pub use media_governance;

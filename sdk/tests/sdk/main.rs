@@ -1,3 +1,4 @@
 //! media-sdk integration tests: one binary, one module per area.
+mod session_vectors;
 mod settlement_size;
 mod vectors;
