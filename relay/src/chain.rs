@@ -1,0 +1,143 @@
+//! What the relay knows of the chain: the epoch and, per consumer it serves, the receipt
+//! signers valid now and whether it may still be served. Refreshed over RPC in the
+//! background; requests read the latest snapshot without a network call.
+use anchor_lang::prelude::Pubkey;
+use media_network::state::{Config, Consumer, Provider};
+use media_sdk::client::Cluster;
+use media_sdk::{ix, pda};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerState {
+    /// Keys whose session tokens are accepted: the signer for this epoch and the previous
+    /// one (a rotation must not cut off sessions already granted).
+    pub signers: Vec<Pubkey>,
+    /// Why the consumer is not served right now, if it is not.
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChainView {
+    pub config: Pubkey,
+    pub epoch: u64,
+    pub consumers: HashMap<Pubkey, ConsumerState>,
+}
+
+pub type SharedView = Arc<RwLock<ChainView>>;
+
+/// The consumer's state as the relay judges it in `epoch`.
+pub fn judge(consumer: &Consumer, epoch: u64, quota_bytes_per_media: u64) -> ConsumerState {
+    let mut signers: Vec<Pubkey> = [Some(epoch), epoch.checked_sub(1)]
+        .into_iter()
+        .flatten()
+        .filter_map(|e| consumer.signer_for(e))
+        .collect();
+    signers.dedup();
+    let quota_used_up = consumer
+        .usage
+        .iter()
+        .find(|u| u.epoch == epoch)
+        .is_some_and(|u| u.eligible_bytes >= u.quota)
+        || consumer.quota_for(epoch, quota_bytes_per_media) == 0;
+    let refusal = if !consumer.is_active() {
+        Some("the consumer is deactivated on chain".to_string())
+    } else if consumer.escrow == 0 {
+        Some("the consumer's fee escrow is empty on chain".to_string())
+    } else if quota_used_up {
+        Some(format!(
+            "the consumer's bandwidth quota for epoch {epoch} is used up"
+        ))
+    } else {
+        None
+    };
+    ConsumerState { signers, refusal }
+}
+
+/// Reads the epoch and every served consumer once.
+pub async fn read(cluster: &Cluster, consumers: &[Pubkey]) -> anyhow::Result<ChainView> {
+    let config: Config = cluster.decode(&pda::config()).await?;
+    let mut view = ChainView {
+        config: pda::config(),
+        epoch: config.epoch,
+        consumers: HashMap::new(),
+    };
+    for owner in consumers {
+        let state = match cluster
+            .try_decode::<Consumer>(&pda::consumer(owner))
+            .await?
+        {
+            Some(consumer) => judge(&consumer, config.epoch, config.params.quota_bytes_per_media),
+            None => ConsumerState {
+                signers: Vec::new(),
+                refusal: Some("the consumer is not registered on chain".into()),
+            },
+        };
+        view.consumers.insert(*owner, state);
+    }
+    Ok(view)
+}
+
+/// Keeps `view` current, every `interval`, until the task is dropped. A failed read keeps
+/// the last snapshot and is logged.
+pub async fn refresh_forever(
+    cluster: Arc<Cluster>,
+    consumers: Vec<Pubkey>,
+    view: SharedView,
+    interval: Duration,
+) {
+    loop {
+        match read(&cluster, &consumers).await {
+            Ok(fresh) => {
+                let mut current = view.write().unwrap_or_else(|e| e.into_inner());
+                if current.epoch != fresh.epoch {
+                    tracing::info!(epoch = fresh.epoch, "epoch changed");
+                }
+                *current = fresh;
+            }
+            Err(e) => tracing::warn!(error = %e, "chain refresh failed; keeping the last view"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Opens this relay's lane to every consumer that lacks one, signed and paid by the node key.
+pub async fn open_lanes(
+    cluster: &Cluster,
+    node: &Keypair,
+    consumers: &[Pubkey],
+) -> anyhow::Result<()> {
+    let node_key = node.pubkey();
+    let provider = cluster
+        .all::<Provider>(&media_network::ID)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .find(|p| p.node_key == node_key)
+        .ok_or_else(|| {
+            anyhow::anyhow!("no provider is registered with node key {node_key}; register first")
+        })?;
+    for consumer in consumers {
+        if cluster
+            .account(&pda::lane(&node_key, consumer))
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        if cluster.account(&pda::consumer(consumer)).await?.is_none() {
+            tracing::warn!(%consumer, "consumer not registered; no lane opened");
+            continue;
+        }
+        let open = ix::open_lane(&node_key, &provider.owner, &node_key, consumer);
+        cluster
+            .send_and_confirm(&[open], node, &[])
+            .await
+            .map_err(|e| anyhow::anyhow!("open_lane to {consumer}: {e}"))?;
+        tracing::info!(%consumer, lane = %pda::lane(&node_key, consumer), "lane opened");
+    }
+    Ok(())
+}

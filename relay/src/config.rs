@@ -1,0 +1,131 @@
+//! The relay's configuration: a TOML file, with command-line flags overriding it.
+use anchor_lang::prelude::Pubkey;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// The consumer's owner address (its on-chain identity), base58.
+    #[serde(deserialize_with = "base58_pubkey")]
+    pub owner: Pubkey,
+    /// Base URL of the consumer's origin; `/c/{owner}/{path}` is fetched from `{origin}/{path}`.
+    pub origin: Url,
+    /// The consumer's gateway, which co-signs this relay's receipts.
+    pub gateway: Option<Url>,
+}
+
+fn base58_pubkey<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Pubkey, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse()
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a base58 public key")))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    pub listen: SocketAddr,
+    pub node_keypair: PathBuf,
+    /// RPC URL or moniker (localhost, devnet, mainnet-beta).
+    pub rpc_url: String,
+    pub keepers: Vec<Url>,
+    pub cache_bytes: u64,
+    pub credit_window_bytes: u64,
+    pub max_object_bytes: usize,
+    pub origin_timeout_ms: u64,
+    pub stall_timeout_ms: u64,
+    pub chain_refresh_secs: u64,
+    pub consumers: Vec<ConsumerConfig>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            node_keypair: PathBuf::from("node.json"),
+            rpc_url: "localhost".into(),
+            keepers: Vec::new(),
+            cache_bytes: 1 << 30,
+            credit_window_bytes: 8 << 20,
+            max_object_bytes: 64 << 20,
+            origin_timeout_ms: 10_000,
+            stall_timeout_ms: 10_000,
+            chain_refresh_secs: 5,
+            consumers: Vec::new(),
+        }
+    }
+}
+
+impl RelayConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read relay config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("relay config {}", path.display()))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.consumers.is_empty() {
+            bail!("no consumers configured: add [[consumers]] with owner and origin");
+        }
+        if self.credit_window_bytes == 0 {
+            bail!("credit_window_bytes must be more than 0");
+        }
+        if self.cache_bytes == 0 {
+            bail!("cache_bytes must be more than 0");
+        }
+        for c in &self.consumers {
+            if !matches!(c.origin.scheme(), "http" | "https") {
+                return Err(anyhow!(
+                    "consumer {}: origin must be http(s), got {}",
+                    c.owner,
+                    c.origin
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn origin_timeout(&self) -> Duration {
+        Duration::from_millis(self.origin_timeout_ms)
+    }
+
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_parses_and_bad_ones_are_refused() {
+        let config: RelayConfig = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9000"
+            credit_window_bytes = 1024
+            [[consumers]]
+            owner = "11111111111111111111111111111111"
+            origin = "http://127.0.0.1:8000/media/"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.credit_window_bytes, 1024);
+        assert_eq!(config.cache_bytes, 1 << 30, "defaults fill the rest");
+        assert!(
+            toml::from_str::<RelayConfig>("cache_byte = 1").is_err(),
+            "typos are errors"
+        );
+        let none = RelayConfig::default();
+        assert!(none
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("no consumers"));
+    }
+}

@@ -1,0 +1,560 @@
+//! Metering viewer sessions: admission with a session token, body bytes counted per session
+//! and epoch, viewer receipts verified locally, and the credit window — a session may run at
+//! most `credit_window` bytes ahead of its last valid viewer receipt. Bytes are granted before
+//! they are sent, so a viewer that stops acknowledging receives exactly the window.
+use crate::chain::ChainView;
+use anchor_lang::prelude::Pubkey;
+use media_sdk::session::{SessionGrant, SessionToken, ViewerReceipt};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Why a request is not served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no session token (send it in the X-Media-Session header)")]
+    MissingToken,
+    #[error("invalid session token: {0}")]
+    BadToken(String),
+    #[error("the session token is for another deployment or consumer")]
+    WrongScope,
+    #[error("the session token expired at unix time {0}")]
+    Expired(i64),
+    #[error("the session token is not signed by the consumer's receipt signer")]
+    NotSigned,
+    #[error("this relay does not serve consumer {0}")]
+    UnknownConsumer(Pubkey),
+    #[error("consumer refused: {0}")]
+    ConsumerRefused(String),
+    #[error("the session has used its max_bytes ({0})")]
+    SessionSpent(u64),
+    #[error("payment required: {delivered} bytes delivered in epoch {epoch}, {acked} acknowledged, credit window {window}")]
+    PaymentRequired {
+        epoch: u64,
+        delivered: u64,
+        acked: u64,
+        window: u64,
+    },
+}
+
+/// Why a viewer receipt is rejected (it is then not counted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptRejection {
+    #[error("invalid viewer receipt: {0}")]
+    Malformed(String),
+    #[error("the viewer receipt's signature does not verify")]
+    BadSignature,
+    #[error("the viewer receipt is for another deployment, relay or consumer")]
+    WrongScope,
+    #[error("no session with key {0} was admitted here")]
+    UnknownSession(Pubkey),
+    #[error("the viewer receipt is for epoch {got}; the session is in epoch {current}")]
+    WrongEpoch { got: u64, current: u64 },
+    #[error("the viewer receipt acknowledges {claimed} bytes; {delivered} were delivered")]
+    BeyondDelivered { claimed: u64, delivered: u64 },
+    #[error("the viewer receipt acknowledges {claimed} bytes, less than the {acked} already acknowledged")]
+    Stale { claimed: u64, acked: u64 },
+}
+
+/// A session's counters in its current epoch.
+#[derive(Debug)]
+struct Session {
+    grant: SessionGrant,
+    epoch: u64,
+    delivered: u64,
+    acked: u64,
+    /// Body bytes over every epoch: bounded by the token's `max_bytes`.
+    delivered_total: u64,
+    latest_receipt: Option<ViewerReceipt>,
+    progress: Arc<Notify>,
+}
+
+/// What a session has to show for one epoch: its last viewer receipt.
+#[derive(Debug, Clone)]
+pub struct Acknowledged {
+    pub token: SessionGrant,
+    pub receipt: ViewerReceipt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub acked: u64,
+    /// The same cumulative was already recorded (a retry): nothing new counted.
+    pub duplicate: bool,
+}
+
+pub struct Meter {
+    node_key: Pubkey,
+    credit_window: u64,
+    stall_timeout: Duration,
+    sessions: Mutex<HashMap<Pubkey, Session>>,
+    /// The last receipts of sessions that moved on to a later epoch, for co-signing.
+    closed: Mutex<Vec<(SessionGrant, ViewerReceipt)>>,
+}
+
+impl Meter {
+    pub fn new(node_key: Pubkey, credit_window: u64, stall_timeout: Duration) -> Self {
+        Meter {
+            node_key,
+            credit_window,
+            stall_timeout,
+            sessions: Mutex::new(HashMap::new()),
+            closed: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn credit_window(&self) -> u64 {
+        self.credit_window
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<Pubkey, Session>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admits a request for `consumer` carrying `token` (base64url), returning the session
+    /// key to meter it under.
+    pub fn admit(
+        &self,
+        token: Option<&str>,
+        consumer: &Pubkey,
+        view: &ChainView,
+        now: i64,
+    ) -> Result<Pubkey, Refusal> {
+        let state = view
+            .consumers
+            .get(consumer)
+            .ok_or(Refusal::UnknownConsumer(*consumer))?;
+        if let Some(reason) = &state.refusal {
+            return Err(Refusal::ConsumerRefused(reason.clone()));
+        }
+        let token = token.ok_or(Refusal::MissingToken)?;
+        let token =
+            SessionToken::from_base64(token).map_err(|e| Refusal::BadToken(e.to_string()))?;
+        let grant = token.grant;
+        if grant.config != view.config || grant.consumer != *consumer {
+            return Err(Refusal::WrongScope);
+        }
+        if grant.expires_at <= now {
+            return Err(Refusal::Expired(grant.expires_at));
+        }
+        if !state.signers.iter().any(|s| token.verify(s).is_ok()) {
+            return Err(Refusal::NotSigned);
+        }
+        let mut sessions = self.sessions();
+        let session = sessions
+            .entry(grant.session_key)
+            .or_insert_with(|| Session {
+                grant,
+                epoch: view.epoch,
+                delivered: 0,
+                acked: 0,
+                delivered_total: 0,
+                latest_receipt: None,
+                progress: Arc::new(Notify::new()),
+            });
+        if session.epoch < view.epoch {
+            if let Some(receipt) = session.latest_receipt.take() {
+                self.closed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((session.grant, receipt));
+            }
+            session.epoch = view.epoch;
+            session.delivered = 0;
+            session.acked = 0;
+        }
+        if session.delivered_total >= session.grant.max_bytes {
+            return Err(Refusal::SessionSpent(session.grant.max_bytes));
+        }
+        if session.delivered.saturating_sub(session.acked) >= self.credit_window {
+            return Err(Refusal::PaymentRequired {
+                epoch: session.epoch,
+                delivered: session.delivered,
+                acked: session.acked,
+                window: self.credit_window,
+            });
+        }
+        Ok(grant.session_key)
+    }
+
+    /// The session's epoch and bytes delivered so far in it.
+    pub fn position(&self, session_key: &Pubkey) -> Option<(u64, u64)> {
+        self.sessions()
+            .get(session_key)
+            .map(|s| (s.epoch, s.delivered))
+    }
+
+    /// Grants up to `want` bytes of the session's credit, counting them as delivered. With no
+    /// credit left it waits up to the stall timeout for a viewer receipt; 0 means the viewer
+    /// did not acknowledge in time (or the session is gone or spent).
+    pub async fn take_credit(&self, session_key: &Pubkey, want: u64) -> u64 {
+        loop {
+            let progress = {
+                let mut sessions = self.sessions();
+                let Some(session) = sessions.get_mut(session_key) else {
+                    return 0;
+                };
+                let window_left =
+                    (session.acked + self.credit_window).saturating_sub(session.delivered);
+                let session_left = session
+                    .grant
+                    .max_bytes
+                    .saturating_sub(session.delivered_total);
+                if session_left == 0 {
+                    return 0;
+                }
+                let granted = want.min(window_left).min(session_left);
+                if granted > 0 {
+                    session.delivered += granted;
+                    session.delivered_total += granted;
+                    return granted;
+                }
+                session.progress.clone()
+            };
+            let notified = progress.notified();
+            if tokio::time::timeout(self.stall_timeout, notified)
+                .await
+                .is_err()
+            {
+                return 0;
+            }
+        }
+    }
+
+    /// Verifies a viewer receipt and, when it acknowledges more than before, records it and
+    /// wakes responses waiting for credit.
+    pub fn accept_receipt(
+        &self,
+        encoded: &str,
+        view: &ChainView,
+    ) -> Result<Accepted, ReceiptRejection> {
+        let receipt = ViewerReceipt::from_base64(encoded)
+            .map_err(|e| ReceiptRejection::Malformed(e.to_string()))?;
+        receipt
+            .verify()
+            .map_err(|_| ReceiptRejection::BadSignature)?;
+        let ack = receipt.ack;
+        if ack.config != view.config || ack.node_key != self.node_key {
+            return Err(ReceiptRejection::WrongScope);
+        }
+        let mut sessions = self.sessions();
+        let session = sessions
+            .get_mut(&ack.session_key)
+            .ok_or(ReceiptRejection::UnknownSession(ack.session_key))?;
+        if ack.consumer != session.grant.consumer {
+            return Err(ReceiptRejection::WrongScope);
+        }
+        if ack.epoch != session.epoch {
+            return Err(ReceiptRejection::WrongEpoch {
+                got: ack.epoch,
+                current: session.epoch,
+            });
+        }
+        if ack.cumulative > session.delivered {
+            return Err(ReceiptRejection::BeyondDelivered {
+                claimed: ack.cumulative,
+                delivered: session.delivered,
+            });
+        }
+        if ack.cumulative < session.acked {
+            return Err(ReceiptRejection::Stale {
+                claimed: ack.cumulative,
+                acked: session.acked,
+            });
+        }
+        let duplicate = ack.cumulative == session.acked;
+        if !duplicate {
+            session.acked = ack.cumulative;
+            session.latest_receipt = Some(receipt);
+            session.progress.notify_waiters();
+        }
+        Ok(Accepted {
+            acked: session.acked,
+            duplicate,
+        })
+    }
+
+    /// The latest viewer receipt of every session of `consumer` in `epoch`, closed or live:
+    /// what the relay shows the gateway to be co-signed.
+    pub fn acknowledged(&self, consumer: &Pubkey, epoch: u64) -> Vec<Acknowledged> {
+        let closed = self
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let live: Vec<(SessionGrant, ViewerReceipt)> = self
+            .sessions()
+            .values()
+            .filter_map(|s| s.latest_receipt.map(|r| (s.grant, r)))
+            .collect();
+        closed
+            .into_iter()
+            .chain(live)
+            .filter(|(grant, r)| grant.consumer == *consumer && r.ack.epoch == epoch)
+            .map(|(token, receipt)| Acknowledged { token, receipt })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ConsumerState;
+    use ed25519_dalek::SigningKey;
+    use media_sdk::receipt::pubkey_of;
+    use media_sdk::session::ViewerAck;
+
+    struct Fixture {
+        meter: Meter,
+        view: ChainView,
+        signer: SigningKey,
+        consumer: Pubkey,
+        node_key: Pubkey,
+    }
+
+    fn fixture(window: u64) -> Fixture {
+        let signer = SigningKey::from_bytes(&[7; 32]);
+        let consumer = Pubkey::new_unique();
+        let node_key = Pubkey::new_unique();
+        let mut view = ChainView {
+            config: Pubkey::new_unique(),
+            epoch: 3,
+            ..ChainView::default()
+        };
+        view.consumers.insert(
+            consumer,
+            ConsumerState {
+                signers: vec![pubkey_of(&signer)],
+                refusal: None,
+            },
+        );
+        Fixture {
+            meter: Meter::new(node_key, window, Duration::from_millis(50)),
+            view,
+            signer,
+            consumer,
+            node_key,
+        }
+    }
+
+    impl Fixture {
+        fn token(&self, session: &SigningKey, max_bytes: u64) -> String {
+            SessionGrant {
+                config: self.view.config,
+                consumer: self.consumer,
+                session_key: pubkey_of(session),
+                expires_at: 2_000,
+                max_bytes,
+            }
+            .sign(&self.signer)
+            .to_base64()
+        }
+
+        fn receipt(&self, session: &SigningKey, epoch: u64, cumulative: u64) -> String {
+            ViewerAck {
+                config: self.view.config,
+                consumer: self.consumer,
+                node_key: self.node_key,
+                session_key: pubkey_of(session),
+                epoch,
+                cumulative,
+            }
+            .sign(session)
+            .to_base64()
+        }
+    }
+
+    #[tokio::test]
+    async fn credit_runs_exactly_the_window_ahead_of_receipts() {
+        let f = fixture(1_000);
+        let session = SigningKey::from_bytes(&[1; 32]);
+        let token = f.token(&session, u64::MAX);
+        let key = f
+            .meter
+            .admit(Some(&token), &f.consumer, &f.view, 1_000)
+            .unwrap();
+        assert_eq!(f.meter.take_credit(&key, 600).await, 600);
+        assert_eq!(
+            f.meter.take_credit(&key, 600).await,
+            400,
+            "the window's rest"
+        );
+        assert_eq!(
+            f.meter.take_credit(&key, 1).await,
+            0,
+            "stalled, then gave up"
+        );
+        assert!(matches!(
+            f.meter.admit(Some(&token), &f.consumer, &f.view, 1_000),
+            Err(Refusal::PaymentRequired {
+                delivered: 1_000,
+                acked: 0,
+                ..
+            })
+        ));
+        let accepted = f
+            .meter
+            .accept_receipt(&f.receipt(&session, 3, 700), &f.view)
+            .unwrap();
+        assert_eq!(
+            accepted,
+            Accepted {
+                acked: 700,
+                duplicate: false
+            }
+        );
+        assert_eq!(f.meter.take_credit(&key, 5_000).await, 700);
+        // A retry of the same receipt counts nothing new; an older one is refused.
+        let again = f
+            .meter
+            .accept_receipt(&f.receipt(&session, 3, 700), &f.view)
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(
+            f.meter
+                .accept_receipt(&f.receipt(&session, 3, 600), &f.view),
+            Err(ReceiptRejection::Stale {
+                claimed: 600,
+                acked: 700
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_response_resumes_when_a_receipt_arrives() {
+        let f = Arc::new(fixture(100));
+        let session = SigningKey::from_bytes(&[1; 32]);
+        let key = f
+            .meter
+            .admit(Some(&f.token(&session, u64::MAX)), &f.consumer, &f.view, 0)
+            .unwrap();
+        assert_eq!(f.meter.take_credit(&key, 100).await, 100);
+        let waiter = {
+            let f = f.clone();
+            tokio::spawn(async move { f.meter.take_credit(&key, 50).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 100), &f.view)
+            .unwrap();
+        assert_eq!(waiter.await.unwrap(), 50);
+    }
+
+    #[tokio::test]
+    async fn forged_and_foreign_receipts_and_tokens_are_refused() {
+        let f = fixture(1_000);
+        let session = SigningKey::from_bytes(&[1; 32]);
+        let key = f
+            .meter
+            .admit(Some(&f.token(&session, u64::MAX)), &f.consumer, &f.view, 0)
+            .unwrap();
+        f.meter.take_credit(&key, 500).await;
+        let thief = SigningKey::from_bytes(&[9; 32]);
+        // Signed by another key than the session key it names.
+        let mut forged = ViewerAck {
+            config: f.view.config,
+            consumer: f.consumer,
+            node_key: f.node_key,
+            session_key: pubkey_of(&thief),
+            epoch: 3,
+            cumulative: 100,
+        }
+        .sign(&thief);
+        forged.ack.session_key = pubkey_of(&session);
+        assert_eq!(
+            f.meter.accept_receipt(&forged.to_base64(), &f.view),
+            Err(ReceiptRejection::BadSignature)
+        );
+        assert_eq!(
+            f.meter
+                .accept_receipt(&f.receipt(&session, 3, 501), &f.view),
+            Err(ReceiptRejection::BeyondDelivered {
+                claimed: 501,
+                delivered: 500
+            })
+        );
+        assert_eq!(
+            f.meter
+                .accept_receipt(&f.receipt(&session, 2, 100), &f.view),
+            Err(ReceiptRejection::WrongEpoch { got: 2, current: 3 })
+        );
+        assert_eq!(
+            f.meter.accept_receipt(&f.receipt(&thief, 3, 1), &f.view),
+            Err(ReceiptRejection::UnknownSession(pubkey_of(&thief)))
+        );
+        assert!(
+            f.meter.acknowledged(&f.consumer, 3).is_empty(),
+            "nothing counted"
+        );
+
+        // Tokens: signed by someone else, expired, for another consumer, garbage.
+        let forged_token = SessionGrant {
+            config: f.view.config,
+            consumer: f.consumer,
+            session_key: pubkey_of(&thief),
+            expires_at: 2_000,
+            max_bytes: u64::MAX,
+        }
+        .sign(&thief)
+        .to_base64();
+        assert_eq!(
+            f.meter.admit(Some(&forged_token), &f.consumer, &f.view, 0),
+            Err(Refusal::NotSigned)
+        );
+        let token = f.token(&thief, u64::MAX);
+        assert_eq!(
+            f.meter.admit(Some(&token), &f.consumer, &f.view, 2_000),
+            Err(Refusal::Expired(2_000))
+        );
+        let other = Pubkey::new_unique();
+        assert_eq!(
+            f.meter.admit(Some(&token), &other, &f.view, 0),
+            Err(Refusal::UnknownConsumer(other))
+        );
+        assert!(matches!(
+            f.meter.admit(Some("garbage"), &f.consumer, &f.view, 0),
+            Err(Refusal::BadToken(_))
+        ));
+        assert_eq!(
+            f.meter.admit(None, &f.consumer, &f.view, 0),
+            Err(Refusal::MissingToken)
+        );
+    }
+
+    #[tokio::test]
+    async fn max_bytes_bounds_a_session_and_epochs_restart_the_count() {
+        let mut f = fixture(1_000);
+        let session = SigningKey::from_bytes(&[1; 32]);
+        let token = f.token(&session, 1_500);
+        let key = f
+            .meter
+            .admit(Some(&token), &f.consumer, &f.view, 0)
+            .unwrap();
+        assert_eq!(f.meter.take_credit(&key, 900).await, 900);
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 900), &f.view)
+            .unwrap();
+        f.view.epoch = 4;
+        f.meter
+            .admit(Some(&token), &f.consumer, &f.view, 0)
+            .unwrap();
+        assert_eq!(
+            f.meter.position(&key),
+            Some((4, 0)),
+            "a new epoch counts from 0"
+        );
+        assert_eq!(
+            f.meter.take_credit(&key, 900).await,
+            600,
+            "max_bytes is 1,500 in all"
+        );
+        assert_eq!(
+            f.meter.admit(Some(&token), &f.consumer, &f.view, 0),
+            Err(Refusal::SessionSpent(1_500))
+        );
+        let closed = f.meter.acknowledged(&f.consumer, 3);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].receipt.ack.cumulative, 900);
+    }
+}

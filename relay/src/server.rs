@@ -1,0 +1,356 @@
+//! The relay's HTTP face (axum): `/c/{consumer}/{path}` proxies a consumer's origin through
+//! the cache, metered per viewer session; `POST /.media/receipt` takes viewer receipts;
+//! `/health` and `/metrics` are for operators. The exchanges are in docs/relay-protocol.md.
+use crate::cache::{FetchError, Lookup, Object, ObjectCache};
+use crate::chain::SharedView;
+use crate::metering::{Meter, ReceiptRejection, Refusal};
+use crate::origin::{Origin, OriginError};
+use anchor_lang::prelude::Pubkey;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use metrics::{counter, gauge};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use url::Url;
+
+pub const SESSION_HEADER: &str = "x-media-session";
+pub const EPOCH_HEADER: &str = "x-media-epoch";
+pub const NODE_KEY_HEADER: &str = "x-media-node-key";
+pub const DELIVERED_HEADER: &str = "x-media-delivered";
+pub const ACKED_HEADER: &str = "x-media-acked";
+pub const CACHE_HEADER: &str = "x-media-cache";
+/// Body bytes granted and written per step: small enough that credit is enforced closely,
+/// large enough not to cost throughput.
+const CHUNK: usize = 64 * 1024;
+
+pub struct Relay {
+    pub node_key: Pubkey,
+    pub meter: Meter,
+    pub cache: ObjectCache,
+    pub origin: Origin,
+    pub view: SharedView,
+    /// Consumer owner → origin base URL.
+    pub origins: HashMap<Pubkey, Url>,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(relay: Arc<Relay>) -> Router {
+    Router::new()
+        .route("/c/{consumer}/{*path}", get(proxy))
+        .route("/.media/receipt", post(receipt))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .with_state(relay)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    counter!("media_relay_requests_total", "status" => status.as_u16().to_string()).increment(1);
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn refusal_response(refusal: Refusal) -> Response {
+    let status = match &refusal {
+        Refusal::MissingToken
+        | Refusal::BadToken(_)
+        | Refusal::WrongScope
+        | Refusal::Expired(_)
+        | Refusal::NotSigned => StatusCode::UNAUTHORIZED,
+        Refusal::UnknownConsumer(_) => StatusCode::NOT_FOUND,
+        Refusal::ConsumerRefused(_) | Refusal::SessionSpent(_) => StatusCode::FORBIDDEN,
+        Refusal::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+    };
+    let mut response = error(status, refusal.to_string());
+    if let Refusal::PaymentRequired {
+        epoch,
+        delivered,
+        acked,
+        ..
+    } = refusal
+    {
+        counter!("media_relay_payment_required_total").increment(1);
+        let headers = response.headers_mut();
+        headers.insert(EPOCH_HEADER, HeaderValue::from(epoch));
+        headers.insert(DELIVERED_HEADER, HeaderValue::from(delivered));
+        headers.insert(ACKED_HEADER, HeaderValue::from(acked));
+    }
+    response
+}
+
+async fn proxy(
+    State(relay): State<Arc<Relay>>,
+    Path((consumer, path)): Path<(String, String)>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(consumer) = Pubkey::from_str(&consumer) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{consumer:?} is not a consumer address"),
+        );
+    };
+    let Some(origin_base) = relay.origins.get(&consumer) else {
+        return refusal_response(Refusal::UnknownConsumer(consumer));
+    };
+    let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
+    let admitted = {
+        let view = relay.view.read().unwrap_or_else(|e| e.into_inner());
+        relay.meter.admit(token, &consumer, &view, unix_now())
+    };
+    let session = match admitted {
+        Ok(session) => session,
+        Err(refusal) => return refusal_response(refusal),
+    };
+    let mut url = origin_base.clone();
+    url.set_path(&format!(
+        "{}/{path}",
+        origin_base.path().trim_end_matches('/')
+    ));
+    url.set_query(uri.query());
+    let key = match uri.query() {
+        Some(query) => format!("{consumer}/{path}?{query}"),
+        None => format!("{consumer}/{path}"),
+    };
+    let (object, lookup) = match relay.cache.get(key, &relay.origin, url.as_str()).await {
+        Ok(found) => found,
+        Err(FetchError::Origin(e)) => {
+            counter!("media_relay_origin_errors_total").increment(1);
+            let status = match e {
+                OriginError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                OriginError::Unreachable(_) | OriginError::TooLarge { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
+            };
+            return error(status, e.to_string());
+        }
+    };
+    match lookup {
+        Lookup::Hit => counter!("media_relay_cache_hits_total").increment(1),
+        Lookup::Miss => counter!("media_relay_cache_misses_total").increment(1),
+    }
+    respond(&relay, session, &object, lookup, &method, &headers)
+}
+
+/// The (possibly ranged) answer, its body metered chunk by chunk against the session.
+fn respond(
+    relay: &Arc<Relay>,
+    session: Pubkey,
+    object: &Arc<Object>,
+    lookup: Lookup,
+    method: &Method,
+    request: &HeaderMap,
+) -> Response {
+    let total = object.body.len();
+    let (status, range) = match (object.status, request.get(header::RANGE)) {
+        (200, Some(range)) => match parse_range(range.to_str().unwrap_or_default(), total) {
+            RangeRequest::Satisfiable(start, end) => (StatusCode::PARTIAL_CONTENT, start..end),
+            RangeRequest::Unsatisfiable => {
+                let mut response = error(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    format!("the object has {total} bytes"),
+                );
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return response;
+            }
+            RangeRequest::Whole => (StatusCode::OK, 0..total),
+        },
+        (status, _) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            0..total,
+        ),
+    };
+    let body = object.body.slice(range.clone());
+    let mut builder = Response::builder().status(status);
+    if let Some(headers) = builder.headers_mut() {
+        for (name, value) in &object.headers {
+            headers.append(name, value.clone());
+        }
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if status == StatusCode::PARTIAL_CONTENT {
+            let value = format!("bytes {}-{}/{total}", range.start, range.end - 1);
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+        }
+        let cache = match lookup {
+            Lookup::Hit => "hit",
+            Lookup::Miss => "miss",
+        };
+        headers.insert(CACHE_HEADER, HeaderValue::from_static(cache));
+        if let Ok(v) = HeaderValue::from_str(&relay.node_key.to_string()) {
+            headers.insert(NODE_KEY_HEADER, v);
+        }
+        if let Some((epoch, delivered)) = relay.meter.position(&session) {
+            headers.insert(EPOCH_HEADER, HeaderValue::from(epoch));
+            headers.insert(DELIVERED_HEADER, HeaderValue::from(delivered));
+        }
+    }
+    counter!("media_relay_requests_total", "status" => status.as_u16().to_string()).increment(1);
+    let body = if *method == Method::HEAD {
+        Body::empty()
+    } else {
+        metered_body(relay.clone(), session, body)
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Streams `body` in chunks, each sent only once the session has credit for it. When the
+/// viewer stops acknowledging, the stream ends early with an error, so the viewer has
+/// received exactly what the credit window allowed and the connection says it was cut.
+fn metered_body(relay: Arc<Relay>, session: Pubkey, body: Bytes) -> Body {
+    let stream = futures::stream::unfold(body, move |rest| {
+        let relay = relay.clone();
+        async move {
+            if rest.is_empty() {
+                return None;
+            }
+            let want = rest.len().min(CHUNK);
+            let granted = relay.meter.take_credit(&session, want as u64).await as usize;
+            if granted == 0 {
+                counter!("media_relay_stalled_responses_total").increment(1);
+                let cut = std::io::Error::other("the viewer stopped acknowledging bytes");
+                return Some((Err(cut), Bytes::new()));
+            }
+            counter!("media_relay_bytes_total").increment(granted as u64);
+            let chunk = rest.slice(..granted);
+            Some((Ok::<_, std::io::Error>(chunk), rest.slice(granted..)))
+        }
+    });
+    Body::from_stream(stream)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    Whole,
+    Satisfiable(usize, usize),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range (`a-b`, `a-`, `-n`); several ranges get the whole object, which
+/// RFC 9110 allows.
+fn parse_range(value: &str, total: usize) -> RangeRequest {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Whole;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let parse = |s: &str| s.trim().parse::<usize>().ok();
+    let (start, end) = match (parse(first), parse(last)) {
+        (Some(start), Some(last)) if last >= start => (start, (last + 1).min(total)),
+        (Some(start), None) if last.trim().is_empty() => (start, total),
+        (None, Some(suffix)) if first.trim().is_empty() => (total.saturating_sub(suffix), total),
+        _ => return RangeRequest::Whole,
+    };
+    if start >= total || start >= end {
+        return RangeRequest::Unsatisfiable;
+    }
+    RangeRequest::Satisfiable(start, end)
+}
+
+async fn receipt(State(relay): State<Arc<Relay>>, body: String) -> Response {
+    let result = {
+        let view = relay.view.read().unwrap_or_else(|e| e.into_inner());
+        relay.meter.accept_receipt(&body, &view)
+    };
+    match result {
+        Ok(accepted) => {
+            counter!("media_relay_viewer_receipts_total", "result" => if accepted.duplicate { "duplicate" } else { "accepted" }).increment(1);
+            Json(json!({"acked": accepted.acked, "duplicate": accepted.duplicate})).into_response()
+        }
+        Err(rejection) => {
+            let reason = match rejection {
+                ReceiptRejection::Malformed(_) => "malformed",
+                ReceiptRejection::BadSignature => "bad_signature",
+                ReceiptRejection::WrongScope => "wrong_scope",
+                ReceiptRejection::UnknownSession(_) => "unknown_session",
+                ReceiptRejection::WrongEpoch { .. } => "wrong_epoch",
+                ReceiptRejection::BeyondDelivered { .. } => "beyond_delivered",
+                ReceiptRejection::Stale { .. } => "stale",
+            };
+            counter!("media_relay_viewer_receipts_total", "result" => reason).increment(1);
+            let status = match rejection {
+                ReceiptRejection::Stale { .. } | ReceiptRejection::WrongEpoch { .. } => {
+                    StatusCode::CONFLICT
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (
+                status,
+                Json(json!({"error": rejection.to_string(), "reason": reason})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn health(State(relay): State<Arc<Relay>>) -> Response {
+    let view = relay.view.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let consumers: serde_json::Map<String, serde_json::Value> = relay
+        .origins
+        .keys()
+        .map(|c| {
+            let state = view.consumers.get(c);
+            let served = state.is_some_and(|s| s.refusal.is_none());
+            let reason = state.and_then(|s| s.refusal.clone());
+            (c.to_string(), json!({"served": served, "refusal": reason}))
+        })
+        .collect();
+    Json(json!({
+        "status": "ok",
+        "node_key": relay.node_key.to_string(),
+        "epoch": view.epoch,
+        "consumers": consumers,
+    }))
+    .into_response()
+}
+
+async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {
+    gauge!("media_relay_cache_bytes").set(relay.cache.weighted_size().await as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        relay.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeRequest::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Satisfiable(0, 10));
+        assert_eq!(parse_range("bytes=90-", 100), Satisfiable(90, 100));
+        assert_eq!(parse_range("bytes=-10", 100), Satisfiable(90, 100));
+        assert_eq!(parse_range("bytes=95-200", 100), Satisfiable(95, 100));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Whole);
+        assert_eq!(parse_range("items=0-1", 100), Whole);
+        assert_eq!(parse_range("bytes=5-1", 100), Whole);
+    }
+}
