@@ -29,3 +29,63 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// Runs a relay on `listener` until `shutdown` completes: reads the chain, opens the lanes it
+/// lacks, keeps the chain view fresh and serves.
+pub async fn run(
+    config: config::RelayConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use solana_signer::Signer;
+    use std::sync::{Arc, RwLock};
+    let node = solana_keypair::read_keypair_file(&config.node_keypair).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read node keypair {}: {e}",
+            config.node_keypair.display()
+        )
+    })?;
+    let node_key = node.pubkey();
+    let cluster = Arc::new(media_sdk::client::Cluster::new(
+        &config.rpc_url,
+        solana_commitment_config::CommitmentConfig::confirmed(),
+    ));
+    let consumers: Vec<_> = config.consumers.iter().map(|c| c.owner).collect();
+    let view = chain::read(&cluster, &consumers)
+        .await
+        .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
+    chain::open_lanes(&cluster, &node, &consumers).await?;
+    let view = Arc::new(RwLock::new(view));
+    let refresher = tokio::spawn(chain::refresh_forever(
+        cluster.clone(),
+        consumers,
+        view.clone(),
+        std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
+    ));
+    let relay = Arc::new(server::Relay {
+        node_key,
+        meter: metering::Meter::new(node_key, config.credit_window_bytes, config.stall_timeout()),
+        cache: cache::ObjectCache::new(config.cache_bytes),
+        origin: origin::Origin::new(config.origin_timeout(), config.max_object_bytes),
+        view,
+        origins: config
+            .consumers
+            .iter()
+            .map(|c| (c.owner, c.origin.clone()))
+            .collect(),
+        metrics: metrics_handle(),
+    });
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        %node_key,
+        consumers = relay.origins.len(),
+        "relay serving"
+    );
+    axum::serve(listener, server::router(relay))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    refresher.abort();
+    tracing::info!("relay stopped");
+    Ok(())
+}

@@ -206,8 +206,8 @@ impl Meter {
                 }
                 let granted = want.min(window_left).min(session_left);
                 if granted > 0 {
-                    session.delivered += granted;
-                    session.delivered_total += granted;
+                    session.delivered = session.delivered.saturating_add(granted);
+                    session.delivered_total = session.delivered_total.saturating_add(granted);
                     return granted;
                 }
                 session.progress.clone()

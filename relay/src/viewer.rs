@@ -1,1 +1,300 @@
-//! placeholder
+//! The viewer side: a fresh session key, a session token from the consumer's gateway, and
+//! downloads through a relay that acknowledge body bytes as they arrive (viewer receipts
+//! posted in the background, so the relay's credit window never runs dry), resuming with a
+//! Range request after a 402 or a cut connection.
+use crate::server::{EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER};
+use anchor_lang::prelude::Pubkey;
+use ed25519_dalek::SigningKey;
+use futures::StreamExt;
+use media_sdk::receipt::pubkey_of;
+use media_sdk::session::{SessionToken, ViewerAck};
+use reqwest::header::RANGE;
+use reqwest::StatusCode;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewerError {
+    #[error("relay {url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("relay answered {status}: {body}")]
+    Refused { status: StatusCode, body: String },
+    #[error("gateway refused a session token: {0}")]
+    Gateway(String),
+    #[error("the relay did not say its {0}")]
+    MissingHeader(&'static str),
+    #[error("no progress after {attempts} attempts (last: {last})")]
+    Stuck { attempts: u32, last: String },
+    #[error("writing the download: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// What this viewer has received from one relay in one epoch.
+#[derive(Debug, Clone, Copy, Default)]
+struct Position {
+    epoch: u64,
+    received: u64,
+    node_key: Option<Pubkey>,
+}
+
+/// Asks `gateway` (`POST {gateway}/session`) for a token for `session_key`, presenting
+/// `secret` when the gateway wants one.
+pub async fn request_token(
+    http: &reqwest::Client,
+    gateway: &Url,
+    session_key: &Pubkey,
+    secret: Option<&str>,
+) -> Result<SessionToken, ViewerError> {
+    let url = gateway
+        .join("session")
+        .map_err(|e| ViewerError::Gateway(e.to_string()))?;
+    let mut request = http
+        .post(url.clone())
+        .json(&serde_json::json!({ "session_key": session_key.to_string() }));
+    if let Some(secret) = secret {
+        request = request.bearer_auth(secret);
+    }
+    let response = request.send().await.map_err(|source| ViewerError::Http {
+        url: url.to_string(),
+        source,
+    })?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| ViewerError::Gateway(format!("{status}: {e}")))?;
+    if !status.is_success() {
+        return Err(ViewerError::Gateway(format!("{status}: {body}")));
+    }
+    let token = body["token"]
+        .as_str()
+        .ok_or_else(|| ViewerError::Gateway("no token in the answer".into()))?;
+    SessionToken::from_base64(token).map_err(|e| ViewerError::Gateway(e.to_string()))
+}
+
+/// One viewer session with one relay.
+pub struct Viewer {
+    http: reqwest::Client,
+    relay: Url,
+    session_key: SigningKey,
+    token: SessionToken,
+    /// Acknowledge at least every this many bytes (a fraction of the relay's window).
+    ack_every: u64,
+    position: Arc<Mutex<Position>>,
+    acks: watch::Sender<Option<String>>,
+}
+
+impl Viewer {
+    /// A viewer that posts receipts to `relay` from a background task.
+    pub fn new(relay: Url, session_key: SigningKey, token: SessionToken, ack_every: u64) -> Self {
+        let http = reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .build()
+            .unwrap_or_default();
+        let (acks, mut latest) = watch::channel(None::<String>);
+        let poster = http.clone();
+        let receipt_url = relay.join(".media/receipt").ok();
+        tokio::spawn(async move {
+            // Posts the newest receipt whenever there is one; older unsent ones are superseded.
+            while latest.changed().await.is_ok() {
+                let receipt = latest.borrow_and_update().clone();
+                if let (Some(receipt), Some(url)) = (receipt, receipt_url.clone()) {
+                    if let Err(e) = poster.post(url).body(receipt).send().await {
+                        tracing::debug!(error = %e, "posting a viewer receipt failed");
+                    }
+                }
+            }
+        });
+        Viewer {
+            http,
+            relay,
+            session_key,
+            token,
+            ack_every: ack_every.max(1),
+            position: Arc::new(Mutex::new(Position::default())),
+            acks,
+        }
+    }
+
+    /// A fresh random session key.
+    pub fn new_session_key() -> SigningKey {
+        SigningKey::generate(&mut rand::rngs::OsRng)
+    }
+
+    pub fn session_pubkey(&self) -> Pubkey {
+        pubkey_of(&self.session_key)
+    }
+
+    /// Bytes received from the relay in the current epoch.
+    pub fn received(&self) -> u64 {
+        self.position
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .received
+    }
+
+    fn url_for(&self, path: &str) -> String {
+        format!(
+            "{}/c/{}/{}",
+            self.relay.as_str().trim_end_matches('/'),
+            self.token.grant.consumer,
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// Signs a receipt for everything received so far; `post_now` sends it and waits.
+    async fn acknowledge(&self, post_now: bool) -> Result<(), ViewerError> {
+        let position = *self.position.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(node_key) = position.node_key else {
+            return Ok(());
+        };
+        let receipt = ViewerAck {
+            config: self.token.grant.config,
+            consumer: self.token.grant.consumer,
+            node_key,
+            session_key: self.session_pubkey(),
+            epoch: position.epoch,
+            cumulative: position.received,
+        }
+        .sign(&self.session_key)
+        .to_base64();
+        if post_now {
+            let url = self
+                .relay
+                .join(".media/receipt")
+                .map_err(|e| ViewerError::Refused {
+                    status: StatusCode::BAD_REQUEST,
+                    body: e.to_string(),
+                })?;
+            self.http
+                .post(url.clone())
+                .body(receipt)
+                .send()
+                .await
+                .map_err(|source| ViewerError::Http {
+                    url: url.to_string(),
+                    source,
+                })?;
+        } else {
+            let _ = self.acks.send(Some(receipt));
+        }
+        Ok(())
+    }
+
+    /// Learns the relay's epoch and node key from a response; a new epoch counts from 0.
+    fn observe(&self, response: &reqwest::Response) -> Result<(), ViewerError> {
+        let header = |name: &'static str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(ViewerError::MissingHeader(name))
+        };
+        let epoch: u64 = header(EPOCH_HEADER)?
+            .parse()
+            .map_err(|_| ViewerError::MissingHeader(EPOCH_HEADER))?;
+        let mut position = self.position.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(key) = header(NODE_KEY_HEADER).map(Pubkey::from_str) {
+            position.node_key = key.ok();
+        }
+        if epoch != position.epoch {
+            *position = Position {
+                epoch,
+                received: 0,
+                node_key: position.node_key,
+            };
+        }
+        Ok(())
+    }
+
+    /// Downloads `path` of the token's consumer into `out`, acknowledging as bytes arrive,
+    /// and returns the number of body bytes written.
+    pub async fn fetch<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        path: &str,
+        out: &mut W,
+    ) -> Result<u64, ViewerError> {
+        use tokio::io::AsyncWriteExt;
+        let url = self.url_for(path);
+        let token = self.token.to_base64();
+        let mut written: u64 = 0;
+        let mut attempts = 0u32;
+        let mut last = String::new();
+        loop {
+            attempts += 1;
+            if attempts > 20 {
+                return Err(ViewerError::Stuck { attempts, last });
+            }
+            let mut request = self.http.get(&url).header(SESSION_HEADER, &token);
+            if written > 0 {
+                request = request.header(RANGE, format!("bytes={written}-"));
+            }
+            let response = request.send().await.map_err(|source| ViewerError::Http {
+                url: url.clone(),
+                source,
+            })?;
+            let status = response.status();
+            if status == StatusCode::PAYMENT_REQUIRED {
+                // Everything received is acknowledged (and the epoch learned) before retrying.
+                if self.observe(&response).is_ok() {
+                    self.acknowledge(true).await?;
+                }
+                last = "402 Payment Required".into();
+                continue;
+            }
+            if status == StatusCode::RANGE_NOT_SATISFIABLE && written > 0 {
+                return Ok(written);
+            }
+            if !(status.is_success()) {
+                let body = response.text().await.unwrap_or_default();
+                return Err(ViewerError::Refused { status, body });
+            }
+            self.observe(&response)?;
+            if written > 0 && status == StatusCode::OK {
+                // The relay ignored the range: start over rather than duplicate bytes.
+                return Err(ViewerError::Refused {
+                    status,
+                    body: "the relay answered a range request with the whole object".into(),
+                });
+            }
+            let mut since_ack = 0u64;
+            let mut body = response.bytes_stream();
+            let mut cut = false;
+            while let Some(chunk) = body.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        last = e.to_string();
+                        cut = true;
+                        break;
+                    }
+                };
+                out.write_all(&chunk).await?;
+                let n = chunk.len() as u64;
+                written += n;
+                since_ack += n;
+                self.position
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .received += n;
+                if since_ack >= self.ack_every {
+                    since_ack = 0;
+                    self.acknowledge(false).await?;
+                }
+            }
+            self.acknowledge(false).await?;
+            if !cut {
+                out.flush().await?;
+                return Ok(written);
+            }
+        }
+    }
+}

@@ -1,1 +1,105 @@
-fn main() {}
+//! `media-relay`: serve consumers' media through a metered cache and earn MEDIA for it.
+use anyhow::{Context, Result};
+use clap::Parser;
+use media_relay::config::RelayConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+#[derive(Parser)]
+#[command(
+    name = "media-relay",
+    version,
+    about = "Media Network relay: an HTTP reverse proxy and cache in front of consumers' origins, \
+             metered by viewer receipts",
+    long_about = "Media Network relay. Viewers fetch /c/{consumer}/{path} with a session token \
+                  from the consumer's gateway and acknowledge bytes with viewer receipts \
+                  (POST /.media/receipt); /health and /metrics are for operators. Settings come \
+                  from --config (TOML) and the flags below, which override it. See \
+                  docs/relay-protocol.md."
+)]
+struct Args {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The relay's node key (Solana keypair file); it signs receipts and opens lanes.
+    #[arg(long)]
+    node_keypair: Option<PathBuf>,
+    /// RPC URL or moniker (localhost, devnet, mainnet-beta).
+    #[arg(short = 'u', long = "url")]
+    rpc_url: Option<String>,
+    /// A keeper's ingest URL (repeatable).
+    #[arg(long = "keeper")]
+    keepers: Vec<Url>,
+    /// Cache budget in bytes.
+    #[arg(long)]
+    cache_bytes: Option<u64>,
+    /// Bytes a viewer session may run ahead of its last viewer receipt.
+    #[arg(long)]
+    credit_window: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Args::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => RelayConfig::load(path)?,
+        None => RelayConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(path) = args.node_keypair {
+        config.node_keypair = path;
+    }
+    if let Some(url) = args.rpc_url {
+        config.rpc_url = url;
+    }
+    if !args.keepers.is_empty() {
+        config.keepers = args.keepers;
+    }
+    if let Some(bytes) = args.cache_bytes {
+        config.cache_bytes = bytes;
+    }
+    if let Some(bytes) = args.credit_window {
+        config.credit_window_bytes = bytes;
+    }
+    config.validate()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    media_relay::run(config, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or_default(),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or_default();
+}

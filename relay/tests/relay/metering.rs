@@ -1,0 +1,268 @@
+//! Metering over HTTP: bytes counted equal bytes delivered, the credit window is exact,
+//! forged or replayed receipts and forged or expired tokens are refused and not counted.
+use crate::fixtures::*;
+use ed25519_dalek::SigningKey;
+use futures::StreamExt;
+use media_relay::server::{DELIVERED_HEADER, SESSION_HEADER};
+use media_relay::viewer::Viewer;
+use media_sdk::receipt::pubkey_of;
+use media_sdk::session::{SessionGrant, ViewerAck};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+#[tokio::test]
+async fn bytes_counted_equal_bytes_delivered_and_every_receipt_verifies() {
+    let (origin, origin_url) = start_origin().await;
+    let body = content(3 << 20, 1);
+    origin.put("vod/movie.ts", body.clone(), None);
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            credit_window: 256 << 10,
+            ..Options::default()
+        },
+    )
+    .await;
+    let session = SigningKey::from_bytes(&[21; 32]);
+    let viewer = Viewer::new(
+        relay.url.clone(),
+        session.clone(),
+        relay.token(&session, u64::MAX),
+        64 << 10,
+    );
+    let mut out = Vec::new();
+    let n = viewer.fetch("vod/movie.ts", &mut out).await.unwrap();
+    assert_eq!(n, body.len() as u64);
+    assert_eq!(out, body, "the bytes are the origin's");
+
+    let key = pubkey_of(&session);
+    let (epoch, delivered) = relay.relay.meter.position(&key).unwrap();
+    assert_eq!(
+        (epoch, delivered),
+        (EPOCH, body.len() as u64),
+        "counted = delivered"
+    );
+    // The last acknowledgement travels in the background; wait for it to land.
+    let mut acked = 0;
+    for _ in 0..100 {
+        let receipts = relay.relay.meter.acknowledged(&relay.consumer, EPOCH);
+        acked = receipts.first().map_or(0, |r| r.receipt.ack.cumulative);
+        if acked == delivered {
+            receipts[0].receipt.verify().unwrap();
+            assert_eq!(receipts[0].receipt.ack.node_key, pubkey_of(&relay.node));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(acked, delivered, "the viewer acknowledged every byte");
+}
+
+#[tokio::test]
+async fn a_viewer_that_stops_signing_gets_402_after_exactly_the_credit_window() {
+    let (origin, origin_url) = start_origin().await;
+    origin.put("vod/big.ts", content(1 << 20, 2), None);
+    let window = 100_000;
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            credit_window: window,
+            stall: Duration::from_millis(300),
+            ..Options::default()
+        },
+    )
+    .await;
+    let session = SigningKey::from_bytes(&[22; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let http = reqwest::Client::new();
+    let response = http
+        .get(relay.object_url("vod/big.ts"))
+        .header(SESSION_HEADER, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut received = 0u64;
+    let mut stream = response.bytes_stream();
+    let mut cut = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => received += c.len() as u64,
+            Err(_) => {
+                cut = true;
+                break;
+            }
+        }
+    }
+    assert!(cut, "the response was cut, not completed");
+    assert_eq!(received, window, "exactly the credit window");
+
+    let again = http
+        .get(relay.object_url("vod/big.ts"))
+        .header(SESSION_HEADER, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(
+        again.headers()[DELIVERED_HEADER],
+        window.to_string().as_str()
+    );
+
+    // Acknowledging what arrived reopens the window.
+    let ack = ViewerAck {
+        config: media_sdk::pda::config(),
+        consumer: relay.consumer,
+        node_key: pubkey_of(&relay.node),
+        session_key: pubkey_of(&session),
+        epoch: EPOCH,
+        cumulative: received,
+    }
+    .sign(&session);
+    let posted = http
+        .post(relay.url.join(".media/receipt").unwrap())
+        .body(ack.to_base64())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::OK);
+    let resumed = http
+        .get(relay.object_url("vod/big.ts"))
+        .header(SESSION_HEADER, &token)
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resumed.bytes().await.unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn the_client_library_resumes_after_402_and_cut_connections() {
+    let (origin, origin_url) = start_origin().await;
+    let body = content(700_000, 3);
+    origin.put("vod/clip.ts", body.clone(), None);
+    // A window smaller than the object and a viewer that acknowledges rarely: the relay cuts
+    // and refuses; the library acknowledges what it got and resumes with a range.
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            credit_window: 150_000,
+            stall: Duration::from_millis(200),
+            ..Options::default()
+        },
+    )
+    .await;
+    let session = SigningKey::from_bytes(&[23; 32]);
+    let viewer = Viewer::new(
+        relay.url.clone(),
+        session.clone(),
+        relay.token(&session, u64::MAX),
+        u64::MAX,
+    );
+    let mut out = Vec::new();
+    viewer.fetch("vod/clip.ts", &mut out).await.unwrap();
+    assert_eq!(out, body);
+    let (_, delivered) = relay.relay.meter.position(&pubkey_of(&session)).unwrap();
+    assert_eq!(delivered, body.len() as u64, "nothing delivered twice");
+}
+
+#[tokio::test]
+async fn forged_replayed_and_foreign_receipts_and_tokens_are_refused_and_not_counted() {
+    let (origin, origin_url) = start_origin().await;
+    origin.put("vod/a.ts", content(50_000, 4), None);
+    let relay = start_relay(&origin_url, Options::default()).await;
+    let http = reqwest::Client::new();
+    let session = SigningKey::from_bytes(&[24; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let got = http
+        .get(relay.object_url("vod/a.ts"))
+        .header(SESSION_HEADER, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().len(), 50_000);
+    let post = |receipt: String| {
+        let http = http.clone();
+        let url = relay.url.join(".media/receipt").unwrap();
+        async move {
+            let r = http.post(url).body(receipt).send().await.unwrap();
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let ack = |cumulative| ViewerAck {
+        config: media_sdk::pda::config(),
+        consumer: relay.consumer,
+        node_key: pubkey_of(&relay.node),
+        session_key: pubkey_of(&session),
+        epoch: EPOCH,
+        cumulative,
+    };
+    let mut forged = ack(40_000).sign(&session);
+    forged.ack.cumulative = 50_000;
+    let (status, body) = post(forged.to_base64()).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_signature"))
+    );
+    let (status, _) = post(ack(40_000).sign(&session).to_base64()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post(ack(30_000).sign(&session).to_base64()).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("stale"))
+    );
+    let (status, body) = post(ack(40_000).sign(&session).to_base64()).await;
+    assert_eq!(
+        (status, body["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let other_relay = ViewerAck {
+        node_key: pubkey_of(&SigningKey::from_bytes(&[99; 32])),
+        ..ack(45_000)
+    };
+    let (_, body) = post(other_relay.sign(&session).to_base64()).await;
+    assert_eq!(body["reason"], "wrong_scope");
+    let (_, body) = post("AAAA".into()).await;
+    assert_eq!(body["reason"], "malformed");
+    let receipts = relay.relay.meter.acknowledged(&relay.consumer, EPOCH);
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(
+        receipts[0].receipt.ack.cumulative, 40_000,
+        "only the valid receipt counts"
+    );
+
+    // Tokens: signed by the wrong key, expired, absent.
+    let intruder = SigningKey::from_bytes(&[25; 32]);
+    let forged_token = SessionGrant {
+        config: media_sdk::pda::config(),
+        consumer: relay.consumer,
+        session_key: pubkey_of(&intruder),
+        expires_at: i64::MAX,
+        max_bytes: u64::MAX,
+    }
+    .sign(&intruder);
+    let expired = SessionGrant {
+        expires_at: 1,
+        ..relay.token(&intruder, u64::MAX).grant
+    }
+    .sign(&relay.receipt_signer);
+    for (token, expected) in [
+        (Some(forged_token.to_base64()), "not signed by the consumer"),
+        (Some(expired.to_base64()), "expired"),
+        (None, "no session token"),
+    ] {
+        let mut request = http.get(relay.object_url("vod/a.ts"));
+        if let Some(token) = token {
+            request = request.header(SESSION_HEADER, token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.text().await.unwrap().contains(expected));
+    }
+    assert!(
+        relay.relay.meter.position(&pubkey_of(&intruder)).is_none(),
+        "no session opened"
+    );
+}
