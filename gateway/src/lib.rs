@@ -1,0 +1,70 @@
+//! The consumer gateway (PROTOCOL.md §5): it holds the consumer's receipt signer, issues
+//! viewer session tokens, and co-signs relays' cumulative receipts only as far as the viewer
+//! receipts shown to it justify, keeping a durable record of what it counted and co-signed.
+//!
+//! `store`: the durable record; `cosign`: the checks and the signature; `server`: HTTP.
+pub mod config;
+pub mod cosign;
+pub mod server;
+pub mod store;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock};
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Builds the gateway from its configuration and the receipt signer's secret key.
+pub fn build(
+    config: &config::GatewayConfig,
+    signer: ed25519_dalek::SigningKey,
+) -> anyhow::Result<Arc<server::Gateway>> {
+    let consumer = config.validate()?;
+    let store = store::Store::open(&config.store)
+        .with_context(|| format!("opening the gateway store {}", config.store.display()))?;
+    Ok(Arc::new(server::Gateway {
+        cosigner: cosign::Cosigner {
+            config: media_sdk::pda::config(),
+            consumer,
+            signer,
+            policy: cosign::Policy {
+                expiry_grace_secs: config.expiry_grace_secs,
+                max_bytes_per_relay_epoch: config.max_bytes_per_relay_epoch,
+            },
+            store,
+        },
+        shared_secret: config.shared_secret.clone(),
+        token_ttl_secs: config.token_ttl_secs,
+        max_bytes_per_session: config.max_bytes_per_session,
+        metrics: metrics_handle(),
+    }))
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes.
+pub async fn run(
+    gateway: Arc<server::Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        consumer = %gateway.cosigner.consumer,
+        "gateway serving"
+    );
+    axum::serve(listener, server::router(gateway))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! The gateway over HTTP on 127.0.0.1: tokens, honest co-signing, and a colluding relay that
+//! tries to get more co-signed than its viewers' receipts justify.
+use anchor_lang::prelude::Pubkey;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use media_gateway::config::GatewayConfig;
+use media_sdk::receipt::{pubkey_of, ReceiptV1, SignedReceipt};
+use media_sdk::session::{SessionGrant, SessionToken, ViewerAck};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+struct Running {
+    url: String,
+    signer: SigningKey,
+    store: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn temp_store() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "media-gateway-test-{}-{}.redb",
+        std::process::id(),
+        Pubkey::new_unique()
+    ))
+}
+
+async fn start(store: PathBuf, consumer: Pubkey, secret: Option<&str>, max_bytes: u64) -> Running {
+    let signer = SigningKey::from_bytes(&[41; 32]);
+    let config = GatewayConfig {
+        consumer: Some(consumer),
+        store: store.clone(),
+        shared_secret: secret.map(String::from),
+        max_bytes_per_session: max_bytes,
+        ..GatewayConfig::default()
+    };
+    let gateway = media_gateway::build(&config, signer.clone()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(media_gateway::run(gateway, listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        url,
+        signer,
+        store,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    async fn token(&self, session: &SigningKey) -> SessionToken {
+        let reply: Value = reqwest::Client::new()
+            .post(format!("{}/session", self.url))
+            .json(&json!({"session_key": pubkey_of(session).to_string()}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        SessionToken::from_base64(reply["token"].as_str().unwrap()).unwrap()
+    }
+
+    async fn cosign(&self, node_key: &Pubkey, epoch: u64, proofs: &[(String, String)]) -> Value {
+        let sessions: Vec<Value> = proofs
+            .iter()
+            .map(|(token, receipt)| json!({"token": token, "receipt": receipt}))
+            .collect();
+        reqwest::Client::new()
+            .post(format!("{}/cosign", self.url))
+            .json(&json!({"node_key": node_key.to_string(), "epoch": epoch, "sessions": sessions}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) -> PathBuf {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+        self.store
+    }
+}
+
+fn viewer_receipt(
+    consumer: Pubkey,
+    node_key: Pubkey,
+    session: &SigningKey,
+    epoch: u64,
+    cumulative: u64,
+) -> String {
+    ViewerAck {
+        config: media_sdk::pda::config(),
+        consumer,
+        node_key,
+        session_key: pubkey_of(session),
+        epoch,
+        cumulative,
+    }
+    .sign(session)
+    .to_base64()
+}
+
+fn decode(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn honest_receipts_are_cosigned_and_verify_as_settleable_receipts() {
+    let consumer = Pubkey::new_unique();
+    let gw = start(temp_store(), consumer, None, 1 << 30).await;
+    let node = SigningKey::from_bytes(&[42; 32]);
+    let node_key = pubkey_of(&node);
+    let (a, b) = (
+        SigningKey::from_bytes(&[43; 32]),
+        SigningKey::from_bytes(&[44; 32]),
+    );
+    let (ta, tb) = (gw.token(&a).await, gw.token(&b).await);
+    ta.verify(&pubkey_of(&gw.signer)).unwrap();
+    let reply = gw
+        .cosign(
+            &node_key,
+            9,
+            &[
+                (
+                    ta.to_base64(),
+                    viewer_receipt(consumer, node_key, &a, 9, 300_000),
+                ),
+                (
+                    tb.to_base64(),
+                    viewer_receipt(consumer, node_key, &b, 9, 200_000),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(reply["cumulative"], 500_000);
+    assert_eq!(reply["rejected"], json!([]));
+    let receipt = ReceiptV1::decode(&decode(reply["receipt"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        (
+            receipt.node_key,
+            receipt.consumer,
+            receipt.epoch,
+            receipt.cumulative
+        ),
+        (node_key, consumer, 9, 500_000)
+    );
+    // With the relay's own signature it is a receipt the program would settle.
+    let signed = SignedReceipt {
+        receipt,
+        node_signature: media_sdk::receipt::sign(&node, &receipt),
+        consumer_signer: reply["consumer_signer"].as_str().unwrap().parse().unwrap(),
+        consumer_signature: decode(reply["consumer_signature"].as_str().unwrap())
+            .try_into()
+            .unwrap(),
+    };
+    signed.verify().unwrap();
+    assert_eq!(signed.consumer_signer, pubkey_of(&gw.signer));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_colluding_relay_gets_no_more_than_the_viewers_receipts_justify() {
+    let consumer = Pubkey::new_unique();
+    let gw = start(temp_store(), consumer, None, 1_000_000).await;
+    let relay = SigningKey::from_bytes(&[45; 32]);
+    let node_key = pubkey_of(&relay);
+    let viewer = SigningKey::from_bytes(&[46; 32]);
+    let token = gw.token(&viewer).await.to_base64();
+    let honest = viewer_receipt(consumer, node_key, &viewer, 3, 400_000);
+    let first = gw
+        .cosign(&node_key, 3, &[(token.clone(), honest.clone())])
+        .await;
+    assert_eq!(first["cumulative"], 400_000);
+
+    // The relay invents a session: a token it signed itself.
+    let fake_session = SigningKey::from_bytes(&[47; 32]);
+    let forged_token = SessionGrant {
+        config: media_sdk::pda::config(),
+        consumer,
+        session_key: pubkey_of(&fake_session),
+        expires_at: i64::MAX,
+        max_bytes: u64::MAX,
+    }
+    .sign(&relay)
+    .to_base64();
+    // It shows the honest session twice, once with a receipt it forged by flipping bytes,
+    // once with another relay's receipt, plus receipts for the wrong epoch and consumer.
+    let mut tampered = ViewerAck::decode(&decode(&honest)[..152])
+        .unwrap()
+        .sign(&viewer);
+    tampered.ack.cumulative = 900_000;
+    let other_relay = Pubkey::new_unique();
+    let reply = gw
+        .cosign(
+            &node_key,
+            3,
+            &[
+                (
+                    forged_token,
+                    viewer_receipt(consumer, node_key, &fake_session, 3, 5_000_000),
+                ),
+                (token.clone(), tampered.to_base64()),
+                (
+                    token.clone(),
+                    viewer_receipt(consumer, other_relay, &viewer, 3, 800_000),
+                ),
+                (
+                    token.clone(),
+                    viewer_receipt(consumer, node_key, &viewer, 4, 800_000),
+                ),
+                (
+                    token.clone(),
+                    viewer_receipt(Pubkey::new_unique(), node_key, &viewer, 3, 800_000),
+                ),
+                (token.clone(), honest.clone()),
+                (token.clone(), honest.clone()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply["cumulative"], 400_000,
+        "nothing beyond the honest receipt"
+    );
+    let reasons: Vec<&str> = reply["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert!(reasons[0].contains("not signed by this gateway"));
+    assert!(reasons[1].contains("signature does not verify"));
+    assert!(reasons[2].contains("for relay"));
+
+    // A relay holding a viewer's session key can sign any number; max_bytes bounds it.
+    let greedy = viewer_receipt(consumer, node_key, &viewer, 3, 50_000_000);
+    let capped = gw.cosign(&node_key, 3, &[(token.clone(), greedy)]).await;
+    assert_eq!(capped["cumulative"], 1_000_000, "the session's max_bytes");
+    assert_eq!(capped["capped"], json!([pubkey_of(&viewer).to_string()]));
+    // The same session through another relay: nothing left of its max_bytes.
+    let elsewhere = gw
+        .cosign(
+            &other_relay,
+            3,
+            &[(
+                token.clone(),
+                viewer_receipt(consumer, other_relay, &viewer, 3, 500_000),
+            )],
+        )
+        .await;
+    assert_eq!(elsewhere["cumulative"], 0);
+
+    // The record survives a restart: replaying old receipts co-signs nothing new.
+    let store = gw.stop().await;
+    let gw = start(store, consumer, None, 1_000_000).await;
+    let replay = gw.cosign(&node_key, 3, &[(token, honest)]).await;
+    assert_eq!(
+        replay["cumulative"], 1_000_000,
+        "monotone, from the durable record"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_need_the_shared_secret_when_one_is_set() {
+    let gw = start(temp_store(), Pubkey::new_unique(), Some("s3cret"), 1 << 20).await;
+    let http = reqwest::Client::new();
+    let body = json!({"session_key": Pubkey::new_unique().to_string()});
+    let denied = http
+        .post(format!("{}/session", gw.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let wrong = http
+        .post(format!("{}/session", gw.url))
+        .bearer_auth("guess")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let allowed = http
+        .post(format!("{}/session", gw.url))
+        .bearer_auth("s3cret")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let bad_key = http
+        .post(format!("{}/session", gw.url))
+        .bearer_auth("s3cret")
+        .json(&json!({"session_key": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_key.status(), 400);
+    gw.stop().await;
+}
