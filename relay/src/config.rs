@@ -39,6 +39,10 @@ pub struct RelayConfig {
     pub origin_timeout_ms: u64,
     pub stall_timeout_ms: u64,
     pub chain_refresh_secs: u64,
+    /// How often receipts are co-signed by gateways and shipped to keepers.
+    pub cosign_interval_secs: u64,
+    /// The durable store (redb file): viewer receipts and the outbox.
+    pub store: PathBuf,
     pub consumers: Vec<ConsumerConfig>,
 }
 
@@ -55,6 +59,8 @@ impl Default for RelayConfig {
             origin_timeout_ms: 10_000,
             stall_timeout_ms: 10_000,
             chain_refresh_secs: 5,
+            cosign_interval_secs: 10,
+            store: PathBuf::from("relay.redb"),
             consumers: Vec::new(),
         }
     }

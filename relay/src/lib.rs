@@ -9,7 +9,9 @@ pub mod chain;
 pub mod config;
 pub mod metering;
 pub mod origin;
+pub mod outbox;
 pub mod server;
+pub mod store;
 pub mod viewer;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -31,7 +33,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 /// Runs a relay on `listener` until `shutdown` completes: reads the chain, opens the lanes it
-/// lacks, keeps the chain view fresh and serves.
+/// lacks, restores its sessions from the store, keeps the chain view fresh, serves, and
+/// co-signs and ships receipts in the background (one last round at shutdown).
 pub async fn run(
     config: config::RelayConfig,
     listener: tokio::net::TcpListener,
@@ -47,6 +50,10 @@ pub async fn run(
         )
     })?;
     let node_key = node.pubkey();
+    let store = Arc::new(
+        store::Store::open(&config.store)
+            .with_context(|| format!("opening the relay store {}", config.store.display()))?,
+    );
     let cluster = Arc::new(media_sdk::client::Cluster::new(
         &config.rpc_url,
         solana_commitment_config::CommitmentConfig::confirmed(),
@@ -56,6 +63,16 @@ pub async fn run(
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
     chain::open_lanes(&cluster, &node, &consumers).await?;
+    let meter = Arc::new(metering::Meter::new(
+        node_key,
+        config.credit_window_bytes,
+        config.stall_timeout(),
+    ));
+    let restored = store.viewer_receipts_since(view.epoch.saturating_sub(1))?;
+    tracing::info!(sessions = restored.len(), "restored viewer receipts from the store");
+    for (token, receipt) in restored {
+        meter.restore(token, receipt);
+    }
     let view = Arc::new(RwLock::new(view));
     let refresher = tokio::spawn(chain::refresh_forever(
         cluster.clone(),
@@ -63,9 +80,27 @@ pub async fn run(
         view.clone(),
         std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
     ));
+    let mut secret = [0u8; 32];
+    secret.copy_from_slice(&node.to_bytes()[..32]);
+    let outbox = Arc::new(outbox::Outbox {
+        node: ed25519_dalek::SigningKey::from_bytes(&secret),
+        meter: meter.clone(),
+        store: store.clone(),
+        view: view.clone(),
+        gateways: config
+            .consumers
+            .iter()
+            .filter_map(|c| c.gateway.clone().map(|g| (c.owner, g)))
+            .collect(),
+        keepers: config.keepers.clone(),
+        http: reqwest::Client::new(),
+    });
+    let settling = tokio::spawn(outbox.clone().run_forever(std::time::Duration::from_secs(
+        config.cosign_interval_secs.max(1),
+    )));
     let relay = Arc::new(server::Relay {
         node_key,
-        meter: metering::Meter::new(node_key, config.credit_window_bytes, config.stall_timeout()),
+        meter,
         cache: cache::ObjectCache::new(config.cache_bytes),
         origin: origin::Origin::new(config.origin_timeout(), config.max_object_bytes),
         view,
@@ -74,18 +109,24 @@ pub async fn run(
             .iter()
             .map(|c| (c.owner, c.origin.clone()))
             .collect(),
+        store,
         metrics: metrics_handle(),
     });
     tracing::info!(
         listen = %listener.local_addr()?,
         %node_key,
         consumers = relay.origins.len(),
+        keepers = config.keepers.len(),
         "relay serving"
     );
     axum::serve(listener, server::router(relay))
         .with_graceful_shutdown(shutdown)
         .await?;
     refresher.abort();
+    settling.abort();
+    // What viewers acknowledged until the end is co-signed and shipped before exiting.
+    outbox.cosign_round().await;
+    outbox.ship_round().await;
     tracing::info!("relay stopped");
     Ok(())
 }

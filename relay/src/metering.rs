@@ -60,6 +60,7 @@ pub enum ReceiptRejection {
 /// A session's counters in its current epoch.
 #[derive(Debug)]
 struct Session {
+    token: SessionToken,
     grant: SessionGrant,
     epoch: u64,
     delivered: u64,
@@ -73,8 +74,17 @@ struct Session {
 /// What a session has to show for one epoch: its last viewer receipt.
 #[derive(Debug, Clone)]
 pub struct Acknowledged {
-    pub token: SessionGrant,
+    pub token: SessionToken,
     pub receipt: ViewerReceipt,
+}
+
+/// A viewer receipt that passed every check, not yet recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked {
+    pub token: SessionToken,
+    pub receipt: ViewerReceipt,
+    /// It acknowledges exactly what is already acknowledged (a retry).
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +100,7 @@ pub struct Meter {
     stall_timeout: Duration,
     sessions: Mutex<HashMap<Pubkey, Session>>,
     /// The last receipts of sessions that moved on to a later epoch, for co-signing.
-    closed: Mutex<Vec<(SessionGrant, ViewerReceipt)>>,
+    closed: Mutex<Vec<(SessionToken, ViewerReceipt)>>,
 }
 
 impl Meter {
@@ -145,6 +155,7 @@ impl Meter {
         let session = sessions
             .entry(grant.session_key)
             .or_insert_with(|| Session {
+                token,
                 grant,
                 epoch: view.epoch,
                 delivered: 0,
@@ -158,7 +169,7 @@ impl Meter {
                 self.closed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push((session.grant, receipt));
+                    .push((session.token, receipt));
             }
             session.epoch = view.epoch;
             session.delivered = 0;
@@ -222,13 +233,12 @@ impl Meter {
         }
     }
 
-    /// Verifies a viewer receipt and, when it acknowledges more than before, records it and
-    /// wakes responses waiting for credit.
-    pub fn accept_receipt(
+    /// Verifies a viewer receipt against the session it names, without recording it.
+    pub fn check_receipt(
         &self,
         encoded: &str,
         view: &ChainView,
-    ) -> Result<Accepted, ReceiptRejection> {
+    ) -> Result<Checked, ReceiptRejection> {
         let receipt = ViewerReceipt::from_base64(encoded)
             .map_err(|e| ReceiptRejection::Malformed(e.to_string()))?;
         receipt
@@ -238,9 +248,9 @@ impl Meter {
         if ack.config != view.config || ack.node_key != self.node_key {
             return Err(ReceiptRejection::WrongScope);
         }
-        let mut sessions = self.sessions();
+        let sessions = self.sessions();
         let session = sessions
-            .get_mut(&ack.session_key)
+            .get(&ack.session_key)
             .ok_or(ReceiptRejection::UnknownSession(ack.session_key))?;
         if ack.consumer != session.grant.consumer {
             return Err(ReceiptRejection::WrongScope);
@@ -263,16 +273,93 @@ impl Meter {
                 acked: session.acked,
             });
         }
-        let duplicate = ack.cumulative == session.acked;
-        if !duplicate {
+        Ok(Checked {
+            token: session.token,
+            receipt,
+            duplicate: ack.cumulative == session.acked,
+        })
+    }
+
+    /// Records a checked receipt (once it is stored durably) and wakes responses waiting
+    /// for credit. Acknowledgements only grow, whatever order concurrent receipts land in.
+    pub fn record_receipt(&self, checked: &Checked) -> Accepted {
+        let ack = checked.receipt.ack;
+        let mut sessions = self.sessions();
+        let Some(session) = sessions.get_mut(&ack.session_key) else {
+            return Accepted {
+                acked: ack.cumulative,
+                duplicate: true,
+            };
+        };
+        let newer = session.epoch == ack.epoch && ack.cumulative > session.acked;
+        if newer {
             session.acked = ack.cumulative;
-            session.latest_receipt = Some(receipt);
+            session.latest_receipt = Some(checked.receipt);
             session.progress.notify_waiters();
         }
-        Ok(Accepted {
+        Accepted {
             acked: session.acked,
-            duplicate,
-        })
+            duplicate: !newer,
+        }
+    }
+
+    /// `check_receipt` and `record_receipt` together, for callers without a store.
+    pub fn accept_receipt(
+        &self,
+        encoded: &str,
+        view: &ChainView,
+    ) -> Result<Accepted, ReceiptRejection> {
+        let checked = self.check_receipt(encoded, view)?;
+        Ok(self.record_receipt(&checked))
+    }
+
+    /// Re-creates a session from its stored latest receipt after a restart: what it
+    /// acknowledged counts as delivered, so its credit window starts full.
+    pub fn restore(&self, token: SessionToken, receipt: ViewerReceipt) {
+        let mut sessions = self.sessions();
+        let session = sessions
+            .entry(token.grant.session_key)
+            .or_insert_with(|| Session {
+                token,
+                grant: token.grant,
+                epoch: receipt.ack.epoch,
+                delivered: 0,
+                acked: 0,
+                delivered_total: 0,
+                latest_receipt: None,
+                progress: Arc::new(Notify::new()),
+            });
+        if receipt.ack.epoch > session.epoch {
+            if let Some(old) = session.latest_receipt.take() {
+                self.closed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((session.token, old));
+            }
+            session.epoch = receipt.ack.epoch;
+            session.delivered = 0;
+            session.acked = 0;
+        }
+        if receipt.ack.epoch < session.epoch {
+            self.closed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((token, receipt));
+            return;
+        }
+        let cumulative = receipt.ack.cumulative;
+        session.delivered = session.delivered.max(cumulative);
+        session.acked = session.acked.max(cumulative);
+        session.delivered_total = session.delivered_total.saturating_add(cumulative);
+        session.latest_receipt = Some(receipt);
+    }
+
+    /// Forgets closed-session receipts of epochs before `epoch`.
+    pub fn prune(&self, epoch: u64) {
+        self.closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, r)| r.ack.epoch >= epoch);
     }
 
     /// The latest viewer receipt of every session of `consumer` in `epoch`, closed or live:
@@ -283,15 +370,15 @@ impl Meter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let live: Vec<(SessionGrant, ViewerReceipt)> = self
+        let live: Vec<(SessionToken, ViewerReceipt)> = self
             .sessions()
             .values()
-            .filter_map(|s| s.latest_receipt.map(|r| (s.grant, r)))
+            .filter_map(|s| s.latest_receipt.map(|r| (s.token, r)))
             .collect();
         closed
             .into_iter()
             .chain(live)
-            .filter(|(grant, r)| grant.consumer == *consumer && r.ack.epoch == epoch)
+            .filter(|(token, r)| token.grant.consumer == *consumer && r.ack.epoch == epoch)
             .map(|(token, receipt)| Acknowledged { token, receipt })
             .collect()
     }

@@ -33,12 +33,14 @@ const CHUNK: usize = 64 * 1024;
 
 pub struct Relay {
     pub node_key: Pubkey,
-    pub meter: Meter,
+    pub meter: Arc<Meter>,
     pub cache: ObjectCache,
     pub origin: Origin,
     pub view: SharedView,
     /// Consumer owner → origin base URL.
     pub origins: HashMap<Pubkey, Url>,
+    /// Viewer receipts are stored here before they are acknowledged.
+    pub store: Arc<crate::store::Store>,
     pub metrics: PrometheusHandle,
 }
 
@@ -272,9 +274,29 @@ fn parse_range(value: &str, total: usize) -> RangeRequest {
 }
 
 async fn receipt(State(relay): State<Arc<Relay>>, body: String) -> Response {
-    let result = {
+    let checked = {
         let view = relay.view.read().unwrap_or_else(|e| e.into_inner());
-        relay.meter.accept_receipt(&body, &view)
+        relay.meter.check_receipt(&body, &view)
+    };
+    let result = match checked {
+        Ok(checked) if checked.duplicate => Ok(relay.meter.record_receipt(&checked)),
+        Ok(checked) => {
+            // Durable before acknowledged: a receipt the viewer saw accepted survives a crash.
+            let store = relay.store.clone();
+            let saved = tokio::task::spawn_blocking(move || {
+                store.save_viewer_receipt(&checked.token, &checked.receipt)
+            })
+            .await;
+            match saved {
+                Ok(Ok(())) => Ok(relay.meter.record_receipt(&checked)),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "storing a viewer receipt failed");
+                    return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+                }
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+        Err(rejection) => Err(rejection),
     };
     match result {
         Ok(accepted) => {

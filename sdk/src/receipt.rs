@@ -95,6 +95,105 @@ impl SignedReceipt {
     }
 }
 
+/// The 280-byte binary form: receipt (120) ‖ node signature (64) ‖ consumer signer (32) ‖
+/// consumer signature (64).
+pub const SIGNED_RECEIPT_LEN: usize = RECEIPT_LEN + 64 + 32 + 64;
+
+/// A co-signed receipt as relays and keepers exchange it in JSON: every field base64url
+/// except the signer, base58.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WireReceipt {
+    pub receipt: String,
+    pub node_signature: String,
+    pub consumer_signer: String,
+    pub consumer_signature: String,
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+impl SignedReceipt {
+    pub fn to_bytes(&self) -> [u8; SIGNED_RECEIPT_LEN] {
+        let mut out = [0u8; SIGNED_RECEIPT_LEN];
+        out[..120].copy_from_slice(&self.receipt.encode());
+        out[120..184].copy_from_slice(&self.node_signature);
+        out[184..216].copy_from_slice(self.consumer_signer.as_ref());
+        out[216..].copy_from_slice(&self.consumer_signature);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ReceiptError> {
+        if bytes.len() != SIGNED_RECEIPT_LEN {
+            return Err(ReceiptError::Format(ReceiptFormatError::Length(bytes.len())));
+        }
+        let array = |range: std::ops::Range<usize>| -> [u8; 64] {
+            let mut a = [0u8; 64];
+            a.copy_from_slice(&bytes[range]);
+            a
+        };
+        let mut signer = [0u8; 32];
+        signer.copy_from_slice(&bytes[184..216]);
+        Ok(SignedReceipt {
+            receipt: ReceiptV1::decode(&bytes[..120])?,
+            node_signature: array(120..184),
+            consumer_signer: Pubkey::new_from_array(signer),
+            consumer_signature: array(216..280),
+        })
+    }
+
+    pub fn to_wire(&self) -> WireReceipt {
+        use base64::Engine;
+        WireReceipt {
+            receipt: b64().encode(self.receipt.encode()),
+            node_signature: b64().encode(self.node_signature),
+            consumer_signer: self.consumer_signer.to_string(),
+            consumer_signature: b64().encode(self.consumer_signature),
+        }
+    }
+}
+
+/// Why a wire receipt could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("{0} is not valid base64url")]
+    Encoding(&'static str),
+    #[error("{0} has the wrong length")]
+    Length(&'static str),
+    #[error("consumer_signer is not a base58 public key")]
+    Signer,
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+}
+
+impl TryFrom<&WireReceipt> for SignedReceipt {
+    type Error = WireError;
+
+    /// Decodes (does not verify) a wire receipt.
+    fn try_from(wire: &WireReceipt) -> Result<Self, WireError> {
+        use base64::Engine;
+        let bytes = |text: &str, what: &'static str| {
+            b64().decode(text).map_err(|_| WireError::Encoding(what))
+        };
+        let signature = |text: &str, what: &'static str| -> Result<[u8; 64], WireError> {
+            bytes(text, what)?
+                .try_into()
+                .map_err(|_| WireError::Length(what))
+        };
+        let receipt = ReceiptV1::decode(&bytes(&wire.receipt, "receipt")?)
+            .map_err(|e| WireError::Receipt(e.into()))?;
+        Ok(SignedReceipt {
+            receipt,
+            node_signature: signature(&wire.node_signature, "node_signature")?,
+            consumer_signer: wire
+                .consumer_signer
+                .parse()
+                .map_err(|_| WireError::Signer)?,
+            consumer_signature: signature(&wire.consumer_signature, "consumer_signature")?,
+        })
+    }
+}
+
 fn verify_one(
     party: Party,
     key: &Pubkey,
@@ -152,6 +251,28 @@ mod tests {
             forged.verify(),
             Err(ReceiptError::BadSignature(Party::Consumer))
         );
+    }
+
+    #[test]
+    fn binary_and_wire_forms_round_trip() {
+        let (node, consumer) = keys();
+        let signed = SignedReceipt::sign(receipt(&node), &node, &consumer).unwrap();
+        assert_eq!(SignedReceipt::from_bytes(&signed.to_bytes()).unwrap(), signed);
+        let wire = signed.to_wire();
+        assert_eq!(SignedReceipt::try_from(&wire).unwrap(), signed);
+        let bad = WireReceipt {
+            node_signature: "AAAA".into(),
+            ..wire.clone()
+        };
+        assert_eq!(
+            SignedReceipt::try_from(&bad),
+            Err(WireError::Length("node_signature"))
+        );
+        let bad = WireReceipt {
+            receipt: "!!".into(),
+            ..wire
+        };
+        assert_eq!(SignedReceipt::try_from(&bad), Err(WireError::Encoding("receipt")));
     }
 
     #[test]

@@ -19,6 +19,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use url::Url;
 
+/// A fresh file path under the temp dir.
+pub fn temp_path(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "media-{what}-{}-{}.redb",
+        std::process::id(),
+        Pubkey::new_unique()
+    ))
+}
+
 /// Deterministic content of `len` bytes.
 pub fn content(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -139,11 +148,12 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
     );
     let relay = Arc::new(Relay {
         node_key: pubkey_of(&node),
-        meter: Meter::new(pubkey_of(&node), options.credit_window, options.stall),
+        meter: Arc::new(Meter::new(pubkey_of(&node), options.credit_window, options.stall)),
         cache: ObjectCache::new(options.cache_bytes),
         origin: Origin::new(options.origin_timeout, 64 << 20),
         view: Arc::new(RwLock::new(view)),
         origins: HashMap::from([(consumer, origin.clone())]),
+        store: Arc::new(media_relay::store::Store::open(&temp_path("relay")).unwrap()),
         metrics: media_relay::metrics_handle(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

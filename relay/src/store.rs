@@ -1,0 +1,205 @@
+//! The relay's durable state (redb; every write committed before it is acknowledged):
+//! the latest viewer receipt of each session and epoch (what the relay can show its gateway),
+//! the outbox of co-signed receipts, and how far each keeper has taken each of them.
+use anchor_lang::prelude::Pubkey;
+use media_sdk::receipt::SignedReceipt;
+use media_sdk::session::{SessionToken, ViewerReceipt, SESSION_TOKEN_LEN, VIEWER_RECEIPT_LEN};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+
+/// session key (32) ‖ epoch (8, BE) → token (184) ‖ viewer receipt (216).
+const VIEWER_RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("viewer_receipts");
+/// consumer (32) ‖ epoch (8, BE) → signed receipt (280).
+const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
+/// consumer (32) ‖ epoch (8, BE) ‖ keeper URL → cumulative the keeper answered for.
+const SHIPPED: TableDefinition<&[u8], u64> = TableDefinition::new("shipped");
+
+#[derive(Debug, thiserror::Error)]
+#[error("relay store: {0}")]
+pub struct StoreError(String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn key_epoch(key: &Pubkey, epoch: u64) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..32].copy_from_slice(key.as_ref());
+    out[32..].copy_from_slice(&epoch.to_be_bytes());
+    out
+}
+
+fn epoch_of(key: &[u8]) -> u64 {
+    let mut epoch = [0u8; 8];
+    epoch.copy_from_slice(&key[32..40]);
+    u64::from_be_bytes(epoch)
+}
+
+/// An outbox entry: a co-signed receipt and the keepers that still need it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub receipt: SignedReceipt,
+    pub keepers: Vec<String>,
+}
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(err)?;
+        let txn = db.begin_write().map_err(err)?;
+        {
+            txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
+            txn.open_table(OUTBOX).map_err(err)?;
+            txn.open_table(SHIPPED).map_err(err)?;
+        }
+        txn.commit().map_err(err)?;
+        Ok(Store { db })
+    }
+
+    /// Keeps `receipt` as its session's latest for its epoch unless a later one is stored.
+    pub fn save_viewer_receipt(
+        &self,
+        token: &SessionToken,
+        receipt: &ViewerReceipt,
+    ) -> Result<(), StoreError> {
+        let key = key_epoch(&receipt.ack.session_key, receipt.ack.epoch);
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
+            let stored = table
+                .get(&key[..])
+                .map_err(err)?
+                .and_then(|v| ViewerReceipt::decode(&v.value()[SESSION_TOKEN_LEN..]).ok());
+            if stored.is_none_or(|s| s.ack.cumulative < receipt.ack.cumulative) {
+                let mut value = Vec::with_capacity(SESSION_TOKEN_LEN + VIEWER_RECEIPT_LEN);
+                value.extend_from_slice(&token.encode());
+                value.extend_from_slice(&receipt.encode());
+                table.insert(&key[..], &value[..]).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Every stored session receipt of `epoch` or later.
+    pub fn viewer_receipts_since(
+        &self,
+        epoch: u64,
+    ) -> Result<Vec<(SessionToken, ViewerReceipt)>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(err)? {
+            let (key, value) = entry.map_err(err)?;
+            if epoch_of(key.value()) < epoch {
+                continue;
+            }
+            let value = value.value();
+            let token = SessionToken::decode(&value[..SESSION_TOKEN_LEN]).map_err(err)?;
+            let receipt = ViewerReceipt::decode(&value[SESSION_TOKEN_LEN..]).map_err(err)?;
+            out.push((token, receipt));
+        }
+        Ok(out)
+    }
+
+    /// Drops session receipts of epochs before `epoch` (they can no longer settle).
+    pub fn prune_viewer_receipts(&self, epoch: u64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let removed;
+        {
+            let mut table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
+            let old = table
+                .extract_if(|key, _| epoch_of(key) < epoch)
+                .map_err(err)?;
+            removed = old.count();
+        }
+        txn.commit().map_err(err)?;
+        Ok(removed)
+    }
+
+    /// The co-signed receipt for `consumer` in `epoch`, if any.
+    pub fn outbox_entry(
+        &self,
+        consumer: &Pubkey,
+        epoch: u64,
+    ) -> Result<Option<SignedReceipt>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(OUTBOX).map_err(err)?;
+        let Some(value) = table.get(&key_epoch(consumer, epoch)[..]).map_err(err)? else {
+            return Ok(None);
+        };
+        SignedReceipt::from_bytes(value.value())
+            .map(Some)
+            .map_err(err)
+    }
+
+    /// Puts a co-signed receipt in the outbox unless one with a higher cumulative is there.
+    pub fn put_outbox(&self, signed: &SignedReceipt) -> Result<bool, StoreError> {
+        let r = &signed.receipt;
+        let key = key_epoch(&r.consumer, r.epoch);
+        let txn = self.db.begin_write().map_err(err)?;
+        let newer;
+        {
+            let mut table = txn.open_table(OUTBOX).map_err(err)?;
+            let stored = table
+                .get(&key[..])
+                .map_err(err)?
+                .and_then(|v| SignedReceipt::from_bytes(v.value()).ok());
+            newer = stored.is_none_or(|s| s.receipt.cumulative < r.cumulative);
+            if newer {
+                table.insert(&key[..], &signed.to_bytes()[..]).map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)?;
+        Ok(newer)
+    }
+
+    /// Outbox receipts that some of `keepers` have not answered for yet.
+    pub fn pending(&self, keepers: &[String]) -> Result<Vec<Pending>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let outbox = txn.open_table(OUTBOX).map_err(err)?;
+        let shipped = txn.open_table(SHIPPED).map_err(err)?;
+        let mut out = Vec::new();
+        for entry in outbox.iter().map_err(err)? {
+            let (key, value) = entry.map_err(err)?;
+            let receipt = SignedReceipt::from_bytes(value.value()).map_err(err)?;
+            let mut waiting = Vec::new();
+            for keeper in keepers {
+                let mut shipped_key = key.value().to_vec();
+                shipped_key.extend_from_slice(keeper.as_bytes());
+                let done = shipped
+                    .get(&shipped_key[..])
+                    .map_err(err)?
+                    .map_or(0, |v| v.value());
+                if done < receipt.receipt.cumulative {
+                    waiting.push(keeper.clone());
+                }
+            }
+            if !waiting.is_empty() {
+                out.push(Pending {
+                    receipt,
+                    keepers: waiting,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `keeper` answered for `receipt` (accepted, duplicate or rejected).
+    pub fn mark_shipped(&self, keeper: &str, receipt: &SignedReceipt) -> Result<(), StoreError> {
+        let r = &receipt.receipt;
+        let mut key = key_epoch(&r.consumer, r.epoch).to_vec();
+        key.extend_from_slice(keeper.as_bytes());
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = txn.open_table(SHIPPED).map_err(err)?;
+            let before = table.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
+            table
+                .insert(&key[..], before.max(r.cumulative))
+                .map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+}
