@@ -69,7 +69,10 @@ pub async fn run(
         config.stall_timeout(),
     ));
     let restored = store.viewer_receipts_since(view.epoch.saturating_sub(1))?;
-    tracing::info!(sessions = restored.len(), "restored viewer receipts from the store");
+    tracing::info!(
+        sessions = restored.len(),
+        "restored viewer receipts from the store"
+    );
     for (token, receipt) in restored {
         meter.restore(token, receipt);
     }

@@ -118,7 +118,10 @@ impl Outbox {
             .map_err(|e| failure(e.to_string()))?;
         if !response.status().is_success() {
             let status = response.status();
-            return Err(failure(format!("{status}: {}", response.text().await.unwrap_or_default())));
+            return Err(failure(format!(
+                "{status}: {}",
+                response.text().await.unwrap_or_default()
+            )));
         }
         let answer: GatewayAnswer = response.json().await.map_err(|e| failure(e.to_string()))?;
         let signed = self.check_answer(config, consumer, epoch, &answer)?;
@@ -143,14 +146,18 @@ impl Outbox {
         answer: &GatewayAnswer,
     ) -> Result<SignedReceipt, CosignError> {
         let invalid = |m: &str| CosignError::Invalid(m.to_string());
-        let bytes = b64().decode(&answer.receipt).map_err(|_| invalid("receipt encoding"))?;
+        let bytes = b64()
+            .decode(&answer.receipt)
+            .map_err(|_| invalid("receipt encoding"))?;
         let receipt = ReceiptV1::decode(&bytes).map_err(|e| CosignError::Invalid(e.to_string()))?;
         if receipt.config != config
             || receipt.node_key != self.node_key()
             || receipt.consumer != *consumer
             || receipt.epoch != epoch
         {
-            return Err(invalid("the receipt names another deployment, relay, consumer or epoch"));
+            return Err(invalid(
+                "the receipt names another deployment, relay, consumer or epoch",
+            ));
         }
         let consumer_signer: Pubkey = answer
             .consumer_signer
@@ -163,7 +170,9 @@ impl Outbox {
                 .is_some_and(|c| c.signers.contains(&consumer_signer))
         };
         if !on_chain {
-            return Err(invalid("the gateway's key is not the consumer's receipt signer on chain"));
+            return Err(invalid(
+                "the gateway's key is not the consumer's receipt signer on chain",
+            ));
         }
         let consumer_signature: [u8; 64] = b64()
             .decode(&answer.consumer_signature)
@@ -219,7 +228,11 @@ impl Outbox {
             .send()
             .await?;
         if !response.status().is_success() {
-            anyhow::bail!("{}: {}", response.status(), response.text().await.unwrap_or_default());
+            anyhow::bail!(
+                "{}: {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
         }
         let answer: serde_json::Value = response.json().await?;
         let results = answer["results"].as_array().cloned().unwrap_or_default();
@@ -234,7 +247,8 @@ impl Outbox {
             if status == "rejected" {
                 tracing::warn!(%keeper, reason = %result["reason"], epoch = receipt.receipt.epoch, "a keeper rejected a receipt");
             }
-            counter!("media_relay_receipts_shipped_total", "status" => status.to_string()).increment(1);
+            counter!("media_relay_receipts_shipped_total", "status" => status.to_string())
+                .increment(1);
             let store = self.store.clone();
             let keeper = keeper.to_string();
             let receipt = receipt.clone();

@@ -149,7 +149,9 @@ impl Store {
                 .and_then(|v| SignedReceipt::from_bytes(v.value()).ok());
             newer = stored.is_none_or(|s| s.receipt.cumulative < r.cumulative);
             if newer {
-                table.insert(&key[..], &signed.to_bytes()[..]).map_err(err)?;
+                table
+                    .insert(&key[..], &signed.to_bytes()[..])
+                    .map_err(err)?;
             }
         }
         txn.commit().map_err(err)?;

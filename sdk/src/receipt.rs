@@ -125,7 +125,9 @@ impl SignedReceipt {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ReceiptError> {
         if bytes.len() != SIGNED_RECEIPT_LEN {
-            return Err(ReceiptError::Format(ReceiptFormatError::Length(bytes.len())));
+            return Err(ReceiptError::Format(ReceiptFormatError::Length(
+                bytes.len(),
+            )));
         }
         let array = |range: std::ops::Range<usize>| -> [u8; 64] {
             let mut a = [0u8; 64];
@@ -257,7 +259,10 @@ mod tests {
     fn binary_and_wire_forms_round_trip() {
         let (node, consumer) = keys();
         let signed = SignedReceipt::sign(receipt(&node), &node, &consumer).unwrap();
-        assert_eq!(SignedReceipt::from_bytes(&signed.to_bytes()).unwrap(), signed);
+        assert_eq!(
+            SignedReceipt::from_bytes(&signed.to_bytes()).unwrap(),
+            signed
+        );
         let wire = signed.to_wire();
         assert_eq!(SignedReceipt::try_from(&wire).unwrap(), signed);
         let bad = WireReceipt {
@@ -272,7 +277,10 @@ mod tests {
             receipt: "!!".into(),
             ..wire
         };
-        assert_eq!(SignedReceipt::try_from(&bad), Err(WireError::Encoding("receipt")));
+        assert_eq!(
+            SignedReceipt::try_from(&bad),
+            Err(WireError::Encoding("receipt"))
+        );
     }
 
     #[test]

@@ -148,7 +148,11 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
     );
     let relay = Arc::new(Relay {
         node_key: pubkey_of(&node),
-        meter: Arc::new(Meter::new(pubkey_of(&node), options.credit_window, options.stall)),
+        meter: Arc::new(Meter::new(
+            pubkey_of(&node),
+            options.credit_window,
+            options.stall,
+        )),
         cache: ObjectCache::new(options.cache_bytes),
         origin: Origin::new(options.origin_timeout, 64 << 20),
         view: Arc::new(RwLock::new(view)),

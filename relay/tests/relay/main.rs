@@ -2,4 +2,6 @@
 //! it, viewers (the client library or raw HTTP) in front of that.
 mod fixtures;
 mod metering;
+mod network;
+mod paid;
 mod proxy;
