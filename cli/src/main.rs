@@ -12,7 +12,9 @@ mod wallet;
 use anchor_lang::prelude::Pubkey;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use commands::{airdrop, claim, consumer, epoch, gov, lane, provider, stake, status};
+use commands::{
+    airdrop, claim, consumer, epoch, gateway, gov, lane, provider, stake, status, viewer,
+};
 use context::Ctx;
 use media_governance::state::VoteChoice;
 use media_network::constants::MEDIA_DECIMALS;
@@ -133,6 +135,74 @@ enum Command {
     /// Governance: proposals and votes.
     #[command(subcommand)]
     Gov(GovCommand),
+    /// Publishers: run the consumer gateway (session tokens for viewers, co-signatures for
+    /// relays). Its receipt signer is --receipt-signer, the config's, or -k.
+    Gateway {
+        /// TOML configuration (see docs/relay-protocol.md); flags override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// The consumer's owner address.
+        #[arg(long, value_parser = pubkey)]
+        consumer: Option<Pubkey>,
+        /// Keypair of the consumer's receipt signer.
+        #[arg(long)]
+        receipt_signer: Option<PathBuf>,
+        /// The durable record (redb file).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Require `Authorization: Bearer SECRET` for session tokens (open without).
+        #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
+        secret: Option<String>,
+        /// Session token lifetime in seconds.
+        #[arg(long)]
+        token_ttl_secs: Option<i64>,
+        /// Bytes one session may be billed for, across every relay.
+        #[arg(long)]
+        max_bytes_per_session: Option<u64>,
+    },
+    /// Viewers: download a consumer's file through a relay, acknowledging bytes as they arrive.
+    Fetch {
+        /// The path of the file at the consumer's origin (e.g. vod/film.ts).
+        path: String,
+        #[command(flatten)]
+        session: SessionArgs,
+        /// Write here instead of stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// Viewers: a local HTTP proxy so stock players (ffmpeg, VLC, browsers) play through a relay.
+    Proxy {
+        /// Address for players to connect to.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        session: SessionArgs,
+    },
+}
+
+#[derive(Args)]
+struct SessionArgs {
+    /// The relay's base URL.
+    #[arg(long)]
+    relay: url::Url,
+    /// The consumer's gateway URL (issues the session token).
+    #[arg(long)]
+    gateway: url::Url,
+    /// The gateway's shared secret, if it wants one.
+    #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
+    secret: Option<String>,
+}
+
+impl SessionArgs {
+    fn session(self) -> viewer::Session {
+        viewer::Session {
+            relay: self.relay,
+            gateway: self.gateway,
+            secret: self.secret,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -427,5 +497,50 @@ async fn run(cli: Cli) -> Result<()> {
             GovCommand::Show { id } => gov::show(&ctx, id).await,
             GovCommand::List => gov::list(&ctx).await,
         },
+        Command::Gateway {
+            config,
+            listen,
+            consumer,
+            receipt_signer,
+            store,
+            secret,
+            token_ttl_secs,
+            max_bytes_per_session,
+        } => {
+            let flags = gateway::Flags {
+                config,
+                listen,
+                consumer,
+                receipt_signer,
+                store,
+                secret,
+                token_ttl_secs,
+                max_bytes_per_session,
+            };
+            gateway::run(flags, ctx.keypair_path.clone()).await
+        }
+        Command::Fetch {
+            path,
+            session,
+            output,
+        } => viewer::fetch(&ctx, session.session(), &path, output).await,
+        Command::Proxy { listen, session } => viewer::proxy(session.session(), listen).await,
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
     }
 }

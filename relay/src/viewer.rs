@@ -35,6 +35,13 @@ pub enum ViewerError {
     Output(#[from] std::io::Error),
 }
 
+/// A completed download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    pub bytes: u64,
+    pub content_type: Option<String>,
+}
+
 /// What this viewer has received from one relay in one epoch.
 #[derive(Debug, Clone, Copy, Default)]
 struct Position {
@@ -222,10 +229,20 @@ impl Viewer {
         path: &str,
         out: &mut W,
     ) -> Result<u64, ViewerError> {
+        Ok(self.download(path, out).await?.bytes)
+    }
+
+    /// `fetch`, also reporting the object's content type.
+    pub async fn download<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        path: &str,
+        out: &mut W,
+    ) -> Result<Download, ViewerError> {
         use tokio::io::AsyncWriteExt;
         let url = self.url_for(path);
         let token = self.token.to_base64();
         let mut written: u64 = 0;
+        let mut content_type = None;
         let mut attempts = 0u32;
         let mut last = String::new();
         loop {
@@ -251,13 +268,23 @@ impl Viewer {
                 continue;
             }
             if status == StatusCode::RANGE_NOT_SATISFIABLE && written > 0 {
-                return Ok(written);
+                return Ok(Download {
+                    bytes: written,
+                    content_type,
+                });
             }
             if !(status.is_success()) {
                 let body = response.text().await.unwrap_or_default();
                 return Err(ViewerError::Refused { status, body });
             }
             self.observe(&response)?;
+            if content_type.is_none() {
+                content_type = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+            }
             if written > 0 && status == StatusCode::OK {
                 // The relay ignored the range: start over rather than duplicate bytes.
                 return Err(ViewerError::Refused {
@@ -293,8 +320,43 @@ impl Viewer {
             self.acknowledge(false).await?;
             if !cut {
                 out.flush().await?;
-                return Ok(written);
+                return Ok(Download {
+                    bytes: written,
+                    content_type,
+                });
             }
         }
     }
+}
+
+/// A local HTTP proxy for stock players (ffmpeg, VLC, a browser): `GET /{path}` is fetched
+/// through the relay with the viewer's session, receipts and all, and returned whole.
+pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
+    use axum::extract::{Path, State};
+    use axum::http::{header, StatusCode as Status};
+    use axum::response::{IntoResponse, Response};
+
+    async fn serve(State(viewer): State<Arc<Viewer>>, Path(path): Path<String>) -> Response {
+        let mut body = Vec::new();
+        match viewer.download(&path, &mut body).await {
+            Ok(download) => {
+                let content_type = download
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".into());
+                ([(header::CONTENT_TYPE, content_type)], body).into_response()
+            }
+            Err(ViewerError::Refused { status, body }) => {
+                let status = Status::from_u16(status.as_u16()).unwrap_or(Status::BAD_GATEWAY);
+                (status, body).into_response()
+            }
+            Err(e) => {
+                tracing::warn!(%path, error = %e, "proxy fetch failed");
+                (Status::BAD_GATEWAY, e.to_string()).into_response()
+            }
+        }
+    }
+
+    axum::Router::new()
+        .route("/{*path}", axum::routing::get(serve))
+        .with_state(viewer)
 }

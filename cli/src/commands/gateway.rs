@@ -1,0 +1,63 @@
+//! `media gateway`: the consumer gateway service (tokens for viewers, co-signatures for
+//! relays), configured by TOML and flags.
+use anchor_lang::prelude::Pubkey;
+use anyhow::{Context, Result};
+use media_gateway::config::GatewayConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub consumer: Option<Pubkey>,
+    pub receipt_signer: Option<PathBuf>,
+    pub store: Option<PathBuf>,
+    pub secret: Option<String>,
+    pub token_ttl_secs: Option<i64>,
+    pub max_bytes_per_session: Option<u64>,
+}
+
+/// Runs until Ctrl-C or SIGTERM. The receipt signer comes from --receipt-signer, else the
+/// config file, else the CLI's keypair.
+pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
+    let mut config = match &flags.config {
+        Some(path) => GatewayConfig::load(path)?,
+        None => GatewayConfig {
+            receipt_signer_keypair: default_keypair,
+            ..GatewayConfig::default()
+        },
+    };
+    if let Some(listen) = flags.listen {
+        config.listen = listen;
+    }
+    if let Some(consumer) = flags.consumer {
+        config.consumer = Some(consumer);
+    }
+    if let Some(path) = flags.receipt_signer {
+        config.receipt_signer_keypair = path;
+    }
+    if let Some(store) = flags.store {
+        config.store = store;
+    }
+    if flags.secret.is_some() {
+        config.shared_secret = flags.secret;
+    }
+    if let Some(ttl) = flags.token_ttl_secs {
+        config.token_ttl_secs = ttl;
+    }
+    if let Some(max) = flags.max_bytes_per_session {
+        config.max_bytes_per_session = max;
+    }
+    let keypair = crate::wallet::load(&config.receipt_signer_keypair)?;
+    let signer = ed25519_dalek::SigningKey::from_bytes(
+        &keypair.to_bytes()[..32]
+            .try_into()
+            .context("keypair secret")?,
+    );
+    let gateway = media_gateway::build(&config, signer)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    println!("media gateway on http://{}/", listener.local_addr()?);
+    media_gateway::run(gateway, listener, crate::shutdown_signal()).await
+}

@@ -1,0 +1,83 @@
+//! `media fetch` and `media proxy`: the viewer client from the command line.
+use crate::context::Ctx;
+use anyhow::{Context, Result};
+use media_relay::viewer::{player_proxy, request_token, Viewer};
+use media_sdk::receipt::pubkey_of;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use url::Url;
+
+/// Acknowledge every this many bytes: far inside any sane credit window.
+const ACK_EVERY: u64 = 256 * 1024;
+
+pub struct Session {
+    pub relay: Url,
+    pub gateway: Url,
+    pub secret: Option<String>,
+}
+
+async fn open(session: &Session) -> Result<Viewer> {
+    let key = Viewer::new_session_key();
+    let token = request_token(
+        &reqwest::Client::new(),
+        &session.gateway,
+        &pubkey_of(&key),
+        session.secret.as_deref(),
+    )
+    .await
+    .with_context(|| format!("getting a session token from {}", session.gateway))?;
+    Ok(Viewer::new(session.relay.clone(), key, token, ACK_EVERY))
+}
+
+/// Downloads `path` through the relay into `output` (stdout when absent).
+pub async fn fetch(ctx: &Ctx, session: Session, path: &str, output: Option<PathBuf>) -> Result<()> {
+    let viewer = open(&session).await?;
+    let started = std::time::Instant::now();
+    let download = match &output {
+        Some(file) => {
+            let mut out = tokio::fs::File::create(file)
+                .await
+                .with_context(|| format!("cannot create {}", file.display()))?;
+            viewer.download(path, &mut out).await?
+        }
+        None => viewer.download(path, &mut tokio::io::stdout()).await?,
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    // With the body on stdout, the report goes to stderr.
+    let report = json!({"path": path, "bytes": download.bytes, "seconds": seconds,
+        "session_key": viewer.session_pubkey().to_string()});
+    let text = format!(
+        "{} bytes of {path} in {seconds:.2} s through {}",
+        download.bytes, session.relay
+    );
+    if output.is_some() {
+        ctx.report(report, || text);
+    } else if ctx.json {
+        eprintln!("{report}");
+    } else {
+        eprintln!("{text}");
+    }
+    Ok(())
+}
+
+/// Serves a local HTTP proxy for stock players until Ctrl-C.
+pub async fn proxy(session: Session, listen: SocketAddr) -> Result<()> {
+    let viewer = Arc::new(open(&session).await?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    println!(
+        "media proxy on http://{address}/ → {} (session {})",
+        session.relay,
+        viewer.session_pubkey()
+    );
+    axum::serve(listener, player_proxy(viewer))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

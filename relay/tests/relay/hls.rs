@@ -1,0 +1,169 @@
+//! A stock player through the network: ffmpeg reads a live HLS stream (segments appearing
+//! once a second) from the viewer's local proxy, which fetches through a metered relay.
+use crate::fixtures::*;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use media_relay::viewer::{player_proxy, Viewer};
+use media_sdk::receipt::pubkey_of;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SEGMENT_SECS: u64 = 1;
+
+/// Real MPEG-TS segments of a generated test picture, made by ffmpeg itself.
+fn make_segments(dir: &std::path::Path) -> Vec<PathBuf> {
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc=size=160x120:rate=10")
+        .args(["-t", "5", "-c:v", "mpeg2video", "-g", "10", "-f", "hls"])
+        .args([
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "0",
+            "-hls_segment_filename",
+        ])
+        .arg(dir.join("seg%d.ts"))
+        .arg(dir.join("vod.m3u8"))
+        .status()
+        .expect(
+            "ffmpeg (Debian package ffmpeg; .ci/run and scripts/test install it) must be on PATH",
+        );
+    assert!(status.success(), "ffmpeg could not make test segments");
+    let mut segments: Vec<PathBuf> = (0..)
+        .map(|i| dir.join(format!("seg{i}.ts")))
+        .take_while(|p| p.exists())
+        .collect();
+    segments.truncate(5);
+    assert!(
+        segments.len() >= 4,
+        "ffmpeg made {} segments",
+        segments.len()
+    );
+    segments
+}
+
+struct Live {
+    segments: Vec<Vec<u8>>,
+    started: Instant,
+}
+
+/// A live playlist: one more segment every second, then the end marker.
+async fn live(State(live): State<Arc<Live>>, Path(path): Path<String>) -> Response {
+    if path == "live/index.m3u8" {
+        let available = (live.started.elapsed().as_secs() / SEGMENT_SECS + 2) as usize;
+        let count = available.min(live.segments.len());
+        let mut playlist = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{SEGMENT_SECS}\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        );
+        for i in 0..count {
+            playlist.push_str(&format!("#EXTINF:1.0,\nseg{i}.ts\n"));
+        }
+        if count == live.segments.len() {
+            playlist.push_str("#EXT-X-ENDLIST\n");
+        }
+        return (
+            [
+                (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
+                (header::CACHE_CONTROL, "max-age=1"),
+            ],
+            playlist,
+        )
+            .into_response();
+    }
+    let index = path
+        .strip_prefix("live/seg")
+        .and_then(|p| p.strip_suffix(".ts"))
+        .and_then(|n| n.parse::<usize>().ok());
+    match index.and_then(|i| live.segments.get(i)) {
+        Some(segment) => ([(header::CONTENT_TYPE, "video/mp2t")], segment.clone()).into_response(),
+        None => (axum::http::StatusCode::NOT_FOUND, "no such segment").into_response(),
+    }
+}
+
+#[tokio::test]
+async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
+    let dir = temp_path("hls").with_extension("");
+    std::fs::create_dir_all(&dir).unwrap();
+    let segments: Vec<Vec<u8>> = make_segments(&dir)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let segment_bytes: usize = segments.iter().map(Vec::len).sum();
+    let live_state = Arc::new(Live {
+        segments,
+        started: Instant::now(),
+    });
+    let origin = Router::new()
+        .route("/{*path}", get(live))
+        .with_state(live_state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin_url =
+        url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move { axum::serve(listener, origin).await });
+
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            credit_window: 256 << 10,
+            ..Options::default()
+        },
+    )
+    .await;
+    let session = SigningKey::from_bytes(&[61; 32]);
+    let viewer = Arc::new(Viewer::new(
+        relay.url.clone(),
+        session.clone(),
+        relay.token(&session, u64::MAX),
+        32 << 10,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}/live/index.m3u8", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, player_proxy(viewer)).await });
+
+    let output = dir.join("played.ts");
+    let played = tokio::task::spawn_blocking({
+        let output = output.clone();
+        move || {
+            Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-y", "-i", &proxy])
+                .args(["-c", "copy", "-f", "mpegts"])
+                .arg(&output)
+                .output()
+                .unwrap()
+        }
+    });
+    let played = tokio::time::timeout(Duration::from_secs(60), played)
+        .await
+        .expect("ffmpeg finished the live stream")
+        .unwrap();
+    assert!(
+        played.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&played.stderr)
+    );
+    let written = std::fs::metadata(&output).unwrap().len();
+    assert!(written > 10_000, "ffmpeg wrote {written} bytes");
+
+    // Every segment went through the relay once, metered for this session.
+    let (_, delivered) = relay.relay.meter.position(&pubkey_of(&session)).unwrap();
+    assert!(
+        delivered >= segment_bytes as u64,
+        "{delivered} bytes metered, {segment_bytes} in segments"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
