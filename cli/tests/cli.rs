@@ -322,3 +322,114 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     // The crank bounties of the two advances came out of an empty treasury: nothing to claim.
     assert_eq!(claimed["keeper_fees"], 0u64);
 }
+
+/// `media gateway` as a process, with a receipt signer and store in a temp dir.
+struct Gateway {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_gateway(signer: &std::path::Path, store: &std::path::Path, consumer: &str) -> Gateway {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(MEDIA)
+        .args(["gateway", "--listen", &listen, "--consumer", consumer])
+        .arg("--receipt-signer")
+        .arg(signer)
+        .arg("--store")
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn media gateway");
+    let url = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "media gateway did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Gateway { child, url }
+}
+
+fn post_json(url: &str, body: serde_json::Value) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_gateway_killed_with_sigkill_keeps_what_it_cosigned() {
+    use media_sdk::session::{SessionToken, ViewerAck};
+    let dir = std::env::temp_dir().join(format!("media-gateway-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let signer_path = dir.join("signer.json");
+    solana_keypair::write_keypair_file(&solana_keypair::Keypair::new(), &signer_path).unwrap();
+    let store = dir.join("gateway.redb");
+    let consumer = anchor_lang::prelude::Pubkey::new_unique();
+    let node_key = anchor_lang::prelude::Pubkey::new_unique();
+    let session = ed25519_dalek::SigningKey::from_bytes(&[81; 32]);
+    let session_key = media_sdk::receipt::pubkey_of(&session);
+    let receipt = |cumulative| {
+        ViewerAck {
+            config: media_sdk::pda::config(),
+            consumer,
+            node_key,
+            session_key,
+            epoch: 2,
+            cumulative,
+        }
+        .sign(&session)
+        .to_base64()
+    };
+
+    let mut gateway = start_gateway(&signer_path, &store, &consumer.to_string());
+    let token = post_json(
+        &format!("{}/session", gateway.url),
+        serde_json::json!({"session_key": session_key.to_string()}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    SessionToken::from_base64(&token).unwrap();
+    let cosign = |url: &str, cumulative| {
+        post_json(
+            &format!("{url}/cosign"),
+            serde_json::json!({"node_key": node_key.to_string(), "epoch": 2,
+                "sessions": [{"token": token, "receipt": receipt(cumulative)}]}),
+        )
+    };
+    assert_eq!(cosign(&gateway.url, 700_000)["cumulative"], 700_000);
+    gateway.child.kill().unwrap(); // SIGKILL right after the answer
+    gateway.child.wait().unwrap();
+
+    let gateway = start_gateway(&signer_path, &store, &consumer.to_string());
+    // An older receipt cannot lower what was counted, and the same one adds nothing.
+    assert_eq!(cosign(&gateway.url, 500_000)["cumulative"], 700_000);
+    assert_eq!(cosign(&gateway.url, 700_000)["cumulative"], 700_000);
+    assert_eq!(cosign(&gateway.url, 900_000)["cumulative"], 900_000);
+    drop(gateway);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
