@@ -189,6 +189,11 @@ impl Meter {
         Ok(grant.session_key)
     }
 
+    /// Sessions known (admitted or restored).
+    pub fn session_count(&self) -> usize {
+        self.sessions().len()
+    }
+
     /// The session's epoch and bytes delivered so far in it.
     pub fn position(&self, session_key: &Pubkey) -> Option<(u64, u64)> {
         self.sessions()

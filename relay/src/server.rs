@@ -352,6 +352,7 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
 
 async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {
     gauge!("media_relay_cache_bytes").set(relay.cache.weighted_size().await as f64);
+    gauge!("media_relay_sessions").set(relay.meter.session_count() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         relay.metrics.render(),
