@@ -169,8 +169,8 @@ enum Command {
         #[command(flatten)]
         session: SessionArgs,
         /// Write here instead of stdout.
-        #[arg(short = 'o', long)]
-        output: Option<PathBuf>,
+        #[arg(short = 'o', long = "out")]
+        out_file: Option<PathBuf>,
     },
     /// Viewers: a local HTTP proxy so stock players (ffmpeg, VLC, browsers) play through a relay.
     Proxy {
@@ -522,8 +522,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Fetch {
             path,
             session,
-            output,
-        } => viewer::fetch(&ctx, session.session(), &path, output).await,
+            out_file,
+        } => viewer::fetch(&ctx, session.session(), &path, out_file).await,
         Command::Proxy { listen, session } => viewer::proxy(session.session(), listen).await,
     }
 }
@@ -542,5 +542,14 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

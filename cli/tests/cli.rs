@@ -321,6 +321,83 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     assert_eq!(claimed["rewards"], 0u64, "no traffic, no rewards");
     // The crank bounties of the two advances came out of an empty treasury: nothing to claim.
     assert_eq!(claimed["keeper_fees"], 0u64);
+
+    // Alice is also her own relay operator and publisher: `media gateway` with her key as
+    // receipt signer, a relay with her key as node key, and `media fetch` as the viewer.
+    let gateway_store = alice.keypair_path.with_extension("gateway.redb");
+    let gateway = start_gateway(&alice.keypair_path, &gateway_store, &alice_key);
+    let served = serve_through_relay(&localnet.url, &alice.keypair_path, &alice_key, &gateway.url);
+    let output = alice.keypair_path.with_extension("film.ts");
+    let fetched = alice.ok(&[
+        "fetch",
+        "vod/film.ts",
+        "--relay",
+        &served.relay_url,
+        "--gateway",
+        &gateway.url,
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert_eq!(fetched["bytes"], FILM_BYTES as u64);
+    assert_eq!(std::fs::read(&output).unwrap(), film());
+    let health: serde_json::Value = served
+        .runtime
+        .block_on(async {
+            reqwest::get(format!("{}/health", served.relay_url))
+                .await?
+                .json()
+                .await
+        })
+        .unwrap();
+    assert_eq!(health["consumers"][&alice_key]["served"], true);
+}
+
+const FILM_BYTES: usize = 3 * 1024 * 1024 + 17;
+
+fn film() -> Vec<u8> {
+    (0..FILM_BYTES).map(|i| (i % 251) as u8).collect()
+}
+
+/// A relay (in this process, on its own runtime) in front of an origin serving `vod/film.ts`.
+struct Served {
+    runtime: tokio::runtime::Runtime,
+    relay_url: String,
+}
+
+fn serve_through_relay(rpc_url: &str, node: &std::path::Path, consumer: &str, gateway: &str) -> Served {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let relay_url = runtime.block_on(async {
+        let origin = axum::Router::new().route(
+            "/vod/film.ts",
+            axum::routing::get(|| async { film() }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, origin).await });
+        let config = media_relay::config::RelayConfig {
+            node_keypair: node.to_path_buf(),
+            rpc_url: rpc_url.to_string(),
+            store: node.with_extension("relay.redb"),
+            credit_window_bytes: 1 << 20,
+            consumers: vec![media_relay::config::ConsumerConfig {
+                owner: consumer.parse().unwrap(),
+                origin: origin_url.parse().unwrap(),
+                gateway: Some(format!("{gateway}/").parse().unwrap()),
+            }],
+            ..Default::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(media_relay::run(config, listener, std::future::pending()));
+        for _ in 0..300 {
+            if reqwest::get(format!("{relay_url}/health")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        relay_url
+    });
+    Served { runtime, relay_url }
 }
 
 /// `media gateway` as a process, with a receipt signer and store in a temp dir.
