@@ -31,17 +31,18 @@ MEDIA="$CARGO_TARGET_DIR/debug/media"
 RELAY="$CARGO_TARGET_DIR/bench-fast/media-relay"
 
 WORK=$(mktemp -d)
+chmod 755 "$WORK" # nginx workers read the origin files and write the cache
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; return 1; }
+wait_for() { for _ in $(seq 1 300); do curl -sS --fail-with-body -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; return 1; }
 
 echo "== origin files"
 mkdir -p "$WORK/www/live"
@@ -79,6 +80,7 @@ http {
   }
 }
 EOF
+mkdir -p "$WORK/cache" && chmod 777 "$WORK/cache" && chmod -R a+rX "$WORK/www"
 nginx -c "$WORK/nginx.conf"
 
 echo "== localnet, provider, consumer, gateway"
@@ -115,7 +117,8 @@ M -k "$WORK/consumer.json" consumer register --bond 50 --receipt-signer "$(pubke
 M -k "$WORK/consumer.json" consumer deposit 100000
 CONSUMER=$(pubkey "$WORK/consumer.json")
 "$MEDIA" gateway --listen "127.0.0.1:$GATEWAY_PORT" --consumer "$CONSUMER" \
-  --receipt-signer "$WORK/signer.json" --store "$WORK/gateway.redb" > "$WORK/gateway.log" 2>&1 &
+  --receipt-signer "$WORK/signer.json" --store "$WORK/gateway.redb" \
+  --max-bytes-per-session 1000000000000000000 > "$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$GATEWAY_PORT/health"
 
@@ -136,8 +139,14 @@ EOF
 RUST_LOG=warn "$RELAY" --config "$WORK/relay.toml" > "$WORK/relay.log" 2>&1 &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$RELAY_PORT/health"
+sleep 2 # one chain refresh
+HEALTH=$(curl -sS "http://127.0.0.1:$RELAY_PORT/health")
+if ! echo "$HEALTH" | python3 -c 'import json,sys; h=json.load(sys.stdin); sys.exit(0 if all(c["served"] for c in h["consumers"].values()) else 1)'; then
+  echo "the relay does not serve the consumer: $HEALTH" >&2
+  exit 1
+fi
 SESSION_KEY=$(keygen "$WORK/session.json"; pubkey "$WORK/session.json")
-TOKEN=$(curl -fsS -X POST -H 'content-type: application/json' \
+TOKEN=$(curl -sS --fail-with-body -X POST -H 'content-type: application/json' \
   -d "{\"session_key\":\"$SESSION_KEY\"}" "http://127.0.0.1:$GATEWAY_PORT/session" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
@@ -162,7 +171,7 @@ run_wrk() { # name url-prefix path-or-hls
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "X-Media-Session: $TOKEN" \
       -s "$WORK/hls.lua" "$base" -- "$4")
   else
-    curl -fsS -o /dev/null -H "X-Media-Session: $TOKEN" "$base$target" # warm the cache
+    curl -sS --fail-with-body -o /dev/null -H "X-Media-Session: $TOKEN" "$base$target" # warm the cache
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "X-Media-Session: $TOKEN" "$base$target")
   fi
   python3 - "$name" <<PY
@@ -187,7 +196,7 @@ for object in 64k.bin 1m.bin hls; do
   relay_base="http://127.0.0.1:$RELAY_PORT/c/$CONSUMER/"
   if [ "$object" = hls ]; then
     for p in live/index.m3u8 $(seq -f 'live/seg%g.ts' 0 9); do
-      curl -fsS -o /dev/null "$nginx_base$p"; curl -fsS -o /dev/null -H "X-Media-Session: $TOKEN" "$relay_base$p"
+      curl -sS --fail-with-body -o /dev/null "$nginx_base$p"; curl -sS --fail-with-body -o /dev/null -H "X-Media-Session: $TOKEN" "$relay_base$p"
     done
     echo "nginx-$object $(run_wrk nginx "$nginx_base" hls "/")" >> "$RESULTS"
     echo "relay-$object $(run_wrk relay "http://127.0.0.1:$RELAY_PORT" hls "/c/$CONSUMER/")" >> "$RESULTS"
@@ -197,7 +206,7 @@ for object in 64k.bin 1m.bin hls; do
   fi
 done
 
-METERED=$(curl -fsS "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^media_relay_bytes_total/ {print $2}')
+METERED=$(curl -sS --fail-with-body "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^media_relay_bytes_total/ {print $2}')
 python3 - "$RESULTS" "$METERED" <<'PY'
 import sys
 rows = {}

@@ -364,13 +364,16 @@ struct Served {
     relay_url: String,
 }
 
-fn serve_through_relay(rpc_url: &str, node: &std::path::Path, consumer: &str, gateway: &str) -> Served {
+fn serve_through_relay(
+    rpc_url: &str,
+    node: &std::path::Path,
+    consumer: &str,
+    gateway: &str,
+) -> Served {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let relay_url = runtime.block_on(async {
-        let origin = axum::Router::new().route(
-            "/vod/film.ts",
-            axum::routing::get(|| async { film() }),
-        );
+        let origin =
+            axum::Router::new().route("/vod/film.ts", axum::routing::get(|| async { film() }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin_url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, origin).await });

@@ -57,6 +57,23 @@ pub enum ReceiptRejection {
     Stale { claimed: u64, acked: u64 },
 }
 
+/// A session is one session key viewing one consumer (a key is never shared across
+/// consumers' sessions, so another consumer's token cannot touch it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    pub consumer: Pubkey,
+    pub session_key: Pubkey,
+}
+
+impl SessionId {
+    fn of(grant: &SessionGrant) -> Self {
+        SessionId {
+            consumer: grant.consumer,
+            session_key: grant.session_key,
+        }
+    }
+}
+
 /// A session's counters in its current epoch.
 #[derive(Debug)]
 struct Session {
@@ -69,6 +86,8 @@ struct Session {
     delivered_total: u64,
     latest_receipt: Option<ViewerReceipt>,
     progress: Arc<Notify>,
+    /// The epoch in which this exact token's signature was last verified.
+    verified_in_epoch: Option<u64>,
 }
 
 /// What a session has to show for one epoch: its last viewer receipt.
@@ -98,7 +117,7 @@ pub struct Meter {
     node_key: Pubkey,
     credit_window: u64,
     stall_timeout: Duration,
-    sessions: Mutex<HashMap<Pubkey, Session>>,
+    sessions: Mutex<HashMap<SessionId, Session>>,
     /// The last receipts of sessions that moved on to a later epoch, for co-signing.
     closed: Mutex<Vec<(SessionToken, ViewerReceipt)>>,
 }
@@ -118,19 +137,19 @@ impl Meter {
         self.credit_window
     }
 
-    fn sessions(&self) -> MutexGuard<'_, HashMap<Pubkey, Session>> {
+    fn sessions(&self) -> MutexGuard<'_, HashMap<SessionId, Session>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Admits a request for `consumer` carrying `token` (base64url), returning the session
-    /// key to meter it under.
+    /// to meter it under.
     pub fn admit(
         &self,
         token: Option<&str>,
         consumer: &Pubkey,
         view: &ChainView,
         now: i64,
-    ) -> Result<Pubkey, Refusal> {
+    ) -> Result<SessionId, Refusal> {
         let state = view
             .consumers
             .get(consumer)
@@ -148,12 +167,19 @@ impl Meter {
         if grant.expires_at <= now {
             return Err(Refusal::Expired(grant.expires_at));
         }
-        if !state.signers.iter().any(|s| token.verify(s).is_ok()) {
+        // A signature checks once per session and epoch: later requests presenting the very
+        // same token bytes skip the ed25519 verification (the signer set can change only at
+        // an epoch boundary, so a new epoch checks again).
+        let known = self
+            .sessions()
+            .get(&SessionId::of(&grant))
+            .is_some_and(|s| s.token == token && s.verified_in_epoch == Some(view.epoch));
+        if !known && !state.signers.iter().any(|s| token.verify(s).is_ok()) {
             return Err(Refusal::NotSigned);
         }
         let mut sessions = self.sessions();
         let session = sessions
-            .entry(grant.session_key)
+            .entry(SessionId::of(&grant))
             .or_insert_with(|| Session {
                 token,
                 grant,
@@ -163,7 +189,14 @@ impl Meter {
                 delivered_total: 0,
                 latest_receipt: None,
                 progress: Arc::new(Notify::new()),
+                verified_in_epoch: None,
             });
+        if session.token != token {
+            // The same session key with another valid token (renewed by the gateway).
+            session.token = token;
+            session.grant = grant;
+        }
+        session.verified_in_epoch = Some(view.epoch);
         if session.epoch < view.epoch {
             if let Some(receipt) = session.latest_receipt.take() {
                 self.closed
@@ -186,7 +219,7 @@ impl Meter {
                 window: self.credit_window,
             });
         }
-        Ok(grant.session_key)
+        Ok(SessionId::of(&grant))
     }
 
     /// Sessions known (admitted or restored).
@@ -195,20 +228,18 @@ impl Meter {
     }
 
     /// The session's epoch and bytes delivered so far in it.
-    pub fn position(&self, session_key: &Pubkey) -> Option<(u64, u64)> {
-        self.sessions()
-            .get(session_key)
-            .map(|s| (s.epoch, s.delivered))
+    pub fn position(&self, session: &SessionId) -> Option<(u64, u64)> {
+        self.sessions().get(session).map(|s| (s.epoch, s.delivered))
     }
 
     /// Grants up to `want` bytes of the session's credit, counting them as delivered. With no
     /// credit left it waits up to the stall timeout for a viewer receipt; 0 means the viewer
     /// did not acknowledge in time (or the session is gone or spent).
-    pub async fn take_credit(&self, session_key: &Pubkey, want: u64) -> u64 {
+    pub async fn take_credit(&self, id: &SessionId, want: u64) -> u64 {
         loop {
             let progress = {
                 let mut sessions = self.sessions();
-                let Some(session) = sessions.get_mut(session_key) else {
+                let Some(session) = sessions.get_mut(id) else {
                     return 0;
                 };
                 let window_left =
@@ -254,12 +285,13 @@ impl Meter {
             return Err(ReceiptRejection::WrongScope);
         }
         let sessions = self.sessions();
+        let id = SessionId {
+            consumer: ack.consumer,
+            session_key: ack.session_key,
+        };
         let session = sessions
-            .get(&ack.session_key)
+            .get(&id)
             .ok_or(ReceiptRejection::UnknownSession(ack.session_key))?;
-        if ack.consumer != session.grant.consumer {
-            return Err(ReceiptRejection::WrongScope);
-        }
         if ack.epoch != session.epoch {
             return Err(ReceiptRejection::WrongEpoch {
                 got: ack.epoch,
@@ -290,7 +322,11 @@ impl Meter {
     pub fn record_receipt(&self, checked: &Checked) -> Accepted {
         let ack = checked.receipt.ack;
         let mut sessions = self.sessions();
-        let Some(session) = sessions.get_mut(&ack.session_key) else {
+        let id = SessionId {
+            consumer: ack.consumer,
+            session_key: ack.session_key,
+        };
+        let Some(session) = sessions.get_mut(&id) else {
             return Accepted {
                 acked: ack.cumulative,
                 duplicate: true,
@@ -323,7 +359,7 @@ impl Meter {
     pub fn restore(&self, token: SessionToken, receipt: ViewerReceipt) {
         let mut sessions = self.sessions();
         let session = sessions
-            .entry(token.grant.session_key)
+            .entry(SessionId::of(&token.grant))
             .or_insert_with(|| Session {
                 token,
                 grant: token.grant,
@@ -333,6 +369,7 @@ impl Meter {
                 delivered_total: 0,
                 latest_receipt: None,
                 progress: Arc::new(Notify::new()),
+                verified_in_epoch: None,
             });
         if receipt.ack.epoch > session.epoch {
             if let Some(old) = session.latest_receipt.take() {
@@ -612,6 +649,43 @@ mod tests {
             f.meter.admit(None, &f.consumer, &f.view, 0),
             Err(Refusal::MissingToken)
         );
+    }
+
+    #[tokio::test]
+    async fn another_consumers_token_for_the_same_key_is_another_session() {
+        let mut f = fixture(1_000);
+        let session = SigningKey::from_bytes(&[1; 32]);
+        let key = f
+            .meter
+            .admit(Some(&f.token(&session, u64::MAX)), &f.consumer, &f.view, 0)
+            .unwrap();
+        assert_eq!(f.meter.take_credit(&key, 400).await, 400);
+        // A second consumer (whose gateway hands out tokens to anyone) and the same key.
+        let other = Pubkey::new_unique();
+        let other_signer = SigningKey::from_bytes(&[8; 32]);
+        f.view.consumers.insert(
+            other,
+            ConsumerState {
+                signers: vec![pubkey_of(&other_signer)],
+                refusal: None,
+            },
+        );
+        let token = SessionGrant {
+            config: f.view.config,
+            consumer: other,
+            session_key: pubkey_of(&session),
+            expires_at: 2_000,
+            max_bytes: u64::MAX,
+        }
+        .sign(&other_signer)
+        .to_base64();
+        let other_key = f.meter.admit(Some(&token), &other, &f.view, 0).unwrap();
+        assert_ne!(other_key, key);
+        assert_eq!(f.meter.position(&key), Some((3, 400)), "untouched");
+        assert_eq!(f.meter.position(&other_key), Some((3, 0)));
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 400), &f.view)
+            .unwrap();
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! `/health` and `/metrics` are for operators. The exchanges are in docs/relay-protocol.md.
 use crate::cache::{FetchError, Lookup, Object, ObjectCache};
 use crate::chain::SharedView;
-use crate::metering::{Meter, ReceiptRejection, Refusal};
+use crate::metering::{Meter, ReceiptRejection, Refusal, SessionId};
 use crate::origin::{Origin, OriginError};
 use anchor_lang::prelude::Pubkey;
 use axum::body::Body;
@@ -27,9 +27,6 @@ pub const NODE_KEY_HEADER: &str = "x-media-node-key";
 pub const DELIVERED_HEADER: &str = "x-media-delivered";
 pub const ACKED_HEADER: &str = "x-media-acked";
 pub const CACHE_HEADER: &str = "x-media-cache";
-/// Body bytes granted and written per step: small enough that credit is enforced closely,
-/// large enough not to cost throughput.
-const CHUNK: usize = 64 * 1024;
 
 pub struct Relay {
     pub node_key: Pubkey,
@@ -151,7 +148,7 @@ async fn proxy(
 /// The (possibly ranged) answer, its body metered chunk by chunk against the session.
 fn respond(
     relay: &Arc<Relay>,
-    session: Pubkey,
+    session: SessionId,
     object: &Arc<Object>,
     lookup: Lookup,
     method: &Method,
@@ -216,18 +213,19 @@ fn respond(
         .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-/// Streams `body` in chunks, each sent only once the session has credit for it. When the
-/// viewer stops acknowledging, the stream ends early with an error, so the viewer has
-/// received exactly what the credit window allowed and the connection says it was cut.
-fn metered_body(relay: Arc<Relay>, session: Pubkey, body: Bytes) -> Body {
+/// Streams `body` as fast as the session's credit allows: each step takes as much of the rest
+/// as the credit covers (all of it when the window is wide, so one grant per response) and
+/// sends that slice (no copy). When the viewer stops acknowledging, the stream ends early with
+/// an error, so the viewer has received exactly what the credit window allowed and the
+/// connection says it was cut.
+fn metered_body(relay: Arc<Relay>, session: SessionId, body: Bytes) -> Body {
     let stream = futures::stream::unfold(body, move |rest| {
         let relay = relay.clone();
         async move {
             if rest.is_empty() {
                 return None;
             }
-            let want = rest.len().min(CHUNK);
-            let granted = relay.meter.take_credit(&session, want as u64).await as usize;
+            let granted = relay.meter.take_credit(&session, rest.len() as u64).await as usize;
             if granted == 0 {
                 counter!("media_relay_stalled_responses_total").increment(1);
                 let cut = std::io::Error::other("the viewer stopped acknowledging bytes");

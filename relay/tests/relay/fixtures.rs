@@ -185,6 +185,16 @@ impl TestRelay {
         .sign(&self.receipt_signer)
     }
 
+    /// The relay's (epoch, bytes delivered) for `session` viewing this consumer.
+    pub fn position(&self, session: &SigningKey) -> Option<(u64, u64)> {
+        self.relay
+            .meter
+            .position(&media_relay::metering::SessionId {
+                consumer: self.consumer,
+                session_key: pubkey_of(session),
+            })
+    }
+
     pub fn object_url(&self, path: &str) -> String {
         format!("{}c/{}/{path}", self.url, self.consumer)
     }

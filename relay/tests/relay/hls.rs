@@ -8,7 +8,6 @@ use axum::routing::get;
 use axum::Router;
 use ed25519_dalek::SigningKey;
 use media_relay::viewer::{player_proxy, Viewer};
-use media_sdk::receipt::pubkey_of;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -160,7 +159,7 @@ async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
     assert!(written > 10_000, "ffmpeg wrote {written} bytes");
 
     // Every segment went through the relay once, metered for this session.
-    let (_, delivered) = relay.relay.meter.position(&pubkey_of(&session)).unwrap();
+    let (_, delivered) = relay.position(&session).unwrap();
     assert!(
         delivered >= segment_bytes as u64,
         "{delivered} bytes metered, {segment_bytes} in segments"

@@ -35,8 +35,7 @@ async fn bytes_counted_equal_bytes_delivered_and_every_receipt_verifies() {
     assert_eq!(n, body.len() as u64);
     assert_eq!(out, body, "the bytes are the origin's");
 
-    let key = pubkey_of(&session);
-    let (epoch, delivered) = relay.relay.meter.position(&key).unwrap();
+    let (epoch, delivered) = relay.position(&session).unwrap();
     assert_eq!(
         (epoch, delivered),
         (EPOCH, body.len() as u64),
@@ -162,7 +161,7 @@ async fn the_client_library_resumes_after_402_and_cut_connections() {
     let mut out = Vec::new();
     viewer.fetch("vod/clip.ts", &mut out).await.unwrap();
     assert_eq!(out, body);
-    let (_, delivered) = relay.relay.meter.position(&pubkey_of(&session)).unwrap();
+    let (_, delivered) = relay.position(&session).unwrap();
     assert_eq!(delivered, body.len() as u64, "nothing delivered twice");
 }
 
@@ -261,8 +260,5 @@ async fn forged_replayed_and_foreign_receipts_and_tokens_are_refused_and_not_cou
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.text().await.unwrap().contains(expected));
     }
-    assert!(
-        relay.relay.meter.position(&pubkey_of(&intruder)).is_none(),
-        "no session opened"
-    );
+    assert!(relay.position(&intruder).is_none(), "no session opened");
 }
