@@ -74,7 +74,7 @@ fn media_amount(text: &str) -> Result<u64, String> {
     wallet::parse_amount(text, u32::from(MEDIA_DECIMALS)).map_err(|e| e.to_string())
 }
 
-fn pubkey(text: &str) -> Result<Pubkey, String> {
+pub(crate) fn pubkey(text: &str) -> Result<Pubkey, String> {
     text.parse()
         .map_err(|_| format!("invalid public key {text:?}: expected base58"))
 }
@@ -137,31 +137,7 @@ enum Command {
     Gov(GovCommand),
     /// Publishers: run the consumer gateway (session tokens for viewers, co-signatures for
     /// relays). Its receipt signer is --receipt-signer, the config's, or -k.
-    Gateway {
-        /// TOML configuration (see docs/relay-protocol.md); flags override it.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
-        /// The consumer's owner address.
-        #[arg(long, value_parser = pubkey)]
-        consumer: Option<Pubkey>,
-        /// Keypair of the consumer's receipt signer.
-        #[arg(long)]
-        receipt_signer: Option<PathBuf>,
-        /// The durable record (redb file).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// Require `Authorization: Bearer SECRET` for session tokens (open without).
-        #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
-        secret: Option<String>,
-        /// Session token lifetime in seconds.
-        #[arg(long)]
-        token_ttl_secs: Option<i64>,
-        /// Bytes one session may be billed for, across every relay.
-        #[arg(long)]
-        max_bytes_per_session: Option<u64>,
-    },
+    Gateway(gateway::Flags),
     /// Viewers: download a consumer's file through a relay, acknowledging bytes as they arrive.
     Fetch {
         /// The path of the file at the consumer's origin (e.g. vod/film.ts).
@@ -497,28 +473,7 @@ async fn run(cli: Cli) -> Result<()> {
             GovCommand::Show { id } => gov::show(&ctx, id).await,
             GovCommand::List => gov::list(&ctx).await,
         },
-        Command::Gateway {
-            config,
-            listen,
-            consumer,
-            receipt_signer,
-            store,
-            secret,
-            token_ttl_secs,
-            max_bytes_per_session,
-        } => {
-            let flags = gateway::Flags {
-                config,
-                listen,
-                consumer,
-                receipt_signer,
-                store,
-                secret,
-                token_ttl_secs,
-                max_bytes_per_session,
-            };
-            gateway::run(flags, ctx.keypair_path.clone()).await
-        }
+        Command::Gateway(flags) => gateway::run(flags, ctx.keypair_path.clone()).await,
         Command::Fetch {
             path,
             session,

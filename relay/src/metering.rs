@@ -90,6 +90,22 @@ struct Session {
     verified_in_epoch: Option<u64>,
 }
 
+impl Session {
+    fn new(token: SessionToken, epoch: u64) -> Self {
+        Session {
+            token,
+            grant: token.grant,
+            epoch,
+            delivered: 0,
+            acked: 0,
+            delivered_total: 0,
+            latest_receipt: None,
+            progress: Arc::new(Notify::new()),
+            verified_in_epoch: None,
+        }
+    }
+}
+
 /// What a session has to show for one epoch: its last viewer receipt.
 #[derive(Debug, Clone)]
 pub struct Acknowledged {
@@ -141,6 +157,14 @@ impl Meter {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Keeps a session's last receipt of an epoch it has left, for co-signing.
+    fn close(&self, token: SessionToken, receipt: ViewerReceipt) {
+        self.closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((token, receipt));
+    }
+
     /// Admits a request for `consumer` carrying `token` (base64url), returning the session
     /// to meter it under.
     pub fn admit(
@@ -180,17 +204,7 @@ impl Meter {
         let mut sessions = self.sessions();
         let session = sessions
             .entry(SessionId::of(&grant))
-            .or_insert_with(|| Session {
-                token,
-                grant,
-                epoch: view.epoch,
-                delivered: 0,
-                acked: 0,
-                delivered_total: 0,
-                latest_receipt: None,
-                progress: Arc::new(Notify::new()),
-                verified_in_epoch: None,
-            });
+            .or_insert_with(|| Session::new(token, view.epoch));
         if session.token != token {
             // The same session key with another valid token (renewed by the gateway).
             session.token = token;
@@ -199,10 +213,7 @@ impl Meter {
         session.verified_in_epoch = Some(view.epoch);
         if session.epoch < view.epoch {
             if let Some(receipt) = session.latest_receipt.take() {
-                self.closed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((session.token, receipt));
+                self.close(session.token, receipt);
             }
             session.epoch = view.epoch;
             session.delivered = 0;
@@ -360,33 +371,17 @@ impl Meter {
         let mut sessions = self.sessions();
         let session = sessions
             .entry(SessionId::of(&token.grant))
-            .or_insert_with(|| Session {
-                token,
-                grant: token.grant,
-                epoch: receipt.ack.epoch,
-                delivered: 0,
-                acked: 0,
-                delivered_total: 0,
-                latest_receipt: None,
-                progress: Arc::new(Notify::new()),
-                verified_in_epoch: None,
-            });
+            .or_insert_with(|| Session::new(token, receipt.ack.epoch));
         if receipt.ack.epoch > session.epoch {
             if let Some(old) = session.latest_receipt.take() {
-                self.closed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((session.token, old));
+                self.close(session.token, old);
             }
             session.epoch = receipt.ack.epoch;
             session.delivered = 0;
             session.acked = 0;
         }
         if receipt.ack.epoch < session.epoch {
-            self.closed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((token, receipt));
+            self.close(token, receipt);
             return;
         }
         let cumulative = receipt.ack.cumulative;

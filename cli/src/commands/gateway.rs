@@ -6,14 +6,30 @@ use media_gateway::config::GatewayConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+#[derive(clap::Args)]
 pub struct Flags {
+    /// TOML configuration (see docs/relay-protocol.md); flags override it.
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// The consumer's owner address.
+    #[arg(long, value_parser = crate::pubkey)]
     pub consumer: Option<Pubkey>,
+    /// Keypair of the consumer's receipt signer.
+    #[arg(long)]
     pub receipt_signer: Option<PathBuf>,
+    /// The durable record (redb file).
+    #[arg(long)]
     pub store: Option<PathBuf>,
+    /// Require `Authorization: Bearer SECRET` for session tokens (open without).
+    #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
     pub secret: Option<String>,
+    /// Session token lifetime in seconds.
+    #[arg(long)]
     pub token_ttl_secs: Option<i64>,
+    /// Bytes one session may be billed for, across every relay.
+    #[arg(long)]
     pub max_bytes_per_session: Option<u64>,
 }
 
