@@ -1,0 +1,88 @@
+//! `media-keeper`: settle co-signed receipts and turn Media Network's cranks, for the keeper fee.
+use anyhow::{Context, Result};
+use clap::Parser;
+use media_keeper::config::KeeperConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "media-keeper",
+    version,
+    about = "Media Network keeper: ingests co-signed receipts, settles them, turns the cranks",
+    long_about = "Media Network keeper. Relays POST co-signed receipts to /receipts (see \
+                  docs/keeper-api.md); the keeper verifies and stores them, settles them on \
+                  chain for the keeper fee, and turns the permissionless cranks. Settings come \
+                  from --config (TOML) and the flags below, which override it."
+)]
+struct Args {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The keeper's keypair (pays fees, earns the keeper share).
+    #[arg(short = 'k', long)]
+    keypair: Option<PathBuf>,
+    /// RPC URL or moniker (localhost, devnet, mainnet-beta).
+    #[arg(short = 'u', long = "url")]
+    rpc_url: Option<String>,
+    /// The durable store (redb file).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Receipts per settlement transaction (1-3).
+    #[arg(long)]
+    receipts_per_tx: Option<usize>,
+    /// Turn no cranks (settle only).
+    #[arg(long)]
+    no_cranks: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Args::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => KeeperConfig::load(path)?,
+        None => KeeperConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(keypair) = args.keypair {
+        config.keypair = keypair;
+    }
+    if let Some(url) = args.rpc_url {
+        config.rpc_url = url;
+    }
+    if let Some(store) = args.store {
+        config.store = store;
+    }
+    if let Some(n) = args.receipts_per_tx {
+        config.receipts_per_tx = n;
+    }
+    if args.no_cranks {
+        config.cranks.advance_epoch = false;
+        config.cranks.accrue_rewards = false;
+        config.cranks.buyback = false;
+        config.cranks.claim_fees = false;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    media_keeper::run(config, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

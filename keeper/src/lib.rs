@@ -1,0 +1,134 @@
+//! media-keeper (PROTOCOL.md §5, §7, §9): anyone can run one. It ingests co-signed receipts
+//! over HTTP (verified in ed25519 batches, checked against the chain, stored durably before
+//! it answers), settles them as many per transaction as fit, and turns the cranks.
+//!
+//! `server`: ingest; `verify`: signatures and chain checks; `store`: redb; `settle`: the
+//! settlement loop; `crank`: the cranks; `chain`: the cached chain view.
+pub mod chain;
+pub mod config;
+pub mod crank;
+pub mod server;
+pub mod settle;
+pub mod store;
+pub mod verify;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn clone_keypair(keypair: &solana_keypair::Keypair) -> solana_keypair::Keypair {
+    keypair.insecure_clone()
+}
+
+/// Runs a keeper on `listener` until `shutdown` completes. Every acknowledged receipt is
+/// already stored, so stopping loses nothing; unsettled ones settle after the next start.
+pub async fn run(
+    config: config::KeeperConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    let keypair = solana_keypair::read_keypair_file(&config.keypair).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read keeper keypair {}: {e}",
+            config.keypair.display()
+        )
+    })?;
+    let store = Arc::new(
+        store::Store::open(&config.store)
+            .with_context(|| format!("opening the keeper store {}", config.store.display()))?,
+    );
+    let cluster = Arc::new(media_sdk::client::Cluster::new(
+        &config.rpc_url,
+        solana_commitment_config::CommitmentConfig::confirmed(),
+    ));
+    let view = chain::read(&cluster)
+        .await
+        .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
+    let chain = Arc::new(RwLock::new(view));
+
+    let refresher = {
+        let (cluster, chain) = (cluster.clone(), chain.clone());
+        let every = Duration::from_secs(config.chain_refresh_secs.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match chain::read(&cluster).await {
+                    Ok(fresh) => *chain.write().unwrap_or_else(|e| e.into_inner()) = fresh,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "chain refresh failed; keeping the last view")
+                    }
+                }
+            }
+        })
+    };
+    let settler = settle::Settler {
+        cluster: cluster.clone(),
+        keeper: clone_keypair(&keypair),
+        store: store.clone(),
+        receipts_per_tx: config.receipts_per_tx,
+        attempts: config.attempts,
+    };
+    let settling = {
+        let chain = chain.clone();
+        let every = Duration::from_millis(config.settle_interval_ms);
+        tokio::spawn(async move {
+            loop {
+                let epoch = chain.read().unwrap_or_else(|e| e.into_inner()).epoch;
+                match settler.round(epoch).await {
+                    Ok(round) if round != settle::Round::default() => {
+                        tracing::info!(?round, "settlement round")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "settlement round failed; will retry"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    };
+    let cranker = crank::Cranker {
+        cluster: cluster.clone(),
+        keeper: clone_keypair(&keypair),
+        switches: config.cranks.clone(),
+    };
+    let cranking = {
+        let every = Duration::from_secs(config.crank_interval_secs.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = cranker.round().await {
+                    tracing::warn!(error = %e, "crank round failed; will retry");
+                }
+            }
+        })
+    };
+    let keeper = Arc::new(server::Keeper {
+        store,
+        chain,
+        cluster,
+        metrics: metrics_handle(),
+    });
+    tracing::info!(listen = %listener.local_addr()?, "keeper serving");
+    axum::serve(listener, server::router(keeper))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    for task in [refresher, settling, cranking] {
+        task.abort();
+    }
+    tracing::info!("keeper stopped");
+    Ok(())
+}

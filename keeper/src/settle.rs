@@ -1,0 +1,151 @@
+//! Settlement: every unsettled receipt is compared with its lane on chain (skipping what any
+//! keeper already settled), the rest are packed as many per transaction as fit, sent with
+//! retries, and marked settled only once the transaction is confirmed.
+use crate::store::Store;
+use media_network::state::Lane;
+use media_sdk::client::Cluster;
+use media_sdk::pda;
+use media_sdk::settlement::{settlement_instructions, Settlement};
+use metrics::{counter, gauge, histogram};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Settler {
+    pub cluster: Arc<Cluster>,
+    pub keeper: Keypair,
+    pub store: Arc<Store>,
+    /// Receipts per transaction: 2 fit a legacy transaction with distinct consumers.
+    pub receipts_per_tx: usize,
+    /// Attempts per transaction before the round gives up on it (the next round retries).
+    pub attempts: u32,
+}
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub settled: usize,
+    pub already_settled: usize,
+    pub transactions: usize,
+    pub failed_transactions: usize,
+}
+
+impl Settler {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
+    }
+
+    /// One pass over the store; `current_epoch` bounds what can still settle.
+    pub async fn round(&self, current_epoch: u64) -> anyhow::Result<Round> {
+        let settling_from = current_epoch.saturating_sub(1);
+        self.blocking(move |s| s.prune(settling_from)).await?;
+        let unsettled = self.blocking(|s| s.unsettled()).await?;
+        gauge!("media_keeper_receipts_pending").set(unsettled.len() as f64);
+        let mut round = Round::default();
+        let mut ready: Vec<Settlement> = Vec::new();
+        for item in unsettled {
+            let r = item.receipt.receipt;
+            let lane = self
+                .cluster
+                .try_decode::<Lane>(&pda::lane(&r.node_key, &r.consumer))
+                .await?;
+            let Some(lane) = lane else {
+                tracing::debug!(node_key = %r.node_key, consumer = %r.consumer, "no lane yet; waiting");
+                continue;
+            };
+            let on_chain = lane.settled(r.epoch);
+            if on_chain >= r.cumulative {
+                // Another keeper (or an earlier round whose confirmation we missed) did it.
+                let receipt = item.receipt.clone();
+                self.blocking(move |s| s.mark_settled(&receipt, on_chain))
+                    .await?;
+                round.already_settled += 1;
+                continue;
+            }
+            ready.push(Settlement {
+                signed: item.receipt,
+                provider: lane.provider,
+            });
+        }
+        let mut batches: Vec<Vec<Settlement>> = ready
+            .chunks(self.receipts_per_tx.max(1))
+            .map(<[Settlement]>::to_vec)
+            .collect();
+        while let Some(items) = batches.pop() {
+            let batch = &items;
+            match self.submit(&items).await {
+                Ok(()) => {
+                    round.transactions += 1;
+                    for settlement in batch {
+                        let receipt = settlement.signed.clone();
+                        let cumulative = receipt.receipt.cumulative;
+                        self.blocking(move |s| s.mark_settled(&receipt, cumulative))
+                            .await?;
+                        round.settled += 1;
+                    }
+                    counter!("media_keeper_receipts_settled_total").increment(batch.len() as u64);
+                }
+                Err(e) if items.len() > 1 => {
+                    // One bad receipt must not hold back the others: retry them one by one.
+                    round.failed_transactions += 1;
+                    tracing::debug!(error = %e, "a batch failed; settling its receipts singly");
+                    batches.extend(items.into_iter().map(|s| vec![s]));
+                }
+                Err(e) => {
+                    round.failed_transactions += 1;
+                    tracing::warn!(error = %e, "settlement failed; will retry next round");
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Sends one settlement transaction, retrying with backoff; Ok once confirmed.
+    async fn submit(&self, items: &[Settlement]) -> anyhow::Result<()> {
+        let keeper = self.keeper.pubkey();
+        let instructions = settlement_instructions(&keeper, items, 0);
+        let mut delay = Duration::from_millis(200);
+        let mut last = None;
+        for attempt in 1..=self.attempts.max(1) {
+            let before = self.cluster.client.get_balance(&keeper).await.ok();
+            let started = std::time::Instant::now();
+            match self
+                .cluster
+                .send_and_confirm(&instructions, &self.keeper, &[])
+                .await
+            {
+                Ok(signature) => {
+                    counter!("media_keeper_transactions_total", "result" => "confirmed")
+                        .increment(1);
+                    histogram!("media_keeper_confirmation_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    if let (Some(before), Ok(after)) =
+                        (before, self.cluster.client.get_balance(&keeper).await)
+                    {
+                        counter!("media_keeper_lamports_spent_total")
+                            .increment(before.saturating_sub(after));
+                    }
+                    tracing::info!(%signature, receipts = items.len(), "settled");
+                    return Ok(());
+                }
+                Err(e) => {
+                    counter!("media_keeper_transactions_total", "result" => "failed").increment(1);
+                    tracing::debug!(attempt, error = %e, "settlement attempt failed");
+                    last = Some(e);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        Err(anyhow::anyhow!(
+            "{} receipt(s) not settled: {}",
+            items.len(),
+            last.map(|e| e.to_string()).unwrap_or_default()
+        ))
+    }
+}

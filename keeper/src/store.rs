@@ -1,0 +1,153 @@
+//! The keeper's durable store (redb, committed before any acknowledgement): per
+//! (epoch, node key, consumer) the highest co-signed receipt received, and the cumulative known
+//! settled on chain (confirmed, or seen in the lane account).
+use anchor_lang::prelude::Pubkey;
+use media_sdk::receipt::SignedReceipt;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+
+/// epoch (8, BE) ‖ node key (32) ‖ consumer (32) → signed receipt (280).
+const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+/// The same key → cumulative settled on chain.
+const SETTLED: TableDefinition<&[u8], u64> = TableDefinition::new("settled");
+
+#[derive(Debug, thiserror::Error)]
+#[error("keeper store: {0}")]
+pub struct StoreError(String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// Which lane and epoch a receipt belongs to.
+pub fn lane_key(epoch: u64, node_key: &Pubkey, consumer: &Pubkey) -> [u8; 72] {
+    let mut key = [0u8; 72];
+    key[..8].copy_from_slice(&epoch.to_be_bytes());
+    key[8..40].copy_from_slice(node_key.as_ref());
+    key[40..].copy_from_slice(consumer.as_ref());
+    key
+}
+
+fn key_of(receipt: &SignedReceipt) -> [u8; 72] {
+    let r = &receipt.receipt;
+    lane_key(r.epoch, &r.node_key, &r.consumer)
+}
+
+/// What storing a verified receipt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Higher than anything held for its lane and epoch: it replaces it.
+    New,
+    /// Not higher than what is held (or already settled): nothing changed.
+    Duplicate,
+}
+
+/// A receipt waiting to be settled, and what is known settled for its lane and epoch.
+#[derive(Debug, Clone)]
+pub struct Unsettled {
+    pub receipt: SignedReceipt,
+    pub settled: u64,
+}
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(err)?;
+        let txn = db.begin_write().map_err(err)?;
+        {
+            txn.open_table(RECEIPTS).map_err(err)?;
+            txn.open_table(SETTLED).map_err(err)?;
+        }
+        txn.commit().map_err(err)?;
+        Ok(Store { db })
+    }
+
+    /// Keeps each receipt if it is the highest for its lane and epoch; one transaction for
+    /// the whole batch, committed before returning.
+    pub fn put_all(&self, receipts: &[SignedReceipt]) -> Result<Vec<Stored>, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let mut results = Vec::with_capacity(receipts.len());
+        {
+            let mut table = txn.open_table(RECEIPTS).map_err(err)?;
+            let settled = txn.open_table(SETTLED).map_err(err)?;
+            for receipt in receipts {
+                let key = key_of(receipt);
+                let held = table
+                    .get(&key[..])
+                    .map_err(err)?
+                    .and_then(|v| SignedReceipt::from_bytes(v.value()).ok())
+                    .map_or(0, |r| r.receipt.cumulative);
+                let done = settled.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
+                if receipt.receipt.cumulative > held.max(done) {
+                    table
+                        .insert(&key[..], &receipt.to_bytes()[..])
+                        .map_err(err)?;
+                    results.push(Stored::New);
+                } else {
+                    results.push(Stored::Duplicate);
+                }
+            }
+        }
+        txn.commit().map_err(err)?;
+        Ok(results)
+    }
+
+    /// Receipts whose cumulative is above what is known settled.
+    pub fn unsettled(&self) -> Result<Vec<Unsettled>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let receipts = txn.open_table(RECEIPTS).map_err(err)?;
+        let settled = txn.open_table(SETTLED).map_err(err)?;
+        let mut out = Vec::new();
+        for entry in receipts.iter().map_err(err)? {
+            let (key, value) = entry.map_err(err)?;
+            let receipt = SignedReceipt::from_bytes(value.value()).map_err(err)?;
+            let done = settled
+                .get(key.value())
+                .map_err(err)?
+                .map_or(0, |v| v.value());
+            if receipt.receipt.cumulative > done {
+                out.push(Unsettled {
+                    receipt,
+                    settled: done,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that the lane has `cumulative` settled for the receipt's epoch (only grows).
+    pub fn mark_settled(&self, receipt: &SignedReceipt, cumulative: u64) -> Result<(), StoreError> {
+        let key = key_of(receipt);
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = txn.open_table(SETTLED).map_err(err)?;
+            let before = table.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
+            table
+                .insert(&key[..], before.max(cumulative))
+                .map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Forgets receipts of epochs before `epoch`: they can no longer settle.
+    pub fn prune(&self, epoch: u64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let mut removed = 0;
+        {
+            let mut receipts = txn.open_table(RECEIPTS).map_err(err)?;
+            let mut settled = txn.open_table(SETTLED).map_err(err)?;
+            let old = |key: &[u8]| {
+                let mut e = [0u8; 8];
+                e.copy_from_slice(&key[..8]);
+                u64::from_be_bytes(e) < epoch
+            };
+            removed += receipts.extract_if(|k, _| old(k)).map_err(err)?.count();
+            settled.extract_if(|k, _| old(k)).map_err(err)?.count();
+        }
+        txn.commit().map_err(err)?;
+        Ok(removed)
+    }
+}

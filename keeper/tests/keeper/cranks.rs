@@ -1,0 +1,73 @@
+//! The cranks: epochs advance when due, a settled epoch's rewards accrue once it is
+//! finalized, and the keeper claims the fees it earned.
+use crate::fixtures::*;
+use anchor_spl::associated_token::get_associated_token_address;
+use media_keeper::crank::Switches;
+use media_network::state::{Config, Provider};
+use media_sdk::pda;
+use solana_signer::Signer;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn epochs_advance_rewards_accrue_and_the_keeper_claims_its_fees() {
+    let market = Market::open_with(Network::start_with_epochs(2).await).await;
+    let (keeper, path) = keeper_keypair(&market.network).await;
+    let mut config = keeper_config(&market.network.url(), path);
+    config.crank_interval_secs = 1;
+    config.cranks = Switches::default();
+    let url = start_keeper(config).await;
+    // The provider's bond counts from the epoch after it registered: serve in that one.
+    let registered: Provider = market
+        .network
+        .cluster
+        .decode(&pda::provider(&market.provider_owner.pubkey()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let epoch = loop {
+        let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+        if config.epoch > registered.registered_epoch {
+            break config.epoch;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the keeper did not advance the epoch"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let results = ingest(&url, &[market.receipt(0, epoch, 4 << 30)]).await;
+    assert_eq!(results[0]["status"], "accepted");
+    market.wait_settled(0, epoch, 4 << 30).await;
+
+    let payment_mint = market.network.payment_mint();
+    let claimed_to = get_associated_token_address(&keeper.pubkey(), &payment_mint);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+        let provider: Provider = market
+            .network
+            .cluster
+            .decode(&pda::provider(&market.provider_owner.pubkey()))
+            .await
+            .unwrap();
+        let claimed = market
+            .network
+            .cluster
+            .token_balance(&claimed_to)
+            .await
+            .unwrap();
+        // Accrued, and the reward slot is free again.
+        let accrued = provider.rewards_claimable > 0
+            && provider.reward_slots.iter().all(|s| s.epoch != epoch);
+        if config.epoch >= epoch + 2 && accrued && claimed > 0 {
+            assert_eq!(market.keeper_fees(&keeper.pubkey()).await, 0, "all claimed");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "epoch {} (from {epoch}), rewards accrued: {accrued}, keeper claimed {claimed}",
+            config.epoch
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,230 @@
+//! A network with one relay serving two consumers, receipt signing, keepers in this process
+//! or as processes, and an RPC link that can be cut.
+use anchor_lang::prelude::Pubkey;
+use ed25519_dalek::SigningKey;
+use media_keeper::config::KeeperConfig;
+use media_keeper::crank::Switches;
+use media_network::state::{Consumer, Keeper as KeeperAccount, Lane};
+use media_sdk::receipt::{pubkey_of, ReceiptV1, SignedReceipt};
+use media_sdk::{ix, pda};
+pub use media_test_harness::network::*;
+use serde_json::{json, Value};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub fn temp_path(what: &str, ext: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "media-keeper-test-{what}-{}-{}.{ext}",
+        std::process::id(),
+        Pubkey::new_unique()
+    ))
+}
+
+/// One relay (node key) with lanes to two consumers whose receipts `gateway` co-signs.
+pub struct Market {
+    pub network: Network,
+    pub provider_owner: Keypair,
+    pub node: Keypair,
+    pub gateway: SigningKey,
+    pub consumers: Vec<Keypair>,
+}
+
+pub const ESCROW: u64 = 1_000 * MEDIA;
+
+impl Market {
+    pub async fn open() -> Market {
+        Self::open_with(Network::start().await).await
+    }
+
+    pub async fn open_with(network: Network) -> Market {
+        let (provider_owner, node) = network.provider().await;
+        let gateway = SigningKey::from_bytes(&[91; 32]);
+        let mut consumers = Vec::new();
+        for _ in 0..2 {
+            let consumer = network.consumer(&pubkey_of(&gateway), ESCROW).await;
+            let open = ix::open_lane(
+                &node.pubkey(),
+                &provider_owner.pubkey(),
+                &node.pubkey(),
+                &consumer.pubkey(),
+            );
+            network
+                .cluster
+                .send_and_confirm(&[open], &node, &[])
+                .await
+                .unwrap();
+            consumers.push(consumer);
+        }
+        Market {
+            network,
+            provider_owner,
+            node,
+            gateway,
+            consumers,
+        }
+    }
+
+    pub fn node_signing_key(&self) -> SigningKey {
+        SigningKey::from_bytes(&self.node.to_bytes()[..32].try_into().unwrap())
+    }
+
+    /// A receipt for consumer `i`, co-signed by the gateway and the node key.
+    pub fn receipt(&self, i: usize, epoch: u64, cumulative: u64) -> SignedReceipt {
+        let receipt = ReceiptV1 {
+            config: pda::config(),
+            node_key: self.node.pubkey(),
+            consumer: self.consumers[i].pubkey(),
+            epoch,
+            cumulative,
+        };
+        SignedReceipt::sign(receipt, &self.node_signing_key(), &self.gateway).unwrap()
+    }
+
+    pub async fn lane_settled(&self, i: usize, epoch: u64) -> u64 {
+        let lane: Lane = self
+            .network
+            .cluster
+            .decode(&pda::lane(&self.node.pubkey(), &self.consumers[i].pubkey()))
+            .await
+            .unwrap();
+        lane.settled(epoch)
+    }
+
+    pub async fn escrow(&self, i: usize) -> u64 {
+        let consumer: Consumer = self
+            .network
+            .cluster
+            .decode(&pda::consumer(&self.consumers[i].pubkey()))
+            .await
+            .unwrap();
+        consumer.escrow
+    }
+
+    /// Waits until consumer `i`'s lane has `cumulative` settled for `epoch`.
+    pub async fn wait_settled(&self, i: usize, epoch: u64, cumulative: u64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.lane_settled(i, epoch).await < cumulative {
+            assert!(
+                Instant::now() < deadline,
+                "lane {i} was not settled to {cumulative}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn keeper_fees(&self, keeper: &Pubkey) -> u64 {
+        self.network
+            .cluster
+            .try_decode::<KeeperAccount>(&pda::keeper(keeper))
+            .await
+            .unwrap()
+            .map_or(0, |k| k.fees_claimable)
+    }
+}
+
+/// Settle-only keeper settings (cranks off, so tests see only settlement).
+pub fn keeper_config(rpc_url: &str, keypair: PathBuf) -> KeeperConfig {
+    KeeperConfig {
+        keypair,
+        rpc_url: rpc_url.to_string(),
+        store: temp_path("store", "redb"),
+        settle_interval_ms: 200,
+        chain_refresh_secs: 1,
+        cranks: Switches {
+            advance_epoch: false,
+            accrue_rewards: false,
+            buyback: false,
+            claim_fees: false,
+            ..Switches::default()
+        },
+        ..KeeperConfig::default()
+    }
+}
+
+/// A funded keeper keypair written to a file.
+pub async fn keeper_keypair(network: &Network) -> (Keypair, PathBuf) {
+    let keypair = Keypair::new();
+    airdrop(&network.cluster, &keypair.pubkey()).await;
+    let path = temp_path("keeper", "json");
+    solana_keypair::write_keypair_file(&keypair, &path).unwrap();
+    (keypair, path)
+}
+
+/// A keeper in this process; returns its URL.
+pub async fn start_keeper(config: KeeperConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(media_keeper::run(config, listener, std::future::pending()));
+    wait_healthy(&url).await;
+    url
+}
+
+pub async fn wait_healthy(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(format!("{url}/health"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "keeper at {url} did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// POSTs receipts as JSON and returns the per-receipt results.
+pub async fn ingest(url: &str, receipts: &[SignedReceipt]) -> Vec<Value> {
+    let wire: Vec<_> = receipts.iter().map(SignedReceipt::to_wire).collect();
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{url}/receipts"))
+        .json(&json!({ "receipts": wire }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["results"].as_array().unwrap().clone()
+}
+
+/// A TCP forwarder to the RPC endpoint that can be cut: while down it refuses new
+/// connections and drops the open ones.
+pub struct Link {
+    pub url: String,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Link {
+    pub async fn to(upstream: &str) -> Link {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !*watch.borrow() {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Link { url, up }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}

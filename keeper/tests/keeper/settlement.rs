@@ -1,0 +1,215 @@
+//! Settlement: exact fees, several keepers paying once, an RPC outage, SIGKILLs.
+use crate::fixtures::*;
+use media_network::fees::{cumulative_fee, split_fee};
+use media_network::state::Config;
+use media_sdk::pda;
+use solana_signer::Signer;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+async fn fee_split(market: &Market, bytes: u64) -> media_network::fees::FeeSplit {
+    let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+    let fee = cumulative_fee(bytes, config.params.price_per_gib).unwrap();
+    split_fee(
+        fee,
+        config.params.provider_fee_bps,
+        config.params.keeper_fee_bps,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn receipts_in_are_settled_on_chain_with_the_exact_fees() {
+    let market = Market::open().await;
+    let (keeper, path) = keeper_keypair(&market.network).await;
+    let url = start_keeper(keeper_config(&market.network.url(), path)).await;
+    let (a, b) = (3 << 30, 1 << 29); // 3 GiB and 0.5 GiB
+                                     // Older receipts first: only the highest per lane and epoch is kept.
+    let results = ingest(
+        &url,
+        &[
+            market.receipt(0, 0, a / 2),
+            market.receipt(0, 0, a),
+            market.receipt(1, 0, b),
+            market.receipt(0, 0, a / 3),
+        ],
+    )
+    .await;
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["accepted", "accepted", "accepted", "duplicate"]);
+    market.wait_settled(0, 0, a).await;
+    market.wait_settled(1, 0, b).await;
+    let (fa, fb) = (fee_split(&market, a).await, fee_split(&market, b).await);
+    assert_eq!(
+        market.escrow(0).await,
+        ESCROW - (fa.provider + fa.keeper + fa.treasury)
+    );
+    assert_eq!(
+        market.escrow(1).await,
+        ESCROW - (fb.provider + fb.keeper + fb.treasury)
+    );
+    assert_eq!(
+        market.keeper_fees(&keeper.pubkey()).await,
+        fa.keeper + fb.keeper
+    );
+    // Sent again after settlement: a duplicate, and nothing is paid twice.
+    let again = ingest(&url, &[market.receipt(0, 0, a)]).await;
+    assert_eq!(again[0]["status"], "duplicate");
+}
+
+#[tokio::test]
+async fn two_keepers_fed_the_same_receipts_settle_them_once() {
+    let market = Market::open().await;
+    let (first, first_path) = keeper_keypair(&market.network).await;
+    let (second, second_path) = keeper_keypair(&market.network).await;
+    let url1 = start_keeper(keeper_config(&market.network.url(), first_path)).await;
+    let url2 = start_keeper(keeper_config(&market.network.url(), second_path)).await;
+    let receipts = [market.receipt(0, 0, 2 << 30), market.receipt(1, 0, 1 << 30)];
+    let (r1, r2) = tokio::join!(ingest(&url1, &receipts), ingest(&url2, &receipts));
+    assert!(r1.iter().chain(&r2).all(|r| r["status"] == "accepted"));
+    market.wait_settled(0, 0, 2 << 30).await;
+    market.wait_settled(1, 0, 1 << 30).await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // both keepers have had their rounds
+    let (f0, f1) = (
+        fee_split(&market, 2 << 30).await,
+        fee_split(&market, 1 << 30).await,
+    );
+    assert_eq!(
+        market.escrow(0).await,
+        ESCROW - (f0.provider + f0.keeper + f0.treasury)
+    );
+    assert_eq!(
+        market.escrow(1).await,
+        ESCROW - (f1.provider + f1.keeper + f1.treasury)
+    );
+    let earned =
+        market.keeper_fees(&first.pubkey()).await + market.keeper_fees(&second.pubkey()).await;
+    assert_eq!(
+        earned,
+        f0.keeper + f1.keeper,
+        "each lane paid one keeper once"
+    );
+}
+
+#[tokio::test]
+async fn an_rpc_outage_delays_settlement_and_then_it_settles() {
+    let market = Market::open().await;
+    let link = Link::to(&market.network.url()).await;
+    let (_keeper, path) = keeper_keypair(&market.network).await;
+    let url = start_keeper(keeper_config(&link.url, path)).await;
+    link.set_up(false);
+    let results = ingest(&url, &[market.receipt(0, 0, 1 << 30)]).await;
+    assert_eq!(
+        results[0]["status"], "accepted",
+        "ingest needs no RPC round trip"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        market.lane_settled(0, 0).await,
+        0,
+        "nothing settles while the RPC is down"
+    );
+    link.set_up(true);
+    market.wait_settled(0, 0, 1 << 30).await;
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_keeper(config: &std::path::Path) -> Process {
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_media-keeper"))
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn sigkill_during_ingest_and_during_submission_settles_every_acknowledged_receipt_once() {
+    let market = Market::open().await;
+    let (keeper, path) = keeper_keypair(&market.network).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let store = temp_path("store", "redb");
+    let config_file = |settle_interval_ms: u64| {
+        let file = temp_path("config", "toml");
+        std::fs::write(
+            &file,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\nkeypair = {keypair:?}\nrpc_url = {rpc:?}\n\
+                 store = {store:?}\nsettle_interval_ms = {settle_interval_ms}\n\n[cranks]\n\
+                 advance_epoch = false\naccrue_rewards = false\nbuyback = false\nclaim_fees = false\n",
+                keypair = path.display().to_string(),
+                rpc = market.network.url(),
+                store = store.display().to_string(),
+            ),
+        )
+        .unwrap();
+        file
+    };
+
+    // Killed right after acknowledging (it had no time to settle anything).
+    let mut process = spawn_keeper(&config_file(3_600_000));
+    wait_healthy(&url).await;
+    let results = ingest(&url, &[market.receipt(0, 0, 1 << 30)]).await;
+    assert_eq!(results[0]["status"], "accepted");
+    process.0.kill().unwrap();
+    process.0.wait().unwrap();
+    assert_eq!(market.lane_settled(0, 0).await, 0);
+
+    // Restarted, and killed again as soon as its first settlement lands (mid-round).
+    let mut process = spawn_keeper(&config_file(100));
+    wait_healthy(&url).await;
+    let results = ingest(&url, &[market.receipt(1, 0, 2 << 30)]).await;
+    assert_eq!(results[0]["status"], "accepted");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while market.lane_settled(0, 0).await == 0 && market.lane_settled(1, 0).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing settled after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    process.0.kill().unwrap();
+    process.0.wait().unwrap();
+
+    // A third life finishes the job; every acknowledged receipt is paid exactly once.
+    let _process = spawn_keeper(&config_file(100));
+    wait_healthy(&url).await;
+    market.wait_settled(0, 0, 1 << 30).await;
+    market.wait_settled(1, 0, 2 << 30).await;
+    let (f0, f1) = (
+        fee_split(&market, 1 << 30).await,
+        fee_split(&market, 2 << 30).await,
+    );
+    assert_eq!(
+        market.escrow(0).await,
+        ESCROW - (f0.provider + f0.keeper + f0.treasury)
+    );
+    assert_eq!(
+        market.escrow(1).await,
+        ESCROW - (f1.provider + f1.keeper + f1.treasury)
+    );
+    assert_eq!(
+        market.keeper_fees(&keeper.pubkey()).await,
+        f0.keeper + f1.keeper
+    );
+}

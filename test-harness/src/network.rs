@@ -1,0 +1,181 @@
+//! A bootstrapped localnet in this process, reached over real JSON-RPC, with helpers for the
+//! actors off-chain components meet: funded wallets, a provider with a node key, a consumer
+//! whose receipts a given key co-signs. Warm-up and cool-down are one second.
+use anchor_lang::prelude::Pubkey;
+use anchor_spl::associated_token::{
+    get_associated_token_address, spl_associated_token_account::instruction as ata,
+};
+use anchor_spl::token::spl_token;
+use media_governance::state::GovParams;
+use media_localnet::{programs, serve, Chain};
+use media_migrations::{Deployment, Plan};
+use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
+use media_network::state::{Params, ProviderKind};
+use media_sdk::client::Cluster;
+use media_sdk::ix;
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+
+pub const MEDIA: u64 = 1_000_000;
+
+pub struct Network {
+    pub cluster: Cluster,
+    pub deployer: Keypair,
+    pub deployment: Deployment,
+}
+
+impl Network {
+    /// A network with one-day epochs.
+    pub async fn start() -> Network {
+        Self::start_with_epochs(Params::default().epoch_duration_secs).await
+    }
+
+    /// A network whose epochs last `epoch_secs`.
+    pub async fn start_with_epochs(epoch_secs: i64) -> Network {
+        let deployer = Keypair::new();
+        let mut program_test = programs::program_test();
+        programs::set_upgrade_authority(&mut program_test, Some(deployer.pubkey()));
+        let chain = Chain::start(program_test).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(serve(listener, chain));
+        let cluster = Cluster::new(&url, CommitmentConfig::confirmed());
+        airdrop(&cluster, &deployer.pubkey()).await;
+        let plan = Plan {
+            params: Params {
+                warmup_secs: 1,
+                unstake_cooldown_secs: 1,
+                epoch_duration_secs: epoch_secs,
+                ..Params::default()
+            },
+            gov_params: GovParams {
+                voting_period_secs: 1,
+                quorum_bps: 1_000,
+                approval_bps: 5_000,
+                timelock_secs: 0,
+                execution_window_secs: 60,
+                proposal_min_stake: MEDIA,
+            },
+            media_mint: None,
+            payment_mint: None,
+            reward_funding: 1_000 * MEDIA,
+        };
+        let deployment = media_migrations::run(&cluster, &deployer, &plan)
+            .await
+            .unwrap();
+        Network {
+            cluster,
+            deployer,
+            deployment,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.cluster.url.clone()
+    }
+
+    pub fn media_mint(&self) -> Pubkey {
+        self.deployment.media_mint.parse().unwrap()
+    }
+
+    pub fn payment_mint(&self) -> Pubkey {
+        self.deployment.payment_mint.parse().unwrap()
+    }
+
+    /// A funded wallet holding `media` MEDIA and `payment` payment units.
+    pub async fn wallet(&self, media: u64, payment: u64) -> Keypair {
+        let wallet = Keypair::new();
+        airdrop(&self.cluster, &wallet.pubkey()).await;
+        let mut instructions = Vec::new();
+        for (mint, amount) in [(self.media_mint(), media), (self.payment_mint(), payment)] {
+            instructions.push(ata::create_associated_token_account_idempotent(
+                &self.deployer.pubkey(),
+                &wallet.pubkey(),
+                &mint,
+                &spl_token::ID,
+            ));
+            instructions.push(
+                spl_token::instruction::transfer(
+                    &spl_token::ID,
+                    &get_associated_token_address(&self.deployer.pubkey(), &mint),
+                    &get_associated_token_address(&wallet.pubkey(), &mint),
+                    &self.deployer.pubkey(),
+                    &[],
+                    amount,
+                )
+                .unwrap(),
+            );
+        }
+        self.cluster
+            .send_and_confirm(&instructions, &self.deployer, &[])
+            .await
+            .unwrap();
+        wallet
+    }
+
+    pub async fn stake(&self, owner: &Keypair, amount: u64) {
+        let source = get_associated_token_address(&owner.pubkey(), &self.media_mint());
+        self.cluster
+            .send_and_confirm(&[ix::stake(&owner.pubkey(), &source, amount)], owner, &[])
+            .await
+            .unwrap();
+    }
+
+    /// A provider owner with a registered node key (which also has SOL for lane rent).
+    pub async fn provider(&self) -> (Keypair, Keypair) {
+        let owner = self.wallet(100 * MEDIA, 0).await;
+        let node = Keypair::new();
+        airdrop(&self.cluster, &node.pubkey()).await;
+        self.stake(&owner, 100 * MEDIA).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+        let args = RegisterProviderArgs {
+            kind: ProviderKind::Edge,
+            endpoint: "http://127.0.0.1".into(),
+            region: "local".into(),
+            bond: 50 * MEDIA,
+        };
+        self.cluster
+            .send_and_confirm(
+                &[ix::register_provider(&owner.pubkey(), &node.pubkey(), args)],
+                &owner,
+                &[&node],
+            )
+            .await
+            .unwrap();
+        (owner, node)
+    }
+
+    /// A consumer whose receipts `receipt_signer` co-signs, with `escrow` payment units.
+    pub async fn consumer(&self, receipt_signer: &Pubkey, escrow: u64) -> Keypair {
+        let owner = self.wallet(100 * MEDIA, escrow).await;
+        self.stake(&owner, 100 * MEDIA).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+        let args = RegisterConsumerArgs {
+            bond: 50 * MEDIA,
+            receipt_signer: *receipt_signer,
+        };
+        let source = get_associated_token_address(&owner.pubkey(), &self.payment_mint());
+        self.cluster
+            .send_and_confirm(
+                &[
+                    ix::register_consumer(&owner.pubkey(), args),
+                    ix::deposit_fees(&owner.pubkey(), &owner.pubkey(), &source, escrow),
+                ],
+                &owner,
+                &[],
+            )
+            .await
+            .unwrap();
+        owner
+    }
+}
+
+pub async fn airdrop(cluster: &Cluster, to: &Pubkey) {
+    let signature = cluster
+        .client
+        .request_airdrop(to, 100_000_000_000)
+        .await
+        .unwrap();
+    cluster.client.poll_for_signature(&signature).await.unwrap();
+}
