@@ -27,7 +27,12 @@ async fn main() -> anyhow::Result<()> {
     network
         .cluster
         .send_and_confirm(
-            &[ix::open_lane(&node.pubkey(), &owner.pubkey(), &node.pubkey(), &consumer.pubkey())],
+            &[ix::open_lane(
+                &node.pubkey(),
+                &owner.pubkey(),
+                &node.pubkey(),
+                &consumer.pubkey(),
+            )],
             &node,
             &[],
         )
@@ -48,7 +53,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
 
-    eprintln!("== raw batch verification, {batch} receipts ({} signatures) per batch", batch * 2);
+    eprintln!(
+        "== raw batch verification, {batch} receipts ({} signatures) per batch",
+        batch * 2
+    );
     let started = Instant::now();
     for chunk in receipts.chunks(batch) {
         let messages: Vec<[u8; 120]> = chunk.iter().map(|r| r.receipt.encode()).collect();
@@ -76,7 +84,8 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("media-keeper-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let keypair_path = dir.join("keeper.json");
-    solana_keypair::write_keypair_file(&keeper, &keypair_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    solana_keypair::write_keypair_file(&keeper, &keypair_path)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let config = KeeperConfig {
         keypair: keypair_path,
         rpc_url: network.url(),
@@ -130,10 +139,13 @@ async fn main() -> anyhow::Result<()> {
     let ingest = total as f64 / started.elapsed().as_secs_f64();
     anyhow::ensure!(answered == total, "{answered} of {total} receipts answered");
 
-    let sizes: Vec<(usize, usize)> = (1..=3)
-        .map(|k| (k, legacy_settlement_size(k)))
-        .collect();
-    let per_tx = sizes.iter().filter(|(_, size)| *size <= 1_232).map(|(k, _)| *k).max().unwrap_or(0);
+    let sizes: Vec<(usize, usize)> = (1..=3).map(|k| (k, legacy_settlement_size(k))).collect();
+    let per_tx = sizes
+        .iter()
+        .filter(|(_, size)| *size <= 1_232)
+        .map(|(k, _)| *k)
+        .max()
+        .unwrap_or(0);
 
     println!();
     println!("raw batch ed25519 verification : {raw:>10.0} receipts/s (2 signatures each)");
@@ -147,7 +159,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn futures_join<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<Result<T, tokio::task::JoinError>> {
+async fn futures_join<T>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
     let mut out = Vec::new();
     for task in tasks {
         out.push(task.await);
@@ -183,5 +197,7 @@ fn legacy_settlement_size(k: usize) -> usize {
         &[&keeper],
         solana_transaction::Hash::default(),
     );
-    bincode::serialize(&tx).map(|b| b.len()).unwrap_or(usize::MAX)
+    bincode::serialize(&tx)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX)
 }

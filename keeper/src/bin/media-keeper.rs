@@ -81,8 +81,21 @@ async fn run(args: Args) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    media_keeper::run(config, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    media_keeper::run(config, listener, shutdown_signal()).await
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight (their receipts are
+/// stored before they are answered), exit.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = interrupt.await;
+        return;
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
 }
