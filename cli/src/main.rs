@@ -336,17 +336,8 @@ enum ProposeCommand {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,tarpc=error,media=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(Cli::parse()).await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    media_service::init_tracing("warn,tarpc=error,media=info");
+    media_service::exit_on_error(run(Cli::parse()).await);
 }
 
 async fn run(cli: Cli) -> Result<()> {

@@ -12,12 +12,10 @@ const SESSION_TOTALS: TableDefinition<&[u8], u64> = TableDefinition::new("sessio
 /// node key (32) ‖ epoch (8, BE) → cumulative co-signed.
 const COSIGNED: TableDefinition<&[u8], u64> = TableDefinition::new("cosigned");
 
-#[derive(Debug, thiserror::Error)]
-#[error("gateway store: {0}")]
-pub struct StoreError(String);
+pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::of("gateway")(e)
 }
 
 fn lane_key(node_key: &Pubkey, epoch: u64) -> [u8; 40] {

@@ -11,12 +11,10 @@ const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts")
 /// The same key → cumulative settled on chain.
 const SETTLED: TableDefinition<&[u8], u64> = TableDefinition::new("settled");
 
-#[derive(Debug, thiserror::Error)]
-#[error("keeper store: {0}")]
-pub struct StoreError(String);
+pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::of("keeper")(e)
 }
 
 /// Which lane and epoch a receipt belongs to.

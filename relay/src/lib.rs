@@ -14,23 +14,7 @@ pub mod server;
 pub mod store;
 pub mod viewer;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
-
-/// The process's Prometheus recorder, installed on first use (one per process).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Another recorder may already be installed (an embedding process); ours then
-            // renders an empty page rather than failing the relay.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
+pub use media_service::metrics_handle;
 
 /// Runs a relay on `listener` until `shutdown` completes: reads the chain, opens the lanes it
 /// lacks, restores its sessions from the store, keeps the chain view fresh, serves, and
@@ -134,26 +118,4 @@ pub async fn run(
     Ok(())
 }
 
-/// Completes on Ctrl-C or SIGTERM (what systemd sends): the services' cue to stop cleanly.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-}
+pub use media_service::shutdown_signal;

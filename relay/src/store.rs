@@ -14,12 +14,10 @@ const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// consumer (32) ‖ epoch (8, BE) ‖ keeper URL → cumulative the keeper answered for.
 const SHIPPED: TableDefinition<&[u8], u64> = TableDefinition::new("shipped");
 
-#[derive(Debug, thiserror::Error)]
-#[error("relay store: {0}")]
-pub struct StoreError(String);
+pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::of("relay")(e)
 }
 
 fn key_epoch(key: &Pubkey, epoch: u64) -> [u8; 40] {

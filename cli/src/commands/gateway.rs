@@ -75,5 +75,5 @@ pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     println!("media gateway on http://{}/", listener.local_addr()?);
-    media_gateway::run(gateway, listener, media_relay::shutdown_signal()).await
+    media_gateway::run(gateway, listener, media_service::shutdown_signal()).await
 }

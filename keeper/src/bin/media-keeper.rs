@@ -40,16 +40,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(Args::parse()).await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    media_service::init_tracing("info");
+    media_service::exit_on_error(run(Args::parse()).await);
 }
 
 async fn run(args: Args) -> Result<()> {
@@ -81,21 +73,5 @@ async fn run(args: Args) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    media_keeper::run(config, listener, shutdown_signal()).await
-}
-
-/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight (their receipts are
-/// stored before they are answered), exit.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let Ok(mut terminate) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = interrupt.await;
-        return;
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
-    }
+    media_keeper::run(config, listener, media_service::shutdown_signal()).await
 }

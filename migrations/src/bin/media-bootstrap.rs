@@ -24,16 +24,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(Args::parse()).await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    media_service::init_tracing("info");
+    media_service::exit_on_error(run(Args::parse()).await);
 }
 
 async fn run(args: Args) -> Result<()> {

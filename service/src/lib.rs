@@ -1,0 +1,78 @@
+//! The plumbing every Media Network service binary shares (relay, gateway, keeper, CLI):
+//! logging to stderr, one Prometheus recorder per process, a shutdown signal, and the error
+//! type of their embedded stores.
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Logs to stderr, filtered by `RUST_LOG` or else `default_filter`.
+pub fn init_tracing(default_filter: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Ends the process with status 1 and the error chain on stderr when `result` failed.
+pub fn exit_on_error(result: anyhow::Result<()>) {
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The process's Prometheus recorder, installed on first use. If another recorder is already
+/// installed (an embedding process), this one renders an empty page rather than failing.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Completes on Ctrl-C or SIGTERM (what systemd sends): the services' cue to stop cleanly.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// An embedded store's failure, named by the store.
+#[derive(Debug, thiserror::Error)]
+#[error("{store} store: {message}")]
+pub struct StoreError {
+    pub store: &'static str,
+    pub message: String,
+}
+
+impl StoreError {
+    /// A closure turning any displayable error into the `store`'s error, for `map_err`.
+    pub fn of<E: std::fmt::Display>(store: &'static str) -> impl Fn(E) -> StoreError {
+        move |e| StoreError {
+            store,
+            message: e.to_string(),
+        }
+    }
+}
