@@ -3,7 +3,7 @@
 use crate::fixtures::*;
 use anchor_spl::associated_token::get_associated_token_address;
 use media_keeper::crank::Switches;
-use media_network::state::{Config, Provider};
+use media_network::state::{Buyback, Config, Provider};
 use media_sdk::pda;
 use solana_signer::Signer;
 use std::time::{Duration, Instant};
@@ -70,4 +70,75 @@ async fn epochs_advance_rewards_accrue_and_the_keeper_claims_its_fees() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+#[tokio::test]
+async fn treasury_fees_are_auctioned_and_the_keepers_bid_burns_media() {
+    let market = Market::open().await;
+    // A keeper holding some MEDIA to bid with.
+    let keeper = market.network.wallet(10 * MEDIA, 0).await;
+    let path = temp_path("keeper", "json");
+    solana_keypair::write_keypair_file(&keeper, &path).unwrap();
+    let mut config = keeper_config(&market.network.url(), path);
+    config.crank_interval_secs = 1;
+    config.cranks = Switches {
+        advance_epoch: false,
+        accrue_rewards: false,
+        buyback: true,
+        claim_fees: false,
+        bid_max_price: Some(u64::MAX),
+        bid_amount: 100_000,
+    };
+    let url = start_keeper(config).await;
+    // 600 GiB at the default price leaves more than the minimum lot in the treasury.
+    let results = ingest(&url, &[market.receipt(0, 0, 600 << 30)]).await;
+    assert_eq!(results[0]["status"], "accepted");
+    market.wait_settled(0, 0, 600 << 30).await;
+
+    let media_mint = market.network.media_mint();
+    let supply_before = mint_supply(&market, &media_mint).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let auction = loop {
+        let auction: Buyback = market
+            .network
+            .cluster
+            .decode(&pda::buyback())
+            .await
+            .unwrap();
+        if auction.media_burned > 0 {
+            break auction;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no auction was started and bid on: {auction:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        auction.sold >= 100_000 && auction.lot >= 1_000_000,
+        "{auction:?}"
+    );
+    let bought = market
+        .network
+        .cluster
+        .token_balance(&get_associated_token_address(
+            &keeper.pubkey(),
+            &market.network.payment_mint(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(bought, auction.sold, "the keeper received what it bought");
+    assert_eq!(
+        mint_supply(&market, &media_mint).await,
+        supply_before - auction.media_burned,
+        "the MEDIA paid was burned"
+    );
+}
+
+async fn mint_supply(market: &Market, mint: &anchor_lang::prelude::Pubkey) -> u64 {
+    use anchor_lang::solana_program::program_pack::Pack;
+    let account = market.network.cluster.account(mint).await.unwrap().unwrap();
+    anchor_spl::token::spl_token::state::Mint::unpack(&account.data)
+        .unwrap()
+        .supply
 }
