@@ -391,12 +391,15 @@ impl Meter {
         session.latest_receipt = Some(receipt);
     }
 
-    /// Forgets closed-session receipts of epochs before `epoch`.
+    /// Forgets what can no longer settle: closed receipts of epochs before `epoch`, and
+    /// sessions last active before it (a returning viewer is admitted afresh; the gateway
+    /// still bounds its `max_bytes` across epochs).
     pub fn prune(&self, epoch: u64) {
         self.closed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, r)| r.ack.epoch >= epoch);
+        self.sessions().retain(|_, s| s.epoch >= epoch);
     }
 
     /// The latest viewer receipt of every session of `consumer` in `epoch`, closed or live:
@@ -717,5 +720,15 @@ mod tests {
         let closed = f.meter.acknowledged(&f.consumer, 3);
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].receipt.ack.cumulative, 900);
+        // Once epoch 3 cannot settle, its receipts and idle sessions are forgotten.
+        f.meter.prune(4);
+        assert!(f.meter.acknowledged(&f.consumer, 3).is_empty());
+        assert_eq!(
+            f.meter.session_count(),
+            1,
+            "the session active in epoch 4 stays"
+        );
+        f.meter.prune(5);
+        assert_eq!(f.meter.session_count(), 0);
     }
 }

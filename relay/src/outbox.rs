@@ -62,6 +62,12 @@ impl Outbox {
         };
         let settling = epoch.saturating_sub(1);
         self.meter.prune(settling);
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.prune_viewer_receipts(settling)).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning old viewer receipts failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning old viewer receipts failed"),
+            Ok(Ok(_)) => {}
+        }
         for (consumer, gateway) in &self.gateways {
             for e in [settling, epoch] {
                 match self.cosign(config, consumer, gateway, e).await {
