@@ -108,7 +108,7 @@ pub fn against_chain(receipt: &SignedReceipt, chain: &ChainCache) -> Result<(), 
     if r.config != chain.config {
         return Err(Rejection::WrongDeployment);
     }
-    if r.epoch > chain.epoch || r.epoch + 1 < chain.epoch {
+    if r.epoch > chain.epoch || r.epoch.saturating_add(1) < chain.epoch {
         return Err(Rejection::WrongEpoch {
             epoch: r.epoch,
             current: chain.epoch,

@@ -94,7 +94,9 @@ impl Outbox {
         epoch: u64,
     ) -> Result<Option<u64>, CosignError> {
         let proofs = self.meter.acknowledged(consumer, epoch);
-        let claimed: u64 = proofs.iter().map(|p| p.receipt.ack.cumulative).sum();
+        let claimed = proofs
+            .iter()
+            .fold(0u64, |sum, p| sum.saturating_add(p.receipt.ack.cumulative));
         let store = self.store.clone();
         let owner = *consumer;
         let stored = tokio::task::spawn_blocking(move || store.outbox_entry(&owner, epoch))
