@@ -18,6 +18,21 @@ async fn fee_split(market: &Market, bytes: u64) -> media_network::fees::FeeSplit
     .unwrap()
 }
 
+/// Consumers 0 and 1 paid exactly once for `bytes[i]` each; returns the keeper shares' sum.
+async fn assert_paid_once(market: &Market, bytes: [u64; 2]) -> u64 {
+    let mut keeper_shares = 0;
+    for (i, b) in bytes.into_iter().enumerate() {
+        let split = fee_split(market, b).await;
+        assert_eq!(
+            market.escrow(i).await,
+            ESCROW - (split.provider + split.keeper + split.treasury),
+            "consumer {i}"
+        );
+        keeper_shares += split.keeper;
+    }
+    keeper_shares
+}
+
 #[tokio::test]
 async fn receipts_in_are_settled_on_chain_with_the_exact_fees() {
     let market = Market::open().await;
@@ -42,19 +57,8 @@ async fn receipts_in_are_settled_on_chain_with_the_exact_fees() {
     assert_eq!(statuses, ["accepted", "accepted", "accepted", "duplicate"]);
     market.wait_settled(0, 0, a).await;
     market.wait_settled(1, 0, b).await;
-    let (fa, fb) = (fee_split(&market, a).await, fee_split(&market, b).await);
-    assert_eq!(
-        market.escrow(0).await,
-        ESCROW - (fa.provider + fa.keeper + fa.treasury)
-    );
-    assert_eq!(
-        market.escrow(1).await,
-        ESCROW - (fb.provider + fb.keeper + fb.treasury)
-    );
-    assert_eq!(
-        market.keeper_fees(&keeper.pubkey()).await,
-        fa.keeper + fb.keeper
-    );
+    let keeper_shares = assert_paid_once(&market, [a, b]).await;
+    assert_eq!(market.keeper_fees(&keeper.pubkey()).await, keeper_shares);
     // Sent again after settlement: a duplicate, and nothing is paid twice.
     let again = ingest(&url, &[market.receipt(0, 0, a)]).await;
     assert_eq!(again[0]["status"], "duplicate");
@@ -73,25 +77,10 @@ async fn two_keepers_fed_the_same_receipts_settle_them_once() {
     market.wait_settled(0, 0, 2 << 30).await;
     market.wait_settled(1, 0, 1 << 30).await;
     tokio::time::sleep(Duration::from_secs(1)).await; // both keepers have had their rounds
-    let (f0, f1) = (
-        fee_split(&market, 2 << 30).await,
-        fee_split(&market, 1 << 30).await,
-    );
-    assert_eq!(
-        market.escrow(0).await,
-        ESCROW - (f0.provider + f0.keeper + f0.treasury)
-    );
-    assert_eq!(
-        market.escrow(1).await,
-        ESCROW - (f1.provider + f1.keeper + f1.treasury)
-    );
+    let keeper_shares = assert_paid_once(&market, [2 << 30, 1 << 30]).await;
     let earned =
         market.keeper_fees(&first.pubkey()).await + market.keeper_fees(&second.pubkey()).await;
-    assert_eq!(
-        earned,
-        f0.keeper + f1.keeper,
-        "each lane paid one keeper once"
-    );
+    assert_eq!(earned, keeper_shares, "each lane paid one keeper once");
 }
 
 #[tokio::test]
@@ -196,20 +185,6 @@ async fn sigkill_during_ingest_and_during_submission_settles_every_acknowledged_
     wait_healthy(&url).await;
     market.wait_settled(0, 0, 1 << 30).await;
     market.wait_settled(1, 0, 2 << 30).await;
-    let (f0, f1) = (
-        fee_split(&market, 1 << 30).await,
-        fee_split(&market, 2 << 30).await,
-    );
-    assert_eq!(
-        market.escrow(0).await,
-        ESCROW - (f0.provider + f0.keeper + f0.treasury)
-    );
-    assert_eq!(
-        market.escrow(1).await,
-        ESCROW - (f1.provider + f1.keeper + f1.treasury)
-    );
-    assert_eq!(
-        market.keeper_fees(&keeper.pubkey()).await,
-        f0.keeper + f1.keeper
-    );
+    let keeper_shares = assert_paid_once(&market, [1 << 30, 2 << 30]).await;
+    assert_eq!(market.keeper_fees(&keeper.pubkey()).await, keeper_shares);
 }
