@@ -29,7 +29,7 @@ pub enum ViewerError {
     Gateway(String),
     #[error("the relay did not say its {0}")]
     MissingHeader(&'static str),
-    #[error("no progress after {attempts} attempts (last: {last})")]
+    #[error("no progress in {attempts} attempts in a row (last: {last})")]
     Stuck { attempts: u32, last: String },
     #[error("writing the download: {0}")]
     Output(#[from] std::io::Error),
@@ -243,9 +243,16 @@ impl Viewer {
         let token = self.token.to_base64();
         let mut written: u64 = 0;
         let mut content_type = None;
+        // Attempts in a row that brought no new byte; a long download cut many times over is
+        // fine as long as each attempt makes progress.
         let mut attempts = 0u32;
         let mut last = String::new();
+        let mut written_before = 0u64;
         loop {
+            if written > written_before {
+                attempts = 0;
+                written_before = written;
+            }
             attempts += 1;
             if attempts > 20 {
                 return Err(ViewerError::Stuck { attempts, last });

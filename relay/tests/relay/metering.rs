@@ -138,14 +138,15 @@ async fn a_viewer_that_stops_signing_gets_402_after_exactly_the_credit_window() 
 #[tokio::test]
 async fn the_client_library_resumes_after_402_and_cut_connections() {
     let (origin, origin_url) = start_origin().await;
-    let body = content(700_000, 3);
+    let body = content(2_500_000, 3);
     origin.put("vod/clip.ts", body.clone(), None);
-    // A window smaller than the object and a viewer that acknowledges rarely: the relay cuts
-    // and refuses; the library acknowledges what it got and resumes with a range.
+    // A window 25 times smaller than the object and a viewer that acknowledges only at the
+    // end of each response: the relay cuts and refuses again and again; the library
+    // acknowledges what it got and resumes with a range each time.
     let relay = start_relay(
         &origin_url,
         Options {
-            credit_window: 150_000,
+            credit_window: 100_000,
             stall: Duration::from_millis(200),
             ..Options::default()
         },
