@@ -15,7 +15,7 @@ const COSIGNED: TableDefinition<&[u8], u64> = TableDefinition::new("cosigned");
 pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::of("gateway")(e)
+    StoreError::new("gateway", e)
 }
 
 fn lane_key(node_key: &Pubkey, epoch: u64) -> [u8; 40] {
@@ -55,14 +55,12 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(err)?;
-        let txn = db.begin_write().map_err(err)?;
-        {
-            txn.open_table(ACKED).map_err(err)?;
-            txn.open_table(SESSION_TOTALS).map_err(err)?;
-            txn.open_table(COSIGNED).map_err(err)?;
-        }
-        txn.commit().map_err(err)?;
+        let db = media_service::kv::open(path, "gateway", |txn| {
+            txn.open_table(ACKED)?;
+            txn.open_table(SESSION_TOTALS)?;
+            txn.open_table(COSIGNED)?;
+            Ok(())
+        })?;
         Ok(Store { db })
     }
 
@@ -130,17 +128,13 @@ impl Store {
         epoch: u64,
         cumulative: u64,
     ) -> Result<u64, StoreError> {
-        let txn = self.db.begin_write().map_err(err)?;
-        let kept;
-        {
-            let mut table = txn.open_table(COSIGNED).map_err(err)?;
-            let key = lane_key(node_key, epoch);
-            let before = table.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
-            kept = before.max(cumulative);
-            table.insert(&key[..], kept).map_err(err)?;
-        }
-        txn.commit().map_err(err)?;
-        Ok(kept)
+        media_service::kv::raise(
+            &self.db,
+            "gateway",
+            COSIGNED,
+            &lane_key(node_key, epoch),
+            cumulative,
+        )
     }
 
     /// The last co-signed cumulative of a node key and epoch.

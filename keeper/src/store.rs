@@ -14,7 +14,7 @@ const SETTLED: TableDefinition<&[u8], u64> = TableDefinition::new("settled");
 pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::of("keeper")(e)
+    StoreError::new("keeper", e)
 }
 
 /// Which lane and epoch a receipt belongs to.
@@ -53,13 +53,11 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(err)?;
-        let txn = db.begin_write().map_err(err)?;
-        {
-            txn.open_table(RECEIPTS).map_err(err)?;
-            txn.open_table(SETTLED).map_err(err)?;
-        }
-        txn.commit().map_err(err)?;
+        let db = media_service::kv::open(path, "keeper", |txn| {
+            txn.open_table(RECEIPTS)?;
+            txn.open_table(SETTLED)?;
+            Ok(())
+        })?;
         Ok(Store { db })
     }
 
@@ -119,15 +117,7 @@ impl Store {
     /// Records that the lane has `cumulative` settled for the receipt's epoch (only grows).
     pub fn mark_settled(&self, receipt: &SignedReceipt, cumulative: u64) -> Result<(), StoreError> {
         let key = key_of(receipt);
-        let txn = self.db.begin_write().map_err(err)?;
-        {
-            let mut table = txn.open_table(SETTLED).map_err(err)?;
-            let before = table.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
-            table
-                .insert(&key[..], before.max(cumulative))
-                .map_err(err)?;
-        }
-        txn.commit().map_err(err)
+        media_service::kv::raise(&self.db, "keeper", SETTLED, &key, cumulative).map(|_| ())
     }
 
     /// Forgets receipts of epochs before `epoch`: they can no longer settle.

@@ -17,7 +17,7 @@ const SHIPPED: TableDefinition<&[u8], u64> = TableDefinition::new("shipped");
 pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::of("relay")(e)
+    StoreError::new("relay", e)
 }
 
 fn key_epoch(key: &Pubkey, epoch: u64) -> [u8; 40] {
@@ -46,14 +46,12 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(err)?;
-        let txn = db.begin_write().map_err(err)?;
-        {
-            txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
-            txn.open_table(OUTBOX).map_err(err)?;
-            txn.open_table(SHIPPED).map_err(err)?;
-        }
-        txn.commit().map_err(err)?;
+        let db = media_service::kv::open(path, "relay", |txn| {
+            txn.open_table(VIEWER_RECEIPTS)?;
+            txn.open_table(OUTBOX)?;
+            txn.open_table(SHIPPED)?;
+            Ok(())
+        })?;
         Ok(Store { db })
     }
 
@@ -192,14 +190,6 @@ impl Store {
         let r = &receipt.receipt;
         let mut key = key_epoch(&r.consumer, r.epoch).to_vec();
         key.extend_from_slice(keeper.as_bytes());
-        let txn = self.db.begin_write().map_err(err)?;
-        {
-            let mut table = txn.open_table(SHIPPED).map_err(err)?;
-            let before = table.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
-            table
-                .insert(&key[..], before.max(r.cumulative))
-                .map_err(err)?;
-        }
-        txn.commit().map_err(err)
+        media_service::kv::raise(&self.db, "relay", SHIPPED, &key, r.cumulative).map(|_| ())
     }
 }

@@ -68,11 +68,67 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    /// A closure turning any displayable error into the `store`'s error, for `map_err`.
-    pub fn of<E: std::fmt::Display>(store: &'static str) -> impl Fn(E) -> StoreError {
-        move |e| StoreError {
+    pub fn new(store: &'static str, e: impl std::fmt::Display) -> Self {
+        StoreError {
             store,
             message: e.to_string(),
         }
+    }
+
+    /// A closure turning any displayable error into the `store`'s error, for `map_err`.
+    pub fn of<E: std::fmt::Display>(store: &'static str) -> impl Fn(E) -> StoreError {
+        move |e| StoreError::new(store, e)
+    }
+}
+
+/// The shapes every embedded store repeats: open-and-create, and a grow-only counter.
+pub mod kv {
+    use super::StoreError;
+    use redb::{Database, ReadableTable, TableDefinition, TableError, WriteTransaction};
+    use std::path::Path;
+
+    /// A table of grow-only counters keyed by bytes.
+    pub type Counters = TableDefinition<'static, &'static [u8], u64>;
+
+    /// Opens (or creates) the database at `path` and, in one committed transaction, the
+    /// tables `create` opens, so readers never meet a missing table.
+    pub fn open(
+        path: &Path,
+        store: &'static str,
+        create: impl FnOnce(&WriteTransaction) -> Result<(), TableError>,
+    ) -> Result<Database, StoreError> {
+        let db = Database::create(path).map_err(|e| StoreError::new(store, e))?;
+        let txn = db.begin_write().map_err(|e| StoreError::new(store, e))?;
+        create(&txn).map_err(|e| StoreError::new(store, e))?;
+        txn.commit().map_err(|e| StoreError::new(store, e))?;
+        Ok(db)
+    }
+
+    /// Raises `key` in `table` to at least `value`, committed before returning; the value
+    /// kept (never lower than before).
+    pub fn raise(
+        db: &Database,
+        store: &'static str,
+        table: Counters,
+        key: &[u8],
+        value: u64,
+    ) -> Result<u64, StoreError> {
+        let txn = db.begin_write().map_err(|e| StoreError::new(store, e))?;
+        let kept;
+        {
+            let mut table = txn
+                .open_table(table)
+                .map_err(|e| StoreError::new(store, e))?;
+            let before = table
+                .get(key)
+                .map_err(|e| StoreError::new(store, e))?
+                .map_or(0, |v| v.value());
+            kept = before.max(value);
+            table
+                .insert(key, kept)
+                .map_err(|e| StoreError::new(store, e))?;
+        }
+        txn.commit().map_err(|e| StoreError::new(store, e))?;
+        Ok(kept)
     }
 }
