@@ -1,13 +1,16 @@
 //! bench/keeper.sh's measurement (see there): raw batch ed25519 verification vs the keeper's
-//! durable ingest of the same receipts, in one run, and receipts per settlement transaction.
+//! durable ingest of the same receipts, in one run, and receipts per settlement transaction
+//! (legacy and with the keeper's lookup table).
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use media_keeper::config::KeeperConfig;
 use media_keeper::crank::Switches;
+use media_keeper::pack;
 use media_sdk::receipt::{pubkey_of, ReceiptV1, SignedReceipt};
-use media_sdk::settlement::{settlement_instructions, Settlement};
+use media_sdk::settlement::Settlement;
 use media_sdk::{ix, pda};
 use media_test_harness::network::{airdrop, Network, MEDIA};
 use solana_keypair::Keypair;
+use solana_message::AddressLookupTableAccount;
 use solana_signer::Signer;
 use std::time::Instant;
 
@@ -139,22 +142,30 @@ async fn main() -> anyhow::Result<()> {
     let ingest = total as f64 / started.elapsed().as_secs_f64();
     anyhow::ensure!(answered == total, "{answered} of {total} receipts answered");
 
-    let sizes: Vec<(usize, usize)> = (1..=3).map(|k| (k, legacy_settlement_size(k))).collect();
-    let per_tx = sizes
-        .iter()
-        .filter(|(_, size)| *size <= 1_232)
-        .map(|(k, _)| *k)
-        .max()
-        .unwrap_or(0);
-
     println!();
     println!("raw batch ed25519 verification : {raw:>10.0} receipts/s (2 signatures each)");
     println!("keeper durable ingest          : {ingest:>10.0} receipts/s");
     println!("ratio ingest / raw verification: {:>10.2}", ingest / raw);
-    for (k, size) in sizes {
-        println!("settlement tx, {k} receipt(s), distinct consumers, legacy: {size} bytes");
+    let keeper = Keypair::new().pubkey();
+    for (what, same_consumer, with_table) in [
+        ("distinct consumers, legacy", false, false),
+        ("distinct consumers, lookup table", false, true),
+        ("one consumer from distinct relays, legacy", true, false),
+        (
+            "one consumer from distinct relays, lookup table",
+            true,
+            true,
+        ),
+    ] {
+        let items = settlements(4, same_consumer);
+        let table = with_table.then(|| AddressLookupTableAccount {
+            key: anchor_lang::prelude::Pubkey::new_unique(),
+            addresses: pack::table_candidates(&keeper, &items),
+        });
+        let per_tx = pack::pack(&keeper, items.clone(), table.as_ref(), 4)[0].len();
+        let size = pack::transaction_size(&keeper, &items[..per_tx], table.as_ref());
+        println!("receipts per settlement transaction, {what}: {per_tx} ({size} bytes)");
     }
-    println!("receipts per settlement transaction (legacy, limit 1,232 bytes): {per_tx}");
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
@@ -169,17 +180,21 @@ async fn futures_join<T>(
     out
 }
 
-/// The serialized size of a legacy settlement transaction with `k` receipts from one relay to
-/// `k` distinct consumers.
-fn legacy_settlement_size(k: usize) -> usize {
-    let node = SigningKey::from_bytes(&[1; 32]);
-    let items: Vec<Settlement> = (0..k)
+/// `k` receipts from distinct relays, for one consumer or `k` distinct ones.
+fn settlements(k: usize, same_consumer: bool) -> Vec<Settlement> {
+    let one = anchor_lang::prelude::Pubkey::new_unique();
+    (0..k)
         .map(|i| {
+            let node = SigningKey::from_bytes(&[1 + i as u8; 32]);
             let gateway = SigningKey::from_bytes(&[10 + i as u8; 32]);
             let receipt = ReceiptV1 {
                 config: pda::config(),
                 node_key: pubkey_of(&node),
-                consumer: anchor_lang::prelude::Pubkey::new_unique(),
+                consumer: if same_consumer {
+                    one
+                } else {
+                    anchor_lang::prelude::Pubkey::new_unique()
+                },
                 epoch: 3,
                 cumulative: 1 << 30,
             };
@@ -188,16 +203,5 @@ fn legacy_settlement_size(k: usize) -> usize {
                 provider: anchor_lang::prelude::Pubkey::new_unique(),
             }
         })
-        .collect();
-    let keeper = Keypair::new();
-    let instructions = settlement_instructions(&keeper.pubkey(), &items, 0);
-    let tx = solana_transaction::Transaction::new_signed_with_payer(
-        &instructions,
-        Some(&keeper.pubkey()),
-        &[&keeper],
-        solana_transaction::Hash::default(),
-    );
-    bincode::serialize(&tx)
-        .map(|b| b.len())
-        .unwrap_or(usize::MAX)
+        .collect()
 }

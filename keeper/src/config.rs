@@ -5,6 +5,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// More never fit a packet, even with every account in a lookup table.
+pub const MAX_RECEIPTS_PER_TX: usize = 4;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeeperConfig {
@@ -14,8 +17,12 @@ pub struct KeeperConfig {
     /// RPC URL or moniker (localhost, devnet, mainnet-beta).
     pub rpc_url: String,
     pub store: PathBuf,
-    /// Receipts per settlement transaction (2 fit a legacy transaction).
+    /// The most receipts per settlement transaction; the keeper sends fewer when they do not
+    /// fit 1,232 bytes (2 in a legacy transaction, 3 of one consumer with the lookup table).
     pub receipts_per_tx: usize,
+    /// Keep an address lookup table (it costs rent and one transaction per 20 new addresses)
+    /// and use it when three receipts of one consumer can then share a transaction.
+    pub lookup_table: bool,
     /// Attempts per settlement transaction within one round.
     pub attempts: u32,
     pub settle_interval_ms: u64,
@@ -31,7 +38,8 @@ impl Default for KeeperConfig {
             keypair: PathBuf::from("keeper.json"),
             rpc_url: "localhost".into(),
             store: PathBuf::from("keeper.redb"),
-            receipts_per_tx: 2,
+            receipts_per_tx: 3,
+            lookup_table: true,
             attempts: 3,
             settle_interval_ms: 2_000,
             crank_interval_secs: 5,
@@ -50,8 +58,8 @@ impl KeeperConfig {
 
     pub fn validate(&self) -> Result<()> {
         anyhow::ensure!(
-            (1..=3).contains(&self.receipts_per_tx),
-            "receipts_per_tx must be 1 to 3 (a transaction holds at most 1,232 bytes)"
+            (1..=MAX_RECEIPTS_PER_TX).contains(&self.receipts_per_tx),
+            "receipts_per_tx must be 1 to {MAX_RECEIPTS_PER_TX} (a transaction holds at most 1,232 bytes)"
         );
         anyhow::ensure!(
             self.settle_interval_ms > 0,

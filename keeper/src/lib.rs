@@ -3,10 +3,13 @@
 //! it answers), settles them as many per transaction as fit, and turns the cranks.
 //!
 //! `server`: ingest; `verify`: signatures and chain checks; `store`: redb; `settle`: the
-//! settlement loop; `crank`: the cranks; `chain`: the cached chain view.
+//! settlement loop; `pack`: receipts into packet-sized transactions; `lookup`: the keeper's
+//! address lookup table; `crank`: the cranks; `chain`: the cached chain view.
 pub mod chain;
 pub mod config;
 pub mod crank;
+pub mod lookup;
+pub mod pack;
 pub mod server;
 pub mod settle;
 pub mod store;
@@ -70,6 +73,11 @@ pub async fn run(
         store: store.clone(),
         receipts_per_tx: config.receipts_per_tx,
         attempts: config.attempts,
+        lookup: config.lookup_table.then(|| lookup::LookupTable {
+            cluster: cluster.clone(),
+            keeper: clone_keypair(&keypair),
+            store: store.clone(),
+        }),
     };
     let settling = {
         let chain = chain.clone();

@@ -1,6 +1,8 @@
 //! Settlement: every unsettled receipt is compared with its lane on chain (skipping what any
 //! keeper already settled), the rest are packed as many per transaction as fit, sent with
 //! retries, and marked settled only once the transaction is confirmed.
+use crate::lookup::LookupTable;
+use crate::pack;
 use crate::store::Store;
 use media_network::state::Lane;
 use media_sdk::client::Cluster;
@@ -8,18 +10,25 @@ use media_sdk::pda;
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use metrics::{counter, gauge, histogram};
 use solana_keypair::Keypair;
+use solana_message::AddressLookupTableAccount;
 use solana_signer::Signer;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Receipts of one consumer from which a lookup table lets a transaction carry more.
+pub const LOOKUP_PAYS_FROM: usize = 3;
 
 pub struct Settler {
     pub cluster: Arc<Cluster>,
     pub keeper: Keypair,
     pub store: Arc<Store>,
-    /// Receipts per transaction: 2 fit a legacy transaction with distinct consumers.
+    /// The most receipts per settlement transaction; fewer when they do not fit a packet.
     pub receipts_per_tx: usize,
     /// Attempts per transaction before the round gives up on it (the next round retries).
     pub attempts: u32,
+    /// The keeper's lookup table, used when a consumer has enough receipts waiting to gain
+    /// from it (three fit one transaction instead of two); `None` sends legacy only.
+    pub lookup: Option<LookupTable>,
 }
 
 /// What one round did.
@@ -72,13 +81,17 @@ impl Settler {
                 provider: lane.provider,
             });
         }
-        let mut batches: Vec<Vec<Settlement>> = ready
-            .chunks(self.receipts_per_tx.max(1))
-            .map(<[Settlement]>::to_vec)
-            .collect();
+        let table = self.table_for(&ready).await;
+        let mut batches = pack::pack(
+            &self.keeper.pubkey(),
+            ready,
+            table.as_ref(),
+            self.receipts_per_tx,
+        );
+        batches.reverse();
         while let Some(items) = batches.pop() {
             let batch = &items;
-            match self.submit(&items).await {
+            match self.submit(&items, table.as_ref()).await {
                 Ok(()) => {
                     round.transactions += 1;
                     for settlement in batch {
@@ -105,10 +118,43 @@ impl Settler {
         Ok(round)
     }
 
+    /// The lookup table, extended with the accounts of consumers that have at least
+    /// `LOOKUP_PAYS_FROM` receipts ready; `None` when no consumer does or it is unavailable.
+    async fn table_for(&self, ready: &[Settlement]) -> Option<AddressLookupTableAccount> {
+        let lookup = self.lookup.as_ref()?;
+        let busy = pack::busy_consumers(ready, LOOKUP_PAYS_FROM);
+        if busy.is_empty() {
+            return None;
+        }
+        let of_busy: Vec<Settlement> = ready
+            .iter()
+            .filter(|s| busy.contains(&s.signed.receipt.consumer))
+            .cloned()
+            .collect();
+        let wanted = pack::table_candidates(&self.keeper.pubkey(), &of_busy);
+        match lookup.with(&wanted).await {
+            Ok(table) => Some(table),
+            Err(e) => {
+                tracing::warn!(error = %e, "lookup table unavailable; settling without it");
+                None
+            }
+        }
+    }
+
     /// Sends one settlement transaction, retrying with backoff; Ok once confirmed.
-    async fn submit(&self, items: &[Settlement]) -> anyhow::Result<()> {
+    async fn submit(
+        &self,
+        items: &[Settlement],
+        table: Option<&AddressLookupTableAccount>,
+    ) -> anyhow::Result<()> {
         let keeper = self.keeper.pubkey();
         let instructions = settlement_instructions(&keeper, items, 0);
+        // Only a transaction that needs the table uses it (a lone receipt fits without).
+        let tables: Vec<AddressLookupTableAccount> = table
+            .filter(|_| pack::transaction_size(&keeper, items, None) > pack::PACKET_DATA_SIZE)
+            .cloned()
+            .into_iter()
+            .collect();
         let mut delay = Duration::from_millis(200);
         let mut last = None;
         for attempt in 1..=self.attempts.max(1) {
@@ -116,7 +162,7 @@ impl Settler {
             let started = std::time::Instant::now();
             match self
                 .cluster
-                .send_and_confirm(&instructions, &self.keeper, &[])
+                .send_and_confirm_with_tables(&instructions, &self.keeper, &[], &tables)
                 .await
             {
                 Ok(signature) => {
@@ -130,7 +176,8 @@ impl Settler {
                         counter!("media_keeper_lamports_spent_total")
                             .increment(before.saturating_sub(after));
                     }
-                    tracing::info!(%signature, receipts = items.len(), "settled");
+                    histogram!("media_keeper_receipts_per_transaction").record(items.len() as f64);
+                    tracing::info!(%signature, receipts = items.len(), lookup_table = !tables.is_empty(), "settled");
                     return Ok(());
                 }
                 Err(e) => {

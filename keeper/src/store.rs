@@ -10,6 +10,9 @@ use std::path::Path;
 const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 /// The same key → cumulative settled on chain.
 const SETTLED: TableDefinition<&[u8], u64> = TableDefinition::new("settled");
+/// "lookup_table" → the address of the keeper's address lookup table (32).
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const LOOKUP_TABLE: &str = "lookup_table";
 
 pub use media_service::StoreError;
 
@@ -56,6 +59,7 @@ impl Store {
         let db = media_service::kv::open(path, "keeper", |txn| {
             txn.open_table(RECEIPTS)?;
             txn.open_table(SETTLED)?;
+            txn.open_table(META)?;
             Ok(())
         })?;
         Ok(Store { db })
@@ -137,5 +141,30 @@ impl Store {
         }
         txn.commit().map_err(err)?;
         Ok(removed)
+    }
+
+    /// The keeper's address lookup table, once one was created.
+    pub fn lookup_table(&self) -> Result<Option<Pubkey>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let meta = txn.open_table(META).map_err(err)?;
+        let Some(value) = meta.get(LOOKUP_TABLE).map_err(err)? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 32] = value
+            .value()
+            .try_into()
+            .map_err(|_| err("the stored lookup table address is not 32 bytes"))?;
+        Ok(Some(Pubkey::new_from_array(bytes)))
+    }
+
+    /// Records the table before the transaction creating it is sent, so a crash cannot leave
+    /// a table the keeper forgot (a table that never landed is replaced on the next use).
+    pub fn set_lookup_table(&self, address: &Pubkey) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        txn.open_table(META)
+            .map_err(err)?
+            .insert(LOOKUP_TABLE, address.as_ref())
+            .map_err(err)?;
+        txn.commit().map_err(err)
     }
 }

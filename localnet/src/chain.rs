@@ -16,6 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const BLOCKHASH_LIFETIME: Duration = Duration::from_secs(60);
 /// A validator's default per-signature fee.
 pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+/// Mainnet's slot time: the ledger's slot follows wall time at this pace, so slot-based
+/// features (address lookup tables, whose new addresses activate a slot later) work.
+pub const SLOT_DURATION: Duration = Duration::from_millis(400);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
@@ -45,6 +48,10 @@ pub struct Chain {
     statuses: HashMap<Signature, Recorded>,
     issued_blockhashes: VecDeque<(Hash, Instant)>,
     transaction_count: u64,
+    started: Instant,
+    first_slot: u64,
+    /// The slot of the bank that executes transactions.
+    working_slot: u64,
 }
 
 fn wall_clock() -> i64 {
@@ -57,12 +64,16 @@ fn wall_clock() -> i64 {
 impl Chain {
     pub async fn start(program_test: ProgramTest) -> Self {
         let ctx = program_test.start_with_context().await;
+        let first_slot = ctx.banks_client.get_root_slot().await.unwrap_or_default();
         let mut chain = Chain {
             known_accounts: BTreeSet::from([ctx.payer.pubkey()]),
             ctx,
             statuses: HashMap::new(),
             issued_blockhashes: VecDeque::new(),
             transaction_count: 0,
+            started: Instant::now(),
+            first_slot,
+            working_slot: first_slot,
         };
         chain.follow_wall_clock().await;
         chain
@@ -73,9 +84,20 @@ impl Chain {
         &self.ctx.payer
     }
 
-    /// Keeps the Clock sysvar at wall time, so time-based protocol rules (epochs, warm-up)
-    /// behave as on a live cluster.
+    /// Keeps the slot and the Clock sysvar at wall time, so time-based protocol rules (epochs,
+    /// warm-up) and slot-based runtime rules behave as on a live cluster. Slots are produced
+    /// lazily: an idle ledger skips the slots nobody observed, as a validator would skip them.
     pub async fn follow_wall_clock(&mut self) {
+        let elapsed = self.started.elapsed().as_millis() / SLOT_DURATION.as_millis();
+        let due = self
+            .first_slot
+            .saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX));
+        if due > self.working_slot {
+            match self.ctx.warp_to_slot(due) {
+                Ok(()) => self.working_slot = due,
+                Err(e) => tracing::warn!(slot = due, error = ?e, "could not advance the slot"),
+            }
+        }
         let Ok(mut clock) = self.ctx.banks_client.get_sysvar::<Clock>().await else {
             return;
         };
@@ -86,12 +108,11 @@ impl Chain {
         }
     }
 
+    /// The last completed slot, as `getSlot` reports it: the working bank's parent, so it is in
+    /// the SlotHashes that transactions see (what a lookup table's "recent slot" must be).
     pub async fn slot(&mut self) -> u64 {
-        self.ctx
-            .banks_client
-            .get_root_slot()
-            .await
-            .unwrap_or_default()
+        self.follow_wall_clock().await;
+        self.working_slot.saturating_sub(1).max(self.first_slot)
     }
 
     pub async fn block_height(&mut self) -> u64 {

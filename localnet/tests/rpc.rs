@@ -152,3 +152,70 @@ async fn a_failing_transaction_is_a_preflight_error_and_does_not_land() {
         .to_string()
         .contains("Transaction simulation failed"));
 }
+
+/// Slots pass with wall time, so an address lookup table can be created from a recent slot,
+/// extended, and used by a v0 transaction once its new addresses activate a slot later.
+#[tokio::test]
+async fn slots_pass_and_address_lookup_tables_work() {
+    use solana_address_lookup_table_interface::instruction::{
+        create_lookup_table, extend_lookup_table,
+    };
+    use solana_address_lookup_table_interface::state::AddressLookupTable;
+    use solana_message::{v0, AddressLookupTableAccount, VersionedMessage};
+    use solana_transaction::versioned::VersionedTransaction;
+
+    let rpc = localnet().await;
+    let owner = Keypair::new();
+    let funded = rpc
+        .request_airdrop(&owner.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    rpc.confirm_transaction(&funded).await.unwrap();
+    let first = rpc.get_slot().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let later = rpc.get_slot().await.unwrap();
+    assert!(later > first, "slot {first} then {later} a second later");
+
+    let recipients: Vec<Pubkey> = (0..3).map(|_| Pubkey::new_unique()).collect();
+    let (create, table) = create_lookup_table(owner.pubkey(), owner.pubkey(), later);
+    let extend = extend_lookup_table(
+        table,
+        owner.pubkey(),
+        Some(owner.pubkey()),
+        recipients.clone(),
+    );
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &[create, extend],
+        Some(&owner.pubkey()),
+        &[&owner],
+        blockhash,
+    );
+    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    let data = rpc.get_account(&table).await.unwrap().data;
+    let stored = AddressLookupTable::deserialize(&data).unwrap();
+    assert_eq!(stored.addresses.as_ref(), recipients.as_slice());
+    let extended_at = stored.meta.last_extended_slot;
+    while rpc.get_slot().await.unwrap() <= extended_at {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let rent = rpc.get_minimum_balance_for_rent_exemption(0).await.unwrap();
+    let transfers: Vec<_> = recipients
+        .iter()
+        .map(|to| system_instruction::transfer(&owner.pubkey(), to, rent))
+        .collect();
+    let lookup = AddressLookupTableAccount {
+        key: table,
+        addresses: recipients.clone(),
+    };
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let message =
+        v0::Message::try_compile(&owner.pubkey(), &transfers, &[lookup], blockhash).unwrap();
+    assert_eq!(message.address_table_lookups.len(), 1);
+    let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &[&owner]).unwrap();
+    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    for to in &recipients {
+        assert_eq!(rpc.get_balance(to).await.unwrap(), rent);
+    }
+}

@@ -6,11 +6,13 @@ use anchor_lang::{AccountDeserialize, Discriminator};
 use solana_account::Account;
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
+use solana_message::{v0, AddressLookupTableAccount, VersionedMessage};
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_rpc_client_api::client_error::Error as ClientError;
 use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
 use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
 use solana_signer::Signer;
+use solana_transaction::versioned::VersionedTransaction;
 use solana_transaction::{Signature, Transaction};
 
 #[derive(Debug, thiserror::Error)]
@@ -168,16 +170,38 @@ impl Cluster {
         payer: &Keypair,
         others: &[&Keypair],
     ) -> std::result::Result<Signature, ClientError> {
+        self.send_and_confirm_with_tables(instructions, payer, others, &[])
+            .await
+    }
+
+    /// Sends a v0 transaction resolving accounts through `tables` (a legacy one without
+    /// tables) and waits for it; a transaction that lands with an error is an error.
+    pub async fn send_and_confirm_with_tables(
+        &self,
+        instructions: &[Instruction],
+        payer: &Keypair,
+        others: &[&Keypair],
+        tables: &[AddressLookupTableAccount],
+    ) -> std::result::Result<Signature, ClientError> {
         let blockhash = self.client.get_latest_blockhash().await?;
         let mut signers: Vec<&Keypair> = vec![payer];
         signers.extend(others.iter().filter(|k| k.pubkey() != payer.pubkey()));
-        let tx = Transaction::new_signed_with_payer(
-            instructions,
-            Some(&payer.pubkey()),
-            &signers,
-            blockhash,
-        );
-        let signature = self.client.send_and_confirm_transaction(&tx).await?;
+        let signature = if tables.is_empty() {
+            let tx = Transaction::new_signed_with_payer(
+                instructions,
+                Some(&payer.pubkey()),
+                &signers,
+                blockhash,
+            );
+            self.client.send_and_confirm_transaction(&tx).await?
+        } else {
+            let message =
+                v0::Message::try_compile(&payer.pubkey(), instructions, tables, blockhash)
+                    .map_err(|e| ClientError::from(std::io::Error::other(e.to_string())))?;
+            let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &signers)
+                .map_err(|e| ClientError::from(std::io::Error::other(e.to_string())))?;
+            self.client.send_and_confirm_transaction(&tx).await?
+        };
         let status = self
             .client
             .get_signature_status_with_commitment(&signature, self.client.commitment())

@@ -30,9 +30,12 @@ struct Args {
     /// The durable store (redb file).
     #[arg(long)]
     store: Option<PathBuf>,
-    /// Receipts per settlement transaction (1-3).
+    /// The most receipts per settlement transaction (1-4; fewer when they do not fit).
     #[arg(long)]
     receipts_per_tx: Option<usize>,
+    /// Settle with legacy transactions only (no address lookup table, no rent for one).
+    #[arg(long)]
+    no_lookup_table: bool,
     /// Turn no cranks (settle only).
     #[arg(long)]
     no_cranks: bool,
@@ -63,6 +66,9 @@ async fn run(args: Args) -> Result<()> {
     }
     if let Some(n) = args.receipts_per_tx {
         config.receipts_per_tx = n;
+    }
+    if args.no_lookup_table {
+        config.lookup_table = false;
     }
     if args.no_cranks {
         config.cranks.advance_epoch = false;

@@ -67,29 +67,62 @@ impl Market {
     }
 
     pub fn node_signing_key(&self) -> SigningKey {
-        SigningKey::from_bytes(&self.node.to_bytes()[..32].try_into().unwrap())
+        signing_key(&self.node)
     }
 
-    /// A receipt for consumer `i`, co-signed by the gateway and the node key.
-    pub fn receipt(&self, i: usize, epoch: u64, cumulative: u64) -> SignedReceipt {
+    /// Another relay (provider and node key) with a lane to consumer `i`.
+    pub async fn add_relay(&self, i: usize) -> Keypair {
+        let (owner, node) = self.network.provider().await;
+        let open = ix::open_lane(
+            &node.pubkey(),
+            &owner.pubkey(),
+            &node.pubkey(),
+            &self.consumers[i].pubkey(),
+        );
+        self.network
+            .cluster
+            .send_and_confirm(&[open], &node, &[])
+            .await
+            .unwrap();
+        node
+    }
+
+    /// A receipt of relay `node` for consumer `i`, co-signed by the gateway.
+    pub fn receipt_from(
+        &self,
+        node: &Keypair,
+        i: usize,
+        epoch: u64,
+        cumulative: u64,
+    ) -> SignedReceipt {
         let receipt = ReceiptV1 {
             config: pda::config(),
-            node_key: self.node.pubkey(),
+            node_key: node.pubkey(),
             consumer: self.consumers[i].pubkey(),
             epoch,
             cumulative,
         };
-        SignedReceipt::sign(receipt, &self.node_signing_key(), &self.gateway).unwrap()
+        SignedReceipt::sign(receipt, &signing_key(node), &self.gateway).unwrap()
     }
 
-    pub async fn lane_settled(&self, i: usize, epoch: u64) -> u64 {
+    /// What relay `node`'s lane to consumer `i` has settled for `epoch`.
+    pub async fn settled_from(&self, node: &Keypair, i: usize, epoch: u64) -> u64 {
         let lane: Lane = self
             .network
             .cluster
-            .decode(&pda::lane(&self.node.pubkey(), &self.consumers[i].pubkey()))
+            .decode(&pda::lane(&node.pubkey(), &self.consumers[i].pubkey()))
             .await
             .unwrap();
         lane.settled(epoch)
+    }
+
+    /// A receipt for consumer `i`, co-signed by the gateway and the node key.
+    pub fn receipt(&self, i: usize, epoch: u64, cumulative: u64) -> SignedReceipt {
+        self.receipt_from(&self.node, i, epoch, cumulative)
+    }
+
+    pub async fn lane_settled(&self, i: usize, epoch: u64) -> u64 {
+        self.settled_from(&self.node, i, epoch).await
     }
 
     pub async fn escrow(&self, i: usize) -> u64 {
@@ -122,6 +155,10 @@ impl Market {
             .unwrap()
             .map_or(0, |k| k.fees_claimable)
     }
+}
+
+pub fn signing_key(keypair: &Keypair) -> SigningKey {
+    SigningKey::from_bytes(&keypair.to_bytes()[..32].try_into().unwrap())
 }
 
 /// Settle-only keeper settings (cranks off, so tests see only settlement).

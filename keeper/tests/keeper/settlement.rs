@@ -1,10 +1,17 @@
 //! Settlement: exact fees, several keepers paying once, an RPC outage, SIGKILLs.
 use crate::fixtures::*;
+use media_keeper::config::KeeperConfig;
+use media_keeper::lookup::LookupTable;
+use media_keeper::settle::Settler;
+use media_keeper::store::Store;
 use media_network::fees::{cumulative_fee, split_fee};
 use media_network::state::Config;
 use media_sdk::pda;
+use solana_address_lookup_table_interface::state::AddressLookupTable;
+use solana_keypair::Keypair;
 use solana_signer::Signer;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 async fn fee_split(market: &Market, bytes: u64) -> media_network::fees::FeeSplit {
@@ -187,4 +194,100 @@ async fn sigkill_during_ingest_and_during_submission_settles_every_acknowledged_
     market.wait_settled(1, 0, 2 << 30).await;
     let keeper_shares = assert_paid_once(&market, [1 << 30, 2 << 30]).await;
     assert_eq!(market.keeper_fees(&keeper.pubkey()).await, keeper_shares);
+}
+
+/// A settler over its own store, as `media-keeper` builds it, so a test sees each round.
+async fn settler(market: &Market, lookup: bool) -> (Settler, Keypair) {
+    let (keeper, _) = keeper_keypair(&market.network).await;
+    let store = Arc::new(Store::open(&temp_path("store", "redb")).unwrap());
+    let cluster = Arc::new(media_sdk::client::Cluster::new(
+        &market.network.url(),
+        solana_commitment_config::CommitmentConfig::confirmed(),
+    ));
+    let settler = Settler {
+        cluster: cluster.clone(),
+        keeper: keeper.insecure_clone(),
+        store: store.clone(),
+        receipts_per_tx: KeeperConfig::default().receipts_per_tx,
+        attempts: 3,
+        lookup: lookup.then(|| LookupTable {
+            cluster,
+            keeper: keeper.insecure_clone(),
+            store,
+        }),
+    };
+    (settler, keeper)
+}
+
+#[tokio::test]
+async fn three_relays_receipts_for_one_consumer_settle_in_one_lookup_table_transaction() {
+    let market = Market::open().await;
+    let relays = [
+        market.node.insecure_clone(),
+        market.add_relay(0).await,
+        market.add_relay(0).await,
+    ];
+    let bytes = [1 << 30, 2 << 30, 3 << 29];
+    let receipts: Vec<_> = relays
+        .iter()
+        .zip(bytes)
+        .map(|(node, b)| market.receipt_from(node, 0, 0, b))
+        .collect();
+
+    // Without a table only two fit a transaction.
+    let (legacy, _) = settler(&market, false).await;
+    legacy.store.put_all(&receipts[..2]).unwrap();
+    let round = legacy.round(0).await.unwrap();
+    assert_eq!((round.settled, round.transactions), (2, 1));
+
+    // With one, all three go in one v0 transaction, each lane paid exactly its bytes.
+    let more: Vec<_> = relays
+        .iter()
+        .zip(bytes)
+        .map(|(node, b)| market.receipt_from(node, 0, 0, 2 * b))
+        .collect();
+    let (with_table, keeper) = settler(&market, true).await;
+    with_table.store.put_all(&more).unwrap();
+    let round = with_table.round(0).await.unwrap();
+    assert_eq!((round.settled, round.transactions), (3, 1), "{round:?}");
+    for (node, b) in relays.iter().zip(bytes) {
+        assert_eq!(market.settled_from(node, 0, 0).await, 2 * b);
+    }
+    let total = 2 * bytes.iter().sum::<u64>();
+    let split = fee_split(&market, total).await;
+    let paid = ESCROW - market.escrow(0).await;
+    // Each lane's fee is rounded on its own, so the sum may be below the fee on the total.
+    let per_lane: u64 = {
+        let mut sum = 0;
+        for b in bytes {
+            let s = fee_split(&market, 2 * b).await;
+            sum += s.provider + s.keeper + s.treasury;
+        }
+        sum
+    };
+    assert_eq!(paid, per_lane);
+    assert!(paid <= split.provider + split.keeper + split.treasury);
+
+    // The table is the keeper's, on chain, holding the consumer's accounts.
+    let address = with_table
+        .store
+        .lookup_table()
+        .unwrap()
+        .expect("a table was recorded");
+    let account = market
+        .network
+        .cluster
+        .account(&address)
+        .await
+        .unwrap()
+        .unwrap();
+    let table = AddressLookupTable::deserialize(&account.data).unwrap();
+    assert_eq!(table.meta.authority, Some(keeper.pubkey()));
+    assert!(table
+        .addresses
+        .contains(&pda::consumer(&market.consumers[0].pubkey())));
+
+    // Nothing left: the next round sends nothing, and reuses the table rather than making one.
+    assert_eq!(with_table.round(0).await.unwrap().transactions, 0);
+    assert_eq!(with_table.store.lookup_table().unwrap(), Some(address));
 }
