@@ -13,7 +13,7 @@ use anchor_lang::prelude::Pubkey;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use commands::{
-    airdrop, claim, consumer, epoch, gateway, gov, lane, provider, stake, status, viewer,
+    airdrop, claim, consumer, demo, epoch, gateway, gov, lane, provider, stake, status, viewer,
 };
 use context::Ctx;
 use media_governance::state::VoteChoice;
@@ -30,8 +30,9 @@ use std::path::PathBuf;
         Amounts of MEDIA are in whole tokens with up to 6 decimals (25, 0.5). Commands that \
         send a transaction check what they can first, then wait for confirmation at \
         --commitment (with a spinner on a terminal); --output json includes the signatures. \
-        `media localnet` runs a whole cluster on this machine; point other commands at it \
-        with `-u localhost` (the default). Exit status: 0 success, 1 error, 2 bad usage."
+        `media demo` shows the whole network working on this machine; `media localnet` runs \
+        a cluster to point other commands at with `-u localhost` (the default). Exit status: \
+        0 success, 1 error, 2 bad usage, 130 interrupted demo."
 )]
 struct Cli {
     /// RPC URL or moniker: localhost, devnet, mainnet-beta, testnet.
@@ -81,6 +82,10 @@ pub(crate) fn pubkey(text: &str) -> Result<Pubkey, String> {
 
 #[derive(Subcommand)]
 enum Command {
+    /// See the whole network work on this machine: a localnet with short epochs, a live
+    /// stream, relays, a keeper and viewers; fees settled, rewards claimed, MEDIA burned and a
+    /// governance vote, then a summary. Ctrl-C stops it cleanly.
+    Demo(demo::Flags),
     /// Run an embedded Solana JSON-RPC localnet with the Media Network programs, bootstrapped.
     Localnet {
         /// Port on 127.0.0.1 to serve JSON-RPC on (0 picks a free one).
@@ -336,8 +341,14 @@ enum ProposeCommand {
 
 #[tokio::main]
 async fn main() {
-    media_service::init_tracing("warn,tarpc=error,media=info");
-    media_service::exit_on_error(run(Cli::parse()).await);
+    let cli = Cli::parse();
+    // The demo tells its own story on stderr; the services it runs log only errors.
+    let logs = match cli.command {
+        Command::Demo(_) => "error",
+        _ => "warn,tarpc=error,solana_metrics=error,media=info",
+    };
+    media_service::init_tracing(logs);
+    media_service::exit_on_error(run(cli).await);
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -353,6 +364,7 @@ async fn run(cli: Cli) -> Result<()> {
         keypair_path: cli.keypair.unwrap_or_else(wallet::default_keypair_path),
     };
     match cli.command {
+        Command::Demo(flags) => demo::run(flags, json).await,
         Command::Localnet { port, epoch_secs } => {
             localnet::run(localnet::Options { port, epoch_secs }, json).await
         }

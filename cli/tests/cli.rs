@@ -513,3 +513,74 @@ fn a_gateway_killed_with_sigkill_keeps_what_it_cosigned() {
     drop(gateway);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_demo_refuses_bad_options_and_stops_cleanly_on_ctrl_c() {
+    let out = media(&["demo", "--epochs", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--epochs must be between 1 and 50"));
+
+    let mut child = Command::new(MEDIA)
+        .args(["demo", "--epoch-secs", "4", "--epochs", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn media demo");
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut demo = Localnet {
+        child,
+        url: String::new(),
+    };
+    // Interrupted while the viewers watch: every service is running then.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = received
+            .recv_timeout(left)
+            .expect("the demo did not start its viewers in time");
+        if line.contains("viewers watching") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = demo.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = demo.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130));
+    let rest: Vec<String> = received.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.contains("stopping the relays")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted; every service was stopped")),
+        "{rest:?}"
+    );
+    // No summary for a run that did not finish.
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut demo.child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(!stdout.contains("MEDIA burned"), "{stdout}");
+}

@@ -5,6 +5,7 @@
 //!
 //! `media localnet` runs it in-process; the `media-bootstrap` binary runs it against any
 //! cluster (and `anchor migrate` runs that binary through `migrations/deploy.ts`).
+pub mod localnet;
 pub mod plan;
 
 use anchor_lang::prelude::Pubkey;

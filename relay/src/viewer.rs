@@ -157,6 +157,12 @@ impl Viewer {
         )
     }
 
+    /// Posts a receipt for everything received so far and waits for the relay's answer: a
+    /// viewer leaving (or switching epochs) calls it so its last bytes are acknowledged too.
+    pub async fn acknowledge_now(&self) -> Result<(), ViewerError> {
+        self.acknowledge(true).await
+    }
+
     /// Signs a receipt for everything received so far; `post_now` sends it and waits.
     async fn acknowledge(&self, post_now: bool) -> Result<(), ViewerError> {
         let position = *self.position.lock().unwrap_or_else(|e| e.into_inner());

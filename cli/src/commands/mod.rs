@@ -2,6 +2,7 @@
 pub mod airdrop;
 pub mod claim;
 pub mod consumer;
+pub mod demo;
 pub mod epoch;
 pub mod gateway;
 pub mod gov;

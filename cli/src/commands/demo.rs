@@ -1,0 +1,103 @@
+//! `media demo`: the whole network on this machine (see `media_demo`), with progress on
+//! stderr and the summary on stdout (a table, or JSON with `--output json`).
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use media_demo::{Interrupted, Options, Progress};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct Flags {
+    /// Epoch length in seconds.
+    #[arg(long, default_value_t = Options::default().epoch_secs)]
+    pub epoch_secs: i64,
+    /// Epochs the viewers watch for after the one the relays register in (from then on the
+    /// relays' bonds earn MEDIA rewards).
+    #[arg(long, default_value_t = Options::default().epochs)]
+    pub epochs: u64,
+    /// Relays serving the stream (each run by its own operator).
+    #[arg(long, default_value_t = Options::default().relays)]
+    pub relays: usize,
+    /// Viewers, spread over the relays.
+    #[arg(long, default_value_t = Options::default().viewers)]
+    pub viewers: usize,
+    /// Bytes per live segment (one is published every second).
+    #[arg(long, default_value_t = Options::default().segment_bytes)]
+    pub segment_bytes: usize,
+}
+
+/// Lines on stderr; on a terminal, the live status is a spinner line that updates in place.
+struct Console {
+    spinner: Option<ProgressBar>,
+}
+
+impl Console {
+    fn new() -> Console {
+        let spinner = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Console { spinner }
+    }
+}
+
+impl Progress for Console {
+    fn step(&self, message: &str) {
+        match &self.spinner {
+            Some(bar) => {
+                bar.println(format!("• {message}"));
+                bar.set_message(message.to_string());
+            }
+            None => eprintln!("• {message}"),
+        }
+    }
+
+    fn status(&self, message: &str) {
+        match &self.spinner {
+            Some(bar) => bar.set_message(message.to_string()),
+            None => eprintln!("  {message}"),
+        }
+    }
+}
+
+pub async fn run(flags: Flags, json: bool) -> Result<()> {
+    let options = Options {
+        epoch_secs: flags.epoch_secs,
+        epochs: flags.epochs,
+        relays: flags.relays,
+        viewers: flags.viewers,
+        segment_bytes: flags.segment_bytes,
+    };
+    options.validate()?;
+    let (interrupt, interrupted) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        media_service::shutdown_signal().await;
+        interrupt.send_replace(true);
+    });
+    let console = Console::new();
+    let outcome = media_demo::run(&options, &console, interrupted).await;
+    if let Some(bar) = &console.spinner {
+        bar.finish_and_clear();
+    }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) if e.is::<Interrupted>() => {
+            eprintln!("{e}");
+            // The shell's convention for a run stopped by SIGINT.
+            std::process::exit(130);
+        }
+        Err(e) => return Err(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+    } else {
+        println!("{}", outcome.report.table());
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The people of the demo, funded from the localnet's faucets: a publisher (the consumer, with
+//! a gateway key co-signing its receipts), relay operators (providers, each with a node key)
+//! and a keeper. Everyone stakes MEDIA; providers and the consumer register once warmed up.
+use anchor_lang::prelude::Pubkey;
+use anchor_spl::associated_token::get_associated_token_address;
+use anyhow::{Context, Result};
+use media_migrations::localnet::Localnet;
+use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
+use media_network::state::ProviderKind;
+use media_sdk::ix;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use std::path::{Path, PathBuf};
+
+pub const MEDIA: u64 = 1_000_000;
+/// Payment tokens have 6 decimals, like USDC.
+pub const PAYMENT: u64 = 1_000_000;
+const SOL: u64 = 1_000_000_000;
+
+pub const PROVIDER_STAKE: u64 = 100 * MEDIA;
+pub const PROVIDER_BOND: u64 = 50 * MEDIA;
+pub const CONSUMER_STAKE: u64 = 200 * MEDIA;
+pub const CONSUMER_BOND: u64 = 100 * MEDIA;
+pub const ESCROW: u64 = 10_000 * PAYMENT;
+/// MEDIA the keeper brings to buy-back auctions.
+pub const KEEPER_MEDIA: u64 = 100_000 * MEDIA;
+
+/// A keypair and the file the services read it from.
+pub struct KeyFile {
+    pub keypair: Keypair,
+    pub path: PathBuf,
+}
+
+impl KeyFile {
+    pub fn create(dir: &Path, name: &str) -> Result<KeyFile> {
+        let keypair = Keypair::new();
+        let path = dir.join(format!("{name}.json"));
+        solana_keypair::write_keypair_file(&keypair, &path)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        Ok(KeyFile { keypair, path })
+    }
+
+    pub fn pubkey(&self) -> Pubkey {
+        self.keypair.pubkey()
+    }
+}
+
+pub struct RelayOperator {
+    pub owner: Keypair,
+    pub node: KeyFile,
+}
+
+pub struct Actors {
+    pub publisher: Keypair,
+    /// The publisher's receipt signer, held by its gateway.
+    pub gateway_key: KeyFile,
+    pub operators: Vec<RelayOperator>,
+    pub keeper: KeyFile,
+}
+
+async fn fund(localnet: &Localnet, who: &Pubkey, media: u64, payment: u64) -> Result<()> {
+    let signature = localnet
+        .cluster
+        .client
+        .request_airdrop(who, 10 * SOL)
+        .await?;
+    localnet
+        .cluster
+        .client
+        .poll_for_signature(&signature)
+        .await?;
+    let deployment = &localnet.deployment;
+    if media > 0 {
+        localnet
+            .token_airdrop(who, &deployment.media_mint.parse()?, media)
+            .await?;
+    }
+    if payment > 0 {
+        localnet
+            .token_airdrop(who, &deployment.payment_mint.parse()?, payment)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn stake(localnet: &Localnet, owner: &Keypair, amount: u64) -> Result<()> {
+    let mint: Pubkey = localnet.deployment.media_mint.parse()?;
+    let source = get_associated_token_address(&owner.pubkey(), &mint);
+    localnet
+        .cluster
+        .send_and_confirm(&[ix::stake(&owner.pubkey(), &source, amount)], owner, &[])
+        .await
+        .with_context(|| format!("staking for {}", owner.pubkey()))?;
+    Ok(())
+}
+
+impl Actors {
+    /// Funds everyone and stakes; registration waits for the warm-up ([`Actors::register`]).
+    pub async fn fund_and_stake(localnet: &Localnet, relays: usize, dir: &Path) -> Result<Actors> {
+        let publisher = Keypair::new();
+        fund(localnet, &publisher.pubkey(), CONSUMER_STAKE, ESCROW).await?;
+        stake(localnet, &publisher, CONSUMER_STAKE).await?;
+        let mut operators = Vec::with_capacity(relays);
+        for i in 0..relays {
+            let owner = Keypair::new();
+            fund(localnet, &owner.pubkey(), PROVIDER_STAKE, 0).await?;
+            stake(localnet, &owner, PROVIDER_STAKE).await?;
+            let node = KeyFile::create(dir, &format!("relay-{}-node", i + 1))?;
+            // The node key pays the rent of the lanes its relay opens.
+            fund(localnet, &node.pubkey(), 0, 0).await?;
+            operators.push(RelayOperator { owner, node });
+        }
+        let keeper = KeyFile::create(dir, "keeper")?;
+        fund(localnet, &keeper.pubkey(), KEEPER_MEDIA, 0).await?;
+        Ok(Actors {
+            publisher,
+            gateway_key: KeyFile::create(dir, "gateway-receipt-signer")?,
+            operators,
+            keeper,
+        })
+    }
+
+    /// Registers relay `i` at `endpoint`, and the publisher with its escrow.
+    pub async fn register(&self, localnet: &Localnet, endpoints: &[String]) -> Result<()> {
+        for (operator, endpoint) in self.operators.iter().zip(endpoints) {
+            let args = RegisterProviderArgs {
+                kind: ProviderKind::Edge,
+                endpoint: endpoint.clone(),
+                region: "local".into(),
+                bond: PROVIDER_BOND,
+            };
+            localnet
+                .cluster
+                .send_and_confirm(
+                    &[ix::register_provider(
+                        &operator.owner.pubkey(),
+                        &operator.node.pubkey(),
+                        args,
+                    )],
+                    &operator.owner,
+                    &[&operator.node.keypair],
+                )
+                .await
+                .context("registering a relay")?;
+        }
+        let owner = self.publisher.pubkey();
+        let payment: Pubkey = localnet.deployment.payment_mint.parse()?;
+        let args = RegisterConsumerArgs {
+            bond: CONSUMER_BOND,
+            receipt_signer: self.gateway_key.pubkey(),
+        };
+        localnet
+            .cluster
+            .send_and_confirm(
+                &[
+                    ix::register_consumer(&owner, args),
+                    ix::deposit_fees(
+                        &owner,
+                        &owner,
+                        &get_associated_token_address(&owner, &payment),
+                        ESCROW,
+                    ),
+                ],
+                &self.publisher,
+                &[],
+            )
+            .await
+            .context("registering the publisher")?;
+        Ok(())
+    }
+
+    /// Every staker: they vote on the demo's proposal.
+    pub fn stakers(&self) -> impl Iterator<Item = &Keypair> {
+        std::iter::once(&self.publisher).chain(self.operators.iter().map(|o| &o.owner))
+    }
+}

@@ -1,0 +1,240 @@
+//! The off-chain services, each on its own 127.0.0.1 socket in this process: the publisher's
+//! origin and gateway, the relays and the keeper, started with the same `run` functions the
+//! `media gateway`, `media-relay` and `media-keeper` binaries use.
+use crate::actors::Actors;
+use crate::origin::{self, LiveStream};
+use anyhow::{Context, Result};
+use media_gateway::config::GatewayConfig;
+use media_keeper::config::KeeperConfig;
+use media_keeper::crank::Switches;
+use media_migrations::localnet::Localnet;
+use media_relay::config::{ConsumerConfig, RelayConfig};
+use solana_signer::Signer;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// A new segment appears this often.
+const SEGMENT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Listeners bound before anything registers, so relays register their real endpoints.
+pub struct Sockets {
+    origin: TcpListener,
+    gateway: TcpListener,
+    keeper: TcpListener,
+    relays: Vec<TcpListener>,
+}
+
+fn url_of(listener: &TcpListener) -> Url {
+    let address = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    Url::parse(&format!("http://{address}/")).expect("an address makes a URL")
+}
+
+impl Sockets {
+    pub async fn bind(relays: usize) -> Result<Sockets> {
+        let any = || TcpListener::bind("127.0.0.1:0");
+        let mut relay_listeners = Vec::with_capacity(relays);
+        for _ in 0..relays {
+            relay_listeners.push(any().await?);
+        }
+        Ok(Sockets {
+            origin: any().await?,
+            gateway: any().await?,
+            keeper: any().await?,
+            relays: relay_listeners,
+        })
+    }
+
+    pub fn relay_urls(&self) -> Vec<String> {
+        self.relays
+            .iter()
+            .map(|l| url_of(l).as_str().trim_end_matches('/').to_string())
+            .collect()
+    }
+}
+
+pub struct Running {
+    pub gateway_url: Url,
+    pub keeper_url: Url,
+    pub relay_urls: Vec<Url>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<(String, JoinHandle<Result<()>>)>,
+}
+
+fn stopped(stop: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut stop = stop.subscribe();
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+pub async fn start(
+    sockets: Sockets,
+    localnet: &Localnet,
+    actors: &Actors,
+    dir: &Path,
+    segment_bytes: usize,
+) -> Result<Running> {
+    let (stop, _) = watch::channel(false);
+    let mut tasks: Vec<(String, JoinHandle<Result<()>>)> = Vec::new();
+    let origin_url = url_of(&sockets.origin);
+    let gateway_url = url_of(&sockets.gateway);
+    let keeper_url = url_of(&sockets.keeper);
+    let relay_urls: Vec<Url> = sockets.relays.iter().map(url_of).collect();
+
+    let stream = Arc::new(LiveStream::new(SEGMENT_INTERVAL, segment_bytes));
+    let shutdown = stopped(&stop);
+    tasks.push((
+        "origin".into(),
+        tokio::spawn(async move {
+            axum::serve(sockets.origin, origin::router(stream))
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("origin")
+        }),
+    ));
+
+    let keeper = KeeperConfig {
+        keypair: actors.keeper.path.clone(),
+        rpc_url: localnet.url.clone(),
+        store: dir.join("keeper.redb"),
+        settle_interval_ms: 500,
+        crank_interval_secs: 1,
+        chain_refresh_secs: 1,
+        cranks: Switches {
+            bid_max_price: Some(u64::MAX),
+            bid_amount: u64::MAX,
+            ..Switches::default()
+        },
+        ..KeeperConfig::default()
+    };
+    tasks.push((
+        "keeper".into(),
+        tokio::spawn(media_keeper::run(keeper, sockets.keeper, stopped(&stop))),
+    ));
+
+    let gateway_config = GatewayConfig {
+        receipt_signer_keypair: actors.gateway_key.path.clone(),
+        consumer: Some(actors.publisher.pubkey()),
+        store: dir.join("gateway.redb"),
+        ..GatewayConfig::default()
+    };
+    let signer = ed25519_dalek::SigningKey::from_bytes(
+        &actors.gateway_key.keypair.to_bytes()[..32]
+            .try_into()
+            .context("gateway key")?,
+    );
+    let gateway = media_gateway::build(&gateway_config, signer)?;
+    tasks.push((
+        "gateway".into(),
+        tokio::spawn(media_gateway::run(gateway, sockets.gateway, stopped(&stop))),
+    ));
+
+    for (i, (listener, operator)) in sockets
+        .relays
+        .into_iter()
+        .zip(&actors.operators)
+        .enumerate()
+    {
+        let config = RelayConfig {
+            node_keypair: operator.node.path.clone(),
+            rpc_url: localnet.url.clone(),
+            keepers: vec![keeper_url.clone()],
+            chain_refresh_secs: 1,
+            cosign_interval_secs: 1,
+            store: dir.join(format!("relay-{}.redb", i + 1)),
+            consumers: vec![ConsumerConfig {
+                owner: actors.publisher.pubkey(),
+                origin: origin_url.clone(),
+                gateway: Some(gateway_url.clone()),
+            }],
+            ..RelayConfig::default()
+        };
+        tasks.push((
+            format!("relay {}", i + 1),
+            tokio::spawn(media_relay::run(config, listener, stopped(&stop))),
+        ));
+    }
+
+    let running = Running {
+        gateway_url,
+        keeper_url,
+        relay_urls,
+        stop,
+        tasks,
+    };
+    running.wait_healthy().await?;
+    Ok(running)
+}
+
+impl Running {
+    async fn wait_healthy(&self) -> Result<()> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut urls = vec![self.gateway_url.clone(), self.keeper_url.clone()];
+        urls.extend(self.relay_urls.iter().cloned());
+        for url in urls {
+            let health = url.join("health")?;
+            loop {
+                if let Some((name, task)) = self.tasks.iter().find(|(_, t)| t.is_finished()) {
+                    let _ = task;
+                    anyhow::bail!("the {name} stopped while starting (see the log above)");
+                }
+                if http
+                    .get(health.clone())
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    break;
+                }
+                anyhow::ensure!(Instant::now() < deadline, "{url} did not become healthy");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Receipts the keeper settled and its confirmed settlement transactions, from its
+    /// Prometheus metrics.
+    pub async fn keeper_counts(&self) -> (u64, u64) {
+        let Ok(url) = self.keeper_url.join("metrics") else {
+            return (0, 0);
+        };
+        let text = match reqwest::get(url).await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let value = |prefix: &str| {
+            text.lines()
+                .filter(|l| l.starts_with(prefix))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64
+        };
+        (
+            value("media_keeper_receipts_settled_total"),
+            value("media_keeper_transactions_total{result=\"confirmed\"}"),
+        )
+    }
+
+    /// Asks every service to stop and waits for them (a few seconds at most each).
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        for (name, task) in self.tasks {
+            match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(service = %name, error = %e, "stopped with an error")
+                }
+                Ok(Err(e)) => tracing::warn!(service = %name, error = %e, "task failed"),
+                Err(_) => tracing::warn!(service = %name, "did not stop within 10 s"),
+            }
+        }
+    }
+}

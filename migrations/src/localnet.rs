@@ -1,0 +1,170 @@
+//! An embedded localnet, bootstrapped: the solana-program-test bank running the programs
+//! natively behind JSON-RPC on a local socket, initialized by [`crate::run`], with a token
+//! faucet stocked so `requestTokenAirdrop` (`media airdrop`) can hand out test tokens.
+use crate::{Deployment, Plan};
+use anchor_lang::prelude::Pubkey;
+use anyhow::{Context, Result};
+use media_governance::state::GovParams;
+use media_localnet::{programs, serve, Chain};
+use media_network::state::Params;
+use media_sdk::client::Cluster;
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Test MEDIA and payment tokens the faucet hands out.
+pub const FAUCET_MEDIA: u64 = 100_000_000 * 1_000_000;
+pub const FAUCET_PAYMENT: u64 = 1_000_000_000_000 * 1_000_000;
+/// Localnet parameters: mainnet's defaults, except the epoch length (and the warm-up and
+/// cool-down, which must cover the voting period).
+pub fn localnet_params(epoch_secs: i64) -> (Params, GovParams) {
+    let voting_period = (epoch_secs * 2).max(10);
+    let params = Params {
+        epoch_duration_secs: epoch_secs,
+        warmup_secs: voting_period,
+        unstake_cooldown_secs: voting_period,
+        ..Params::default()
+    };
+    let gov = GovParams {
+        voting_period_secs: voting_period,
+        quorum_bps: 1_000,
+        approval_bps: 5_000,
+        timelock_secs: epoch_secs,
+        execution_window_secs: 30 * epoch_secs.max(60),
+        proposal_min_stake: 25 * 1_000_000,
+    };
+    (params, gov)
+}
+
+/// SOL the deployer starts with.
+const DEPLOYER_LAMPORTS: u64 = 1_000_000_000_000;
+
+pub struct Localnet {
+    pub url: String,
+    pub cluster: Cluster,
+    /// The programs' upgrade authority and the test mints' authority.
+    pub deployer: Keypair,
+    pub deployment: Deployment,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Localnet {
+    /// Serves a fresh ledger on `listener` and bootstraps it with `plan`.
+    pub async fn start(listener: TcpListener, plan: &Plan) -> Result<Localnet> {
+        let deployer = Keypair::new();
+        let mut program_test = programs::program_test();
+        // The deployer is the programs' upgrade authority, as after a real deploy.
+        programs::set_upgrade_authority(&mut program_test, Some(deployer.pubkey()));
+        let chain = Chain::start(program_test).await;
+        let faucet = chain.faucet().pubkey();
+        let url = format!("http://{}", listener.local_addr()?);
+        let server = tokio::spawn(serve(listener, chain));
+        let cluster = Cluster::new(&url, CommitmentConfig::confirmed());
+        let airdrop = cluster
+            .client
+            .request_airdrop(&deployer.pubkey(), DEPLOYER_LAMPORTS)
+            .await?;
+        cluster.client.poll_for_signature(&airdrop).await?;
+        let deployment = crate::run(&cluster, &deployer, plan)
+            .await
+            .context("bootstrap")?;
+        stock_token_faucet(&cluster, &deployer, &faucet, &deployment).await?;
+        Ok(Localnet {
+            url,
+            cluster,
+            deployer,
+            deployment,
+            server: Some(server),
+        })
+    }
+
+    /// Serves until the server fails (it does not stop on its own).
+    pub async fn serve(mut self) -> Result<()> {
+        let Some(server) = self.server.take() else {
+            return Ok(());
+        };
+        server
+            .await
+            .context("localnet server task")?
+            .context("localnet server stopped")
+    }
+
+    /// Hands `amount` base units of `mint` from the faucet to `owner` (`requestTokenAirdrop`).
+    pub async fn token_airdrop(&self, owner: &Pubkey, mint: &Pubkey, amount: u64) -> Result<()> {
+        token_airdrop(&self.cluster, owner, mint, amount).await
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        if let Some(server) = &self.server {
+            server.abort();
+        }
+    }
+}
+
+/// `requestTokenAirdrop [owner, mint, amount]` on a localnet, waiting for it to land.
+pub async fn token_airdrop(
+    cluster: &Cluster,
+    owner: &Pubkey,
+    mint: &Pubkey,
+    amount: u64,
+) -> Result<()> {
+    use solana_rpc_client_api::request::RpcRequest;
+    let signature: String = cluster
+        .client
+        .send(
+            RpcRequest::Custom {
+                method: "requestTokenAirdrop",
+            },
+            serde_json::json!([owner.to_string(), mint.to_string(), amount]),
+        )
+        .await
+        .with_context(|| format!("token airdrop of {amount} {mint} to {owner}"))?;
+    let signature = signature.parse().context("token airdrop signature")?;
+    cluster.client.poll_for_signature(&signature).await?;
+    Ok(())
+}
+
+/// Moves part of the deployer's test supply to the chain faucet's token accounts, from which
+/// the localnet's `requestTokenAirdrop` pays.
+async fn stock_token_faucet(
+    cluster: &Cluster,
+    deployer: &Keypair,
+    faucet: &Pubkey,
+    deployment: &Deployment,
+) -> Result<()> {
+    use anchor_spl::associated_token::{
+        get_associated_token_address, spl_associated_token_account::instruction as ata,
+    };
+    use anchor_spl::token::spl_token;
+    let owner = deployer.pubkey();
+    let mut instructions = Vec::new();
+    for (mint, amount) in [
+        (&deployment.media_mint, FAUCET_MEDIA),
+        (&deployment.payment_mint, FAUCET_PAYMENT),
+    ] {
+        let mint: Pubkey = mint.parse()?;
+        instructions.push(ata::create_associated_token_account_idempotent(
+            &owner,
+            faucet,
+            &mint,
+            &spl_token::ID,
+        ));
+        instructions.push(spl_token::instruction::transfer(
+            &spl_token::ID,
+            &get_associated_token_address(&owner, &mint),
+            &get_associated_token_address(faucet, &mint),
+            &owner,
+            &[],
+            amount,
+        )?);
+    }
+    cluster
+        .send_and_confirm(&instructions, deployer, &[])
+        .await
+        .context("stock the token faucet")?;
+    Ok(())
+}
