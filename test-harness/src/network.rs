@@ -7,22 +7,27 @@ use anchor_spl::associated_token::{
 };
 use anchor_spl::token::spl_token;
 use media_governance::state::GovParams;
-use media_localnet::{programs, serve, Chain};
-use media_migrations::{Deployment, Plan};
+use media_migrations::localnet::Localnet;
+use media_migrations::Plan;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
 use media_network::state::{Params, ProviderKind};
 use media_sdk::client::Cluster;
 use media_sdk::ix;
-use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 pub const MEDIA: u64 = 1_000_000;
 
-pub struct Network {
-    pub cluster: Cluster,
-    pub deployer: Keypair,
-    pub deployment: Deployment,
+/// A bootstrapped localnet (its `cluster`, `deployer` and `deployment` are reachable through
+/// `Deref`) with helpers for the actors tests need.
+pub struct Network(Localnet);
+
+impl std::ops::Deref for Network {
+    type Target = Localnet;
+
+    fn deref(&self) -> &Localnet {
+        &self.0
+    }
 }
 
 impl Network {
@@ -33,15 +38,6 @@ impl Network {
 
     /// A network whose epochs last `epoch_secs`.
     pub async fn start_with_epochs(epoch_secs: i64) -> Network {
-        let deployer = Keypair::new();
-        let mut program_test = programs::program_test();
-        programs::set_upgrade_authority(&mut program_test, Some(deployer.pubkey()));
-        let chain = Chain::start(program_test).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(serve(listener, chain));
-        let cluster = Cluster::new(&url, CommitmentConfig::confirmed());
-        airdrop(&cluster, &deployer.pubkey()).await;
         let plan = Plan {
             params: Params {
                 warmup_secs: 1,
@@ -61,14 +57,8 @@ impl Network {
             payment_mint: None,
             reward_funding: 1_000 * MEDIA,
         };
-        let deployment = media_migrations::run(&cluster, &deployer, &plan)
-            .await
-            .unwrap();
-        Network {
-            cluster,
-            deployer,
-            deployment,
-        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Network(Localnet::start(listener, &plan).await.unwrap())
     }
 
     pub fn url(&self) -> String {
