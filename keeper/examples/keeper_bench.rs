@@ -186,7 +186,9 @@ fn settlements(k: usize, same_consumer: bool) -> Vec<Settlement> {
     (0..k)
         .map(|i| {
             let node = SigningKey::from_bytes(&[1 + i as u8; 32]);
-            let gateway = SigningKey::from_bytes(&[10 + i as u8; 32]);
+            // One consumer has one receipt signer (its gateway).
+            let signer = if same_consumer { 0 } else { i as u8 };
+            let gateway = SigningKey::from_bytes(&[10 + signer; 32]);
             let receipt = ReceiptV1 {
                 config: pda::config(),
                 node_key: pubkey_of(&node),
