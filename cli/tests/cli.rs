@@ -584,3 +584,44 @@ fn the_demo_refuses_bad_options_and_stops_cleanly_on_ctrl_c() {
     std::io::Read::read_to_string(&mut demo.child.stdout.take().unwrap(), &mut stdout).unwrap();
     assert!(!stdout.contains("MEDIA burned"), "{stdout}");
 }
+
+#[test]
+fn the_demo_prints_only_its_summary_on_stdout_as_json() {
+    let out = media(&[
+        "demo",
+        "--epoch-secs",
+        "3",
+        "--epochs",
+        "1",
+        "--viewers",
+        "2",
+        "--segment-bytes",
+        "65536",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .expect("stdout holds the JSON summary and nothing else");
+    let relays = report["relays"].as_array().unwrap();
+    assert_eq!(relays.len(), 2);
+    for relay in relays {
+        let received = relay["bytes_received_by_viewers"].as_u64().unwrap();
+        assert!(received > 0, "{relay}");
+        assert_eq!(relay["bytes_settled"].as_u64(), Some(received), "{relay}");
+    }
+    let burned = report["media_burned"].as_u64().unwrap();
+    assert!(burned > 0);
+    assert_eq!(
+        report["media_supply_before"].as_u64().unwrap()
+            - report["media_supply_after"].as_u64().unwrap(),
+        burned
+    );
+    assert_eq!(report["governance"]["executed"], true);
+    // Progress went to stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("viewers watching"));
+}
