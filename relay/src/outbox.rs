@@ -63,10 +63,11 @@ impl Outbox {
         let settling = epoch.saturating_sub(1);
         self.meter.prune(settling);
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.prune_viewer_receipts(settling)).await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "pruning old viewer receipts failed"),
-            Err(e) => tracing::warn!(error = %e, "pruning old viewer receipts failed"),
-            Ok(Ok(_)) => {}
+        match tokio::task::spawn_blocking(move || store.prune(settling)).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning old epochs from the store failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning old epochs from the store failed"),
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::debug!(removed, before = settling, "pruned old epochs"),
         }
         for (consumer, gateway) in &self.gateways {
             for e in [settling, epoch] {

@@ -1,6 +1,7 @@
 //! The relay's durable state (redb; every write committed before it is acknowledged):
 //! the latest viewer receipt of each session and epoch (what the relay can show its gateway),
-//! the outbox of co-signed receipts, and how far each keeper has taken each of them.
+//! the outbox of co-signed receipts, and how far each keeper has taken each of them; epochs
+//! that can no longer settle are pruned.
 use anchor_lang::prelude::Pubkey;
 use media_sdk::receipt::SignedReceipt;
 use media_sdk::session::{SessionToken, ViewerReceipt, SESSION_TOKEN_LEN, VIEWER_RECEIPT_LEN};
@@ -100,16 +101,19 @@ impl Store {
         Ok(out)
     }
 
-    /// Drops session receipts of epochs before `epoch` (they can no longer settle).
-    pub fn prune_viewer_receipts(&self, epoch: u64) -> Result<usize, StoreError> {
+    /// Drops everything of epochs before `epoch` (they can no longer settle): session
+    /// receipts, outbox receipts and what keepers answered for them. Returns the rows removed.
+    pub fn prune(&self, epoch: u64) -> Result<usize, StoreError> {
         let txn = self.db.begin_write().map_err(err)?;
-        let removed;
+        let mut removed = 0;
         {
-            let mut table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
-            let old = table
-                .extract_if(|key, _| epoch_of(key) < epoch)
-                .map_err(err)?;
-            removed = old.count();
+            let old = |key: &[u8]| epoch_of(key) < epoch;
+            let mut viewers = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
+            removed += viewers.extract_if(|k, _| old(k)).map_err(err)?.count();
+            let mut outbox = txn.open_table(OUTBOX).map_err(err)?;
+            removed += outbox.extract_if(|k, _| old(k)).map_err(err)?.count();
+            let mut shipped = txn.open_table(SHIPPED).map_err(err)?;
+            removed += shipped.extract_if(|k, _| old(k)).map_err(err)?.count();
         }
         txn.commit().map_err(err)?;
         Ok(removed)
@@ -191,5 +195,55 @@ impl Store {
         let mut key = key_epoch(&r.consumer, r.epoch).to_vec();
         key.extend_from_slice(keeper.as_bytes());
         media_service::kv::raise(&self.db, "relay", SHIPPED, &key, r.cumulative).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use media_sdk::receipt::{pubkey_of, ReceiptV1};
+
+    fn receipt(epoch: u64, consumer: &Pubkey) -> SignedReceipt {
+        let node = SigningKey::from_bytes(&[3; 32]);
+        let gateway = SigningKey::from_bytes(&[4; 32]);
+        let receipt = ReceiptV1 {
+            config: Pubkey::new_unique(),
+            node_key: pubkey_of(&node),
+            consumer: *consumer,
+            epoch,
+            cumulative: 1_000 + epoch,
+        };
+        SignedReceipt::sign(receipt, &node, &gateway).unwrap()
+    }
+
+    #[test]
+    fn pruning_drops_the_outbox_and_shipping_progress_of_epochs_that_cannot_settle() {
+        let path = std::env::temp_dir().join(format!(
+            "media-relay-store-prune-{}-{}.redb",
+            std::process::id(),
+            Pubkey::new_unique()
+        ));
+        let store = Store::open(&path).unwrap();
+        let consumer = Pubkey::new_unique();
+        let keepers = vec!["http://keeper/".to_string()];
+        for epoch in 3..=6 {
+            let r = receipt(epoch, &consumer);
+            assert!(store.put_outbox(&r).unwrap());
+            if epoch < 6 {
+                store.mark_shipped(&keepers[0], &r).unwrap();
+            }
+        }
+        assert_eq!(store.pending(&keepers).unwrap().len(), 1);
+        // Epochs 3 and 4 go: two outbox rows and two shipping rows.
+        assert_eq!(store.prune(5).unwrap(), 4);
+        assert!(store.outbox_entry(&consumer, 4).unwrap().is_none());
+        assert!(store.outbox_entry(&consumer, 5).unwrap().is_some());
+        let pending = store.pending(&keepers).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].receipt.receipt.epoch, 6);
+        // Nothing older is left to prune.
+        assert_eq!(store.prune(5).unwrap(), 0);
+        let _ = std::fs::remove_file(&path);
     }
 }
