@@ -41,6 +41,9 @@ pub struct RelayConfig {
     pub chain_refresh_secs: u64,
     /// How often receipts are co-signed by gateways and shipped to keepers.
     pub cosign_interval_secs: u64,
+    /// A consumer whose gateway leaves more acknowledged bytes than this un-co-signed is not
+    /// served (503) until it catches up: the most this relay risks on one gateway.
+    pub max_uncosigned_bytes: u64,
     /// The durable store (redb file): viewer receipts and the outbox.
     pub store: PathBuf,
     pub consumers: Vec<ConsumerConfig>,
@@ -60,6 +63,7 @@ impl Default for RelayConfig {
             stall_timeout_ms: 10_000,
             chain_refresh_secs: 5,
             cosign_interval_secs: 10,
+            max_uncosigned_bytes: 1 << 30,
             store: PathBuf::from("relay.redb"),
             consumers: Vec::new(),
         }
@@ -82,6 +86,9 @@ impl RelayConfig {
         }
         if self.cache_bytes == 0 {
             bail!("cache_bytes must be more than 0");
+        }
+        if self.max_uncosigned_bytes == 0 {
+            bail!("max_uncosigned_bytes must be more than 0");
         }
         for c in &self.consumers {
             if !matches!(c.origin.scheme(), "http" | "https") {

@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod chain;
 pub mod config;
+pub mod debt;
 pub mod metering;
 pub mod origin;
 pub mod outbox;
@@ -61,6 +62,7 @@ pub async fn run(
         meter.restore(token, receipt);
     }
     let view = Arc::new(RwLock::new(view));
+    let debts = Arc::new(debt::Debts::new(config.max_uncosigned_bytes));
     let refresher = tokio::spawn(chain::refresh_forever(
         cluster.clone(),
         consumers,
@@ -81,6 +83,7 @@ pub async fn run(
             .collect(),
         keepers: config.keepers.clone(),
         http: reqwest::Client::new(),
+        debts: debts.clone(),
     });
     let settling = tokio::spawn(outbox.clone().run_forever(std::time::Duration::from_secs(
         config.cosign_interval_secs.max(1),
@@ -97,6 +100,7 @@ pub async fn run(
             .map(|c| (c.owner, c.origin.clone()))
             .collect(),
         store,
+        debts,
         metrics: metrics_handle(),
     });
     tracing::info!(

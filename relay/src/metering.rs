@@ -29,6 +29,8 @@ pub enum Refusal {
     ConsumerRefused(String),
     #[error("the session has used its max_bytes ({0})")]
     SessionSpent(u64),
+    #[error("the consumer's gateway has not co-signed {owed} acknowledged bytes (this relay's limit: {limit}); serving resumes when it does")]
+    CosignLagging { owed: u64, limit: u64 },
     #[error("payment required: {delivered} bytes delivered in epoch {epoch}, {acked} acknowledged, credit window {window}")]
     PaymentRequired {
         epoch: u64,

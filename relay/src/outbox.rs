@@ -3,6 +3,7 @@
 //! co-signed receipt it gets back, signs it with its node key and puts it in the durable
 //! outbox; a shipper sends outbox receipts to every keeper until each has answered.
 use crate::chain::SharedView;
+use crate::debt::{uncosigned, Debts};
 use crate::metering::Meter;
 use crate::store::Store;
 use anchor_lang::prelude::Pubkey;
@@ -43,6 +44,8 @@ pub struct Outbox {
     pub gateways: HashMap<Pubkey, Url>,
     pub keepers: Vec<Url>,
     pub http: reqwest::Client,
+    /// Updated after every round: what each consumer's gateway has yet to co-sign.
+    pub debts: Arc<Debts>,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -69,8 +72,15 @@ impl Outbox {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => tracing::debug!(removed, before = settling, "pruned old epochs"),
         }
+        // Epoch 0 has no previous epoch: each epoch once.
+        let epochs: &[u64] = if settling == epoch {
+            &[epoch]
+        } else {
+            &[settling, epoch]
+        };
         for (consumer, gateway) in &self.gateways {
-            for e in [settling, epoch] {
+            let mut owed = 0u64;
+            for &e in epochs {
                 match self.cosign(config, consumer, gateway, e).await {
                     Ok(Some(cumulative)) => {
                         tracing::info!(%consumer, epoch = e, cumulative, "receipt co-signed");
@@ -81,8 +91,31 @@ impl Outbox {
                         tracing::warn!(%consumer, epoch = e, error = %err, "co-signing failed; will retry");
                     }
                 }
+                owed = owed.saturating_add(self.owed(consumer, e).await);
             }
+            if owed > 0 {
+                tracing::debug!(%consumer, owed, "acknowledged bytes not co-signed yet");
+            }
+            self.debts.set(*consumer, owed);
         }
+    }
+
+    /// Bytes `consumer`'s viewers acknowledged in `epoch` beyond what its gateway co-signed.
+    async fn owed(&self, consumer: &Pubkey, epoch: u64) -> u64 {
+        let acknowledged = self
+            .meter
+            .acknowledged(consumer, epoch)
+            .iter()
+            .fold(0u64, |sum, p| sum.saturating_add(p.receipt.ack.cumulative));
+        let store = self.store.clone();
+        let owner = *consumer;
+        let cosigned =
+            match tokio::task::spawn_blocking(move || store.outbox_entry(&owner, epoch)).await {
+                Ok(Ok(entry)) => entry.map_or(0, |s| s.receipt.cumulative),
+                // Unknown: count nothing as co-signed, so the relay errs on the side of stopping.
+                _ => 0,
+            };
+        uncosigned(acknowledged, cosigned)
     }
 
     /// Asks `gateway` to co-sign what the sessions of `consumer` acknowledged in `epoch`;

@@ -27,6 +27,8 @@ pub const NODE_KEY_HEADER: &str = "x-media-node-key";
 pub const DELIVERED_HEADER: &str = "x-media-delivered";
 pub const ACKED_HEADER: &str = "x-media-acked";
 pub const CACHE_HEADER: &str = "x-media-cache";
+/// Retry-After for a consumer whose gateway lags: about one co-signing round.
+const RETRY_LAGGING_SECS: u64 = 5;
 
 pub struct Relay {
     pub node_key: Pubkey,
@@ -38,6 +40,8 @@ pub struct Relay {
     pub origins: HashMap<Pubkey, Url>,
     /// Viewer receipts are stored here before they are acknowledged.
     pub store: Arc<crate::store::Store>,
+    /// What each consumer's gateway has yet to co-sign.
+    pub debts: Arc<crate::debt::Debts>,
     pub metrics: PrometheusHandle,
 }
 
@@ -72,8 +76,15 @@ fn refusal_response(refusal: Refusal) -> Response {
         Refusal::UnknownConsumer(_) => StatusCode::NOT_FOUND,
         Refusal::ConsumerRefused(_) | Refusal::SessionSpent(_) => StatusCode::FORBIDDEN,
         Refusal::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+        Refusal::CosignLagging { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
     let mut response = error(status, refusal.to_string());
+    if let Refusal::CosignLagging { .. } = refusal {
+        counter!("media_relay_cosign_lag_refusals_total").increment(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_LAGGING_SECS));
+    }
     if let Refusal::PaymentRequired {
         epoch,
         delivered,
@@ -106,6 +117,9 @@ async fn proxy(
     let Some(origin_base) = relay.origins.get(&consumer) else {
         return refusal_response(Refusal::UnknownConsumer(consumer));
     };
+    if let Err(refusal) = relay.debts.check(&consumer) {
+        return refusal_response(refusal);
+    }
     let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let admitted = {
         let view = relay.view.read().unwrap_or_else(|e| e.into_inner());
@@ -334,9 +348,13 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
         .keys()
         .map(|c| {
             let state = view.consumers.get(c);
-            let served = state.is_some_and(|s| s.refusal.is_none());
-            let reason = state.and_then(|s| s.refusal.clone());
-            (c.to_string(), json!({"served": served, "refusal": reason}))
+            let lagging = relay.debts.check(c).err().map(|r| r.to_string());
+            let served = state.is_some_and(|s| s.refusal.is_none()) && lagging.is_none();
+            let reason = state.and_then(|s| s.refusal.clone()).or(lagging);
+            (
+                c.to_string(),
+                json!({"served": served, "refusal": reason, "uncosigned_bytes": relay.debts.owed(c)}),
+            )
         })
         .collect();
     Json(json!({
@@ -351,6 +369,7 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
 async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {
     gauge!("media_relay_cache_bytes").set(relay.cache.weighted_size().await as f64);
     gauge!("media_relay_sessions").set(relay.meter.session_count() as f64);
+    gauge!("media_relay_uncosigned_bytes").set(relay.debts.total() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         relay.metrics.render(),

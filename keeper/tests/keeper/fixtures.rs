@@ -7,6 +7,7 @@ use media_keeper::crank::Switches;
 use media_network::state::{Consumer, Keeper as KeeperAccount, Lane};
 use media_sdk::receipt::{pubkey_of, ReceiptV1, SignedReceipt};
 use media_sdk::{ix, pda};
+pub use media_test_harness::link::Link;
 pub use media_test_harness::network::*;
 use serde_json::{json, Value};
 use solana_keypair::Keypair;
@@ -222,46 +223,4 @@ pub async fn ingest(url: &str, receipts: &[SignedReceipt]) -> Vec<Value> {
         .await
         .unwrap();
     reply["results"].as_array().unwrap().clone()
-}
-
-/// A TCP forwarder to the RPC endpoint that can be cut: while down it refuses new
-/// connections and drops the open ones.
-pub struct Link {
-    pub url: String,
-    up: tokio::sync::watch::Sender<bool>,
-}
-
-impl Link {
-    pub async fn to(upstream: &str) -> Link {
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (up, watch) = tokio::sync::watch::channel(true);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                if !*watch.borrow() {
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let mut watch = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Link { url, up }
-    }
-
-    pub fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
 }

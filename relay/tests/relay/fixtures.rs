@@ -158,6 +158,7 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         view: Arc::new(RwLock::new(view)),
         origins: HashMap::from([(consumer, origin.clone())]),
         store: Arc::new(media_relay::store::Store::open(&temp_path("relay")).unwrap()),
+        debts: Arc::new(media_relay::debt::Debts::new(u64::MAX)),
         metrics: media_relay::metrics_handle(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

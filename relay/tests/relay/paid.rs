@@ -138,3 +138,128 @@ async fn viewer_bytes_are_cosigned_shipped_and_settle_on_chain() {
         .unwrap();
     assert_eq!(consumer_account.escrow, 1_000 * MEDIA - fee);
 }
+
+/// The relay's /health entry for `consumer`.
+async fn consumer_health(
+    relay: &url::Url,
+    consumer: &anchor_lang::prelude::Pubkey,
+) -> serde_json::Value {
+    let health: serde_json::Value = reqwest::get(relay.join("health").unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    health["consumers"][consumer.to_string()].clone()
+}
+
+#[tokio::test]
+async fn a_consumer_whose_gateway_stops_cosigning_is_not_served_until_it_catches_up() {
+    let network = Network::start().await;
+    let (_provider_owner, node) = network.provider().await;
+    let gateway_key = ed25519_dalek::SigningKey::from_bytes(&[52; 32]);
+    let consumer = network
+        .consumer(&media_sdk::receipt::pubkey_of(&gateway_key), 1_000 * MEDIA)
+        .await;
+    let gateway = start_gateway(&gateway_key, consumer.pubkey(), temp_path("gateway")).await;
+    // The relay reaches the gateway through a link that can be cut; viewers reach it directly.
+    let link = media_test_harness::link::Link::to(gateway.as_str()).await;
+    let (inbox, keeper) = start_keeper().await;
+    let (origin, origin_url) = start_origin().await;
+    let body = content(3 << 20, 5);
+    origin.put("vod/a.ts", body.clone(), None);
+    origin.put("vod/b.ts", content(1 << 20, 6), None);
+
+    let node_path = temp_path("node").with_extension("json");
+    solana_keypair::write_keypair_file(&node, &node_path).unwrap();
+    let limit = 2 << 20;
+    let config = RelayConfig {
+        node_keypair: node_path,
+        rpc_url: network.url(),
+        keepers: vec![keeper],
+        credit_window_bytes: 512 << 10,
+        cosign_interval_secs: 1,
+        chain_refresh_secs: 1,
+        max_uncosigned_bytes: limit,
+        store: temp_path("relay"),
+        consumers: vec![ConsumerConfig {
+            owner: consumer.pubkey(),
+            origin: origin_url,
+            gateway: Some(url::Url::parse(&format!("{}/", link.url)).unwrap()),
+        }],
+        ..RelayConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_url =
+        url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(media_relay::run(config, listener, std::future::pending()));
+
+    let session = Viewer::new_session_key();
+    let http = reqwest::Client::new();
+    let token = request_token(
+        &http,
+        &gateway,
+        &media_sdk::receipt::pubkey_of(&session),
+        None,
+    )
+    .await
+    .unwrap();
+    let viewer = Viewer::new(relay_url.clone(), session, token, 128 << 10);
+
+    // The gateway becomes unreachable; 3 MiB are served and acknowledged all the same.
+    link.set_up(false);
+    let mut out = Vec::new();
+    viewer.fetch("vod/a.ts", &mut out).await.unwrap();
+    assert_eq!(out, body);
+    viewer.acknowledge_now().await.unwrap();
+
+    // After a co-signing round that could not reach the gateway the relay owes itself more
+    // than its limit, and refuses the consumer with 503 rather than serve more on credit.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = consumer_health(&relay_url, &consumer.pubkey()).await;
+        if health["served"] == false {
+            assert_eq!(health["uncosigned_bytes"], body.len() as u64);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still served: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = viewer.fetch("vod/b.ts", &mut Vec::new()).await.unwrap_err();
+    match refused {
+        media_relay::viewer::ViewerError::Refused { status, body } => {
+            assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+            assert!(body.contains("has not co-signed"), "{body}");
+        }
+        other => panic!("expected a 503, got {other}"),
+    }
+    assert!(
+        inbox.best(&consumer.pubkey()).is_none(),
+        "nothing was co-signed"
+    );
+
+    // The gateway is back: the next round co-signs everything and serving resumes.
+    link.set_up(true);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while consumer_health(&relay_url, &consumer.pubkey()).await["served"] != true {
+        assert!(std::time::Instant::now() < deadline, "not served again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut again = Vec::new();
+    viewer.fetch("vod/b.ts", &mut again).await.unwrap();
+    assert_eq!(again.len(), 1 << 20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while inbox
+        .best(&consumer.pubkey())
+        .is_none_or(|r| r.receipt.cumulative < body.len() as u64)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backlog was not co-signed and shipped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
