@@ -6,6 +6,39 @@ use media_network::state::{Config, Consumer, Provider};
 use media_sdk::client::Cluster;
 use media_sdk::pda;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The least time between two reads made because a receipt looked stale. Anyone can post
+/// receipts naming unknown keys; without this, each such request would cost a full read.
+pub const ON_DEMAND_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Lets an on-demand read through at most once per `min_interval`.
+#[derive(Debug)]
+pub struct ReadGate {
+    min_interval: Duration,
+    last: Option<Instant>,
+}
+
+impl ReadGate {
+    pub fn new(min_interval: Duration) -> Self {
+        ReadGate {
+            min_interval,
+            last: None,
+        }
+    }
+
+    /// True (and the read is counted) when the last one let through is old enough.
+    pub fn admit(&mut self, now: Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < self.min_interval)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct ChainCache {
@@ -42,4 +75,20 @@ pub async fn read(cluster: &Cluster) -> anyhow::Result<ChainCache> {
         providers,
         consumers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_lets_one_read_through_per_interval() {
+        let mut gate = ReadGate::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        assert!(gate.admit(t0));
+        assert!(!gate.admit(t0 + Duration::from_millis(10)));
+        assert!(!gate.admit(t0 + Duration::from_millis(999)));
+        assert!(gate.admit(t0 + Duration::from_millis(1_000)));
+        assert!(!gate.admit(t0 + Duration::from_millis(1_500)));
+    }
 }

@@ -117,6 +117,7 @@ pub async fn run(
         chain,
         cluster,
         metrics: metrics_handle(),
+        on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
     axum::serve(listener, server::router(keeper))

@@ -25,6 +25,8 @@ pub struct Keeper {
     pub chain: Arc<RwLock<ChainCache>>,
     pub cluster: Arc<media_sdk::client::Cluster>,
     pub metrics: PrometheusHandle,
+    /// Bounds the chain reads that stale-looking receipts trigger.
+    pub on_demand: tokio::sync::Mutex<crate::chain::ReadGate>,
 }
 
 /// Rejections that a fresher view of the chain may lift (a provider or consumer that
@@ -103,10 +105,20 @@ async fn ingest(State(keeper): State<Arc<Keeper>>, headers: HeaderMap, body: Byt
     let outcome = tokio::task::spawn_blocking(move || check_and_store(&worker, decoded)).await;
     let outcome = match outcome {
         Ok(Ok(mut results)) if results.iter().any(may_be_stale) => {
-            // Once per request: re-read the chain and re-check only what it could change.
-            match crate::chain::read(&keeper.cluster).await {
-                Ok(fresh) => *keeper.chain.write().unwrap_or_else(|e| e.into_inner()) = fresh,
-                Err(e) => tracing::warn!(error = %e, "chain refresh for ingest failed"),
+            // Re-read the chain (at most once per ON_DEMAND_MIN_INTERVAL across requests;
+            // requests meanwhile wait for that read) and re-check only what it could change.
+            {
+                let mut gate = keeper.on_demand.lock().await;
+                if gate.admit(std::time::Instant::now()) {
+                    match crate::chain::read(&keeper.cluster).await {
+                        Ok(fresh) => {
+                            *keeper.chain.write().unwrap_or_else(|e| e.into_inner()) = fresh
+                        }
+                        Err(e) => tracing::warn!(error = %e, "chain refresh for ingest failed"),
+                    }
+                } else {
+                    counter!("media_keeper_on_demand_reads_skipped_total").increment(1);
+                }
             }
             let indices: Vec<usize> = (0..results.len())
                 .filter(|i| may_be_stale(&results[*i]))
