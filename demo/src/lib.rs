@@ -5,11 +5,12 @@
 //! proposal changes a parameter. [`run`] returns the numbers read back from the chain.
 //!
 //! `actors`: funded wallets, staking, registration; `origin`: the live stream; `services`:
-//! gateway, relays and keeper; `viewers`: the audience; `ledger`: chain reads; `report`: the
-//! summary.
+//! gateway, relays and keeper; `viewers`: the audience; `phases`: watching, settling,
+//! claiming, burning, voting; `ledger`: chain reads; `report`: the summary.
 pub mod actors;
 pub mod ledger;
 pub mod origin;
+mod phases;
 pub mod report;
 pub mod services;
 pub mod viewers;
@@ -17,15 +18,14 @@ pub mod viewers;
 use actors::Actors;
 use anyhow::{Context, Result};
 use ledger::Ledger;
-use media_governance::state::{ParamField, ProposalAction, ProposalStatus, VoteChoice};
+use media_governance::state::{ParamField, ProposalAction, VoteChoice};
 use media_migrations::localnet::{localnet_params, Localnet};
 use media_migrations::Plan;
 use media_network::state::BuybackParams;
 use media_sdk::gov;
-use report::{GovernanceReport, RelayReport, Report};
+use report::Report;
 use solana_signer::Signer;
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// What the demo runs.
@@ -200,18 +200,15 @@ async fn run_in(
     ));
 
     let services = services::start(sockets, &localnet, &actors, dir, options.segment_bytes).await?;
-    let result = watch_and_settle(
+    let stage = phases::Stage {
         options,
         progress,
-        interrupt,
-        &localnet,
-        &ledger,
-        &actors,
-        &services,
-        proposal,
-        supply_before,
-    )
-    .await;
+        localnet: &localnet,
+        ledger: &ledger,
+        actors: &actors,
+        services: &services,
+    };
+    let result = stage.play(interrupt, proposal, supply_before).await;
     progress.step("stopping the relays, gateway, keeper and origin");
     services.shutdown().await;
     let report = result?;
@@ -249,211 +246,4 @@ async fn propose(localnet: &Localnet, ledger: &Ledger<'_>, actors: &Actors) -> R
             .context("voting")?;
     }
     Ok(id)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn watch_and_settle(
-    options: &Options,
-    progress: &dyn Progress,
-    interrupt: &mut Interrupt,
-    localnet: &Localnet,
-    ledger: &Ledger<'_>,
-    actors: &Actors,
-    services: &services::Running,
-    proposal: u64,
-    supply_before: u64,
-) -> Result<Report> {
-    let nodes: Vec<_> = actors.operators.iter().map(|o| o.node.pubkey()).collect();
-    let publisher = actors.publisher.pubkey();
-    let first_epoch = ledger.config().await?.epoch;
-    // Bonds count from the epoch after registration: from then on relays earn MEDIA too.
-    let rewarded_from = first_epoch + 1;
-    let until = rewarded_from + options.epochs;
-    progress.step(&format!(
-        "{} viewers watching the live stream through {} relays until epoch {until} \
-         (relays earn fees at once, MEDIA rewards from epoch {rewarded_from})",
-        options.viewers, options.relays
-    ));
-    let audience = viewers::Audience::start(
-        services.gateway_url.clone(),
-        services.relay_urls.clone(),
-        options.viewers,
-    );
-    let mut settled: BTreeMap<(usize, u64), u64> = BTreeMap::new();
-    let mut epoch = first_epoch;
-    while epoch < until {
-        interrupt.sleep(Duration::from_secs(1)).await?;
-        epoch = ledger.config().await?.epoch;
-        ledger
-            .sample_lanes(&nodes, first_epoch..=epoch, &publisher, &mut settled)
-            .await?;
-        let received = audience.received();
-        progress.status(&format!(
-            "epoch {epoch} · served {} · settled {} · MEDIA burned {}",
-            mib(received.iter().sum()),
-            mib(settled.values().sum()),
-            ledger.buyback().await?.map_or(0, |b| b.total_media_burned) as f64 / 1e6
-        ));
-    }
-    let (received, viewer_errors) = interrupt.guard(audience.stop()).await?;
-    let last_epoch = ledger.config().await?.epoch;
-    let serving: Vec<u64> = (first_epoch..=last_epoch).collect();
-    progress.step(&format!(
-        "viewers left after receiving {}; waiting for their receipts to settle",
-        mib(received.iter().sum())
-    ));
-
-    // Every acknowledged byte goes relay → gateway co-signature → keeper → chain.
-    let deadline = Instant::now() + Duration::from_secs(4 * options.epoch_secs as u64 + 10);
-    loop {
-        ledger
-            .sample_lanes(&nodes, first_epoch..=last_epoch, &publisher, &mut settled)
-            .await?;
-        let per_relay = per_relay(&settled, nodes.len());
-        if per_relay == received {
-            progress.step("every byte the viewers received is settled on chain");
-            break;
-        }
-        if Instant::now() > deadline {
-            progress.step(&format!(
-                "gave up waiting: settled {per_relay:?} bytes per relay, received {received:?}"
-            ));
-            break;
-        }
-        interrupt.sleep(Duration::from_millis(500)).await?;
-    }
-
-    progress.step("waiting for the keeper to finalize the epochs and accrue rewards");
-    let deadline = Instant::now() + Duration::from_secs(6 * options.epoch_secs as u64 + 20);
-    while !ledger.rewards_accrued(actors, &serving).await? {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the keeper did not finalize epochs {serving:?} and accrue their rewards in time"
-        );
-        interrupt.sleep(Duration::from_millis(500)).await?;
-    }
-    let claims = interrupt.guard(ledger.claim(actors)).await??;
-    progress.step("relay operators claimed their fees and MEDIA rewards");
-
-    progress.step("waiting for a buy-back auction to burn MEDIA");
-    let deadline = Instant::now() + Duration::from_secs(4 * options.epoch_secs as u64 + 20);
-    let buyback = loop {
-        let buyback = ledger.buyback().await?;
-        if let Some(b) = buyback.filter(|b| b.total_media_burned > 0) {
-            break b;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "no buy-back auction burned MEDIA in time"
-        );
-        interrupt.sleep(Duration::from_millis(500)).await?;
-    };
-
-    let governance = interrupt
-        .guard(execute(localnet, ledger, actors, proposal))
-        .await??;
-    progress.step(&format!(
-        "proposal {proposal} executed: price_per_gib {} → {} per GiB",
-        report::units(governance.old, 6),
-        report::units(governance.new, 6)
-    ));
-
-    let (receipts_settled, settlement_transactions) = services.keeper_counts().await;
-    let per_relay = per_relay(&settled, nodes.len());
-    let consumer = ledger.consumer(&actors.publisher.pubkey()).await?;
-    let relays = actors
-        .operators
-        .iter()
-        .enumerate()
-        .map(|(i, operator)| RelayReport {
-            endpoint: services.relay_urls[i].to_string(),
-            node_key: operator.node.pubkey().to_string(),
-            bytes_received_by_viewers: received[i],
-            bytes_settled: per_relay[i],
-            fees_claimed: claims[i].fees,
-            media_rewarded: claims[i].rewards,
-        })
-        .collect();
-    Ok(Report {
-        rpc_url: localnet.url.clone(),
-        epoch_secs: options.epoch_secs,
-        serving_epochs: serving,
-        viewers: options.viewers,
-        viewer_errors,
-        relays,
-        receipts_settled,
-        settlement_transactions,
-        fees_paid: actors::ESCROW - consumer.escrow,
-        keeper_fees: ledger.keeper_fees(&actors.keeper.pubkey()).await?,
-        media_rewarded: claims.iter().map(|c| c.rewards).sum(),
-        media_burned: buyback.total_media_burned,
-        buyback_auctions: buyback.auctions,
-        media_supply_before: supply_before,
-        media_supply_after: ledger.media_supply().await?,
-        governance,
-    })
-}
-
-/// Finalizes the vote once it ended and executes once the timelock passed.
-async fn execute(
-    localnet: &Localnet,
-    ledger: &Ledger<'_>,
-    actors: &Actors,
-    id: u64,
-) -> Result<GovernanceReport> {
-    let executor = &actors.keeper.keypair;
-    let mut proposal = ledger.proposal(id).await?;
-    if proposal.status == ProposalStatus::Voting {
-        ledger.sleep_until(proposal.voting_ends_at).await;
-        localnet
-            .cluster
-            .send_and_confirm(
-                &[gov::finalize_proposal(id, &proposal.proposer)],
-                executor,
-                &[],
-            )
-            .await
-            .context("finalizing the proposal")?;
-        proposal = ledger.proposal(id).await?;
-    }
-    anyhow::ensure!(
-        proposal.status == ProposalStatus::Passed,
-        "proposal {id} is {:?}",
-        proposal.status
-    );
-    ledger.sleep_until(proposal.executable_at).await;
-    localnet
-        .cluster
-        .send_and_confirm(
-            &[gov::execute_proposal(id, &proposal.proposer)],
-            executor,
-            &[],
-        )
-        .await
-        .context("executing the proposal")?;
-    let (old, new) = match proposal.action {
-        ProposalAction::SetParam { old, new, .. } => (old, new),
-        _ => (0, 0),
-    };
-    let executed = ledger.config().await?.params.price_per_gib == new;
-    Ok(GovernanceReport {
-        proposal: id,
-        parameter: "price_per_gib".into(),
-        old,
-        new,
-        yes_votes: proposal.yes,
-        executed,
-    })
-}
-
-fn per_relay(settled: &BTreeMap<(usize, u64), u64>, relays: usize) -> Vec<u64> {
-    let mut sums = vec![0u64; relays];
-    for ((relay, _), bytes) in settled {
-        sums[*relay] += bytes;
-    }
-    sums
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
 }
