@@ -11,6 +11,7 @@ use media_sdk::client::Cluster;
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
+use solana_transaction::Signature;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -93,7 +94,8 @@ impl Localnet {
 
     /// Hands `amount` base units of `mint` from the faucet to `owner` (`requestTokenAirdrop`).
     pub async fn token_airdrop(&self, owner: &Pubkey, mint: &Pubkey, amount: u64) -> Result<()> {
-        token_airdrop(&self.cluster, owner, mint, amount).await
+        token_airdrop(&self.cluster, owner, mint, amount).await?;
+        Ok(())
     }
 }
 
@@ -105,13 +107,14 @@ impl Drop for Localnet {
     }
 }
 
-/// `requestTokenAirdrop [owner, mint, amount]` on a localnet, waiting for it to land.
+/// `requestTokenAirdrop [owner, mint, amount]` on a localnet, waiting for it to land. A
+/// cluster without the method answers "Method not found" (in the error chain).
 pub async fn token_airdrop(
     cluster: &Cluster,
     owner: &Pubkey,
     mint: &Pubkey,
     amount: u64,
-) -> Result<()> {
+) -> Result<Signature> {
     use solana_rpc_client_api::request::RpcRequest;
     let signature: String = cluster
         .client
@@ -123,9 +126,9 @@ pub async fn token_airdrop(
         )
         .await
         .with_context(|| format!("token airdrop of {amount} {mint} to {owner}"))?;
-    let signature = signature.parse().context("token airdrop signature")?;
+    let signature: Signature = signature.parse().context("token airdrop signature")?;
     cluster.client.poll_for_signature(&signature).await?;
-    Ok(())
+    Ok(signature)
 }
 
 /// Moves part of the deployer's test supply to the chain faucet's token accounts, from which

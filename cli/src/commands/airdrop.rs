@@ -2,10 +2,10 @@
 //! test MEDIA and test payment tokens through its token faucet.
 use crate::context::Ctx;
 use crate::output::{amount, media};
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
+use media_migrations::localnet::token_airdrop;
 use media_network::constants::MEDIA_DECIMALS;
 use serde_json::json;
-use solana_rpc_client_api::request::RpcRequest;
 use solana_signer::Signer;
 
 pub struct Request {
@@ -43,25 +43,14 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<()> {
         }
     }
     for (mint, units, _, name) in &tokens {
-        let params = json!([owner.to_string(), mint.to_string(), units]);
-        let signature: String = match rpc
-            .send(
-                RpcRequest::Custom {
-                    method: "requestTokenAirdrop",
-                },
-                params,
-            )
-            .await
-        {
+        let signature = match token_airdrop(&ctx.rpc, &owner, mint, *units).await {
             Ok(signature) => signature,
-            Err(e) if e.to_string().contains("Method not found") => bail!(
+            Err(e) if format!("{e:#}").contains("Method not found") => bail!(
                 "{} has no token faucet: test {name} are only handed out by `media localnet`",
                 ctx.rpc.url
             ),
-            Err(e) => return Err(e).with_context(|| format!("{name} airdrop")),
+            Err(e) => return Err(e.context(format!("{name} airdrop"))),
         };
-        let signature = signature.parse()?;
-        rpc.poll_for_signature(&signature).await?;
         signatures.push(signature.to_string());
     }
     let balance = rpc.get_balance(&owner).await?;
