@@ -19,6 +19,11 @@ pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
 /// Mainnet's slot time: the ledger's slot follows wall time at this pace, so slot-based
 /// features (address lookup tables, whose new addresses activate a slot later) work.
 pub const SLOT_DURATION: Duration = Duration::from_millis(400);
+/// The least time between two new banks. Each new bank stores fresh copies of the sysvars
+/// (about 160 KB, mostly SlotHistory) that nothing cleans in program-test, so banks are made
+/// only after a transaction landed and at most this often; the slot number still jumps to
+/// where wall time puts it.
+pub const MIN_BANK_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
@@ -52,6 +57,9 @@ pub struct Chain {
     first_slot: u64,
     /// The slot of the bank that executes transactions.
     working_slot: u64,
+    last_bank_at: Instant,
+    /// A transaction landed in the working bank: the next slot has something to follow.
+    landed_since_bank: bool,
 }
 
 fn wall_clock() -> i64 {
@@ -74,6 +82,8 @@ impl Chain {
             started: Instant::now(),
             first_slot,
             working_slot: first_slot,
+            last_bank_at: Instant::now(),
+            landed_since_bank: false,
         };
         chain.follow_wall_clock().await;
         chain
@@ -86,15 +96,23 @@ impl Chain {
 
     /// Keeps the slot and the Clock sysvar at wall time, so time-based protocol rules (epochs,
     /// warm-up) and slot-based runtime rules behave as on a live cluster. Slots are produced
-    /// lazily: an idle ledger skips the slots nobody observed, as a validator would skip them.
+    /// lazily (see `MIN_BANK_INTERVAL`): an idle ledger skips the slots nobody used, as a
+    /// validator skips slots.
     pub async fn follow_wall_clock(&mut self) {
         let elapsed = self.started.elapsed().as_millis() / SLOT_DURATION.as_millis();
         let due = self
             .first_slot
             .saturating_add(u64::try_from(elapsed).unwrap_or(u64::MAX));
-        if due > self.working_slot {
+        if due > self.working_slot
+            && self.landed_since_bank
+            && self.last_bank_at.elapsed() >= MIN_BANK_INTERVAL
+        {
             match self.ctx.warp_to_slot(due) {
-                Ok(()) => self.working_slot = due,
+                Ok(()) => {
+                    self.working_slot = due;
+                    self.last_bank_at = Instant::now();
+                    self.landed_since_bank = false;
+                }
                 Err(e) => tracing::warn!(slot = due, error = ?e, "could not advance the slot"),
             }
         }
@@ -214,6 +232,7 @@ impl Chain {
         let logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
         self.known_accounts.extend(keys);
         self.transaction_count += 1;
+        self.landed_since_bank = true;
         let slot = self.slot().await;
         self.statuses.insert(
             signature,
