@@ -60,7 +60,13 @@ async fn epochs_advance_rewards_accrue_and_the_keeper_claims_its_fees() {
         let accrued = provider.rewards_claimable > 0
             && provider.reward_slots.iter().all(|s| s.epoch != epoch);
         if config.epoch >= epoch + 2 && accrued && claimed > 0 {
-            assert_eq!(market.keeper_fees(&keeper.pubkey()).await, 0, "all claimed");
+            // Everything earned was claimed, except at most the bounty of an epoch advance
+            // the keeper cranked after its last claim (epochs here last 2 s).
+            let unclaimed = market.keeper_fees(&keeper.pubkey()).await;
+            assert!(
+                unclaimed <= config.params.crank_bounty,
+                "{unclaimed} left unclaimed"
+            );
             break;
         }
         assert!(

@@ -12,6 +12,42 @@ use media_sdk::settlement::{settlement_instructions, Settlement};
 use solana_signer::Signer;
 use std::time::Duration;
 
+/// A metered relay for `consumer` (node key `node`), co-signing through `gateway` every second
+/// and shipping to `keeper`; returns its config, ready to run.
+fn paid_relay_config(
+    network: &Network,
+    node: &solana_keypair::Keypair,
+    consumer: anchor_lang::prelude::Pubkey,
+    origin: url::Url,
+    gateway: url::Url,
+    keeper: url::Url,
+) -> RelayConfig {
+    let node_path = temp_path("node").with_extension("json");
+    solana_keypair::write_keypair_file(node, &node_path).unwrap();
+    RelayConfig {
+        node_keypair: node_path,
+        rpc_url: network.url(),
+        keepers: vec![keeper],
+        credit_window_bytes: 512 << 10,
+        cosign_interval_secs: 1,
+        chain_refresh_secs: 1,
+        store: temp_path("relay"),
+        consumers: vec![ConsumerConfig {
+            owner: consumer,
+            origin,
+            gateway: Some(gateway),
+        }],
+        ..RelayConfig::default()
+    }
+}
+
+/// Listens on a free port; the relay's base URL.
+async fn relay_listener() -> (tokio::net::TcpListener, url::Url) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    (listener, url)
+}
+
 #[tokio::test]
 async fn viewer_bytes_are_cosigned_shipped_and_settle_on_chain() {
     let network = Network::start().await;
@@ -25,26 +61,15 @@ async fn viewer_bytes_are_cosigned_shipped_and_settle_on_chain() {
     let body = content(2 << 20, 9);
     origin.put("vod/film.ts", body.clone(), None);
 
-    let node_path = temp_path("node").with_extension("json");
-    solana_keypair::write_keypair_file(&node, &node_path).unwrap();
-    let config = RelayConfig {
-        node_keypair: node_path,
-        rpc_url: network.url(),
-        keepers: vec![keeper],
-        credit_window_bytes: 512 << 10,
-        cosign_interval_secs: 1,
-        chain_refresh_secs: 1,
-        store: temp_path("relay"),
-        consumers: vec![ConsumerConfig {
-            owner: consumer.pubkey(),
-            origin: origin_url,
-            gateway: Some(gateway.clone()),
-        }],
-        ..RelayConfig::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay_url =
-        url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    let config = paid_relay_config(
+        &network,
+        &node,
+        consumer.pubkey(),
+        origin_url,
+        gateway.clone(),
+        keeper,
+    );
+    let (listener, relay_url) = relay_listener().await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let relay = tokio::spawn(media_relay::run(config, listener, async {
         let _ = stopped.await;
@@ -170,28 +195,19 @@ async fn a_consumer_whose_gateway_stops_cosigning_is_not_served_until_it_catches
     origin.put("vod/a.ts", body.clone(), None);
     origin.put("vod/b.ts", content(1 << 20, 6), None);
 
-    let node_path = temp_path("node").with_extension("json");
-    solana_keypair::write_keypair_file(&node, &node_path).unwrap();
     let limit = 2 << 20;
     let config = RelayConfig {
-        node_keypair: node_path,
-        rpc_url: network.url(),
-        keepers: vec![keeper],
-        credit_window_bytes: 512 << 10,
-        cosign_interval_secs: 1,
-        chain_refresh_secs: 1,
         max_uncosigned_bytes: limit,
-        store: temp_path("relay"),
-        consumers: vec![ConsumerConfig {
-            owner: consumer.pubkey(),
-            origin: origin_url,
-            gateway: Some(url::Url::parse(&format!("{}/", link.url)).unwrap()),
-        }],
-        ..RelayConfig::default()
+        ..paid_relay_config(
+            &network,
+            &node,
+            consumer.pubkey(),
+            origin_url,
+            url::Url::parse(&format!("{}/", link.url)).unwrap(),
+            keeper,
+        )
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay_url =
-        url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    let (listener, relay_url) = relay_listener().await;
     tokio::spawn(media_relay::run(config, listener, std::future::pending()));
 
     let session = Viewer::new_session_key();
