@@ -81,6 +81,19 @@ pub async fn start(
     dir: &Path,
     segment_bytes: usize,
 ) -> Result<Running> {
+    // Everything that can fail before a task is spawned goes first: nothing is left running.
+    let gateway_config = GatewayConfig {
+        receipt_signer_keypair: actors.gateway_key.path.clone(),
+        consumer: Some(actors.publisher.pubkey()),
+        store: dir.join("gateway.redb"),
+        ..GatewayConfig::default()
+    };
+    let signer = ed25519_dalek::SigningKey::from_bytes(
+        &actors.gateway_key.keypair.to_bytes()[..32]
+            .try_into()
+            .context("gateway key")?,
+    );
+    let gateway = media_gateway::build(&gateway_config, signer)?;
     let (stop, _) = watch::channel(false);
     let mut tasks: Vec<(String, JoinHandle<Result<()>>)> = Vec::new();
     let origin_url = url_of(&sockets.origin);
@@ -119,18 +132,6 @@ pub async fn start(
         tokio::spawn(media_keeper::run(keeper, sockets.keeper, stopped(&stop))),
     ));
 
-    let gateway_config = GatewayConfig {
-        receipt_signer_keypair: actors.gateway_key.path.clone(),
-        consumer: Some(actors.publisher.pubkey()),
-        store: dir.join("gateway.redb"),
-        ..GatewayConfig::default()
-    };
-    let signer = ed25519_dalek::SigningKey::from_bytes(
-        &actors.gateway_key.keypair.to_bytes()[..32]
-            .try_into()
-            .context("gateway key")?,
-    );
-    let gateway = media_gateway::build(&gateway_config, signer)?;
     tasks.push((
         "gateway".into(),
         tokio::spawn(media_gateway::run(gateway, sockets.gateway, stopped(&stop))),
@@ -162,19 +163,22 @@ pub async fn start(
         ));
     }
 
-    let running = Running {
+    let mut running = Running {
         gateway_url,
         keeper_url,
         relay_urls,
         stop,
         tasks,
     };
-    running.wait_healthy().await?;
+    if let Err(e) = running.wait_healthy().await {
+        running.shutdown().await;
+        return Err(e);
+    }
     Ok(running)
 }
 
 impl Running {
-    async fn wait_healthy(&self) -> Result<()> {
+    async fn wait_healthy(&mut self) -> Result<()> {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut urls = vec![self.gateway_url.clone(), self.keeper_url.clone()];
@@ -182,9 +186,14 @@ impl Running {
         for url in urls {
             let health = url.join("health")?;
             loop {
-                if let Some((name, task)) = self.tasks.iter().find(|(_, t)| t.is_finished()) {
-                    let _ = task;
-                    anyhow::bail!("the {name} stopped while starting (see the log above)");
+                if let Some(i) = self.tasks.iter().position(|(_, t)| t.is_finished()) {
+                    let (name, task) = self.tasks.remove(i);
+                    let why = match task.await {
+                        Ok(Err(e)) => format!("{e:#}"),
+                        Ok(Ok(())) => "it exited".into(),
+                        Err(e) => e.to_string(),
+                    };
+                    anyhow::bail!("the {name} stopped while starting: {why}");
                 }
                 if http
                     .get(health.clone())
