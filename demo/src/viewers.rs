@@ -2,8 +2,7 @@
 //! follow the live stream through one relay, as a player would (poll the playlist, fetch the
 //! new segments), acknowledging every byte. Each relay's bytes are counted as they arrive.
 use crate::origin::segments_of;
-use media_relay::viewer::{request_token, Viewer};
-use media_sdk::receipt::pubkey_of;
+use media_relay::viewer::Viewer;
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,11 +112,9 @@ async fn watch_stream(
     errors: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let http = reqwest::Client::new();
-    let session_key = Viewer::new_session_key();
-    let token = loop {
-        match request_token(&http, &gateway, &pubkey_of(&session_key), None).await {
-            Ok(token) => break token,
+    let viewer = loop {
+        match Viewer::join(relay.clone(), &gateway, None, ACK_EVERY).await {
+            Ok(viewer) => break viewer,
             Err(e) => {
                 errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "no session token yet");
@@ -127,7 +124,6 @@ async fn watch_stream(
             }
         }
     };
-    let viewer = Viewer::new(relay, session_key, token, ACK_EVERY);
     let mut seen: Option<HashSet<String>> = None;
     while !*stop.borrow() {
         if let Err(e) = follow_once(&viewer, &received, &mut seen).await {

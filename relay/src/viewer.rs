@@ -131,6 +131,25 @@ impl Viewer {
         }
     }
 
+    /// A viewer with a fresh session key and a token for it from `gateway` (presenting
+    /// `secret` when the gateway wants one), fetching through `relay`.
+    pub async fn join(
+        relay: Url,
+        gateway: &Url,
+        secret: Option<&str>,
+        ack_every: u64,
+    ) -> Result<Self, ViewerError> {
+        let session_key = Self::new_session_key();
+        let token = request_token(
+            &reqwest::Client::new(),
+            gateway,
+            &pubkey_of(&session_key),
+            secret,
+        )
+        .await?;
+        Ok(Viewer::new(relay, session_key, token, ack_every))
+    }
+
     /// A fresh random session key.
     pub fn new_session_key() -> SigningKey {
         SigningKey::generate(&mut rand::rngs::OsRng)

@@ -1,8 +1,7 @@
 //! `media fetch` and `media proxy`: the viewer client from the command line.
 use crate::context::Ctx;
 use anyhow::{Context, Result};
-use media_relay::viewer::{player_proxy, request_token, Viewer};
-use media_sdk::receipt::pubkey_of;
+use media_relay::viewer::{player_proxy, Viewer};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,16 +18,14 @@ pub struct Session {
 }
 
 async fn open(session: &Session) -> Result<Viewer> {
-    let key = Viewer::new_session_key();
-    let token = request_token(
-        &reqwest::Client::new(),
+    Viewer::join(
+        session.relay.clone(),
         &session.gateway,
-        &pubkey_of(&key),
         session.secret.as_deref(),
+        ACK_EVERY,
     )
     .await
-    .with_context(|| format!("getting a session token from {}", session.gateway))?;
-    Ok(Viewer::new(session.relay.clone(), key, token, ACK_EVERY))
+    .with_context(|| format!("getting a session token from {}", session.gateway))
 }
 
 /// Downloads `path` through the relay into `output` (stdout when absent).

@@ -6,7 +6,7 @@ use crate::network::*;
 use media_network::fees::{cumulative_fee, split_fee};
 use media_network::state::{Consumer, Lane, Provider};
 use media_relay::config::{ConsumerConfig, RelayConfig};
-use media_relay::viewer::{request_token, Viewer};
+use media_relay::viewer::Viewer;
 use media_sdk::pda;
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use solana_signer::Signer;
@@ -92,17 +92,9 @@ async fn viewer_bytes_are_cosigned_shipped_and_settle_on_chain() {
     let lane = lane.expect("the relay opened its lane");
     assert_eq!(lane.node_key, node.pubkey());
 
-    let session = Viewer::new_session_key();
-    let http = reqwest::Client::new();
-    let token = request_token(
-        &http,
-        &gateway,
-        &media_sdk::receipt::pubkey_of(&session),
-        None,
-    )
-    .await
-    .unwrap();
-    let viewer = Viewer::new(relay_url, session, token, 128 << 10);
+    let viewer = Viewer::join(relay_url, &gateway, None, 128 << 10)
+        .await
+        .unwrap();
     let mut out = Vec::new();
     viewer.fetch("vod/film.ts", &mut out).await.unwrap();
     assert_eq!(out, body);
@@ -210,17 +202,9 @@ async fn a_consumer_whose_gateway_stops_cosigning_is_not_served_until_it_catches
     let (listener, relay_url) = relay_listener().await;
     tokio::spawn(media_relay::run(config, listener, std::future::pending()));
 
-    let session = Viewer::new_session_key();
-    let http = reqwest::Client::new();
-    let token = request_token(
-        &http,
-        &gateway,
-        &media_sdk::receipt::pubkey_of(&session),
-        None,
-    )
-    .await
-    .unwrap();
-    let viewer = Viewer::new(relay_url.clone(), session, token, 128 << 10);
+    let viewer = Viewer::join(relay_url.clone(), &gateway, None, 128 << 10)
+        .await
+        .unwrap();
 
     // The gateway becomes unreachable; 3 MiB are served and acknowledged all the same.
     link.set_up(false);
