@@ -94,13 +94,7 @@ async fn main() -> anyhow::Result<()> {
         rpc_url: network.url(),
         store: dir.join("keeper.redb"),
         settle_interval_ms: 3_600_000, // settlement would compete for the same two cores
-        cranks: Switches {
-            advance_epoch: false,
-            accrue_rewards: false,
-            buyback: false,
-            claim_fees: false,
-            ..Switches::default()
-        },
+        cranks: Switches::settle_only(),
         ..KeeperConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -41,6 +41,20 @@ impl Default for Switches {
     }
 }
 
+impl Switches {
+    /// No crank at all: the keeper only settles receipts.
+    pub fn settle_only() -> Self {
+        Switches {
+            advance_epoch: false,
+            accrue_rewards: false,
+            buyback: false,
+            claim_fees: false,
+            bid_max_price: None,
+            bid_amount: 0,
+        }
+    }
+}
+
 pub struct Cranker {
     pub cluster: Arc<Cluster>,
     pub keeper: Keypair,

@@ -71,10 +71,7 @@ async fn run(args: Args) -> Result<()> {
         config.lookup_table = false;
     }
     if args.no_cranks {
-        config.cranks.advance_epoch = false;
-        config.cranks.accrue_rewards = false;
-        config.cranks.buyback = false;
-        config.cranks.claim_fees = false;
+        config.cranks = media_keeper::crank::Switches::settle_only();
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

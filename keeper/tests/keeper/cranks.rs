@@ -88,12 +88,10 @@ async fn treasury_fees_are_auctioned_and_the_keepers_bid_burns_media() {
     let mut config = keeper_config(&market.network.url(), path);
     config.crank_interval_secs = 1;
     config.cranks = Switches {
-        advance_epoch: false,
-        accrue_rewards: false,
         buyback: true,
-        claim_fees: false,
         bid_max_price: Some(u64::MAX),
         bid_amount: 100_000,
+        ..Switches::settle_only()
     };
     let url = start_keeper(config).await;
     // 600 GiB at the default price leaves more than the minimum lot in the treasury.

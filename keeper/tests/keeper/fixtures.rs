@@ -170,13 +170,7 @@ pub fn keeper_config(rpc_url: &str, keypair: PathBuf) -> KeeperConfig {
         store: temp_path("store", "redb"),
         settle_interval_ms: 200,
         chain_refresh_secs: 1,
-        cranks: Switches {
-            advance_epoch: false,
-            accrue_rewards: false,
-            buyback: false,
-            claim_fees: false,
-            ..Switches::default()
-        },
+        cranks: Switches::settle_only(),
         ..KeeperConfig::default()
     }
 }
