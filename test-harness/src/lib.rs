@@ -9,6 +9,7 @@
 //! transaction failures as values so tests can assert the exact named error.
 pub mod link;
 pub mod network;
+pub mod process;
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::program_pack::Pack;

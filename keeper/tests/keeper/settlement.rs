@@ -7,10 +7,10 @@ use media_keeper::store::Store;
 use media_network::fees::{cumulative_fee, split_fee};
 use media_network::state::Config;
 use media_sdk::pda;
+use media_test_harness::process::ServiceProcess;
 use solana_address_lookup_table_interface::state::AddressLookupTable;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,26 +112,8 @@ async fn an_rpc_outage_delays_settlement_and_then_it_settles() {
     market.wait_settled(0, 0, 1 << 30).await;
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_keeper(config: &std::path::Path) -> Process {
-    Process(
-        Command::new(env!("CARGO_BIN_EXE_media-keeper"))
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    )
+fn spawn_keeper(config: &std::path::Path) -> ServiceProcess {
+    ServiceProcess::spawn(env!("CARGO_BIN_EXE_media-keeper"), config)
 }
 
 #[tokio::test]
@@ -167,8 +149,7 @@ async fn sigkill_during_ingest_and_during_submission_settles_every_acknowledged_
     wait_healthy(&url).await;
     let results = ingest(&url, &[market.receipt(0, 0, 1 << 30)]).await;
     assert_eq!(results[0]["status"], "accepted");
-    process.0.kill().unwrap();
-    process.0.wait().unwrap();
+    process.sigkill();
     assert_eq!(market.lane_settled(0, 0).await, 0);
 
     // Restarted, and killed again as soon as its first settlement lands (mid-round).
@@ -184,8 +165,7 @@ async fn sigkill_during_ingest_and_during_submission_settles_every_acknowledged_
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    process.0.kill().unwrap();
-    process.0.wait().unwrap();
+    process.sigkill();
 
     // A third life finishes the job; every acknowledged receipt is paid exactly once.
     let _process = spawn_keeper(&config_file(100));

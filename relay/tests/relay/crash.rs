@@ -6,29 +6,12 @@ use ed25519_dalek::SigningKey;
 use media_relay::server::{NODE_KEY_HEADER, SESSION_HEADER};
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::ViewerAck;
+use media_test_harness::process::ServiceProcess;
 use solana_signer::Signer;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_relay(config: &std::path::Path) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_media-relay"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Process(child)
+fn spawn_relay(config: &std::path::Path) -> ServiceProcess {
+    ServiceProcess::spawn(env!("CARGO_BIN_EXE_media-relay"), config)
 }
 
 async fn wait_until_serving(url: &str) {
@@ -131,8 +114,7 @@ async fn receipts_accepted_before_a_sigkill_are_shipped_after_the_restart() {
         .await
         .unwrap();
     assert_eq!(accepted.status(), 200, "the relay accepted the receipt");
-    relay.0.kill().unwrap(); // SIGKILL
-    relay.0.wait().unwrap();
+    relay.sigkill();
     assert!(
         inbox.best(&consumer.pubkey()).is_none(),
         "nothing was shipped before the kill"
