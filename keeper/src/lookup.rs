@@ -29,21 +29,54 @@ pub struct LookupTable {
     pub store: Arc<Store>,
 }
 
+/// What the keeper knows of its table from one read.
+#[derive(Debug, Clone, Default)]
+struct Held {
+    authority: Option<Pubkey>,
+    deactivated: bool,
+    addresses: Vec<Pubkey>,
+    last_extended_slot: u64,
+    /// Addresses before this index were usable before the last extension.
+    extended_from: usize,
+}
+
+impl Held {
+    fn of(table: &AddressLookupTable) -> Held {
+        Held {
+            authority: table.meta.authority,
+            deactivated: table.meta.deactivation_slot != u64::MAX,
+            addresses: table.addresses.to_vec(),
+            last_extended_slot: table.meta.last_extended_slot,
+            extended_from: usize::from(table.meta.last_extended_slot_start_index),
+        }
+    }
+
+    /// The addresses a transaction may use at `slot`: the last extension's only from the
+    /// slot after it.
+    fn usable_at(&self, slot: u64) -> &[Pubkey] {
+        if slot > self.last_extended_slot {
+            &self.addresses
+        } else {
+            &self.addresses[..self.extended_from.min(self.addresses.len())]
+        }
+    }
+}
+
 impl LookupTable {
     /// The table holding as many of `wanted` as it can, with only addresses already usable;
     /// creates the table on first use and extends it with what is missing.
     pub async fn with(&self, wanted: &[Pubkey]) -> anyhow::Result<AddressLookupTableAccount> {
-        let (address, mut held) = match self.read_stored().await? {
+        let (address, held) = match self.read_stored().await? {
             Some(found) => found,
-            None => (self.create().await?, Vec::new()),
+            None => (self.create().await?, Held::default()),
         };
         let mut missing: Vec<Pubkey> = wanted
             .iter()
-            .filter(|k| !held.contains(k))
+            .filter(|k| !held.addresses.contains(k))
             .copied()
             .collect();
         missing.dedup();
-        let room = LOOKUP_TABLE_MAX_ADDRESSES.saturating_sub(held.len());
+        let room = LOOKUP_TABLE_MAX_ADDRESSES.saturating_sub(held.addresses.len());
         if missing.len() > room {
             tracing::warn!(
                 %address,
@@ -60,35 +93,44 @@ impl LookupTable {
                 .send_and_confirm(&[extend], &self.keeper, &[])
                 .await?;
             counter!("media_keeper_lookup_table_addresses_total").increment(chunk.len() as u64);
-            held.extend_from_slice(chunk);
         }
-        let usable = self.usable(address, !missing.is_empty()).await?;
+        let addresses = if missing.is_empty() {
+            let slot = self.cluster.client.get_slot().await?;
+            held.usable_at(slot).to_vec()
+        } else {
+            self.usable_after_extension(address).await?
+        };
         Ok(AddressLookupTableAccount {
             key: address,
-            addresses: usable,
+            addresses,
         })
     }
 
+    async fn read(&self, address: &Pubkey) -> anyhow::Result<Option<Held>> {
+        let Some(account) = self.cluster.account(address).await? else {
+            return Ok(None);
+        };
+        let table = AddressLookupTable::deserialize(&account.data)
+            .map_err(|e| anyhow::anyhow!("lookup table {address}: {e}"))?;
+        Ok(Some(Held::of(&table)))
+    }
+
     /// The stored table and its addresses, if it exists on chain and is still active.
-    async fn read_stored(&self) -> anyhow::Result<Option<(Pubkey, Vec<Pubkey>)>> {
+    async fn read_stored(&self) -> anyhow::Result<Option<(Pubkey, Held)>> {
         let store = self.store.clone();
         let Some(address) = tokio::task::spawn_blocking(move || store.lookup_table()).await??
         else {
             return Ok(None);
         };
-        let Some(account) = self.cluster.account(&address).await? else {
+        let Some(held) = self.read(&address).await? else {
             tracing::info!(%address, "the recorded lookup table never landed; creating another");
             return Ok(None);
         };
-        let table = AddressLookupTable::deserialize(&account.data)
-            .map_err(|e| anyhow::anyhow!("lookup table {address}: {e}"))?;
-        if table.meta.deactivation_slot != u64::MAX
-            || table.meta.authority != Some(self.keeper.pubkey())
-        {
+        if held.deactivated || held.authority != Some(self.keeper.pubkey()) {
             tracing::warn!(%address, "the recorded lookup table is deactivated or not ours; creating another");
             return Ok(None);
         }
-        Ok(Some((address, table.addresses.to_vec())))
+        Ok(Some((address, held)))
     }
 
     async fn create(&self) -> anyhow::Result<Pubkey> {
@@ -104,32 +146,40 @@ impl LookupTable {
         Ok(address)
     }
 
-    /// The addresses a transaction can use now; after an extension, waits (briefly) for the
-    /// next slot so the new ones are usable in this round.
-    async fn usable(&self, address: Pubkey, just_extended: bool) -> anyhow::Result<Vec<Pubkey>> {
-        let deadline = Instant::now()
-            + if just_extended {
-                ACTIVATION_WAIT
-            } else {
-                Duration::ZERO
-            };
+    /// The addresses usable once the slot has passed the extension (waiting briefly, so the
+    /// new ones serve this round); what is usable so far if it takes longer.
+    async fn usable_after_extension(&self, address: Pubkey) -> anyhow::Result<Vec<Pubkey>> {
+        let deadline = Instant::now() + ACTIVATION_WAIT;
         loop {
-            let account = self
-                .cluster
-                .account(&address)
+            let held = self
+                .read(&address)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("lookup table {address} disappeared"))?;
-            let table = AddressLookupTable::deserialize(&account.data)
-                .map_err(|e| anyhow::anyhow!("lookup table {address}: {e}"))?;
             let slot = self.cluster.client.get_slot().await?;
-            if slot > table.meta.last_extended_slot {
-                return Ok(table.addresses.to_vec());
-            }
-            if Instant::now() >= deadline {
-                let active = usize::from(table.meta.last_extended_slot_start_index);
-                return Ok(table.addresses[..active.min(table.addresses.len())].to_vec());
+            if slot > held.last_extended_slot || Instant::now() >= deadline {
+                return Ok(held.usable_at(slot).to_vec());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_extension_is_usable_only_from_the_next_slot() {
+        let addresses: Vec<Pubkey> = (0..5).map(|_| Pubkey::new_unique()).collect();
+        let held = Held {
+            addresses: addresses.clone(),
+            authority: None,
+            deactivated: false,
+            last_extended_slot: 40,
+            extended_from: 3,
+        };
+        assert_eq!(held.usable_at(40), &addresses[..3]);
+        assert_eq!(held.usable_at(41), &addresses[..]);
+        assert!(Held::default().usable_at(0).is_empty());
     }
 }
