@@ -3,6 +3,7 @@ use anyhow::{Context, Result};
 pub use media_migrations::localnet::localnet_params;
 use media_migrations::localnet::Localnet;
 use media_migrations::Plan;
+use std::io::Write;
 use tokio::net::TcpListener;
 
 pub struct Options {
@@ -16,6 +17,9 @@ pub async fn run(options: Options, output_json: bool) -> Result<()> {
         "--epoch-secs must be between 1 and 86400, got {}",
         options.epoch_secs
     );
+    // The programs' logs go to stderr, as a validator's log would.
+    let mut out = media_service::reserve_stdout(media_service::ProgramLogs::Stderr)
+        .context("keeping stdout for the localnet's own output")?;
     let listener = TcpListener::bind(("127.0.0.1", options.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
@@ -30,20 +34,26 @@ pub async fn run(options: Options, output_json: bool) -> Result<()> {
     let localnet = Localnet::start(listener, &plan).await?;
     let (url, deployment) = (localnet.url.clone(), &localnet.deployment);
     if output_json {
-        println!(
+        writeln!(
+            out,
             "{}",
             serde_json::json!({"rpc_url": url, "deployment": deployment})
-        );
+        )?;
     } else {
-        println!("Media Network localnet listening on {url}");
-        println!("  config         {}", deployment.config);
-        println!("  MEDIA mint     {}", deployment.media_mint);
-        println!("  payment mint   {}", deployment.payment_mint);
-        println!("  authority      {} (governance)", deployment.authority);
-        println!("  epoch length   {} s", options.epoch_secs);
-        println!(
+        writeln!(out, "Media Network localnet listening on {url}")?;
+        writeln!(out, "  config         {}", deployment.config)?;
+        writeln!(out, "  MEDIA mint     {}", deployment.media_mint)?;
+        writeln!(out, "  payment mint   {}", deployment.payment_mint)?;
+        writeln!(
+            out,
+            "  authority      {} (governance)",
+            deployment.authority
+        )?;
+        writeln!(out, "  epoch length   {} s", options.epoch_secs)?;
+        writeln!(
+            out,
             "Get SOL and test tokens with `media airdrop 10 --media 1000 --payment 100`. Ctrl-C stops."
-        );
+        )?;
     }
     tokio::select! {
         result = localnet.serve() => result?,

@@ -9,6 +9,25 @@ const MEDIA: &str = env!("CARGO_BIN_EXE_media");
 struct Localnet {
     child: Child,
     url: String,
+    /// Lines the localnet printed on stdout after its JSON line.
+    stdout: Option<std::sync::mpsc::Receiver<String>>,
+}
+
+impl Localnet {
+    /// Stops the localnet and returns what it printed on stdout after its JSON line.
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let lines = self.stdout.take().expect("a localnet's stdout");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut rest = Vec::new();
+        // The reader thread ends once the pipe closes.
+        while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            rest.push(line);
+        }
+        rest
+    }
 }
 
 impl Drop for Localnet {
@@ -40,6 +59,7 @@ fn start_localnet(epoch_secs: u32) -> Localnet {
     let mut localnet = Localnet {
         child,
         url: String::new(),
+        stdout: None,
     };
     let (lines, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -49,19 +69,15 @@ fn start_localnet(epoch_secs: u32) -> Localnet {
             }
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut url = None;
-    // Natively run programs print their logs on stdout too; the JSON line is ours.
-    while url.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = received
-            .recv_timeout(left)
-            .expect("localnet did not print its URL in time");
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            url = v["rpc_url"].as_str().map(String::from);
-        }
-    }
-    localnet.url = url.unwrap();
+    // stdout is the localnet's own: its first line is the JSON answer (the programs' logs go
+    // to stderr).
+    let line = received
+        .recv_timeout(Duration::from_secs(120))
+        .expect("localnet did not print its URL in time");
+    let answer: serde_json::Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("the first line on stdout is not JSON ({e}): {line}"));
+    localnet.url = answer["rpc_url"].as_str().unwrap().to_string();
+    localnet.stdout = Some(received);
     localnet
 }
 
@@ -350,6 +366,11 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
         })
         .unwrap();
     assert_eq!(health["consumers"][&alice_key]["served"], true);
+
+    // The programs refused transactions above (InsufficientActiveStake, …) and logged why, on
+    // stderr: stdout held the localnet's JSON line and nothing else.
+    drop((gateway, served));
+    assert_eq!(localnet.stop(), Vec::<String>::new());
 }
 
 const FILM_BYTES: usize = 3 * 1024 * 1024 + 17;
@@ -538,6 +559,7 @@ fn the_demo_refuses_bad_options_and_stops_cleanly_on_ctrl_c() {
     let mut demo = Localnet {
         child,
         url: String::new(),
+        stdout: None,
     };
     // Interrupted while the viewers watch: every service is running then.
     let deadline = Instant::now() + Duration::from_secs(120);

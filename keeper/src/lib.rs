@@ -73,10 +73,8 @@ pub async fn run(
         store: store.clone(),
         receipts_per_tx: config.receipts_per_tx,
         attempts: config.attempts,
-        lookup: config.lookup_table.then(|| lookup::LookupTable {
-            cluster: cluster.clone(),
-            keeper: clone_keypair(&keypair),
-            store: store.clone(),
+        lookup: config.lookup_table.then(|| {
+            lookup::LookupTable::new(cluster.clone(), clone_keypair(&keypair), store.clone())
         }),
     };
     let settling = {

@@ -1,7 +1,8 @@
 //! The keeper's own address lookup table. Settlement accounts that repeat (Config, the keeper
 //! account, the sysvar, and the lanes, providers and consumer of a busy consumer) are put in it
 //! so a v0 transaction names each with one byte instead of 32. New addresses can be used from
-//! the slot after they were added, as the runtime requires.
+//! the slot after they were added, as the runtime requires; creating and extending run in the
+//! background, because a settlement that waited for them could miss its epoch's window.
 use crate::store::Store;
 use anchor_lang::prelude::Pubkey;
 use media_sdk::client::Cluster;
@@ -15,18 +16,23 @@ use solana_address_lookup_table_interface::state::{
 use solana_keypair::Keypair;
 use solana_message::AddressLookupTableAccount;
 use solana_signer::Signer;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
 
 /// Addresses per extend transaction (32 bytes each; 20 keep it well under a packet).
 const EXTEND_CHUNK: usize = 20;
-/// How long to wait for the slot after an extension, when new addresses become usable.
-const ACTIVATION_WAIT: Duration = Duration::from_secs(5);
 
 pub struct LookupTable {
-    pub cluster: Arc<Cluster>,
-    pub keeper: Keypair,
-    pub store: Arc<Store>,
+    chain: Arc<TableOnChain>,
+    /// The creation or extension under way, if any: one at a time.
+    preparing: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The keeper's side of the table: where it is recorded and who may extend it.
+struct TableOnChain {
+    cluster: Arc<Cluster>,
+    keeper: Keypair,
+    store: Arc<Store>,
 }
 
 /// What the keeper knows of its table from one read.
@@ -60,32 +66,99 @@ impl Held {
             &self.addresses[..self.extended_from.min(self.addresses.len())]
         }
     }
-}
 
-impl LookupTable {
-    /// The table holding as many of `wanted` as it can, with only addresses already usable;
-    /// creates the table on first use and extends it with what is missing.
-    pub async fn with(&self, wanted: &[Pubkey]) -> anyhow::Result<AddressLookupTableAccount> {
-        let (address, held) = match self.read_stored().await? {
-            Some(found) => found,
-            None => (self.create().await?, Held::default()),
-        };
-        let mut missing: Vec<Pubkey> = wanted
-            .iter()
-            .filter(|k| !held.addresses.contains(k))
-            .copied()
-            .collect();
-        missing.dedup();
-        let room = LOOKUP_TABLE_MAX_ADDRESSES.saturating_sub(held.addresses.len());
+    /// The addresses of `wanted` the table lacks, as many as it has room for.
+    fn missing(&self, wanted: &[Pubkey]) -> Vec<Pubkey> {
+        let mut missing: Vec<Pubkey> = Vec::new();
+        for key in wanted {
+            if !self.addresses.contains(key) && !missing.contains(key) {
+                missing.push(*key);
+            }
+        }
+        let room = LOOKUP_TABLE_MAX_ADDRESSES.saturating_sub(self.addresses.len());
         if missing.len() > room {
             tracing::warn!(
-                %address,
                 missing = missing.len(),
                 room,
                 "the lookup table is full; some settlements go without it"
             );
             missing.truncate(room);
         }
+        missing
+    }
+}
+
+impl LookupTable {
+    pub fn new(cluster: Arc<Cluster>, keeper: Keypair, store: Arc<Store>) -> LookupTable {
+        LookupTable {
+            chain: Arc::new(TableOnChain {
+                cluster,
+                keeper,
+                store,
+            }),
+            preparing: Mutex::new(None),
+        }
+    }
+
+    /// The table with the addresses a transaction may use now (`None` before it exists).
+    /// Those of `wanted` it lacks are added in the background and serve a later round.
+    pub async fn usable(
+        &self,
+        wanted: &[Pubkey],
+    ) -> anyhow::Result<Option<AddressLookupTableAccount>> {
+        let stored = self.chain.read_stored().await?;
+        let held = stored
+            .as_ref()
+            .map(|(_, held)| held.clone())
+            .unwrap_or_default();
+        let missing = held.missing(wanted);
+        if stored.is_none() || !missing.is_empty() {
+            self.prepare(stored.as_ref().map(|(address, _)| *address), missing);
+        }
+        let Some((address, held)) = stored else {
+            return Ok(None);
+        };
+        let slot = self.chain.cluster.client.get_slot().await?;
+        Ok(Some(AddressLookupTableAccount {
+            key: address,
+            addresses: held.usable_at(slot).to_vec(),
+        }))
+    }
+
+    /// Waits for the creation or extension under way, if any.
+    pub async fn prepared(&self) {
+        let handle = self
+            .preparing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+
+    /// Creates the table (when `address` is `None`) and adds `missing`, in the background,
+    /// unless that is already under way.
+    fn prepare(&self, address: Option<Pubkey>, missing: Vec<Pubkey>) {
+        let mut preparing = self.preparing.lock().unwrap_or_else(|e| e.into_inner());
+        if preparing.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let chain = self.chain.clone();
+        *preparing = Some(tokio::spawn(async move {
+            if let Err(e) = chain.prepare(address, &missing).await {
+                tracing::warn!(error = %e, "preparing the lookup table failed; a later round tries again");
+            }
+        }));
+    }
+}
+
+impl TableOnChain {
+    async fn prepare(&self, address: Option<Pubkey>, missing: &[Pubkey]) -> anyhow::Result<()> {
+        let address = match address {
+            Some(address) => address,
+            None => self.create().await?,
+        };
         for chunk in missing.chunks(EXTEND_CHUNK) {
             let keeper = self.keeper.pubkey();
             let extend = extend_lookup_table(address, keeper, Some(keeper), chunk.to_vec());
@@ -94,16 +167,10 @@ impl LookupTable {
                 .await?;
             counter!("media_keeper_lookup_table_addresses_total").increment(chunk.len() as u64);
         }
-        let addresses = if missing.is_empty() {
-            let slot = self.cluster.client.get_slot().await?;
-            held.usable_at(slot).to_vec()
-        } else {
-            self.usable_after_extension(address).await?
-        };
-        Ok(AddressLookupTableAccount {
-            key: address,
-            addresses,
-        })
+        if !missing.is_empty() {
+            tracing::info!(%address, added = missing.len(), "extended the lookup table");
+        }
+        Ok(())
     }
 
     async fn read(&self, address: &Pubkey) -> anyhow::Result<Option<Held>> {
@@ -123,7 +190,8 @@ impl LookupTable {
             return Ok(None);
         };
         let Some(held) = self.read(&address).await? else {
-            tracing::info!(%address, "the recorded lookup table never landed; creating another");
+            // Its creation may still be under way; if it failed, the next preparation replaces it.
+            tracing::debug!(%address, "the recorded lookup table is not on chain");
             return Ok(None);
         };
         if held.deactivated || held.authority != Some(self.keeper.pubkey()) {
@@ -144,23 +212,6 @@ impl LookupTable {
             .await?;
         tracing::info!(%address, "created the keeper's address lookup table");
         Ok(address)
-    }
-
-    /// The addresses usable once the slot has passed the extension (waiting briefly, so the
-    /// new ones serve this round); what is usable so far if it takes longer.
-    async fn usable_after_extension(&self, address: Pubkey) -> anyhow::Result<Vec<Pubkey>> {
-        let deadline = Instant::now() + ACTIVATION_WAIT;
-        loop {
-            let held = self
-                .read(&address)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("lookup table {address} disappeared"))?;
-            let slot = self.cluster.client.get_slot().await?;
-            if slot > held.last_extended_slot || Instant::now() >= deadline {
-                return Ok(held.usable_at(slot).to_vec());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 }
 

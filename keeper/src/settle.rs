@@ -4,7 +4,7 @@
 use crate::lookup::LookupTable;
 use crate::pack;
 use crate::store::Store;
-use media_network::state::Lane;
+use media_network::state::{Config, Lane};
 use media_sdk::client::Cluster;
 use media_sdk::pda;
 use media_sdk::settlement::{settlement_instructions, Settlement};
@@ -12,6 +12,7 @@ use metrics::{counter, gauge, histogram};
 use solana_keypair::Keypair;
 use solana_message::AddressLookupTableAccount;
 use solana_signer::Signer;
+use solana_transaction::{InstructionError, TransactionError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +37,33 @@ pub struct Settler {
 pub struct Round {
     pub settled: usize,
     pub already_settled: usize,
+    /// Receipts dropped because their epoch can no longer settle.
+    pub expired: usize,
     pub transactions: usize,
     pub failed_transactions: usize,
+}
+
+/// Why a settlement transaction did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The program refused it: the same transaction sent again would be refused again (the
+    /// next round looks at the receipts afresh).
+    #[error("the program refused the settlement: {0}")]
+    Refused(TransactionError),
+    /// Not confirmed after every attempt (RPC, blockhash, fees); the next round retries.
+    #[error("not confirmed after {attempts} attempt(s): {last}")]
+    Unconfirmed { attempts: u32, last: String },
+}
+
+impl SubmitError {
+    /// The program said the receipts' epoch is neither the current nor the previous one.
+    fn is_epoch_out_of_window(&self) -> bool {
+        let code = u32::from(media_network::errors::MediaError::EpochOutOfWindow);
+        matches!(self, SubmitError::Refused(TransactionError::InstructionError(
+            _,
+            InstructionError::Custom(c),
+        )) if *c == code)
+    }
 }
 
 impl Settler {
@@ -109,6 +135,10 @@ impl Settler {
                     tracing::debug!(error = %e, "a batch failed; settling its receipts singly");
                     batches.extend(items.into_iter().map(|s| vec![s]));
                 }
+                Err(e) if e.is_epoch_out_of_window() => {
+                    round.failed_transactions += 1;
+                    round.expired += self.drop_expired(&items[0]).await?;
+                }
                 Err(e) => {
                     round.failed_transactions += 1;
                     tracing::warn!(error = %e, "settlement failed; will retry next round");
@@ -118,8 +148,28 @@ impl Settler {
         Ok(round)
     }
 
-    /// The lookup table, extended with the accounts of consumers that have at least
-    /// `LOOKUP_PAYS_FROM` receipts ready; `None` when no consumer does or it is unavailable.
+    /// The chain moved past `refused`'s epoch (this keeper's view lagged): drops every receipt
+    /// that can no longer settle, so none of them holds up later rounds. Returns how many.
+    async fn drop_expired(&self, refused: &Settlement) -> anyhow::Result<usize> {
+        let config: Config = self.cluster.decode(&pda::config()).await?;
+        let settling_from = config.epoch.saturating_sub(1);
+        let removed = self.blocking(move |s| s.prune(settling_from)).await?;
+        let r = &refused.signed.receipt;
+        tracing::warn!(
+            epoch = r.epoch,
+            node_key = %r.node_key,
+            consumer = %r.consumer,
+            cumulative = r.cumulative,
+            chain_epoch = config.epoch,
+            dropped = removed,
+            "receipts arrived too late to settle: their epoch's window has closed"
+        );
+        counter!("media_keeper_receipts_expired_total").increment(removed as u64);
+        Ok(removed)
+    }
+
+    /// The lookup table as usable now, asked to add the accounts of consumers that have at
+    /// least `LOOKUP_PAYS_FROM` receipts ready; `None` when no consumer does or there is none.
     async fn table_for(&self, ready: &[Settlement]) -> Option<AddressLookupTableAccount> {
         let lookup = self.lookup.as_ref()?;
         let busy = pack::busy_consumers(ready, LOOKUP_PAYS_FROM);
@@ -132,8 +182,8 @@ impl Settler {
             .cloned()
             .collect();
         let wanted = pack::table_candidates(&self.keeper.pubkey(), &of_busy);
-        match lookup.with(&wanted).await {
-            Ok(table) => Some(table),
+        match lookup.usable(&wanted).await {
+            Ok(table) => table,
             Err(e) => {
                 tracing::warn!(error = %e, "lookup table unavailable; settling without it");
                 None
@@ -141,12 +191,13 @@ impl Settler {
         }
     }
 
-    /// Sends one settlement transaction, retrying with backoff; Ok once confirmed.
+    /// Sends one settlement transaction, retrying with backoff unless the program refused it;
+    /// Ok once confirmed.
     async fn submit(
         &self,
         items: &[Settlement],
         table: Option<&AddressLookupTableAccount>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), SubmitError> {
         let keeper = self.keeper.pubkey();
         let instructions = settlement_instructions(&keeper, items, 0);
         // Only a transaction that needs the table uses it (a lone receipt fits without).
@@ -183,16 +234,45 @@ impl Settler {
                 Err(e) => {
                     counter!("media_keeper_transactions_total", "result" => "failed").increment(1);
                     tracing::debug!(attempt, error = %e, "settlement attempt failed");
+                    if let Some(refusal @ TransactionError::InstructionError(..)) =
+                        e.get_transaction_error()
+                    {
+                        return Err(SubmitError::Refused(refusal));
+                    }
                     last = Some(e);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
         }
-        Err(anyhow::anyhow!(
-            "{} receipt(s) not settled: {}",
-            items.len(),
-            last.map(|e| e.to_string()).unwrap_or_default()
-        ))
+        Err(SubmitError::Unconfirmed {
+            attempts: self.attempts.max(1),
+            last: last.map(|e| e.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_network::errors::MediaError;
+
+    #[test]
+    fn only_the_programs_epoch_window_refusal_means_expired() {
+        let refused = |code: u32| {
+            SubmitError::Refused(TransactionError::InstructionError(
+                1,
+                InstructionError::Custom(code),
+            ))
+        };
+        let out_of_window = u32::from(MediaError::EpochOutOfWindow);
+        assert!(refused(out_of_window).is_epoch_out_of_window());
+        assert!(!refused(u32::from(MediaError::InsufficientEscrow)).is_epoch_out_of_window());
+        assert!(!SubmitError::Refused(TransactionError::BlockhashNotFound).is_epoch_out_of_window());
+        let unconfirmed = SubmitError::Unconfirmed {
+            attempts: 3,
+            last: "connection refused".into(),
+        };
+        assert!(!unconfirmed.is_epoch_out_of_window());
     }
 }

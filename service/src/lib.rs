@@ -59,6 +59,32 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Where the `msg!` logs of natively run programs go (see [`reserve_stdout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgramLogs {
+    Stderr,
+    Discard,
+}
+
+/// Keeps stdout for the command's own output. Programs run natively (the embedded localnet)
+/// print their `msg!` logs with `println!` — onto this process's stdout, where they would corrupt
+/// a JSON answer. Returns the real stdout, and points file descriptor 1 at `program_logs`.
+pub fn reserve_stdout(program_logs: ProgramLogs) -> std::io::Result<std::fs::File> {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    let mut stdout = std::io::stdout().lock();
+    stdout.flush()?;
+    let reserved = stdout.as_fd().try_clone_to_owned()?;
+    match program_logs {
+        ProgramLogs::Stderr => rustix::stdio::dup2_stdout(std::io::stderr())?,
+        ProgramLogs::Discard => {
+            let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+            rustix::stdio::dup2_stdout(null)?
+        }
+    }
+    Ok(std::fs::File::from(reserved))
+}
+
 /// An embedded store's failure, named by the store.
 #[derive(Debug, thiserror::Error)]
 #[error("{store} store: {message}")]

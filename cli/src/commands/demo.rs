@@ -1,10 +1,10 @@
 //! `media demo`: the whole network on this machine (see `media_demo`), with progress on
 //! stderr and the summary on stdout (a table, or JSON with `--output json`).
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use media_demo::{Interrupted, Options, Progress};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -75,6 +75,13 @@ pub async fn run(flags: Flags, json: bool) -> Result<()> {
         segment_bytes: flags.segment_bytes,
     };
     options.validate()?;
+    // The programs' own logs (errors the services handle) are noise here unless asked for.
+    let program_logs = match std::env::var_os("RUST_LOG") {
+        Some(_) => media_service::ProgramLogs::Stderr,
+        None => media_service::ProgramLogs::Discard,
+    };
+    let mut out = media_service::reserve_stdout(program_logs)
+        .context("keeping stdout for the demo's summary")?;
     let (interrupt, interrupted) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         media_service::shutdown_signal().await;
@@ -95,9 +102,9 @@ pub async fn run(flags: Flags, json: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&outcome.report)?)?;
     } else {
-        println!("{}", outcome.report.table());
+        writeln!(out, "{}", outcome.report.table())?;
     }
     Ok(())
 }

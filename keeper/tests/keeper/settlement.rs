@@ -1,5 +1,6 @@
 //! Settlement: exact fees, several keepers paying once, an RPC outage, SIGKILLs.
 use crate::fixtures::*;
+use anchor_lang::prelude::Pubkey;
 use media_keeper::config::KeeperConfig;
 use media_keeper::lookup::LookupTable;
 use media_keeper::settle::Settler;
@@ -190,13 +191,34 @@ async fn settler(market: &Market, lookup: bool) -> (Settler, Keypair) {
         store: store.clone(),
         receipts_per_tx: KeeperConfig::default().receipts_per_tx,
         attempts: 3,
-        lookup: lookup.then(|| LookupTable {
-            cluster,
-            keeper: keeper.insecure_clone(),
-            store,
-        }),
+        lookup: lookup.then(|| LookupTable::new(cluster, keeper.insecure_clone(), store)),
     };
     (settler, keeper)
+}
+
+/// The table's authority and addresses once every address is usable (the slot after the last
+/// extension).
+async fn active_table(market: &Market, address: &Pubkey) -> (Option<Pubkey>, Vec<Pubkey>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let account = market
+            .network
+            .cluster
+            .account(address)
+            .await
+            .unwrap()
+            .expect("the recorded table is on chain");
+        let table = AddressLookupTable::deserialize(&account.data).unwrap();
+        let slot = market.network.cluster.client.get_slot().await.unwrap();
+        if slot > table.meta.last_extended_slot {
+            return (table.meta.authority, table.addresses.to_vec());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the table's addresses never became usable"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
@@ -208,45 +230,27 @@ async fn three_relays_receipts_for_one_consumer_settle_in_one_lookup_table_trans
         market.add_relay(0).await,
     ];
     let bytes = [1 << 30, 2 << 30, 3 << 29];
-    let receipts: Vec<_> = relays
-        .iter()
-        .zip(bytes)
-        .map(|(node, b)| market.receipt_from(node, 0, 0, b))
-        .collect();
+    let receipts = |times: u64| -> Vec<_> {
+        relays
+            .iter()
+            .zip(bytes)
+            .map(|(node, b)| market.receipt_from(node, 0, 0, times * b))
+            .collect()
+    };
 
     // Without a table only two fit a transaction.
     let (legacy, _) = settler(&market, false).await;
-    legacy.store.put_all(&receipts[..2]).unwrap();
+    legacy.store.put_all(&receipts(1)[..2]).unwrap();
     let round = legacy.round(0).await.unwrap();
     assert_eq!((round.settled, round.transactions), (2, 1));
 
-    // With one, all three go in one v0 transaction, each lane paid exactly its bytes.
-    let more: Vec<_> = relays
-        .iter()
-        .zip(bytes)
-        .map(|(node, b)| market.receipt_from(node, 0, 0, 2 * b))
-        .collect();
+    // A keeper with a table does not wait for it: its first round for the busy consumer goes
+    // out at once in legacy transactions while the table is made in the background.
     let (with_table, keeper) = settler(&market, true).await;
-    with_table.store.put_all(&more).unwrap();
+    with_table.store.put_all(&receipts(2)).unwrap();
     let round = with_table.round(0).await.unwrap();
-    assert_eq!((round.settled, round.transactions), (3, 1), "{round:?}");
-    for (node, b) in relays.iter().zip(bytes) {
-        assert_eq!(market.settled_from(node, 0, 0).await, 2 * b);
-    }
-    let total = 2 * bytes.iter().sum::<u64>();
-    let split = fee_split(&market, total).await;
-    let paid = ESCROW - market.escrow(0).await;
-    // Each lane's fee is rounded on its own, so the sum may be below the fee on the total.
-    let per_lane: u64 = {
-        let mut sum = 0;
-        for b in bytes {
-            let s = fee_split(&market, 2 * b).await;
-            sum += s.provider + s.keeper + s.treasury;
-        }
-        sum
-    };
-    assert_eq!(paid, per_lane);
-    assert!(paid <= split.provider + split.keeper + split.treasury);
+    assert_eq!((round.settled, round.transactions), (3, 2), "{round:?}");
+    with_table.lookup.as_ref().unwrap().prepared().await;
 
     // The table is the keeper's, on chain, holding the consumer's accounts.
     let address = with_table
@@ -254,20 +258,94 @@ async fn three_relays_receipts_for_one_consumer_settle_in_one_lookup_table_trans
         .lookup_table()
         .unwrap()
         .expect("a table was recorded");
-    let account = market
-        .network
-        .cluster
-        .account(&address)
-        .await
-        .unwrap()
-        .unwrap();
-    let table = AddressLookupTable::deserialize(&account.data).unwrap();
-    assert_eq!(table.meta.authority, Some(keeper.pubkey()));
-    assert!(table
-        .addresses
-        .contains(&pda::consumer(&market.consumers[0].pubkey())));
+    let (authority, addresses) = active_table(&market, &address).await;
+    assert_eq!(authority, Some(keeper.pubkey()));
+    assert!(addresses.contains(&pda::consumer(&market.consumers[0].pubkey())));
+
+    // From then on all three go in one v0 transaction, each lane paid exactly its bytes.
+    with_table.store.put_all(&receipts(3)).unwrap();
+    let round = with_table.round(0).await.unwrap();
+    assert_eq!((round.settled, round.transactions), (3, 1), "{round:?}");
+    for (node, b) in relays.iter().zip(bytes) {
+        assert_eq!(market.settled_from(node, 0, 0).await, 3 * b);
+    }
+    let total = 3 * bytes.iter().sum::<u64>();
+    let split = fee_split(&market, total).await;
+    let paid = ESCROW - market.escrow(0).await;
+    // Each lane's fee is rounded on its own, so the sum may be below the fee on the total.
+    let per_lane: u64 = {
+        let mut sum = 0;
+        for b in bytes {
+            let s = fee_split(&market, 3 * b).await;
+            sum += s.provider + s.keeper + s.treasury;
+        }
+        sum
+    };
+    assert_eq!(paid, per_lane);
+    assert!(paid <= split.provider + split.keeper + split.treasury);
 
     // Nothing left: the next round sends nothing, and reuses the table rather than making one.
     assert_eq!(with_table.round(0).await.unwrap().transactions, 0);
+    with_table.lookup.as_ref().unwrap().prepared().await;
     assert_eq!(with_table.store.lookup_table().unwrap(), Some(address));
+}
+
+/// Advances the chain's epoch (1 s epochs) until it reaches `epoch`.
+async fn advance_to(market: &Market, cranker: &Keypair, epoch: u64) {
+    let cranker = media_keeper::crank::Cranker {
+        cluster: Arc::new(media_sdk::client::Cluster::new(
+            &market.network.url(),
+            solana_commitment_config::CommitmentConfig::confirmed(),
+        )),
+        keeper: cranker.insecure_clone(),
+        switches: media_keeper::crank::Switches {
+            advance_epoch: true,
+            ..media_keeper::crank::Switches::settle_only()
+        },
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+        if config.epoch >= epoch {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "epoch {} of {epoch}",
+            config.epoch
+        );
+        cranker.round().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_whose_epoch_closed_is_dropped_and_does_not_hold_up_the_others() {
+    let market = Market::open_with(Network::start_with_epochs(1).await).await;
+    let (settler, keeper) = settler(&market, false).await;
+    let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+    let stale_epoch = config.epoch;
+    let late = market.receipt(0, stale_epoch, 1 << 30);
+
+    // Two epochs later the stale epoch can no longer settle; the keeper's view still lags.
+    advance_to(&market, &keeper, stale_epoch + 2).await;
+    let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+    let on_time = market.receipt(1, config.epoch, 2 << 30);
+    settler
+        .store
+        .put_all(&[late.clone(), on_time.clone()])
+        .unwrap();
+    let round = settler.round(stale_epoch).await.unwrap();
+
+    // Refused with EpochOutOfWindow: dropped, while the other receipt settled in the round.
+    assert_eq!(round.expired, 1, "{round:?}");
+    assert_eq!((round.settled, round.transactions), (1, 1), "{round:?}");
+    assert!(settler.store.unsettled().unwrap().is_empty());
+    assert_eq!(market.lane_settled(1, config.epoch).await, 2 << 30);
+    assert_eq!(market.escrow(0).await, ESCROW);
+    // Nothing is left to try again.
+    assert_eq!(
+        settler.round(stale_epoch).await.unwrap(),
+        media_keeper::settle::Round::default()
+    );
 }
