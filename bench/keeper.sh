@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/media-target}"
 RECEIPTS=${1:-200000}
 BATCH=${2:-1000}
+# The bench's own localnet would otherwise print program-test's debug log of every instruction.
+export RUST_LOG="${RUST_LOG:-error}"
 echo "== building (profile bench-fast)"
 cargo build -q --locked --profile bench-fast -p media-keeper --example keeper_bench
 exec "$CARGO_TARGET_DIR/bench-fast/examples/keeper_bench" "$RECEIPTS" "$BATCH"
