@@ -86,6 +86,8 @@ pub async fn start(
         receipt_signer_keypair: actors.gateway_key.path.clone(),
         consumer: Some(actors.publisher.pubkey()),
         store: dir.join("gateway.redb"),
+        rpc_url: Some(localnet.url.clone()),
+        prune_interval_secs: 5,
         ..GatewayConfig::default()
     };
     let signer = ed25519_dalek::SigningKey::from_bytes(

@@ -31,6 +31,11 @@ pub struct GatewayConfig {
     pub max_bytes_per_session: u64,
     pub max_bytes_per_relay_epoch: u64,
     pub expiry_grace_secs: i64,
+    /// Solana RPC endpoint to read the current epoch from, so the records of epochs that can
+    /// no longer settle are pruned; absent: they are kept.
+    pub rpc_url: Option<String>,
+    /// Seconds between pruning passes.
+    pub prune_interval_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -45,6 +50,8 @@ impl Default for GatewayConfig {
             max_bytes_per_session: 10 << 30,
             max_bytes_per_relay_epoch: u64::MAX,
             expiry_grace_secs: 3_600,
+            rpc_url: None,
+            prune_interval_secs: 60,
         }
     }
 }
@@ -62,6 +69,9 @@ impl GatewayConfig {
         };
         if self.token_ttl_secs <= 0 {
             bail!("token_ttl_secs must be positive");
+        }
+        if self.prune_interval_secs == 0 {
+            bail!("prune_interval_secs must be more than 0");
         }
         if self.max_bytes_per_session == 0 {
             bail!("max_bytes_per_session must be more than 0");

@@ -133,6 +133,7 @@ impl Cosigner {
                         session: grant.session_key,
                         cumulative,
                         max_bytes: grant.max_bytes,
+                        expires_at: grant.expires_at,
                     });
                     entry.cumulative = entry.cumulative.max(cumulative);
                 }

@@ -2,9 +2,11 @@
 //! viewer session tokens, and co-signs relays' cumulative receipts only as far as the viewer
 //! receipts shown to it justify, keeping a durable record of what it counted and co-signed.
 //!
-//! `store`: the durable record; `cosign`: the checks and the signature; `server`: HTTP.
+//! `store`: the durable record; `cosign`: the checks and the signature; `server`: HTTP;
+//! `prune`: keeping the record bounded.
 pub mod config;
 pub mod cosign;
+pub mod prune;
 pub mod server;
 pub mod store;
 
@@ -36,6 +38,15 @@ pub fn build(
         token_ttl_secs: config.token_ttl_secs,
         max_bytes_per_session: config.max_bytes_per_session,
         metrics: metrics_handle(),
+        pruning: prune::Pruning {
+            chain: config.rpc_url.as_deref().map(|url| {
+                media_sdk::client::Cluster::new(
+                    url,
+                    solana_commitment_config::CommitmentConfig::confirmed(),
+                )
+            }),
+            interval: std::time::Duration::from_secs(config.prune_interval_secs),
+        },
     }))
 }
 
@@ -48,11 +59,15 @@ pub async fn run(
     tracing::info!(
         listen = %listener.local_addr()?,
         consumer = %gateway.cosigner.consumer,
+        epochs_pruned = gateway.pruning.chain.is_some(),
         "gateway serving"
     );
-    axum::serve(listener, server::router(gateway))
+    let pruning = tokio::spawn(prune::prune_forever(gateway.clone()));
+    let served = axum::serve(listener, server::router(gateway))
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    pruning.abort();
+    served?;
     tracing::info!("gateway stopped");
     Ok(())
 }

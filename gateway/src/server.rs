@@ -21,6 +21,7 @@ pub struct Gateway {
     pub token_ttl_secs: i64,
     pub max_bytes_per_session: u64,
     pub metrics: PrometheusHandle,
+    pub pruning: crate::prune::Pruning,
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {

@@ -1,6 +1,8 @@
 //! The gateway's durable record (redb, committed before any answer): per (relay node key,
 //! epoch, session) the bytes acknowledged so far, per session its total across relays and
 //! epochs (bounded by the token's `max_bytes`), and per (node key, epoch) what was co-signed.
+//! Records of epochs that can no longer settle, and totals of sessions whose tokens can no
+//! longer be shown, are pruned.
 use anchor_lang::prelude::Pubkey;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
@@ -11,6 +13,9 @@ const ACKED: TableDefinition<&[u8], u64> = TableDefinition::new("acked");
 const SESSION_TOTALS: TableDefinition<&[u8], u64> = TableDefinition::new("session_totals");
 /// node key (32) ‖ epoch (8, BE) → cumulative co-signed.
 const COSIGNED: TableDefinition<&[u8], u64> = TableDefinition::new("cosigned");
+/// token expiry (8, BE unix time, so keys sort by it) ‖ session key (32): when each counted
+/// session's total may be forgotten.
+const SESSION_EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("session_expiry");
 
 pub use media_service::StoreError;
 
@@ -22,6 +27,19 @@ fn lane_key(node_key: &Pubkey, epoch: u64) -> [u8; 40] {
     let mut key = [0u8; 40];
     key[..32].copy_from_slice(node_key.as_ref());
     key[32..].copy_from_slice(&epoch.to_be_bytes());
+    key
+}
+
+fn epoch_of_lane_key(key: &[u8]) -> u64 {
+    let mut epoch = [0u8; 8];
+    epoch.copy_from_slice(&key[32..40]);
+    u64::from_be_bytes(epoch)
+}
+
+fn expiry_key(expires_at: i64, session: &Pubkey) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&expires_at.max(0).to_be_bytes());
+    key[8..].copy_from_slice(session.as_ref());
     key
 }
 
@@ -38,6 +56,8 @@ pub struct Shown {
     pub session: Pubkey,
     pub cumulative: u64,
     pub max_bytes: u64,
+    /// When the session's token expires (unix time).
+    pub expires_at: i64,
 }
 
 /// What recording a batch counted.
@@ -59,6 +79,7 @@ impl Store {
             txn.open_table(ACKED)?;
             txn.open_table(SESSION_TOTALS)?;
             txn.open_table(COSIGNED)?;
+            txn.open_table(SESSION_EXPIRY)?;
             Ok(())
         })?;
         Ok(Store { db })
@@ -79,6 +100,7 @@ impl Store {
         {
             let mut acked = txn.open_table(ACKED).map_err(err)?;
             let mut totals = txn.open_table(SESSION_TOTALS).map_err(err)?;
+            let mut expiry = txn.open_table(SESSION_EXPIRY).map_err(err)?;
             for s in shown {
                 let key = session_key(node_key, epoch, &s.session);
                 let before = acked.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
@@ -98,6 +120,14 @@ impl Store {
                     continue;
                 }
                 acked.insert(&key[..], before + delta).map_err(err)?;
+                // A session's first bytes. (A token re-issued to the same session key with a
+                // later expiry shares this entry: once it is pruned, the session counts afresh,
+                // as a new session would.)
+                if total == 0 {
+                    expiry
+                        .insert(&expiry_key(s.expires_at, &s.session)[..], ())
+                        .map_err(err)?;
+                }
                 totals
                     .insert(s.session.as_ref(), total + delta)
                     .map_err(err)?;
@@ -137,6 +167,49 @@ impl Store {
         )
     }
 
+    /// Forgets what was acknowledged and co-signed in epochs before `epoch` (they can no
+    /// longer settle). Returns how many records went.
+    pub fn prune_epochs_before(&self, epoch: u64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let removed;
+        {
+            let mut acked = txn.open_table(ACKED).map_err(err)?;
+            let mut cosigned = txn.open_table(COSIGNED).map_err(err)?;
+            removed = acked
+                .extract_if(|k, _| epoch_of_lane_key(k) < epoch)
+                .map_err(err)?
+                .count()
+                + cosigned
+                    .extract_if(|k, _| epoch_of_lane_key(k) < epoch)
+                    .map_err(err)?
+                    .count();
+        }
+        txn.commit().map_err(err)?;
+        Ok(removed)
+    }
+
+    /// Forgets the totals of sessions whose tokens expired before `cutoff` (unix time): the
+    /// gateway no longer accepts their receipts. Returns how many sessions went.
+    pub fn prune_sessions_expired_before(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let mut removed = 0;
+        {
+            let mut expiry = txn.open_table(SESSION_EXPIRY).map_err(err)?;
+            let mut totals = txn.open_table(SESSION_TOTALS).map_err(err)?;
+            let end = expiry_key(cutoff, &Pubkey::default());
+            let expired = expiry
+                .extract_from_if(..&end[..], |_, _| true)
+                .map_err(err)?;
+            for entry in expired {
+                let (key, _) = entry.map_err(err)?;
+                totals.remove(&key.value()[8..]).map_err(err)?;
+                removed += 1;
+            }
+        }
+        txn.commit().map_err(err)?;
+        Ok(removed)
+    }
+
     /// The last co-signed cumulative of a node key and epoch.
     pub fn last_cosigned(&self, node_key: &Pubkey, epoch: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
@@ -172,6 +245,7 @@ mod tests {
             session,
             cumulative,
             max_bytes: 1_000,
+            expires_at: 1_000_000,
         };
         let r = store
             .record(&node, 4, &[shown(a, 300), shown(b, 200)])
@@ -202,6 +276,61 @@ mod tests {
             500,
             "never goes back"
         );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn epochs_that_cannot_settle_are_forgotten_and_the_others_kept() {
+        let (store, path) = store();
+        let (node, other_node) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let shown = |cumulative| Shown {
+            session: Pubkey::new_unique(),
+            cumulative,
+            max_bytes: 1_000,
+            expires_at: 1_000_000,
+        };
+        for epoch in 3..=5 {
+            store.record(&node, epoch, &[shown(100 * epoch)]).unwrap();
+            store
+                .record(&other_node, epoch, &[shown(10 * epoch)])
+                .unwrap();
+            store.cosigned(&node, epoch, 100 * epoch).unwrap();
+        }
+        // Epoch 3 of both relays: two acknowledgements and one co-signature.
+        assert_eq!(store.prune_epochs_before(4).unwrap(), 3);
+        assert_eq!(store.last_cosigned(&node, 3).unwrap(), 0);
+        assert_eq!(store.record(&node, 3, &[]).unwrap().justified, 0);
+        assert_eq!(store.record(&other_node, 3, &[]).unwrap().justified, 0);
+        assert_eq!(store.last_cosigned(&node, 4).unwrap(), 400);
+        assert_eq!(store.record(&node, 4, &[]).unwrap().justified, 400);
+        assert_eq!(store.record(&other_node, 5, &[]).unwrap().justified, 50);
+        assert_eq!(store.prune_epochs_before(4).unwrap(), 0);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_sessions_total_is_forgotten_only_once_its_token_is_past_use() {
+        let (store, path) = store();
+        let node = Pubkey::new_unique();
+        let (early, late) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let shown = |session, cumulative, expires_at| Shown {
+            session,
+            cumulative,
+            max_bytes: 1_000,
+            expires_at,
+        };
+        store
+            .record(&node, 7, &[shown(early, 900, 100), shown(late, 900, 200)])
+            .unwrap();
+        assert_eq!(store.prune_sessions_expired_before(100).unwrap(), 0);
+        assert_eq!(store.prune_sessions_expired_before(150).unwrap(), 1);
+        // The late session still counts against its max_bytes: 900 of 1,000 are used.
+        let r = store.record(&node, 8, &[shown(late, 500, 200)]).unwrap();
+        assert_eq!((r.justified, r.capped), (100, vec![late]));
+        // The early one's total is gone (its token is no longer accepted anyway).
+        let r = store.record(&node, 8, &[shown(early, 500, 100)]).unwrap();
+        assert_eq!(r.justified, 600);
+        assert_eq!(store.prune_sessions_expired_before(i64::MAX).unwrap(), 2);
         std::fs::remove_file(path).unwrap();
     }
 }

@@ -307,3 +307,117 @@ async fn tokens_need_the_shared_secret_when_one_is_set() {
     assert_eq!(bad_key.status(), 400);
     gw.stop().await;
 }
+
+/// Cranks `advance_epoch` on the localnet (1 s epochs) until the epoch is `epoch`.
+async fn advance_to(network: &media_test_harness::network::Network, epoch: u64) {
+    use solana_signer::Signer;
+    let cranker = solana_keypair::Keypair::new();
+    media_test_harness::network::airdrop(&network.cluster, &cranker.pubkey()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let config: media_network::state::Config = network
+            .cluster
+            .decode(&media_sdk::pda::config())
+            .await
+            .unwrap();
+        if config.epoch >= epoch {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stuck at epoch {}",
+            config.epoch
+        );
+        let advance = media_sdk::ix::advance_epoch(&cranker.pubkey(), config.epoch);
+        // Refused with EpochNotDue until a second has passed.
+        let _ = network
+            .cluster
+            .send_and_confirm(&[advance], &cranker, &[])
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned() {
+    use media_gateway::prune::{prune_once, Pruned};
+    use media_gateway::store::Shown;
+    let network = media_test_harness::network::Network::start_with_epochs(1).await;
+    let consumer = Pubkey::new_unique();
+    let gateway = |rpc_url: Option<String>| {
+        let config = GatewayConfig {
+            consumer: Some(consumer),
+            store: temp_store(),
+            rpc_url,
+            ..GatewayConfig::default()
+        };
+        media_gateway::build(&config, SigningKey::from_bytes(&[41; 32])).unwrap()
+    };
+    let (watching, blind) = (gateway(Some(network.url())), gateway(None));
+    let config: media_network::state::Config = network
+        .cluster
+        .decode(&media_sdk::pda::config())
+        .await
+        .unwrap();
+    let first = config.epoch;
+    let node = Pubkey::new_unique();
+    let now = media_gateway::server::unix_now();
+    let shown = |expires_at| Shown {
+        session: Pubkey::new_unique(),
+        cumulative: 100,
+        max_bytes: 1_000,
+        expires_at,
+    };
+    for g in [&watching, &blind] {
+        let store = &g.cosigner.store;
+        for epoch in first..first + 3 {
+            store.record(&node, epoch, &[shown(now + 3_600)]).unwrap();
+            store.cosigned(&node, epoch, 100).unwrap();
+        }
+        // A session whose token expired three hours ago (grace 1 h, then a 1 h margin).
+        store
+            .record(&node, first + 2, &[shown(now - 3 * 3_600)])
+            .unwrap();
+    }
+
+    // Every epoch can still settle: only the session past use goes.
+    let pruned = prune_once(&watching, now).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            sessions: 1,
+            epoch_records: 0
+        }
+    );
+
+    // Three epochs later the first two can no longer settle: their acknowledgement and
+    // co-signature go, the previous epoch's stay.
+    advance_to(&network, first + 3).await;
+    let pruned = prune_once(&watching, now).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            sessions: 0,
+            epoch_records: 4
+        }
+    );
+    let store = &watching.cosigner.store;
+    assert_eq!(store.last_cosigned(&node, first).unwrap(), 0);
+    assert_eq!(store.last_cosigned(&node, first + 1).unwrap(), 0);
+    assert_eq!(store.last_cosigned(&node, first + 2).unwrap(), 100);
+    assert_eq!(store.record(&node, first + 2, &[]).unwrap().justified, 200);
+
+    // Without a chain view no epoch is forgotten.
+    let pruned = prune_once(&blind, now).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            sessions: 1,
+            epoch_records: 0
+        }
+    );
+    assert_eq!(
+        blind.cosigner.store.last_cosigned(&node, first).unwrap(),
+        100
+    );
+}

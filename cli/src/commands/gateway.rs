@@ -31,6 +31,10 @@ pub struct Flags {
     /// Bytes one session may be billed for, across every relay.
     #[arg(long)]
     pub max_bytes_per_session: Option<u64>,
+    /// Solana RPC endpoint (URL or localhost/devnet/mainnet-beta) to read the current epoch
+    /// from, so records of epochs that can no longer settle are pruned; without it they are kept.
+    #[arg(long)]
+    pub rpc_url: Option<String>,
 }
 
 /// Runs until Ctrl-C or SIGTERM. The receipt signer comes from --receipt-signer, else the
@@ -63,6 +67,9 @@ pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
     }
     if let Some(max) = flags.max_bytes_per_session {
         config.max_bytes_per_session = max;
+    }
+    if flags.rpc_url.is_some() {
+        config.rpc_url = flags.rpc_url;
     }
     let keypair = crate::wallet::load(&config.receipt_signer_keypair)?;
     let signer = ed25519_dalek::SigningKey::from_bytes(

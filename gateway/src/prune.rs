@@ -1,0 +1,76 @@
+//! Keeps the gateway's record bounded. Session totals go once their tokens are no longer
+//! accepted (the gateway's own clock decides). Acknowledgements and co-signatures go once their
+//! epoch can no longer settle — which only the chain can say: an epoch number shown by a relay
+//! or viewer could be made up to make the gateway forget a relay's record, so without
+//! `rpc_url` those are kept.
+use crate::server::{unix_now, Gateway};
+use media_network::state::Config;
+use media_sdk::client::Cluster;
+use media_sdk::pda;
+use metrics::counter;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Kept beyond the grace after a token's expiry, so a clock stepping back cannot make the
+/// gateway accept a token whose total it forgot.
+const SESSION_MARGIN_SECS: i64 = 3_600;
+
+/// How the record is pruned.
+pub struct Pruning {
+    /// Where the current epoch is read; `None` keeps every epoch's records.
+    pub chain: Option<Cluster>,
+    pub interval: Duration,
+}
+
+/// What one pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: usize,
+    pub epoch_records: usize,
+}
+
+/// One pass: sessions whose tokens are past use at `now`, and, with a chain view, the records
+/// of epochs before the previous one.
+pub async fn prune_once(gateway: &Arc<Gateway>, now: i64) -> anyhow::Result<Pruned> {
+    let cutoff = now
+        .saturating_sub(gateway.cosigner.policy.expiry_grace_secs)
+        .saturating_sub(SESSION_MARGIN_SECS);
+    let store_of = gateway.clone();
+    let sessions = tokio::task::spawn_blocking(move || {
+        store_of
+            .cosigner
+            .store
+            .prune_sessions_expired_before(cutoff)
+    })
+    .await??;
+    let mut epoch_records = 0;
+    if let Some(chain) = &gateway.pruning.chain {
+        let config: Config = chain.decode(&pda::config()).await?;
+        let settling_from = config.epoch.saturating_sub(1);
+        let store_of = gateway.clone();
+        epoch_records = tokio::task::spawn_blocking(move || {
+            store_of.cosigner.store.prune_epochs_before(settling_from)
+        })
+        .await??;
+    }
+    counter!("media_gateway_pruned_sessions_total").increment(sessions as u64);
+    counter!("media_gateway_pruned_epoch_records_total").increment(epoch_records as u64);
+    Ok(Pruned {
+        sessions,
+        epoch_records,
+    })
+}
+
+/// Prunes every `pruning.interval` until the task is dropped.
+pub async fn prune_forever(gateway: Arc<Gateway>) {
+    loop {
+        tokio::time::sleep(gateway.pruning.interval).await;
+        match prune_once(&gateway, unix_now()).await {
+            Ok(pruned) if pruned != Pruned::default() => {
+                tracing::info!(?pruned, "pruned the record")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the record failed; will retry"),
+        }
+    }
+}
