@@ -62,6 +62,9 @@ pub fn units(value: u64, decimals: u32) -> String {
         grouped.push(c);
     }
     let whole: String = grouped.chars().rev().collect();
+    if decimals == 0 {
+        return whole;
+    }
     format!(
         "{whole}.{:0width$}",
         value % scale,
@@ -104,7 +107,22 @@ impl Report {
                 units(relay.media_rewarded, 6),
             ));
         }
+        let unsettled: u64 = self
+            .relays
+            .iter()
+            .map(|r| r.bytes_received_by_viewers.saturating_sub(r.bytes_settled))
+            .sum();
         let rows = [
+            (
+                "served but not settled",
+                match unsettled {
+                    0 => "0 bytes".to_string(),
+                    n => format!(
+                        "{} bytes (their receipts missed the settlement window)",
+                        units(n, 0)
+                    ),
+                },
+            ),
             (
                 "receipts settled",
                 format!(
@@ -172,5 +190,6 @@ mod tests {
         assert_eq!(units(1_234_567_890_123, 6), "1,234,567.890123");
         assert_eq!(units(5, 6), "0.000005");
         assert_eq!(units(0, 6), "0.000000");
+        assert_eq!(units(65_912, 0), "65,912");
     }
 }
