@@ -308,36 +308,6 @@ async fn tokens_need_the_shared_secret_when_one_is_set() {
     gw.stop().await;
 }
 
-/// Cranks `advance_epoch` on the localnet (1 s epochs) until the epoch is `epoch`.
-async fn advance_to(network: &media_test_harness::network::Network, epoch: u64) {
-    use solana_signer::Signer;
-    let cranker = solana_keypair::Keypair::new();
-    media_test_harness::network::airdrop(&network.cluster, &cranker.pubkey()).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let config: media_network::state::Config = network
-            .cluster
-            .decode(&media_sdk::pda::config())
-            .await
-            .unwrap();
-        if config.epoch >= epoch {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "stuck at epoch {}",
-            config.epoch
-        );
-        let advance = media_sdk::ix::advance_epoch(&cranker.pubkey(), config.epoch);
-        // Refused with EpochNotDue until a second has passed.
-        let _ = network
-            .cluster
-            .send_and_confirm(&[advance], &cranker, &[])
-            .await;
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
-}
-
 #[tokio::test]
 async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned() {
     use media_gateway::prune::{prune_once, Pruned};
@@ -354,12 +324,7 @@ async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned()
         media_gateway::build(&config, SigningKey::from_bytes(&[41; 32])).unwrap()
     };
     let (watching, blind) = (gateway(Some(network.url())), gateway(None));
-    let config: media_network::state::Config = network
-        .cluster
-        .decode(&media_sdk::pda::config())
-        .await
-        .unwrap();
-    let first = config.epoch;
+    let first = network.epoch().await;
     let node = Pubkey::new_unique();
     let now = media_gateway::server::unix_now();
     let shown = |expires_at| Shown {
@@ -392,7 +357,7 @@ async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned()
 
     // Three epochs later the first two can no longer settle: their acknowledgement and
     // co-signature go, the previous epoch's stay.
-    advance_to(&network, first + 3).await;
+    network.advance_to_epoch(first + 3).await;
     let pruned = prune_once(&watching, now).await.unwrap();
     assert_eq!(
         pruned,

@@ -159,6 +159,41 @@ impl Network {
             .unwrap();
         owner
     }
+
+    /// The current epoch.
+    pub async fn epoch(&self) -> u64 {
+        let config: media_network::state::Config = self
+            .cluster
+            .decode(&media_sdk::pda::config())
+            .await
+            .unwrap();
+        config.epoch
+    }
+
+    /// Cranks `advance_epoch` (with a wallet of its own) until the epoch is `epoch`; meant for
+    /// networks with short epochs.
+    pub async fn advance_to_epoch(&self, epoch: u64) {
+        let cranker = Keypair::new();
+        airdrop(&self.cluster, &cranker.pubkey()).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let current = self.epoch().await;
+            if current >= epoch {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stuck at epoch {current} on the way to {epoch}"
+            );
+            // Refused with EpochNotDue until the epoch has lasted its length.
+            let advance = ix::advance_epoch(&cranker.pubkey(), current);
+            let _ = self
+                .cluster
+                .send_and_confirm(&[advance], &cranker, &[])
+                .await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
 }
 
 pub async fn airdrop(cluster: &Cluster, to: &Pubkey) {

@@ -290,47 +290,17 @@ async fn three_relays_receipts_for_one_consumer_settle_in_one_lookup_table_trans
     assert_eq!(with_table.store.lookup_table().unwrap(), Some(address));
 }
 
-/// Advances the chain's epoch (1 s epochs) until it reaches `epoch`.
-async fn advance_to(market: &Market, cranker: &Keypair, epoch: u64) {
-    let cranker = media_keeper::crank::Cranker {
-        cluster: Arc::new(media_sdk::client::Cluster::new(
-            &market.network.url(),
-            solana_commitment_config::CommitmentConfig::confirmed(),
-        )),
-        keeper: cranker.insecure_clone(),
-        switches: media_keeper::crank::Switches {
-            advance_epoch: true,
-            ..media_keeper::crank::Switches::settle_only()
-        },
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
-        if config.epoch >= epoch {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "epoch {} of {epoch}",
-            config.epoch
-        );
-        cranker.round().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_receipt_whose_epoch_closed_is_dropped_and_does_not_hold_up_the_others() {
     let market = Market::open_with(Network::start_with_epochs(1).await).await;
-    let (settler, keeper) = settler(&market, false).await;
-    let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
-    let stale_epoch = config.epoch;
+    let (settler, _) = settler(&market, false).await;
+    let stale_epoch = market.network.epoch().await;
     let late = market.receipt(0, stale_epoch, 1 << 30);
 
     // Two epochs later the stale epoch can no longer settle; the keeper's view still lags.
-    advance_to(&market, &keeper, stale_epoch + 2).await;
-    let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
-    let on_time = market.receipt(1, config.epoch, 2 << 30);
+    market.network.advance_to_epoch(stale_epoch + 2).await;
+    let epoch = market.network.epoch().await;
+    let on_time = market.receipt(1, epoch, 2 << 30);
     settler
         .store
         .put_all(&[late.clone(), on_time.clone()])
@@ -341,7 +311,7 @@ async fn a_receipt_whose_epoch_closed_is_dropped_and_does_not_hold_up_the_others
     assert_eq!(round.expired, 1, "{round:?}");
     assert_eq!((round.settled, round.transactions), (1, 1), "{round:?}");
     assert!(settler.store.unsettled().unwrap().is_empty());
-    assert_eq!(market.lane_settled(1, config.epoch).await, 2 << 30);
+    assert_eq!(market.lane_settled(1, epoch).await, 2 << 30);
     assert_eq!(market.escrow(0).await, ESCROW);
     // Nothing is left to try again.
     assert_eq!(
