@@ -85,6 +85,21 @@ fn media(args: &[&str]) -> std::process::Output {
     Command::new(MEDIA).args(args).output().expect("run media")
 }
 
+/// The JSON report of `media args`, which must have succeeded with only that on stdout.
+fn json_report(args: &[&str], out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "media {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "media {args:?}: stdout is not one JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 #[test]
 fn status_reads_a_bootstrapped_localnet_and_bad_endpoints_fail_clearly() {
     let localnet = start_localnet(10);
@@ -129,7 +144,7 @@ fn airdrop_funds_the_keypair_and_bad_input_is_refused_clearly() {
     solana_keypair::write_keypair_file(&keypair, &keypair_path).unwrap();
     let path = keypair_path.to_str().unwrap();
 
-    let out = media(&[
+    let args = [
         "-u",
         &localnet.url,
         "-k",
@@ -138,13 +153,8 @@ fn airdrop_funds_the_keypair_and_bad_input_is_refused_clearly() {
         "2.5",
         "--output",
         "json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    ];
+    let reply = json_report(&args, &media(&args));
     assert_eq!(reply["balance_lamports"], 2_500_000_000u64);
 
     let out = media(&["-u", &localnet.url, "-k", "/nonexistent/id.json", "airdrop"]);
@@ -190,18 +200,7 @@ impl<'a> Wallet<'a> {
 
     /// Runs a command that must succeed and returns its JSON report.
     fn ok(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "media {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "media {args:?}: {e}: {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        json_report(args, &self.run(args))
     }
 
     /// Runs a command that must fail with exit status 1, print nothing on stdout, and say
@@ -609,7 +608,7 @@ fn the_demo_refuses_bad_options_and_stops_cleanly_on_ctrl_c() {
 
 #[test]
 fn the_demo_prints_only_its_summary_on_stdout_as_json() {
-    let out = media(&[
+    let args = [
         "demo",
         "--epoch-secs",
         "3",
@@ -621,14 +620,9 @@ fn the_demo_prints_only_its_summary_on_stdout_as_json() {
         "65536",
         "--output",
         "json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .expect("stdout holds the JSON summary and nothing else");
+    ];
+    let out = media(&args);
+    let report = json_report(&args, &out);
     let relays = report["relays"].as_array().unwrap();
     assert_eq!(relays.len(), 2);
     for relay in relays {
