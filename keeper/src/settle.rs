@@ -129,15 +129,25 @@ impl Settler {
                     }
                     counter!("media_keeper_receipts_settled_total").increment(batch.len() as u64);
                 }
+                Err(e) if e.is_epoch_out_of_window() => {
+                    round.failed_transactions += 1;
+                    let (removed, settling_from) = self.drop_expired().await?;
+                    round.expired += removed;
+                    // What is queued of closed epochs would be refused as well.
+                    let open = |s: &Settlement| s.signed.receipt.epoch >= settling_from;
+                    for queued in &mut batches {
+                        queued.retain(open);
+                    }
+                    batches.retain(|queued| !queued.is_empty());
+                    if items.len() > 1 {
+                        batches.extend(items.into_iter().filter(open).map(|s| vec![s]));
+                    }
+                }
                 Err(e) if items.len() > 1 => {
                     // One bad receipt must not hold back the others: retry them one by one.
                     round.failed_transactions += 1;
                     tracing::debug!(error = %e, "a batch failed; settling its receipts singly");
                     batches.extend(items.into_iter().map(|s| vec![s]));
-                }
-                Err(e) if e.is_epoch_out_of_window() => {
-                    round.failed_transactions += 1;
-                    round.expired += self.drop_expired(&items[0]).await?;
                 }
                 Err(e) => {
                     round.failed_transactions += 1;
@@ -148,24 +158,20 @@ impl Settler {
         Ok(round)
     }
 
-    /// The chain moved past `refused`'s epoch (this keeper's view lagged): drops every receipt
-    /// that can no longer settle, so none of them holds up later rounds. Returns how many.
-    async fn drop_expired(&self, refused: &Settlement) -> anyhow::Result<usize> {
+    /// The chain moved past an epoch this keeper still held receipts of (its view lagged):
+    /// drops every receipt that can no longer settle. Returns how many, and the first epoch
+    /// that still can.
+    async fn drop_expired(&self) -> anyhow::Result<(usize, u64)> {
         let config: Config = self.cluster.decode(&pda::config()).await?;
         let settling_from = config.epoch.saturating_sub(1);
         let removed = self.blocking(move |s| s.prune(settling_from)).await?;
-        let r = &refused.signed.receipt;
         tracing::warn!(
-            epoch = r.epoch,
-            node_key = %r.node_key,
-            consumer = %r.consumer,
-            cumulative = r.cumulative,
             chain_epoch = config.epoch,
             dropped = removed,
-            "receipts arrived too late to settle: their epoch's window has closed"
+            "receipts arrived too late to settle: their epochs' window has closed"
         );
         counter!("media_keeper_receipts_expired_total").increment(removed as u64);
-        Ok(removed)
+        Ok((removed, settling_from))
     }
 
     /// The lookup table as usable now, asked to add the accounts of consumers that have at
