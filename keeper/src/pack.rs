@@ -96,25 +96,11 @@ pub fn busy_consumers(items: &[Settlement], min: usize) -> Vec<Pubkey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::SigningKey;
     use media_sdk::pda;
-    use media_sdk::receipt::{pubkey_of, ReceiptV1, SignedReceipt};
 
     /// A settlement by relay `relay` for consumer `consumer`.
     fn settlement(relay: u8, consumer: u8) -> Settlement {
-        let node = SigningKey::from_bytes(&[relay + 1; 32]);
-        let gateway = SigningKey::from_bytes(&[consumer + 101; 32]);
-        let receipt = ReceiptV1 {
-            config: pda::config(),
-            node_key: pubkey_of(&node),
-            consumer: Pubkey::new_from_array([consumer + 201; 32]),
-            epoch: 4,
-            cumulative: 1 << 30,
-        };
-        Settlement {
-            signed: SignedReceipt::sign(receipt, &node, &gateway).unwrap(),
-            provider: pda::provider(&Pubkey::new_from_array([relay + 51; 32])),
-        }
+        media_test_harness::fixtures::settlement(relay, consumer, 4, 1 << 30)
     }
 
     fn table_for(keeper: &Pubkey, items: &[Settlement]) -> AddressLookupTableAccount {

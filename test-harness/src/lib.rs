@@ -7,6 +7,7 @@
 //! The environment creates a fixed-supply MEDIA mint (6 decimals; the mint authority is removed
 //! after the whole supply is minted) and a payment mint, funds wallets from them, and returns
 //! transaction failures as values so tests can assert the exact named error.
+pub mod fixtures;
 pub mod link;
 pub mod network;
 pub mod process;

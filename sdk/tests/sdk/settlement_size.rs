@@ -1,8 +1,5 @@
 //! Settlement transactions must fit Solana's 1232-byte packet.
 use anchor_lang::prelude::Pubkey;
-use ed25519_dalek::SigningKey;
-use media_sdk::pda;
-use media_sdk::receipt::{pubkey_of, ReceiptV1, SignedReceipt};
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use solana_keypair::Keypair;
 use solana_message::{v0, AddressLookupTableAccount, VersionedMessage};
@@ -28,19 +25,7 @@ fn settlements(n: u8, consumers: Consumers) -> Vec<Settlement> {
                 Consumers::Distinct => i,
                 Consumers::One => 0,
             };
-            let node = SigningKey::from_bytes(&[i + 1; 32]);
-            let gateway = SigningKey::from_bytes(&[c + 101; 32]);
-            let receipt = ReceiptV1 {
-                config: pda::config(),
-                node_key: pubkey_of(&node),
-                consumer: Pubkey::new_from_array([c + 201; 32]),
-                epoch: 12,
-                cumulative: 5 << 30,
-            };
-            Settlement {
-                signed: SignedReceipt::sign(receipt, &node, &gateway).unwrap(),
-                provider: pda::provider(&Pubkey::new_from_array([i + 51; 32])),
-            }
+            media_test_harness::fixtures::settlement(i, c, 12, 5 << 30)
         })
         .collect()
 }
