@@ -407,6 +407,7 @@ fn serve_through_relay(
                 origin: origin_url.parse().unwrap(),
                 gateway: Some(format!("{gateway}/").parse().unwrap()),
             }],
+            allow_private_origins: true,
             ..Default::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -157,6 +157,8 @@ pub async fn start(
                 origin: origin_url.clone(),
                 gateway: Some(gateway_url.clone()),
             }],
+            // The demo's origin listens on 127.0.0.1.
+            allow_private_origins: true,
             ..RelayConfig::default()
         };
         tasks.push((

@@ -63,9 +63,13 @@ pub async fn run(
         "gateway serving"
     );
     let pruning = tokio::spawn(prune::prune_forever(gateway.clone()));
-    let served = axum::serve(listener, server::router(gateway))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = media_service::http::serve(
+        listener,
+        server::router(gateway),
+        media_service::http::ServerLimits::default(),
+        shutdown,
+    )
+    .await;
     pruning.abort();
     served?;
     tracing::info!("gateway stopped");

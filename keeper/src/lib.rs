@@ -118,9 +118,13 @@ pub async fn run(
         on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
-    axum::serve(listener, server::router(keeper))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    media_service::http::serve(
+        listener,
+        server::router(keeper),
+        media_service::http::ServerLimits::default(),
+        shutdown,
+    )
+    .await?;
     for task in [refresher, settling, cranking] {
         task.abort();
     }

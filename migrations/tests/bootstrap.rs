@@ -169,6 +169,16 @@ async fn test_mint(cluster: &Cluster, deployer: &Keypair) -> anchor_lang::prelud
             1_000_000_000,
         )
         .unwrap(),
+        // A fixed supply: initialize refuses a MEDIA mint that can still mint.
+        spl_token::instruction::set_authority(
+            &spl_token::ID,
+            &mint.pubkey(),
+            None,
+            spl_token::instruction::AuthorityType::MintTokens,
+            &owner,
+            &[],
+        )
+        .unwrap(),
     ];
     cluster
         .send_and_confirm(&instructions, deployer, &[&mint])

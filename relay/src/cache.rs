@@ -90,13 +90,13 @@ impl ObjectCache {
         ObjectCache { objects }
     }
 
-    /// The object at `key` (the consumer and path), fetched from `origin` at `url` when it is
-    /// missing or stale; concurrent misses share one fetch.
+    /// The object at `key` (the consumer and the URL, see `target::cache_key`), fetched from
+    /// `origin` at `url` when it is missing or stale; concurrent misses share one fetch.
     pub async fn get(
         &self,
         key: String,
         origin: &Origin,
-        url: &str,
+        url: &url::Url,
     ) -> Result<(Arc<Object>, Lookup), FetchError> {
         if let Some(object) = self.objects.get(&key).await {
             return Ok((object, Lookup::Hit));

@@ -2,7 +2,7 @@
 //! signers valid now and whether it may still be served. Refreshed over RPC in the
 //! background; requests read the latest snapshot without a network call.
 use anchor_lang::prelude::Pubkey;
-use media_network::state::{Config, Consumer, Provider};
+use media_network::state::{Config, Consumer, Lane, Provider};
 use media_sdk::client::Cluster;
 use media_sdk::{ix, pda};
 use solana_keypair::Keypair;
@@ -11,13 +11,41 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConsumerState {
     /// Keys whose session tokens are accepted: the signer for this epoch and the previous
     /// one (a rotation must not cut off sessions already granted).
     pub signers: Vec<Pubkey>,
+    /// The receipt signer valid for each epoch that can still settle: a co-signed receipt
+    /// must carry the one of its own epoch (review M7).
+    pub signer_by_epoch: Vec<(u64, Pubkey)>,
     /// Why the consumer is not served right now, if it is not.
     pub refusal: Option<String>,
+    /// What receipts of the current epoch can still be paid from: the escrow less a pending
+    /// withdrawal (review M12, M-1).
+    pub spendable: u64,
+    /// The current epoch's price (payment-mint units per GiB).
+    pub price_per_gib: u64,
+    /// What this relay's lane to the consumer has settled, per epoch still settling.
+    pub settled: Vec<(u64, u64)>,
+}
+
+impl ConsumerState {
+    /// The receipt signer for receipts of `epoch`, if the view knows it.
+    pub fn signer_for(&self, epoch: u64) -> Option<Pubkey> {
+        self.signer_by_epoch
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, signer)| *signer)
+    }
+
+    /// Bytes this relay's lane settled in `epoch`.
+    pub fn settled_in(&self, epoch: u64) -> u64 {
+        self.settled
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .map_or(0, |(_, bytes)| *bytes)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -29,14 +57,25 @@ pub struct ChainView {
 
 pub type SharedView = Arc<RwLock<ChainView>>;
 
-/// The consumer's state as the relay judges it in `epoch`.
-pub fn judge(consumer: &Consumer, epoch: u64, quota_bytes_per_media: u64) -> ConsumerState {
-    let mut signers: Vec<Pubkey> = [Some(epoch), epoch.checked_sub(1)]
+/// The consumer's state as the relay judges it in `epoch`, with this relay's lane to it.
+pub fn judge(
+    consumer: &Consumer,
+    lane: Option<&Lane>,
+    epoch: u64,
+    quota_bytes_per_media: u64,
+    price_per_gib: u64,
+) -> ConsumerState {
+    let epochs: Vec<u64> = [Some(epoch), epoch.checked_sub(1)]
         .into_iter()
         .flatten()
-        .filter_map(|e| consumer.signer_for(e))
         .collect();
+    let signer_by_epoch: Vec<(u64, Pubkey)> = epochs
+        .iter()
+        .filter_map(|e| consumer.signer_for(*e).map(|s| (*e, s)))
+        .collect();
+    let mut signers: Vec<Pubkey> = signer_by_epoch.iter().map(|(_, s)| *s).collect();
     signers.dedup();
+    let spendable = consumer.spendable_for(epoch);
     let quota_used_up = consumer
         .usage
         .iter()
@@ -47,6 +86,11 @@ pub fn judge(consumer: &Consumer, epoch: u64, quota_bytes_per_media: u64) -> Con
         Some("the consumer is deactivated on chain".to_string())
     } else if consumer.escrow == 0 {
         Some("the consumer's fee escrow is empty on chain".to_string())
+    } else if spendable == 0 {
+        Some(format!(
+            "the consumer's fee escrow ({}) is all being withdrawn",
+            consumer.escrow
+        ))
     } else if quota_used_up {
         Some(format!(
             "the consumer's bandwidth quota for epoch {epoch} is used up"
@@ -54,11 +98,34 @@ pub fn judge(consumer: &Consumer, epoch: u64, quota_bytes_per_media: u64) -> Con
     } else {
         None
     };
-    ConsumerState { signers, refusal }
+    ConsumerState {
+        signers,
+        signer_by_epoch,
+        refusal,
+        spendable,
+        price_per_gib,
+        settled: lane
+            .map(|l| epochs.iter().map(|e| (*e, l.settled(*e))).collect())
+            .unwrap_or_default(),
+    }
 }
 
-/// Reads the epoch and every served consumer once.
-pub async fn read(cluster: &Cluster, consumers: &[Pubkey]) -> anyhow::Result<ChainView> {
+/// The price the current epoch settles at: its snapshot, taken when it started.
+fn current_price(config: &Config) -> u64 {
+    let totals = config.epoch_totals[(config.epoch % 2) as usize];
+    if totals.epoch == config.epoch {
+        totals.price_per_gib
+    } else {
+        config.params.price_per_gib
+    }
+}
+
+/// Reads the epoch, every served consumer and this relay's lanes to them once.
+pub async fn read(
+    cluster: &Cluster,
+    node_key: &Pubkey,
+    consumers: &[Pubkey],
+) -> anyhow::Result<ChainView> {
     let config: Config = cluster.decode(&pda::config()).await?;
     let mut view = ChainView {
         config: pda::config(),
@@ -70,10 +137,21 @@ pub async fn read(cluster: &Cluster, consumers: &[Pubkey]) -> anyhow::Result<Cha
             .try_decode::<Consumer>(&pda::consumer(owner))
             .await?
         {
-            Some(consumer) => judge(&consumer, config.epoch, config.params.quota_bytes_per_media),
+            Some(consumer) => {
+                let lane = cluster
+                    .try_decode::<Lane>(&pda::lane(node_key, owner))
+                    .await?;
+                judge(
+                    &consumer,
+                    lane.as_ref(),
+                    config.epoch,
+                    config.params.quota_bytes_per_media,
+                    current_price(&config),
+                )
+            }
             None => ConsumerState {
-                signers: Vec::new(),
                 refusal: Some("the consumer is not registered on chain".into()),
+                ..ConsumerState::default()
             },
         };
         view.consumers.insert(*owner, state);
@@ -85,12 +163,13 @@ pub async fn read(cluster: &Cluster, consumers: &[Pubkey]) -> anyhow::Result<Cha
 /// the last snapshot and is logged.
 pub async fn refresh_forever(
     cluster: Arc<Cluster>,
+    node_key: Pubkey,
     consumers: Vec<Pubkey>,
     view: SharedView,
     interval: Duration,
 ) {
     loop {
-        match read(&cluster, &consumers).await {
+        match read(&cluster, &node_key, &consumers).await {
             Ok(fresh) => {
                 let mut current = view.write().unwrap_or_else(|e| e.into_inner());
                 if current.epoch != fresh.epoch {

@@ -36,7 +36,19 @@ pub struct RelayConfig {
     pub cache_bytes: u64,
     pub credit_window_bytes: u64,
     pub max_object_bytes: usize,
+    /// Origin fetches in flight at once; a miss beyond it is answered 503 at once.
+    pub max_concurrent_fetches: usize,
+    /// Bytes all fetches in flight may buffer together; beyond it a fetch fails with 503.
+    pub max_fetch_bytes: usize,
+    /// Fetch from origins whose addresses are loopback, private or link-local. Off by
+    /// default: a relay must not be a way into its own host's network.
+    pub allow_private_origins: bool,
+    /// Pass viewers' query strings to the origin (and into the cache key). Off by default,
+    /// so `?nonce` requests cannot bypass the cache.
+    pub forward_query: bool,
     pub origin_timeout_ms: u64,
+    /// The most one call to a gateway or keeper may take, connecting included.
+    pub peer_timeout_ms: u64,
     pub stall_timeout_ms: u64,
     pub chain_refresh_secs: u64,
     /// How often receipts are co-signed by gateways and shipped to keepers.
@@ -59,7 +71,12 @@ impl Default for RelayConfig {
             cache_bytes: 1 << 30,
             credit_window_bytes: 8 << 20,
             max_object_bytes: 64 << 20,
+            max_concurrent_fetches: 64,
+            max_fetch_bytes: 512 << 20,
+            allow_private_origins: false,
+            forward_query: false,
             origin_timeout_ms: 10_000,
+            peer_timeout_ms: 10_000,
             stall_timeout_ms: 10_000,
             chain_refresh_secs: 5,
             cosign_interval_secs: 10,
@@ -90,6 +107,13 @@ impl RelayConfig {
         if self.max_uncosigned_bytes == 0 {
             bail!("max_uncosigned_bytes must be more than 0");
         }
+        if self.max_concurrent_fetches == 0 || self.max_fetch_bytes < self.max_object_bytes {
+            bail!(
+                "max_concurrent_fetches must be more than 0 and max_fetch_bytes at least \
+                 max_object_bytes ({})",
+                self.max_object_bytes
+            );
+        }
         for c in &self.consumers {
             if !matches!(c.origin.scheme(), "http" | "https") {
                 return Err(anyhow!(
@@ -98,12 +122,28 @@ impl RelayConfig {
                     c.origin
                 ));
             }
+            crate::origin::check_literal_host(&c.origin, self.allow_private_origins)
+                .map_err(|e| anyhow!("consumer {}: {e}", c.owner))?;
         }
         Ok(())
     }
 
+    pub fn origin_limits(&self) -> crate::origin::OriginLimits {
+        crate::origin::OriginLimits {
+            timeout: self.origin_timeout(),
+            max_object_bytes: self.max_object_bytes,
+            max_concurrent_fetches: self.max_concurrent_fetches,
+            max_fetch_bytes: self.max_fetch_bytes,
+            allow_private: self.allow_private_origins,
+        }
+    }
+
     pub fn origin_timeout(&self) -> Duration {
         Duration::from_millis(self.origin_timeout_ms)
+    }
+
+    pub fn peer_timeout(&self) -> Duration {
+        Duration::from_millis(self.peer_timeout_ms.max(1))
     }
 
     pub fn stall_timeout(&self) -> Duration {
@@ -121,6 +161,7 @@ mod tests {
             r#"
             listen = "127.0.0.1:9000"
             credit_window_bytes = 1024
+            allow_private_origins = true
             [[consumers]]
             owner = "11111111111111111111111111111111"
             origin = "http://127.0.0.1:8000/media/"
@@ -128,6 +169,13 @@ mod tests {
         )
         .unwrap();
         config.validate().unwrap();
+        let mut private = config.clone();
+        private.allow_private_origins = false;
+        assert!(private
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("allow_private_origins"));
         assert_eq!(config.credit_window_bytes, 1024);
         assert_eq!(config.cache_bytes, 1 << 30, "defaults fill the rest");
         assert!(

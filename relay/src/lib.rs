@@ -1,7 +1,9 @@
 //! media-relay: an HTTP reverse proxy and cache in front of consumers' origins, metered by
 //! viewer receipts (PROTOCOL.md §5 and §9), and the viewer client library.
 //!
-//! - `origin`: fetching from an origin; `cache`: byte-budgeted LRU with collapsing and
+//! - `target`: the origin URL and cache key of a request (traversal refused);
+//! - `origin`: fetching from an origin (no redirects, public addresses only, bounded buffering);
+//!   `cache`: byte-budgeted LRU with collapsing and
 //!   freshness; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
 //!   view and lanes; `server`: the HTTP routes; `viewer`: the client side.
 pub mod cache;
@@ -13,6 +15,7 @@ pub mod origin;
 pub mod outbox;
 pub mod server;
 pub mod store;
+pub mod target;
 pub mod viewer;
 
 pub use media_service::metrics_handle;
@@ -44,7 +47,7 @@ pub async fn run(
         solana_commitment_config::CommitmentConfig::confirmed(),
     ));
     let consumers: Vec<_> = config.consumers.iter().map(|c| c.owner).collect();
-    let view = chain::read(&cluster, &consumers)
+    let view = chain::read(&cluster, &node_key, &consumers)
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
     chain::open_lanes(&cluster, &node, &consumers).await?;
@@ -65,6 +68,7 @@ pub async fn run(
     let debts = Arc::new(debt::Debts::new(config.max_uncosigned_bytes));
     let refresher = tokio::spawn(chain::refresh_forever(
         cluster.clone(),
+        node_key,
         consumers,
         view.clone(),
         std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
@@ -82,8 +86,9 @@ pub async fn run(
             .filter_map(|c| c.gateway.clone().map(|g| (c.owner, g)))
             .collect(),
         keepers: config.keepers.clone(),
-        http: reqwest::Client::new(),
+        http: outbox::peer_client(config.peer_timeout()),
         debts: debts.clone(),
+        shown: Default::default(),
     });
     let settling = tokio::spawn(outbox.clone().run_forever(std::time::Duration::from_secs(
         config.cosign_interval_secs.max(1),
@@ -92,7 +97,8 @@ pub async fn run(
         node_key,
         meter,
         cache: cache::ObjectCache::new(config.cache_bytes),
-        origin: origin::Origin::new(config.origin_timeout(), config.max_object_bytes),
+        origin: origin::Origin::new(config.origin_limits()),
+        forward_query: config.forward_query,
         view,
         origins: config
             .consumers
@@ -110,9 +116,13 @@ pub async fn run(
         keepers = config.keepers.len(),
         "relay serving"
     );
-    axum::serve(listener, server::router(relay))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    media_service::http::serve(
+        listener,
+        server::router(relay),
+        media_service::http::ServerLimits::default(),
+        shutdown,
+    )
+    .await?;
     refresher.abort();
     settling.abort();
     // What viewers acknowledged until the end is co-signed and shipped before exiting.

@@ -29,6 +29,14 @@ pub enum Refusal {
     ConsumerRefused(String),
     #[error("the session has used its max_bytes ({0})")]
     SessionSpent(u64),
+    #[error("the consumer's gateway will not pay for this session: {0}")]
+    SessionRefused(String),
+    #[error("the consumer's spendable escrow ({spendable}) does not cover this relay's unsettled bytes ({unpaid_bytes} bytes, {fee} at the current price)")]
+    EscrowShort {
+        spendable: u64,
+        unpaid_bytes: u64,
+        fee: u64,
+    },
     #[error("the consumer's gateway has not co-signed {owed} acknowledged bytes (this relay's limit: {limit}); serving resumes when it does")]
     CosignLagging { owed: u64, limit: u64 },
     #[error("payment required: {delivered} bytes delivered in epoch {epoch}, {acked} acknowledged, credit window {window}")]
@@ -113,6 +121,15 @@ impl Session {
 pub struct Acknowledged {
     pub token: SessionToken,
     pub receipt: ViewerReceipt,
+    /// The gateway refused to pay for this session (capped or rejected): its bytes are a
+    /// loss of this relay's, not a debt of the consumer's.
+    pub refused: bool,
+}
+
+/// What `try_grant` found: bytes granted (0: none will come), or a wakeup to wait for.
+enum Grant {
+    Bytes(u64),
+    Wait(Arc<Notify>),
 }
 
 /// A viewer receipt that passed every check, not yet recorded.
@@ -138,6 +155,9 @@ pub struct Meter {
     sessions: Mutex<HashMap<SessionId, Session>>,
     /// The last receipts of sessions that moved on to a later epoch, for co-signing.
     closed: Mutex<Vec<(SessionToken, ViewerReceipt)>>,
+    /// Sessions the consumer's gateway will not pay for (capped at max_bytes, or rejected),
+    /// with the epoch that was learned in and why: refused with 403 from then on.
+    refused: Mutex<HashMap<SessionId, (u64, String)>>,
 }
 
 impl Meter {
@@ -148,7 +168,26 @@ impl Meter {
             stall_timeout,
             sessions: Mutex::new(HashMap::new()),
             closed: Mutex::new(Vec::new()),
+            refused: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn refused(&self) -> MutexGuard<'_, HashMap<SessionId, (u64, String)>> {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops serving a session the gateway will not pay for (review H2): it gets 403 from now
+    /// on, responses in flight are cut at their next grant, and its bytes leave the
+    /// consumer's debt.
+    pub fn refuse(&self, id: SessionId, epoch: u64, reason: String) {
+        self.refused().entry(id).or_insert((epoch, reason));
+        if let Some(session) = self.sessions().get(&id) {
+            session.progress.notify_waiters();
+        }
+    }
+
+    pub fn is_refused(&self, id: &SessionId) -> bool {
+        self.refused().contains_key(id)
     }
 
     pub fn credit_window(&self) -> u64 {
@@ -189,6 +228,9 @@ impl Meter {
         let grant = token.grant;
         if grant.config != view.config || grant.consumer != *consumer {
             return Err(Refusal::WrongScope);
+        }
+        if let Some((_, reason)) = self.refused().get(&SessionId::of(&grant)) {
+            return Err(Refusal::SessionRefused(reason.clone()));
         }
         if grant.expires_at <= now {
             return Err(Refusal::Expired(grant.expires_at));
@@ -247,32 +289,21 @@ impl Meter {
 
     /// Grants up to `want` bytes of the session's credit, counting them as delivered. With no
     /// credit left it waits up to the stall timeout for a viewer receipt; 0 means the viewer
-    /// did not acknowledge in time (or the session is gone or spent).
+    /// did not acknowledge in time (or the session is gone, spent or refused).
     pub async fn take_credit(&self, id: &SessionId, want: u64) -> u64 {
         loop {
-            let progress = {
-                let mut sessions = self.sessions();
-                let Some(session) = sessions.get_mut(id) else {
-                    return 0;
-                };
-                let window_left =
-                    (session.acked + self.credit_window).saturating_sub(session.delivered);
-                let session_left = session
-                    .grant
-                    .max_bytes
-                    .saturating_sub(session.delivered_total);
-                if session_left == 0 {
-                    return 0;
-                }
-                let granted = want.min(window_left).min(session_left);
-                if granted > 0 {
-                    session.delivered = session.delivered.saturating_add(granted);
-                    session.delivered_total = session.delivered_total.saturating_add(granted);
-                    return granted;
-                }
-                session.progress.clone()
+            let progress = match self.try_grant(id, want) {
+                Grant::Bytes(granted) => return granted,
+                Grant::Wait(progress) => progress,
             };
             let notified = progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // A receipt recorded between the check and `enable` woke nobody (review L13):
+            // check once more now that the wakeup is registered.
+            if let Grant::Bytes(granted) = self.try_grant(id, want) {
+                return granted;
+            }
             if tokio::time::timeout(self.stall_timeout, notified)
                 .await
                 .is_err()
@@ -280,6 +311,31 @@ impl Meter {
                 return 0;
             }
         }
+    }
+
+    fn try_grant(&self, id: &SessionId, want: u64) -> Grant {
+        if self.is_refused(id) {
+            return Grant::Bytes(0);
+        }
+        let mut sessions = self.sessions();
+        let Some(session) = sessions.get_mut(id) else {
+            return Grant::Bytes(0);
+        };
+        let window_left = (session.acked + self.credit_window).saturating_sub(session.delivered);
+        let session_left = session
+            .grant
+            .max_bytes
+            .saturating_sub(session.delivered_total);
+        if session_left == 0 {
+            return Grant::Bytes(0);
+        }
+        let granted = want.min(window_left).min(session_left);
+        if granted > 0 {
+            session.delivered = session.delivered.saturating_add(granted);
+            session.delivered_total = session.delivered_total.saturating_add(granted);
+            return Grant::Bytes(granted);
+        }
+        Grant::Wait(session.progress.clone())
     }
 
     /// Verifies a viewer receipt against the session it names, without recording it.
@@ -402,6 +458,7 @@ impl Meter {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, r)| r.ack.epoch >= epoch);
         self.sessions().retain(|_, s| s.epoch >= epoch);
+        self.refused().retain(|_, (learned, _)| *learned >= epoch);
     }
 
     /// The latest viewer receipt of every session of `consumer` in `epoch`, closed or live:
@@ -417,11 +474,16 @@ impl Meter {
             .values()
             .filter_map(|s| s.latest_receipt.map(|r| (s.token, r)))
             .collect();
+        let refused = self.refused();
         closed
             .into_iter()
             .chain(live)
             .filter(|(token, r)| token.grant.consumer == *consumer && r.ack.epoch == epoch)
-            .map(|(token, receipt)| Acknowledged { token, receipt })
+            .map(|(token, receipt)| Acknowledged {
+                refused: refused.contains_key(&SessionId::of(&token.grant)),
+                token,
+                receipt,
+            })
             .collect()
     }
 }
@@ -455,7 +517,7 @@ mod tests {
             consumer,
             ConsumerState {
                 signers: vec![pubkey_of(&signer)],
-                refusal: None,
+                ..ConsumerState::default()
             },
         );
         Fixture {
@@ -667,7 +729,7 @@ mod tests {
             other,
             ConsumerState {
                 signers: vec![pubkey_of(&other_signer)],
-                refusal: None,
+                ..ConsumerState::default()
             },
         );
         let token = SessionGrant {

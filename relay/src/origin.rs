@@ -1,8 +1,24 @@
 //! Fetching from a consumer's origin: whole objects, with a timeout, no content decoding
 //! (the relay forwards the origin's bytes as they are).
-use bytes::Bytes;
+//!
+//! The relay's host is protected from the origin and from viewers (review H3, H4):
+//! - redirects are never followed and no system proxy is used, so an origin cannot send the
+//!   relay to another host;
+//! - every address the origin's name resolves to, and an address literal in the URL, must be
+//!   public (not loopback, private, link-local — where cloud metadata lives — shared,
+//!   multicast or unspecified) unless the operator allows private origins;
+//! - bodies are read chunk by chunk and abandoned past `max_object_bytes`, whatever the
+//!   origin says its length is;
+//! - at most `max_concurrent_fetches` fetches run at once and together buffer at most
+//!   `max_fetch_bytes`; a fetch beyond either limit fails at once with `Busy` (503).
+use bytes::{Bytes, BytesMut};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::{Host, Url};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum OriginError {
@@ -12,6 +28,12 @@ pub enum OriginError {
     Unreachable(String),
     #[error("origin object larger than {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("the origin answered with a redirect ({0}); relays do not follow redirects")]
+    Redirect(u16),
+    #[error("origin address {0} is not public; set allow_private_origins to fetch from it")]
+    PrivateAddress(IpAddr),
+    #[error("too many origin fetches in flight; retry shortly")]
+    Busy,
 }
 
 /// The origin's answer.
@@ -40,38 +62,72 @@ const FORWARDED: [&str; 7] = [
     "content-language",
 ];
 
+/// What the relay lets origins cost it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginLimits {
+    pub timeout: Duration,
+    pub max_object_bytes: usize,
+    pub max_concurrent_fetches: usize,
+    pub max_fetch_bytes: usize,
+    pub allow_private: bool,
+}
+
 pub struct Origin {
     http: reqwest::Client,
-    timeout: Duration,
-    max_object_bytes: usize,
+    limits: OriginLimits,
+    fetches: Arc<Semaphore>,
+    /// Buffered bytes of fetches in flight, in KiB permits.
+    buffered_kib: Arc<Semaphore>,
 }
 
 impl Origin {
-    pub fn new(timeout: Duration, max_object_bytes: usize) -> Self {
+    pub fn new(limits: OriginLimits) -> Self {
         let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
+            .connect_timeout(limits.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicResolver {
+                allow_private: limits.allow_private,
+            }))
             .build()
             .unwrap_or_default();
         Origin {
             http,
-            timeout,
-            max_object_bytes,
+            limits,
+            fetches: Arc::new(Semaphore::new(limits.max_concurrent_fetches.max(1))),
+            buffered_kib: Arc::new(Semaphore::new(kib(limits.max_fetch_bytes).max(1))),
         }
     }
 
     /// GETs `url` whole. Connection failures are `Unreachable`; no complete answer within
     /// the timeout is `Timeout`.
-    pub async fn get(&self, url: &str) -> Result<Fetched, OriginError> {
-        match tokio::time::timeout(self.timeout, self.fetch(url)).await {
+    pub async fn get(&self, url: &Url) -> Result<Fetched, OriginError> {
+        check_literal_host(url, self.limits.allow_private)?;
+        let Ok(_slot) = self.fetches.clone().try_acquire_owned() else {
+            return Err(OriginError::Busy);
+        };
+        let timeout = self.limits.timeout;
+        match tokio::time::timeout(timeout, self.fetch(url)).await {
             Ok(result) => result,
-            Err(_) => Err(OriginError::Timeout(self.timeout)),
+            Err(_) => Err(OriginError::Timeout(timeout)),
         }
     }
 
-    async fn fetch(&self, url: &str) -> Result<Fetched, OriginError> {
-        let unreachable = |e: reqwest::Error| OriginError::Unreachable(e.to_string());
-        let response = self.http.get(url).send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
+    async fn fetch(&self, url: &Url) -> Result<Fetched, OriginError> {
+        let unreachable = |e: reqwest::Error| match private_address_in(&e) {
+            Some(ip) => OriginError::PrivateAddress(ip),
+            None => OriginError::Unreachable(format!("{e:#}")),
+        };
+        let mut response = self
+            .http
+            .get(url.as_str())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(OriginError::Redirect(status.as_u16()));
+        }
         let mut headers = HeaderMap::new();
         for name in FORWARDED {
             let name = HeaderName::from_static(name);
@@ -79,26 +135,206 @@ impl Origin {
                 headers.append(name.clone(), value.clone());
             }
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_object_bytes as u64)
-        {
-            return Err(OriginError::TooLarge {
-                limit: self.max_object_bytes,
-            });
+        let limit = self.limits.max_object_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(OriginError::TooLarge { limit });
         }
         let path = response.url().path().to_string();
-        let body = response.bytes().await.map_err(unreachable)?;
-        if body.len() > self.max_object_bytes {
-            return Err(OriginError::TooLarge {
-                limit: self.max_object_bytes,
-            });
+        let mut body = BytesMut::new();
+        let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > limit {
+                return Err(OriginError::TooLarge { limit });
+            }
+            let permits = u32::try_from(kib(chunk.len())).map_err(|_| OriginError::Busy)?;
+            if permits > 0 {
+                let permit = self
+                    .buffered_kib
+                    .clone()
+                    .try_acquire_many_owned(permits)
+                    .map_err(|_| OriginError::Busy)?;
+                held.push(permit);
+            }
+            body.extend_from_slice(&chunk);
         }
         Ok(Fetched {
             path,
-            status,
+            status: status.as_u16(),
             headers,
-            body,
+            body: body.freeze(),
         })
+    }
+}
+
+fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024)
+}
+
+/// reqwest's resolver, refusing names that resolve to non-public addresses.
+struct PublicResolver {
+    allow_private: bool,
+}
+
+/// The error a refused resolution carries to the fetch, which names the address.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not a public address")]
+struct RefusedAddress(IpAddr);
+
+impl Resolve for PublicResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allow_private {
+                if let Some(refused) = resolved.iter().find(|a| !is_public(a.ip())) {
+                    return Err(Box::new(RefusedAddress(refused.ip())) as _);
+                }
+            }
+            Ok(Box::new(resolved.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Finds a `RefusedAddress` in a reqwest error's source chain.
+fn private_address_in(error: &reqwest::Error) -> Option<IpAddr> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(RefusedAddress(ip)) = e.downcast_ref::<RefusedAddress>() {
+            return Some(*ip);
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// reqwest does not resolve address literals, so they are checked here.
+pub fn check_literal_host(url: &Url, allow_private: bool) -> Result<(), OriginError> {
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+        _ => return Ok(()),
+    };
+    if allow_private || is_public(ip) {
+        Ok(())
+    } else {
+        Err(OriginError::PrivateAddress(ip))
+    }
+}
+
+/// Whether `ip` is a globally routable unicast address: not loopback, private (RFC 1918,
+/// unique-local), link-local (169.254/16, where cloud metadata answers, and fe80::/10),
+/// shared (100.64/10), documentation, benchmarking, multicast, broadcast, unspecified or
+/// reserved; IPv4-mapped and -compatible IPv6 addresses are judged as IPv4.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| compatible_v4(v6)) {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn compatible_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    (s[..6] == [0; 6] && !(s[6] == 0 && s[7] <= 1)).then(|| {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    })
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    let reserved = ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240; // reserved
+    !reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    let reserved = ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link local
+        || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
+        || first == 0x0064 && ip.segments()[1] == 0xff9b; // NAT64 of anything
+    !reserved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h3_internal_and_metadata_addresses_are_not_public() {
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(!is_public(internal.parse().unwrap()), "{internal}");
+        }
+        for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn h3_address_literals_are_checked_before_any_connection() {
+        let metadata = Url::parse("http://169.254.169.254/latest/meta-data/").unwrap();
+        assert!(matches!(
+            check_literal_host(&metadata, false),
+            Err(OriginError::PrivateAddress(_))
+        ));
+        check_literal_host(&metadata, true).unwrap();
+        let v6 = Url::parse("http://[::1]:8080/").unwrap();
+        assert!(check_literal_host(&v6, false).is_err());
+        let named = Url::parse("http://origin.example/").unwrap();
+        check_literal_host(&named, false).unwrap();
+    }
+
+    /// H3: a name that resolves to loopback is refused by the resolver itself.
+    #[tokio::test]
+    async fn h3_a_name_resolving_to_loopback_is_refused() {
+        let origin = Origin::new(OriginLimits {
+            timeout: Duration::from_secs(5),
+            max_object_bytes: 1 << 20,
+            max_concurrent_fetches: 4,
+            max_fetch_bytes: 1 << 20,
+            allow_private: false,
+        });
+        let url = Url::parse("http://localhost:9/x").unwrap();
+        match origin.get(&url).await {
+            Err(OriginError::PrivateAddress(ip)) => assert!(ip.is_loopback(), "{ip}"),
+            other => panic!("expected a refused address, got {other:?}"),
+        }
     }
 }

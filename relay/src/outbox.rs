@@ -1,10 +1,16 @@
 //! Getting paid: periodically the relay shows each consumer's gateway the latest viewer
-//! receipt of every session it served in the current and the previous epoch, checks the
+//! receipt of every session whose receipt grew since the gateway last saw it (in the current
+//! and the previous epoch, in requests of at most `COSIGN_CHUNK` sessions), checks the
 //! co-signed receipt it gets back, signs it with its node key and puts it in the durable
 //! outbox; a shipper sends outbox receipts to every keeper until each has answered.
+//!
+//! Peers are untrusted and may hang: every call has a timeout and a cap on the answer's size,
+//! gateways and keepers are called concurrently, and each consumer's debt is computed from
+//! local state whatever its gateway did (review H5). Sessions the gateway caps or rejects are
+//! refused from then on and leave the consumer's debt (review H2).
 use crate::chain::SharedView;
-use crate::debt::{uncosigned, Debts};
-use crate::metering::Meter;
+use crate::debt::{uncosigned, Debt, Debts};
+use crate::metering::{Acknowledged, Meter, SessionId};
 use crate::store::Store;
 use anchor_lang::prelude::Pubkey;
 use base64::Engine;
@@ -33,7 +39,74 @@ struct GatewayAnswer {
     receipt: String,
     consumer_signer: String,
     consumer_signature: String,
+    /// Sessions of the request not counted (index into the request's sessions), and why.
+    #[serde(default)]
+    rejected: Vec<RejectedSession>,
+    /// Sessions (base58 session keys) whose bytes the gateway cut at their max_bytes.
+    #[serde(default)]
+    capped: Vec<String>,
 }
+
+#[derive(Deserialize)]
+struct RejectedSession {
+    index: usize,
+    reason: String,
+}
+
+/// Sessions per co-sign request: about 560 bytes each on the wire, so a request stays far
+/// below the gateway's body limit (review H1).
+pub const COSIGN_CHUNK: usize = 1_000;
+/// The most of a peer's answer the relay reads.
+pub const MAX_PEER_ANSWER_BYTES: usize = 4 << 20;
+/// Keeper refusals that a keeper with a stale chain view gives (a new epoch, a newly
+/// registered relay, a rotated signer): the receipt is offered again next round rather than
+/// marked shipped (review M9).
+const RETRYABLE_REJECTIONS: [&str; 3] =
+    ["wrong_epoch", "unknown_provider", "wrong_consumer_signer"];
+
+/// The HTTP client for gateways and keepers: a whole call may take `timeout`, connecting
+/// `timeout / 3`, and redirects are not followed.
+pub fn peer_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout / 3)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
+/// A peer's answer as JSON, read up to `MAX_PEER_ANSWER_BYTES`.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    mut response: reqwest::Response,
+) -> Result<T, String> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_PEER_ANSWER_BYTES as u64)
+    {
+        return Err(format!("answer larger than {MAX_PEER_ANSWER_BYTES} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_PEER_ANSWER_BYTES {
+            return Err(format!("answer larger than {MAX_PEER_ANSWER_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
+}
+
+/// The start of an error answer, for the log.
+async fn error_text(response: reqwest::Response) -> String {
+    let status = response.status();
+    let text = read_json::<serde_json::Value>(response)
+        .await
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    format!("{status}: {}", text.chars().take(300).collect::<String>())
+}
+
+/// (consumer, epoch, session key): the cumulative the gateway last answered for.
+type ShownKey = (Pubkey, u64, Pubkey);
 
 pub struct Outbox {
     pub node: SigningKey,
@@ -44,8 +117,11 @@ pub struct Outbox {
     pub gateways: HashMap<Pubkey, Url>,
     pub keepers: Vec<Url>,
     pub http: reqwest::Client,
-    /// Updated after every round: what each consumer's gateway has yet to co-sign.
+    /// Updated after every round: what each consumer owes this relay.
     pub debts: Arc<Debts>,
+    /// What each session's receipt stood at when a gateway last answered for it: only
+    /// sessions that grew since are shown again.
+    pub shown: std::sync::Mutex<HashMap<ShownKey, u64>>,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -78,34 +154,56 @@ impl Outbox {
         } else {
             &[settling, epoch]
         };
-        for (consumer, gateway) in &self.gateways {
-            let mut owed = 0u64;
-            for &e in epochs {
-                match self.cosign(config, consumer, gateway, e).await {
-                    Ok(Some(cumulative)) => {
-                        tracing::info!(%consumer, epoch = e, cumulative, "receipt co-signed");
-                    }
-                    Ok(None) => {}
-                    Err(err) => {
-                        counter!("media_relay_cosign_failures_total").increment(1);
-                        tracing::warn!(%consumer, epoch = e, error = %err, "co-signing failed; will retry");
-                    }
-                }
-                owed = owed.saturating_add(self.owed(consumer, e).await);
-            }
-            if owed > 0 {
-                tracing::debug!(%consumer, owed, "acknowledged bytes not co-signed yet");
-            }
-            self.debts.set(*consumer, owed);
-        }
+        self.shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, e, _), _| *e >= settling);
+        let rounds = self
+            .gateways
+            .iter()
+            .map(|(consumer, gateway)| self.cosign_consumer(config, consumer, gateway, epochs));
+        futures::future::join_all(rounds).await;
     }
 
-    /// Bytes `consumer`'s viewers acknowledged in `epoch` beyond what its gateway co-signed.
-    async fn owed(&self, consumer: &Pubkey, epoch: u64) -> u64 {
+    /// Co-signs `consumer`'s epochs with its gateway, then records its debt from local state
+    /// (whatever the gateway did: a hung gateway must not freeze the guard).
+    async fn cosign_consumer(
+        &self,
+        config: Pubkey,
+        consumer: &Pubkey,
+        gateway: &Url,
+        epochs: &[u64],
+    ) {
+        let mut debt = Debt::default();
+        for &e in epochs {
+            match self.cosign(config, consumer, gateway, e).await {
+                Ok(Some(cumulative)) => {
+                    tracing::info!(%consumer, epoch = e, cumulative, "receipt co-signed");
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    counter!("media_relay_cosign_failures_total").increment(1);
+                    tracing::warn!(%consumer, epoch = e, error = %err, "co-signing failed; will retry");
+                }
+            }
+            let (uncosigned, unsettled) = self.owed(consumer, e).await;
+            debt.uncosigned = debt.uncosigned.saturating_add(uncosigned);
+            debt.unsettled = debt.unsettled.saturating_add(unsettled);
+        }
+        if debt.uncosigned > 0 {
+            tracing::debug!(%consumer, owed = debt.uncosigned, "acknowledged bytes not co-signed yet");
+        }
+        self.debts.set(*consumer, debt);
+    }
+
+    /// What `consumer` owes for `epoch`: acknowledged bytes (of sessions the gateway did not
+    /// refuse) beyond what its gateway co-signed, and beyond what this relay's lane settled.
+    async fn owed(&self, consumer: &Pubkey, epoch: u64) -> (u64, u64) {
         let acknowledged = self
             .meter
             .acknowledged(consumer, epoch)
             .iter()
+            .filter(|p| !p.refused)
             .fold(0u64, |sum, p| sum.saturating_add(p.receipt.ack.cumulative));
         let store = self.store.clone();
         let owner = *consumer;
@@ -115,11 +213,21 @@ impl Outbox {
                 // Unknown: count nothing as co-signed, so the relay errs on the side of stopping.
                 _ => 0,
             };
-        uncosigned(acknowledged, cosigned)
+        let settled = {
+            let view = self.view.read().unwrap_or_else(|e| e.into_inner());
+            view.consumers
+                .get(consumer)
+                .map_or(0, |state| state.settled_in(epoch))
+        };
+        (
+            uncosigned(acknowledged, cosigned),
+            acknowledged.max(cosigned).saturating_sub(settled),
+        )
     }
 
-    /// Asks `gateway` to co-sign what the sessions of `consumer` acknowledged in `epoch`;
-    /// the new cumulative when the outbox grew.
+    /// Asks `gateway` to co-sign what the sessions of `consumer` acknowledged in `epoch`,
+    /// showing only sessions that grew since it last answered, `COSIGN_CHUNK` at a time; the
+    /// new cumulative when the outbox grew.
     async fn cosign(
         &self,
         config: Pubkey,
@@ -127,7 +235,12 @@ impl Outbox {
         gateway: &Url,
         epoch: u64,
     ) -> Result<Option<u64>, CosignError> {
-        let proofs = self.meter.acknowledged(consumer, epoch);
+        let proofs: Vec<Acknowledged> = self
+            .meter
+            .acknowledged(consumer, epoch)
+            .into_iter()
+            .filter(|p| !p.refused)
+            .collect();
         let claimed = proofs
             .iter()
             .fold(0u64, |sum, p| sum.saturating_add(p.receipt.ack.cumulative));
@@ -139,18 +252,58 @@ impl Outbox {
         if claimed == 0 || stored.is_some_and(|s| s.receipt.cumulative >= claimed) {
             return Ok(None);
         }
-        let sessions: Vec<_> = proofs
-            .iter()
-            .map(|p| json!({"token": p.token.to_base64(), "receipt": p.receipt.to_base64()}))
-            .collect();
+        let grown: Vec<&Acknowledged> = {
+            let shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+            proofs
+                .iter()
+                .filter(|p| {
+                    let key = (*consumer, epoch, p.receipt.ack.session_key);
+                    shown
+                        .get(&key)
+                        .is_none_or(|c| *c < p.receipt.ack.cumulative)
+                })
+                .collect()
+        };
         let url = gateway.join("cosign").map_err(|e| CosignError::Gateway {
             url: gateway.to_string(),
             message: e.to_string(),
         })?;
+        let mut newest = None;
+        for chunk in grown.chunks(COSIGN_CHUNK) {
+            let signed = self
+                .cosign_chunk(config, consumer, &url, epoch, chunk)
+                .await?;
+            let cumulative = signed.receipt.cumulative;
+            let store = self.store.clone();
+            let grew = tokio::task::spawn_blocking(move || store.put_outbox(&signed))
+                .await
+                .map_err(|e| CosignError::Invalid(e.to_string()))??;
+            if grew {
+                counter!("media_relay_receipts_cosigned_total").increment(1);
+                newest = Some(cumulative);
+            }
+        }
+        Ok(newest)
+    }
+
+    /// One co-sign request; records what the gateway answered for each session and refuses
+    /// the sessions it capped or rejected.
+    async fn cosign_chunk(
+        &self,
+        config: Pubkey,
+        consumer: &Pubkey,
+        url: &Url,
+        epoch: u64,
+        chunk: &[&Acknowledged],
+    ) -> Result<SignedReceipt, CosignError> {
         let failure = |message: String| CosignError::Gateway {
             url: url.to_string(),
             message,
         };
+        let sessions: Vec<_> = chunk
+            .iter()
+            .map(|p| json!({"token": p.token.to_base64(), "receipt": p.receipt.to_base64()}))
+            .collect();
         let response = self
             .http
             .post(url.clone())
@@ -159,23 +312,46 @@ impl Outbox {
             .await
             .map_err(|e| failure(e.to_string()))?;
         if !response.status().is_success() {
-            let status = response.status();
-            return Err(failure(format!(
-                "{status}: {}",
-                response.text().await.unwrap_or_default()
-            )));
+            return Err(failure(error_text(response).await));
         }
-        let answer: GatewayAnswer = response.json().await.map_err(|e| failure(e.to_string()))?;
+        let answer: GatewayAnswer = read_json(response).await.map_err(failure)?;
         let signed = self.check_answer(config, consumer, epoch, &answer)?;
-        let cumulative = signed.receipt.cumulative;
-        let store = self.store.clone();
-        let grew = tokio::task::spawn_blocking(move || store.put_outbox(&signed))
-            .await
-            .map_err(|e| CosignError::Invalid(e.to_string()))??;
-        if grew {
-            counter!("media_relay_receipts_cosigned_total").increment(1);
+        {
+            let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+            for p in chunk {
+                shown.insert(
+                    (*consumer, epoch, p.receipt.ack.session_key),
+                    p.receipt.ack.cumulative,
+                );
+            }
         }
-        Ok(grew.then_some(cumulative))
+        let id = |p: &Acknowledged| SessionId {
+            consumer: *consumer,
+            session_key: p.receipt.ack.session_key,
+        };
+        for rejected in &answer.rejected {
+            if let Some(p) = chunk.get(rejected.index) {
+                counter!("media_relay_sessions_refused_total", "why" => "rejected").increment(1);
+                tracing::warn!(%consumer, session = %p.receipt.ack.session_key, reason = %rejected.reason, "the gateway rejected a session; it is refused from now on");
+                self.meter
+                    .refuse(id(p), epoch, format!("rejected: {}", rejected.reason));
+            }
+        }
+        for capped in &answer.capped {
+            if let Some(p) = chunk
+                .iter()
+                .find(|p| p.receipt.ack.session_key.to_string() == *capped)
+            {
+                counter!("media_relay_sessions_refused_total", "why" => "capped").increment(1);
+                tracing::info!(%consumer, session = %capped, "the gateway capped a session at its max_bytes; it is refused from now on");
+                self.meter.refuse(
+                    id(p),
+                    epoch,
+                    "its max_bytes are used up across relays".into(),
+                );
+            }
+        }
+        Ok(signed)
     }
 
     /// The gateway's receipt must be for this relay, consumer and epoch, signed by the
@@ -205,15 +381,16 @@ impl Outbox {
             .consumer_signer
             .parse()
             .map_err(|_| invalid("consumer_signer"))?;
+        // The signer of the receipt's own epoch, not just any key valid now (review M7).
         let on_chain = {
             let view = self.view.read().unwrap_or_else(|e| e.into_inner());
             view.consumers
                 .get(consumer)
-                .is_some_and(|c| c.signers.contains(&consumer_signer))
+                .and_then(|c| c.signer_for(epoch))
         };
-        if !on_chain {
+        if on_chain != Some(consumer_signer) {
             return Err(invalid(
-                "the gateway's key is not the consumer's receipt signer on chain",
+                "the gateway's key is not the consumer's receipt signer on chain for that epoch",
             ));
         }
         let consumer_signature: [u8; 64] = b64()
@@ -249,7 +426,7 @@ impl Outbox {
                 by_keeper.entry(keeper).or_default().push(p.receipt.clone());
             }
         }
-        for (keeper, receipts) in by_keeper {
+        let shipments = by_keeper.into_iter().map(|(keeper, receipts)| async move {
             for batch in receipts.chunks(100) {
                 if let Err(e) = self.ship(&keeper, batch).await {
                     counter!("media_relay_ship_failures_total").increment(1);
@@ -257,7 +434,8 @@ impl Outbox {
                     break;
                 }
             }
-        }
+        });
+        futures::future::join_all(shipments).await;
     }
 
     async fn ship(&self, keeper: &str, batch: &[SignedReceipt]) -> anyhow::Result<()> {
@@ -270,13 +448,9 @@ impl Outbox {
             .send()
             .await?;
         if !response.status().is_success() {
-            anyhow::bail!(
-                "{}: {}",
-                response.status(),
-                response.text().await.unwrap_or_default()
-            );
+            anyhow::bail!("{}", error_text(response).await);
         }
-        let answer: serde_json::Value = response.json().await?;
+        let answer: serde_json::Value = read_json(response).await.map_err(anyhow::Error::msg)?;
         let results = answer["results"].as_array().cloned().unwrap_or_default();
         anyhow::ensure!(
             results.len() == batch.len(),
@@ -286,11 +460,17 @@ impl Outbox {
         );
         for (receipt, result) in batch.iter().zip(results) {
             let status = result["status"].as_str().unwrap_or("unknown");
+            let code = result["code"].as_str().unwrap_or_default();
+            let retry =
+                status == "retry" || (status == "rejected" && RETRYABLE_REJECTIONS.contains(&code));
             if status == "rejected" {
-                tracing::warn!(%keeper, reason = %result["reason"], epoch = receipt.receipt.epoch, "a keeper rejected a receipt");
+                tracing::warn!(%keeper, reason = %result["reason"], epoch = receipt.receipt.epoch, retry, "a keeper rejected a receipt");
             }
             counter!("media_relay_receipts_shipped_total", "status" => status.to_string())
                 .increment(1);
+            if retry {
+                continue;
+            }
             let store = self.store.clone();
             let keeper = keeper.to_string();
             let receipt = receipt.clone();

@@ -5,6 +5,7 @@ use crate::cache::{FetchError, Lookup, Object, ObjectCache};
 use crate::chain::SharedView;
 use crate::metering::{Meter, ReceiptRejection, Refusal, SessionId};
 use crate::origin::{Origin, OriginError};
+use crate::target::{cache_key, origin_url};
 use anchor_lang::prelude::Pubkey;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -29,12 +30,18 @@ pub const ACKED_HEADER: &str = "x-media-acked";
 pub const CACHE_HEADER: &str = "x-media-cache";
 /// Retry-After for a consumer whose gateway lags: about one co-signing round.
 const RETRY_LAGGING_SECS: u64 = 5;
+/// Retry-After when the relay's origin fetches are all busy.
+const RETRY_BUSY_SECS: u64 = 1;
+/// Error bodies (non-2xx) are not metered, so only small ones are passed on.
+pub const MAX_UNMETERED_BODY_BYTES: usize = 16 << 10;
 
 pub struct Relay {
     pub node_key: Pubkey,
     pub meter: Arc<Meter>,
     pub cache: ObjectCache,
     pub origin: Origin,
+    /// Whether viewers' query strings reach the origin (and the cache key).
+    pub forward_query: bool,
     pub view: SharedView,
     /// Consumer owner → origin base URL.
     pub origins: HashMap<Pubkey, Url>,
@@ -74,7 +81,10 @@ fn refusal_response(refusal: Refusal) -> Response {
         | Refusal::Expired(_)
         | Refusal::NotSigned => StatusCode::UNAUTHORIZED,
         Refusal::UnknownConsumer(_) => StatusCode::NOT_FOUND,
-        Refusal::ConsumerRefused(_) | Refusal::SessionSpent(_) => StatusCode::FORBIDDEN,
+        Refusal::ConsumerRefused(_)
+        | Refusal::SessionSpent(_)
+        | Refusal::SessionRefused(_)
+        | Refusal::EscrowShort { .. } => StatusCode::FORBIDDEN,
         Refusal::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
         Refusal::CosignLagging { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
@@ -117,39 +127,51 @@ async fn proxy(
     let Some(origin_base) = relay.origins.get(&consumer) else {
         return refusal_response(Refusal::UnknownConsumer(consumer));
     };
-    if let Err(refusal) = relay.debts.check(&consumer) {
-        return refusal_response(refusal);
-    }
     let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let admitted = {
         let view = relay.view.read().unwrap_or_else(|e| e.into_inner());
-        relay.meter.admit(token, &consumer, &view, unix_now())
+        let owed = match view.consumers.get(&consumer) {
+            Some(state) => relay.debts.check(&consumer, state),
+            None => Ok(()),
+        };
+        owed.and_then(|()| relay.meter.admit(token, &consumer, &view, unix_now()))
     };
     let session = match admitted {
         Ok(session) => session,
         Err(refusal) => return refusal_response(refusal),
     };
-    let mut url = origin_base.clone();
-    url.set_path(&format!(
-        "{}/{path}",
-        origin_base.path().trim_end_matches('/')
-    ));
-    url.set_query(uri.query());
-    let key = match uri.query() {
-        Some(query) => format!("{consumer}/{path}?{query}"),
-        None => format!("{consumer}/{path}"),
+    let query = if relay.forward_query {
+        uri.query()
+    } else {
+        None
     };
-    let (object, lookup) = match relay.cache.get(key, &relay.origin, url.as_str()).await {
+    let url = match origin_url(origin_base, &path, query) {
+        Ok(url) => url,
+        Err(refusal) => {
+            counter!("media_relay_refused_paths_total").increment(1);
+            return error(StatusCode::BAD_REQUEST, refusal.to_string());
+        }
+    };
+    let key = cache_key(&consumer, &url);
+    let (object, lookup) = match relay.cache.get(key, &relay.origin, &url).await {
         Ok(found) => found,
         Err(FetchError::Origin(e)) => {
             counter!("media_relay_origin_errors_total").increment(1);
             let status = match e {
                 OriginError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                OriginError::Unreachable(_) | OriginError::TooLarge { .. } => {
-                    StatusCode::BAD_GATEWAY
-                }
+                OriginError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                OriginError::Unreachable(_)
+                | OriginError::TooLarge { .. }
+                | OriginError::Redirect(_)
+                | OriginError::PrivateAddress(_) => StatusCode::BAD_GATEWAY,
             };
-            return error(status, e.to_string());
+            let mut response = error(status, e.to_string());
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_BUSY_SECS));
+            }
+            return response;
         }
     };
     match lookup {
@@ -189,7 +211,14 @@ fn respond(
             0..total,
         ),
     };
-    let body = object.body.slice(range.clone());
+    // Viewers acknowledge only the bodies of 2xx answers, so only those are metered; error
+    // bodies pass unmetered, and only small ones (review L5).
+    let metered = status.is_success();
+    let body = if metered || object.body.len() <= MAX_UNMETERED_BODY_BYTES {
+        object.body.slice(range.clone())
+    } else {
+        Bytes::new()
+    };
     let mut builder = Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
         for (name, value) in &object.headers {
@@ -219,8 +248,10 @@ fn respond(
     counter!("media_relay_requests_total", "status" => status.as_u16().to_string()).increment(1);
     let body = if *method == Method::HEAD {
         Body::empty()
-    } else {
+    } else if metered {
         metered_body(relay.clone(), session, body)
+    } else {
+        Body::from(body)
     };
     builder
         .body(body)
@@ -274,7 +305,7 @@ fn parse_range(value: &str, total: usize) -> RangeRequest {
     };
     let parse = |s: &str| s.trim().parse::<usize>().ok();
     let (start, end) = match (parse(first), parse(last)) {
-        (Some(start), Some(last)) if last >= start => (start, (last + 1).min(total)),
+        (Some(start), Some(last)) if last >= start => (start, last.saturating_add(1).min(total)),
         (Some(start), None) if last.trim().is_empty() => (start, total),
         (None, Some(suffix)) if first.trim().is_empty() => (total.saturating_sub(suffix), total),
         _ => return RangeRequest::Whole,
@@ -348,12 +379,20 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
         .keys()
         .map(|c| {
             let state = view.consumers.get(c);
-            let lagging = relay.debts.check(c).err().map(|r| r.to_string());
+            let lagging = state
+                .and_then(|s| relay.debts.check(c, s).err())
+                .map(|r| r.to_string());
             let served = state.is_some_and(|s| s.refusal.is_none()) && lagging.is_none();
             let reason = state.and_then(|s| s.refusal.clone()).or(lagging);
             (
                 c.to_string(),
-                json!({"served": served, "refusal": reason, "uncosigned_bytes": relay.debts.owed(c)}),
+                json!({
+                    "served": served,
+                    "refusal": reason,
+                    "uncosigned_bytes": relay.debts.owed(c),
+                    "unsettled_bytes": relay.debts.debt(c).unsettled,
+                    "spendable_escrow": state.map(|s| s.spendable),
+                }),
             )
         })
         .collect();
@@ -392,5 +431,21 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Whole);
         assert_eq!(parse_range("items=0-1", 100), Whole);
         assert_eq!(parse_range("bytes=5-1", 100), Whole);
+    }
+
+    /// L1: the largest last-byte position no longer overflows (it panicked).
+    #[test]
+    fn l1_a_range_ending_at_u64_max_is_the_rest_of_the_object() {
+        use RangeRequest::*;
+        let last = u64::MAX.to_string();
+        assert_eq!(
+            parse_range(&format!("bytes=0-{last}"), 100),
+            Satisfiable(0, 100)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={last}-{last}"), 100),
+            Unsatisfiable
+        );
+        assert_eq!(parse_range("bytes=-99999999999999999999999", 100), Whole);
     }
 }

@@ -1,6 +1,8 @@
 //! The plumbing every Media Network service binary shares (relay, gateway, keeper, CLI):
 //! logging to stderr, one Prometheus recorder per process, a shutdown signal, and the error
 //! type of their embedded stores.
+pub mod http;
+
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 

@@ -130,6 +130,21 @@ impl Wallet {
     }
 }
 
+/// Which authorities a test mint keeps after its supply is minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MintAuthorities {
+    pub mint: bool,
+    pub freeze: bool,
+}
+
+impl MintAuthorities {
+    /// A fixed supply that nobody can freeze: what MEDIA must be.
+    pub const NONE: MintAuthorities = MintAuthorities {
+        mint: false,
+        freeze: false,
+    };
+}
+
 pub struct TestEnv {
     pub ctx: ProgramTestContext,
     /// The program's upgrade authority, and the first protocol authority.
@@ -321,6 +336,19 @@ impl TestEnv {
         decimals: u8,
         supply: u64,
     ) -> (Pubkey, Pubkey) {
+        self.create_mint(token_program, decimals, supply, MintAuthorities::NONE)
+            .await
+    }
+
+    /// Creates a mint under `token_program` and mints `supply` into a reserve account; the
+    /// payer keeps the mint authority and becomes the freeze authority as `authorities` say.
+    pub async fn create_mint(
+        &mut self,
+        token_program: &Pubkey,
+        decimals: u8,
+        supply: u64,
+        authorities: MintAuthorities,
+    ) -> (Pubkey, Pubkey) {
         let mint = Keypair::new();
         let authority = self.ctx.payer.insecure_clone();
         let rent = self.ctx.banks_client.get_rent().await.unwrap();
@@ -332,11 +360,12 @@ impl TestEnv {
             mint_len as u64,
             token_program,
         );
+        let freeze = authorities.freeze.then(|| authority.pubkey());
         let init = token_ix::initialize_mint2(
             token_program,
             &mint.pubkey(),
             &authority.pubkey(),
-            None,
+            freeze.as_ref(),
             decimals,
         )
         .unwrap();
@@ -346,26 +375,35 @@ impl TestEnv {
         let reserve = self
             .token_account_under(token_program, &mint.pubkey(), &authority.pubkey())
             .await;
+        let mut ixs = Vec::new();
         if supply > 0 {
-            let mint_to = token_ix::mint_to(
-                token_program,
-                &mint.pubkey(),
-                &reserve,
-                &authority.pubkey(),
-                &[],
-                supply,
+            ixs.push(
+                token_ix::mint_to(
+                    token_program,
+                    &mint.pubkey(),
+                    &reserve,
+                    &authority.pubkey(),
+                    &[],
+                    supply,
+                )
+                .unwrap(),
             );
-            let revoke = token_ix::set_authority(
-                token_program,
-                &mint.pubkey(),
-                None,
-                token_ix::AuthorityType::MintTokens,
-                &authority.pubkey(),
-                &[],
+        }
+        if !authorities.mint {
+            ixs.push(
+                token_ix::set_authority(
+                    token_program,
+                    &mint.pubkey(),
+                    None,
+                    token_ix::AuthorityType::MintTokens,
+                    &authority.pubkey(),
+                    &[],
+                )
+                .unwrap(),
             );
-            self.send(&[mint_to.unwrap(), revoke.unwrap()], &[])
-                .await
-                .expect("mint supply");
+        }
+        if !ixs.is_empty() {
+            self.send(&ixs, &[]).await.expect("mint supply");
         }
         (mint.pubkey(), reserve)
     }

@@ -71,10 +71,14 @@ pub async fn proxy(session: Session, listen: SocketAddr) -> Result<()> {
         session.relay,
         viewer.session_pubkey()
     );
-    axum::serve(listener, player_proxy(viewer))
-        .with_graceful_shutdown(async {
+    media_service::http::serve(
+        listener,
+        player_proxy(viewer),
+        media_service::http::ServerLimits::default(),
+        async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(())
 }

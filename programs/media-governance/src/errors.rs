@@ -50,4 +50,6 @@ pub enum GovernanceError {
     ProposalHasVotes,
     #[msg("Arithmetic overflow")]
     MathOverflow,
+    #[msg("media-network's GOVERNANCE_PROGRAM_ID is not this program: votes could never lock stake, so governance must not take over")]
+    NetworkTrustsAnotherGovernanceProgram,
 }

@@ -3,7 +3,7 @@
 //! Prices are Q32.32 fixed point: MEDIA base units per payment-mint base unit, times 2^32.
 //! A lot's price falls linearly from `start_multiplier` x reference to reference /
 //! `floor_divisor` over the auction; a bidder pays the current price, the MEDIA owed is
-//! rounded up, and only lots that sold at least `min_lot` move the reference.
+//! rounded up, and the next reference is the lot's average with its unsold rest at the floor.
 use crate::errors::MediaError;
 use anchor_lang::prelude::*;
 
@@ -37,24 +37,20 @@ pub fn media_owed(payment: u64, price: u64) -> Result<u64> {
     u64::try_from(owed).map_err(|_| error!(MediaError::MathOverflow))
 }
 
-/// The next auction's reference price. A lot that sold at least `min_lot` sets it to its
-/// volume-weighted price; a lot that sold nothing lowers it to reference / `floor_divisor`;
-/// a dust sale leaves it alone.
-pub fn next_reference(
-    reference: u64,
-    sold: u64,
-    media_paid: u64,
-    min_lot: u64,
-    floor_divisor: u64,
-) -> u64 {
-    if sold >= min_lot && sold > 0 {
-        let vwap = (u128::from(media_paid) << PRICE_SHIFT) / u128::from(sold);
-        u64::try_from(vwap).unwrap_or(u64::MAX).max(1)
-    } else if sold == 0 {
-        floor_price(reference, floor_divisor)
-    } else {
-        reference
+/// The next auction's reference price: the lot's average price with its unsold rest valued
+/// at the floor, ((MEDIA paid << 32) + unsold x floor) / lot. A lot that sold out sets it to
+/// its volume-weighted price, one that sold nothing lowers it to the floor, and a dust fill
+/// weighs only its share of the lot, so it can neither hold an above-market reference up
+/// (review M-2) nor let a small slice price the whole lot.
+pub fn next_reference(lot: u64, sold: u64, media_paid: u64, floor: u64) -> u64 {
+    if lot == 0 {
+        return floor.max(1);
     }
+    let unsold = u128::from(lot.saturating_sub(sold));
+    let value = (u128::from(media_paid) << PRICE_SHIFT) + unsold * u128::from(floor);
+    u64::try_from(value / u128::from(lot))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 #[cfg(test)]
@@ -93,12 +89,14 @@ mod tests {
     }
 
     #[test]
-    fn reference_moves_only_on_real_volume() {
-        // Sold 1,000 for 3,000 MEDIA: the reference becomes 3.0.
-        assert_eq!(next_reference(ONE, 1_000, 3_000, 1_000, 2), 3 * ONE);
-        // A dust sale, however extreme its price, changes nothing.
-        assert_eq!(next_reference(ONE, 999, 1, 1_000, 2), ONE);
-        assert_eq!(next_reference(ONE, 0, 0, 1_000, 2), ONE / 2);
+    fn reference_is_the_lot_average_with_the_unsold_rest_at_the_floor() {
+        // Sold all 1,000 for 3,000 MEDIA: the reference becomes 3.0.
+        assert_eq!(next_reference(1_000, 1_000, 3_000, ONE / 2), 3 * ONE);
+        // Nothing sold: the floor.
+        assert_eq!(next_reference(1_000, 0, 0, ONE / 2), ONE / 2);
+        // Half sold at 2.0, half unsold at the floor 0.5: 1.25.
+        assert_eq!(next_reference(1_000, 500, 1_000, ONE / 2), ONE + ONE / 4);
+        assert_eq!(next_reference(0, 0, 0, 0), 1);
     }
 
     /// Random auctions and bids: a bidder never pays less than the exact price (rounding
@@ -125,17 +123,31 @@ mod tests {
         }
     }
 
-    /// Whatever dust sales happen, the reference only changes through lots of at least
-    /// `min_lot`, or falls by the floor divisor after a lot that sold nothing.
+    /// M-2: whatever one dust fill pays, at most its share of the lot lifts the reference
+    /// above the floor, so one cheap fill per auction cannot freeze an above-market price.
     #[test]
-    fn dust_fills_cannot_move_the_reference() {
+    fn m2_a_dust_fill_each_auction_cannot_freeze_the_reference() {
         let mut rng = Rng::new(7);
         for _ in 0..20_000 {
-            let reference = rng.range(1, 1 << 40);
-            let min_lot = rng.range(1, 1 << 30);
-            let sold = rng.range(1, min_lot);
-            let paid = rng.range(0, u64::MAX >> 1);
-            assert_eq!(next_reference(reference, sold, paid, min_lot, 3), reference);
+            let reference = rng.range(2, 1 << 40);
+            let start = start_price(reference, rng.range(1, 4)).unwrap();
+            let floor = floor_price(reference, rng.range(2, 4));
+            let lot = rng.range(1_000, 1 << 40);
+            let sold = rng.range(1, lot / 1_000 + 1);
+            // The dust is bought at any price up to the start price.
+            let price = rng.range(floor, start + 1);
+            let paid = media_owed(sold, price).unwrap();
+            let next = next_reference(lot, sold, paid, floor);
+            // Its share of the price range, plus the one MEDIA base unit that rounding up
+            // the amount owed can add.
+            let lift = (u128::from(start - floor) * u128::from(sold) + (1u128 << PRICE_SHIFT))
+                / u128::from(lot)
+                + 1;
+            assert!(next >= floor, "{next} < floor {floor}");
+            assert!(
+                u128::from(next - floor) <= lift,
+                "dust lifted {next} from {floor}"
+            );
         }
     }
 }

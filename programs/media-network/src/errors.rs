@@ -166,4 +166,10 @@ pub enum MediaError {
     // Arithmetic.
     #[msg("Arithmetic overflow")]
     MathOverflow,
+
+    // Added for the security review (appended so earlier codes keep their numbers).
+    #[msg("The receipt signer took over this epoch; the previous epoch's receipts still need its predecessor, so rotate again from the next epoch")]
+    SignerRotationTooSoon,
+    #[msg("The MEDIA mint still has a mint or freeze authority: its supply must be fixed and its vaults unfreezable")]
+    MediaMintHasAuthority,
 }

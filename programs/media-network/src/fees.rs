@@ -1,13 +1,15 @@
-//! Bandwidth pricing. F(x) = floor(x * price / 2^30) is the cumulative fee for x bytes at
+//! Bandwidth pricing. F(x) = ceil(x * price / 2^30) is the cumulative fee for x bytes at
 //! `price` per GiB; a delta is charged F(settled + delta) - F(settled), so any split of the
-//! same bytes into receipts costs exactly the same.
+//! same bytes into receipts costs exactly the same. Rounding up makes the first byte of every
+//! lane and epoch cost at least one unit: an empty escrow settles nothing (review L-1), where
+//! rounding down let the first 2^30 / price bytes of every lane settle free.
 use crate::constants::{BPS_DENOMINATOR, GIB_SHIFT};
 use crate::errors::MediaError;
 use anchor_lang::prelude::*;
 
 /// F(x): the fee for the first `bytes` bytes of an epoch's lane.
 pub fn cumulative_fee(bytes: u64, price_per_gib: u64) -> Result<u64> {
-    let fee = (u128::from(bytes) * u128::from(price_per_gib)) >> GIB_SHIFT;
+    let fee = (u128::from(bytes) * u128::from(price_per_gib)).div_ceil(1u128 << GIB_SHIFT);
     u64::try_from(fee).map_err(|_| error!(MediaError::MathOverflow))
 }
 
@@ -22,15 +24,16 @@ pub fn fee_for(settled: u64, bytes: u64, price_per_gib: u64) -> Result<u64> {
 
 /// The most bytes of `delta` (beyond `settled`) that `escrow` can pay for.
 ///
-/// F(settled + p) <= F(settled) + escrow = T  <=>  (settled + p) * price < (T + 1) * 2^30
-/// <=>  settled + p <= ((T + 1) * 2^30 - 1) / price.
+/// F(settled + p) <= F(settled) + escrow = T  <=>  (settled + p) * price <= T * 2^30
+/// <=>  settled + p <= T * 2^30 / price; and T >= F(settled) >= settled * price / 2^30 keeps
+/// that bound at or above `settled`.
 pub fn payable_bytes(settled: u64, delta: u64, price_per_gib: u64, escrow: u64) -> Result<u64> {
     if price_per_gib == 0 {
         return Ok(delta);
     }
     let budget = u128::from(cumulative_fee(settled, price_per_gib)?) + u128::from(escrow);
-    let max_end = (((budget + 1) << GIB_SHIFT) - 1) / u128::from(price_per_gib);
-    let affordable = max_end - u128::from(settled);
+    let max_end = (budget << GIB_SHIFT) / u128::from(price_per_gib);
+    let affordable = max_end.saturating_sub(u128::from(settled));
     Ok(u64::try_from(affordable.min(u128::from(delta))).unwrap_or(delta))
 }
 
@@ -69,7 +72,10 @@ mod tests {
     #[test]
     fn a_gib_costs_the_price() {
         assert_eq!(cumulative_fee(GIB, 10_000).unwrap(), 10_000);
-        assert_eq!(cumulative_fee(GIB - 1, 10_000).unwrap(), 9_999);
+        assert_eq!(cumulative_fee(GIB - 1, 10_000).unwrap(), 10_000);
+        assert_eq!(cumulative_fee(GIB + 1, 10_000).unwrap(), 10_001);
+        assert_eq!(cumulative_fee(1, 10_000).unwrap(), 1);
+        assert_eq!(cumulative_fee(0, 10_000).unwrap(), 0);
         assert_eq!(
             cumulative_fee(u64::MAX, u64::MAX).unwrap_err(),
             error!(MediaError::MathOverflow)
@@ -105,6 +111,9 @@ mod tests {
             }
         }
         assert_eq!(payable_bytes(5, 100, 0, 0).unwrap(), 100);
+        // L-1: nothing in escrow, nothing settled yet: not a single byte settles.
+        assert_eq!(payable_bytes(0, 4 * GIB, 10_000, 0).unwrap(), 0);
+        assert_eq!(payable_bytes(0, 4 * GIB, 1, 0).unwrap(), 0);
         assert_eq!(payable_bytes(0, u64::MAX, 1, u64::MAX).unwrap(), u64::MAX);
     }
 

@@ -59,7 +59,7 @@ async fn receipts_accepted_before_a_sigkill_are_shipped_after_the_restart() {
         let text = format!(
             "listen = \"127.0.0.1:{port}\"\nnode_keypair = {node:?}\nrpc_url = {rpc:?}\n\
              keepers = [{keeper:?}]\nstore = {store:?}\ncosign_interval_secs = {cosign_interval_secs}\n\
-             chain_refresh_secs = 1\n\n[[consumers]]\nowner = \"{owner}\"\norigin = {origin:?}\ngateway = {gateway:?}\n",
+             chain_refresh_secs = 1\nallow_private_origins = true\n\n[[consumers]]\nowner = \"{owner}\"\norigin = {origin:?}\ngateway = {gateway:?}\n",
             node = node_path.display().to_string(),
             rpc = network.url(),
             keeper = keeper.to_string(),

@@ -9,10 +9,11 @@ use ed25519_dalek::SigningKey;
 use media_relay::cache::ObjectCache;
 use media_relay::chain::{ChainView, ConsumerState};
 use media_relay::metering::Meter;
-use media_relay::origin::Origin;
+use media_relay::origin::{Origin, OriginLimits};
 use media_relay::server::{router, Relay};
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::{SessionGrant, SessionToken};
+use media_service::http::ServerLimits;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -105,7 +106,9 @@ pub struct Options {
     pub credit_window: u64,
     pub stall: Duration,
     pub cache_bytes: u64,
-    pub origin_timeout: Duration,
+    pub origin: OriginLimits,
+    pub forward_query: bool,
+    pub server: ServerLimits,
 }
 
 impl Default for Options {
@@ -114,7 +117,16 @@ impl Default for Options {
             credit_window: 1 << 20,
             stall: Duration::from_secs(5),
             cache_bytes: 64 << 20,
-            origin_timeout: Duration::from_secs(5),
+            // The test origins listen on 127.0.0.1.
+            origin: OriginLimits {
+                timeout: Duration::from_secs(5),
+                max_object_bytes: 64 << 20,
+                max_concurrent_fetches: 64,
+                max_fetch_bytes: 512 << 20,
+                allow_private: true,
+            },
+            forward_query: false,
+            server: ServerLimits::default(),
         }
     }
 }
@@ -143,7 +155,13 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         consumer,
         ConsumerState {
             signers: vec![pubkey_of(&receipt_signer)],
-            refusal: None,
+            signer_by_epoch: vec![
+                (EPOCH, pubkey_of(&receipt_signer)),
+                (EPOCH - 1, pubkey_of(&receipt_signer)),
+            ],
+            spendable: u64::MAX,
+            price_per_gib: 10_000,
+            ..ConsumerState::default()
         },
     );
     let relay = Arc::new(Relay {
@@ -154,7 +172,8 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
             options.stall,
         )),
         cache: ObjectCache::new(options.cache_bytes),
-        origin: Origin::new(options.origin_timeout, 64 << 20),
+        origin: Origin::new(options.origin),
+        forward_query: options.forward_query,
         view: Arc::new(RwLock::new(view)),
         origins: HashMap::from([(consumer, origin.clone())]),
         store: Arc::new(media_relay::store::Store::open(&temp_path("relay")).unwrap()),
@@ -164,7 +183,13 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     let app = router(relay.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let limits = options.server;
+    tokio::spawn(media_service::http::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
     TestRelay {
         relay,
         url,

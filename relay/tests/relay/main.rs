@@ -3,7 +3,9 @@
 mod crash;
 mod fixtures;
 mod hls;
+mod hostile;
 mod metering;
 mod network;
 mod paid;
+mod peers;
 mod proxy;

@@ -23,6 +23,14 @@ pub async fn start_gateway(
         store,
         ..Default::default()
     };
+    start_gateway_with(signer, config).await
+}
+
+/// A gateway in this process with `config`.
+pub async fn start_gateway_with(
+    signer: &SigningKey,
+    config: media_gateway::config::GatewayConfig,
+) -> Url {
     let gateway = media_gateway::build(&config, signer.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();

@@ -37,6 +37,8 @@ fn paid_relay_config(
             origin,
             gateway: Some(gateway),
         }],
+        // The test origin listens on 127.0.0.1.
+        allow_private_origins: true,
         ..RelayConfig::default()
     }
 }

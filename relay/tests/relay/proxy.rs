@@ -2,17 +2,18 @@
 //! the byte budget.
 use crate::fixtures::*;
 use ed25519_dalek::SigningKey;
+use media_relay::origin::OriginLimits;
 use media_relay::server::{CACHE_HEADER, SESSION_HEADER};
 use reqwest::StatusCode;
 use std::time::Duration;
 
 /// These viewers never acknowledge: a window larger than anything they fetch.
-const UNMETERED: Options = Options {
-    credit_window: 1 << 40,
-    stall: Duration::from_secs(5),
-    cache_bytes: 64 << 20,
-    origin_timeout: Duration::from_secs(5),
-};
+fn unmetered() -> Options {
+    Options {
+        credit_window: 1 << 40,
+        ..Options::default()
+    }
+}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -27,7 +28,7 @@ async fn a_hundred_concurrent_misses_cause_one_origin_fetch() {
     let body = content(200_000, 5);
     origin.put("vod/hot.ts", body.clone(), None);
     *origin.delay.lock().unwrap() = Duration::from_millis(300);
-    let relay = start_relay(&origin_url, UNMETERED).await;
+    let relay = start_relay(&origin_url, unmetered()).await;
     let session = SigningKey::from_bytes(&[31; 32]);
     let token = relay.token(&session, u64::MAX).to_base64();
     let http = client();
@@ -115,7 +116,10 @@ async fn origin_down_is_502_and_origin_timeout_is_504() {
     let relay = start_relay(
         &origin_url,
         Options {
-            origin_timeout: Duration::from_millis(300),
+            origin: OriginLimits {
+                timeout: Duration::from_millis(300),
+                ..Options::default().origin
+            },
             ..Options::default()
         },
     )
@@ -194,7 +198,7 @@ async fn the_cache_keeps_to_its_byte_budget() {
         &origin_url,
         Options {
             cache_bytes: budget,
-            ..UNMETERED
+            ..unmetered()
         },
     )
     .await;

@@ -27,6 +27,7 @@ pub struct AcceptNetworkAuthority<'info> {
 
 pub fn handler(ctx: Context<AcceptNetworkAuthority>) -> Result<()> {
     let a = &ctx.accounts;
+    require_network_trusts(&crate::ID)?;
     a.gov_config
         .params
         .check_stake_locks(&a.network_config.params)?;

@@ -88,6 +88,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<(
         voters: 0,
         executable_at: 0,
         expires_at: 0,
+        rules: params,
     };
     create_account_of(
         &crate::ID,

@@ -8,6 +8,8 @@ use anchor_lang::prelude::*;
 /// expired once its execution window is over. A closed proposal frees its proposer's slot.
 #[derive(Accounts)]
 pub struct FinalizeProposal<'info> {
+    /// Not read since proposals carry their own rules (L-3); kept so clients' account lists
+    /// stay valid.
     #[account(seeds = [GOVERNANCE_SEED], bump = gov_config.bump)]
     pub gov_config: Box<Account<'info, GovConfig>>,
 
@@ -21,16 +23,9 @@ pub struct FinalizeProposal<'info> {
 pub fn handler(ctx: Context<FinalizeProposal>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut *ctx.accounts;
-    let p = a.gov_config.params;
     match a.proposal.status {
         ProposalStatus::Voting => {
-            let passed = a.proposal.finalize_vote(
-                now,
-                p.quorum_bps,
-                p.approval_bps,
-                p.timelock_secs,
-                p.execution_window_secs,
-            )?;
+            let passed = a.proposal.finalize_vote(now)?;
             emit!(ProposalFinalized {
                 id: a.proposal.id,
                 passed,

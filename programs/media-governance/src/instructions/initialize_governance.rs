@@ -34,6 +34,7 @@ pub struct InitializeGovernance<'info> {
 pub fn handler(ctx: Context<InitializeGovernance>, params: GovParams) -> Result<()> {
     let a = &ctx.accounts;
     require_upgrade_authority(&a.deployer.key(), &a.program_data)?;
+    require_network_trusts(&crate::ID)?;
     params.validate()?;
     params.check_stake_locks(&a.network_config.params)?;
     let bump = ctx.bumps.gov_config;

@@ -1,4 +1,4 @@
-use super::ProposalAction;
+use super::{GovParams, ProposalAction};
 use crate::errors::GovernanceError;
 use crate::tally::{self, Outcome};
 use anchor_lang::prelude::*;
@@ -40,6 +40,9 @@ pub struct Proposal {
     pub voters: u64,
     pub executable_at: i64,
     pub expires_at: i64,
+    /// Governance's parameters when the proposal was made: they, not later ones, decide its
+    /// quorum, approval, timelock and execution window (review L-3).
+    pub rules: GovParams,
 }
 
 impl Proposal {
@@ -64,32 +67,27 @@ impl Proposal {
         Ok(())
     }
 
-    /// Counts the votes once voting has ended; a passed proposal gets its execution window.
-    pub fn finalize_vote(
-        &mut self,
-        now: i64,
-        quorum_bps: u16,
-        approval_bps: u16,
-        timelock: i64,
-        window: i64,
-    ) -> Result<bool> {
+    /// Counts the votes once voting has ended, by the rules the proposal was made under; a
+    /// passed proposal gets its execution window.
+    pub fn finalize_vote(&mut self, now: i64) -> Result<bool> {
         require!(
             self.status == ProposalStatus::Voting,
             GovernanceError::ProposalNotVoting
         );
         require!(now >= self.voting_ends_at, GovernanceError::VotingStillOpen);
+        let rules = self.rules;
         let passed = tally::outcome(
             self.yes,
             self.no,
             self.abstain,
             self.stake_snapshot,
-            quorum_bps,
-            approval_bps,
+            rules.quorum_bps,
+            rules.approval_bps,
         ) == Outcome::Passed;
         if passed {
             self.status = ProposalStatus::Passed;
-            self.executable_at = add(self.voting_ends_at, timelock)?;
-            self.expires_at = add(self.executable_at, window)?;
+            self.executable_at = add(self.voting_ends_at, rules.timelock_secs)?;
+            self.expires_at = add(self.executable_at, rules.execution_window_secs)?;
         } else {
             self.status = ProposalStatus::Defeated;
         }

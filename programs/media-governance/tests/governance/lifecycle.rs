@@ -270,3 +270,50 @@ async fn the_proposer_cancels_only_before_any_vote() {
         GovernanceError::ProposalHasVotes,
     );
 }
+
+/// L-3: a proposal is judged by the governance parameters in force when it was made. A
+/// passed `SetGovParam` that removes the timelock does not remove it from a proposal that was
+/// already being voted on.
+#[tokio::test]
+async fn l3_gov_params_a_proposal_was_made_under_judge_it() {
+    let mut g = governed().await;
+    let rules = test_gov_params();
+    let no_timelock = g
+        .propose(
+            0,
+            ProposalAction::SetGovParam {
+                field: GovField::TimelockSecs,
+                old: rules.timelock_secs as u64,
+                new: 0,
+            },
+        )
+        .await
+        .unwrap();
+    g.vote(0, no_timelock, VoteChoice::Yes).await.unwrap();
+    g.vote(1, no_timelock, VoteChoice::Yes).await.unwrap();
+    // Shortly before that vote ends, another proposal opens under the 50 s timelock.
+    g.env.advance_clock(rules.voting_period_secs - 10).await;
+    let running = g.propose(1, double_price()).await.unwrap();
+    assert_eq!(g.proposal(running).await.rules, rules);
+    g.env.advance_clock(10).await;
+    g.finalize(no_timelock).await.unwrap();
+    g.env.advance_clock(rules.timelock_secs).await;
+    g.execute(no_timelock).await.unwrap();
+    let config: media_governance::state::GovConfig = g.env.get(&gov::pda::gov_config()).await;
+    assert_eq!(config.params.timelock_secs, 0);
+
+    g.vote(0, running, VoteChoice::Yes).await.unwrap();
+    g.vote(1, running, VoteChoice::Yes).await.unwrap();
+    let ends = g.proposal(running).await.voting_ends_at;
+    let now = g.env.now().await;
+    g.env.advance_clock(ends - now).await;
+    g.finalize(running).await.unwrap();
+    let p = g.proposal(running).await;
+    assert_eq!(p.executable_at, p.voting_ends_at + rules.timelock_secs);
+    assert_error(
+        g.execute(running).await,
+        GovernanceError::TimelockNotElapsed,
+    );
+    g.env.advance_clock(rules.timelock_secs).await;
+    g.execute(running).await.unwrap();
+}

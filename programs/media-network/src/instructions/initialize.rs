@@ -36,6 +36,9 @@ pub struct Initialize<'info> {
     #[account(
         constraint = *media_mint.to_account_info().owner == Token::id() @ MediaError::UnsupportedTokenProgram,
         constraint = media_mint.decimals == MEDIA_DECIMALS @ MediaError::InvalidMediaMint,
+        // MEDIA is never minted, and a freeze authority could freeze the stake or reward vault.
+        constraint = media_mint.mint_authority.is_none() && media_mint.freeze_authority.is_none()
+            @ MediaError::MediaMintHasAuthority,
     )]
     pub media_mint: Box<InterfaceAccount<'info, Mint>>,
 

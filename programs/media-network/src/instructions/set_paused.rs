@@ -32,7 +32,7 @@ pub fn handler(ctx: Context<SetPaused>, args: SetPausedArgs) -> Result<()> {
         if args.paused {
             config.pause_by_authority();
         } else {
-            config.unpause_by_authority();
+            config.unpause_by_authority(now);
         }
     } else {
         require!(args.paused, MediaError::GuardianPauseNotAllowed);

@@ -65,9 +65,11 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
 
     // Cumulative receipts make settlement idempotent: the same or an older receipt pays
     // nothing, and an escrow that can pay nothing leaves the lane for a later, funded retry.
+    // A pending withdrawal is not there for receipts of later epochs (review M-1).
     let settled = a.lane.settled(epoch);
     let delta = receipt.cumulative.saturating_sub(settled);
-    let bytes = fees::payable_bytes(settled, delta, price, a.consumer.escrow)?;
+    let spendable = a.consumer.spendable_for(epoch);
+    let bytes = fees::payable_bytes(settled, delta, price, spendable)?;
     if bytes == 0 {
         return Ok(());
     }

@@ -113,7 +113,7 @@ impl Buyback {
         self.media_burned = math::add(self.media_burned, media)?;
         self.total_media_burned = math::add(self.total_media_burned, media)?;
         if self.remaining == 0 {
-            self.finish(params);
+            self.finish();
         }
         Ok(Fill {
             payment,
@@ -123,23 +123,18 @@ impl Buyback {
     }
 
     /// Ends an expired lot; returns the unsold payment units (back to the treasury).
-    pub fn close_lot(&mut self, now: i64, params: &BuybackParams) -> Result<u64> {
+    pub fn close_lot(&mut self, now: i64) -> Result<u64> {
         require!(self.active, MediaError::NoAuction);
         require!(now >= self.ends_at, MediaError::AuctionNotExpired);
         let unsold = self.remaining;
         self.remaining = 0;
-        self.finish(params);
+        self.finish();
         Ok(unsold)
     }
 
-    fn finish(&mut self, params: &BuybackParams) {
-        self.reference_price = auction::next_reference(
-            self.reference_price,
-            self.sold,
-            self.media_burned,
-            params.min_lot,
-            params.floor_divisor,
-        );
+    fn finish(&mut self) {
+        self.reference_price =
+            auction::next_reference(self.lot, self.sold, self.media_burned, self.floor_price);
         self.active = false;
     }
 }
@@ -226,24 +221,29 @@ mod tests {
             error!(MediaError::AuctionExpired)
         );
         assert_eq!(
-            b.close_lot(1_099, &p).unwrap_err(),
+            b.close_lot(1_099).unwrap_err(),
             error!(MediaError::AuctionNotExpired)
         );
     }
 
     #[test]
-    fn an_unsold_lot_lowers_the_reference_and_a_dust_sale_keeps_it() {
+    fn an_unsold_lot_lowers_the_reference_and_a_dust_sale_barely_lifts_it() {
         let p = params();
         let mut b = Buyback::new(0, ONE);
         b.start(0, 1_000, &p).unwrap();
-        assert_eq!(b.close_lot(100, &p).unwrap(), 1_000);
+        assert_eq!(b.close_lot(100).unwrap(), 1_000);
         assert_eq!(b.reference_price, ONE / 2);
+        // M-2: 100 of 5,000 sold at the start price (1.0); the rest counts at the floor (0.25).
         b.start(1_000, 5_000, &p).unwrap();
         b.fill(1_000, 100, u64::MAX, &p).unwrap();
-        assert_eq!(b.close_lot(1_100, &p).unwrap(), 4_900);
-        assert_eq!(b.reference_price, ONE / 2);
+        assert_eq!(b.close_lot(1_100).unwrap(), 4_900);
         assert_eq!(
-            b.close_lot(1_200, &p).unwrap_err(),
+            b.reference_price,
+            ((100u128 << 32) + 4_900 * u128::from(ONE / 4)) as u64 / 5_000
+        );
+        assert!(b.reference_price < ONE / 2 * 3 / 4);
+        assert_eq!(
+            b.close_lot(1_200).unwrap_err(),
             error!(MediaError::NoAuction)
         );
         Params::default().buyback.validate().unwrap();

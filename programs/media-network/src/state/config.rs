@@ -64,8 +64,9 @@ impl Config {
         self.paused_until = i64::MAX;
     }
 
-    pub fn unpause_by_authority(&mut self) {
-        self.paused_until = 0;
+    /// Ends the pause now; `paused_until` keeps when it ended, which `require_epoch_due` needs.
+    pub fn unpause_by_authority(&mut self, now: i64) {
+        self.paused_until = self.paused_until.min(now);
     }
 
     /// The guardian pauses for at most `max_pause_secs`, never extends a running pause, and must
@@ -94,8 +95,13 @@ impl Config {
         Ok(totals)
     }
 
+    /// An epoch ends `epoch_duration_secs` after it started, and never sooner than that after
+    /// a pause ended: settlement stops while paused, so without this a long pause would expire
+    /// the previous epoch's receipts the moment it was lifted (review L-5).
     pub fn require_epoch_due(&self, now: i64) -> Result<()> {
-        let due_at = math::add_secs(self.epoch_started_at, self.params.epoch_duration_secs)?;
+        let duration = self.params.epoch_duration_secs;
+        let due_at = math::add_secs(self.epoch_started_at, duration)?
+            .max(self.paused_until.saturating_add(duration));
         require!(now >= due_at, MediaError::EpochNotDue);
         Ok(())
     }

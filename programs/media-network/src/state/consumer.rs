@@ -68,8 +68,18 @@ impl Consumer {
 
     /// The new signer takes over from the next epoch; the one valid now keeps covering every
     /// epoch up to the current one, so receipts already co-signed stay payable.
+    ///
+    /// Only the current and the previous epoch settle, and `previous_signer` is the one key for
+    /// every epoch before `signer_since_epoch`. A signer that took over this epoch leaves the
+    /// previous epoch to `previous_signer`, so rotating again now would hand the previous
+    /// epoch's receipts to a key that never signed them: refused until the next epoch.
     pub fn rotate_signer(&mut self, new_signer: Pubkey, current_epoch: u64) -> Result<()> {
         if self.signer_since_epoch <= current_epoch {
+            require!(
+                self.signer_since_epoch < current_epoch
+                    || self.previous_signer == Pubkey::default(),
+                MediaError::SignerRotationTooSoon
+            );
             self.previous_signer = self.receipt_signer;
         }
         self.receipt_signer = new_signer;
@@ -122,6 +132,18 @@ impl Consumer {
         require!(self.is_active(), MediaError::ConsumerInactive);
         self.escrow = math::add(self.escrow, amount)?;
         Ok(())
+    }
+
+    /// What receipts of `epoch` may spend. Once a withdrawal is pending, receipts of later
+    /// epochs than the request's spend only what is not being withdrawn: their grace window
+    /// reaches past the moment the withdrawal becomes payable, so the withdrawn part must
+    /// never have backed them.
+    pub fn spendable_for(&self, epoch: u64) -> u64 {
+        if self.pending_withdrawal > 0 && epoch > self.withdrawal_epoch {
+            self.escrow.saturating_sub(self.pending_withdrawal)
+        } else {
+            self.escrow
+        }
     }
 
     pub fn pay(&mut self, fee: u64) -> Result<()> {
@@ -208,6 +230,57 @@ mod tests {
         assert_eq!(
             (c.signer_for(8), c.signer_for(9)),
             (Some(third), Some(fourth))
+        );
+    }
+
+    /// H-1: the key that took over this epoch cannot be rotated away before the next one,
+    /// since the previous epoch's receipts still need `previous_signer`.
+    #[test]
+    fn h1_a_second_rotation_in_the_next_epoch_is_refused_until_the_previous_epoch_closes() {
+        let mut c = consumer(0);
+        let first = c.receipt_signer;
+        let second = Pubkey::new_unique();
+        c.rotate_signer(second, 5).unwrap();
+        assert_eq!(
+            c.rotate_signer(Pubkey::new_unique(), 6).unwrap_err(),
+            error!(MediaError::SignerRotationTooSoon)
+        );
+        assert_eq!(
+            (c.signer_for(5), c.signer_for(6)),
+            (Some(first), Some(second))
+        );
+        // One epoch later epoch 5 can no longer settle, and the rotation goes through.
+        let third = Pubkey::new_unique();
+        c.rotate_signer(third, 7).unwrap();
+        assert_eq!(
+            (c.signer_for(6), c.signer_for(7), c.signer_for(8)),
+            (Some(second), Some(second), Some(third))
+        );
+        // A consumer whose first signer started this epoch has no predecessor to lose.
+        let mut fresh = consumer(0);
+        fresh.signer_since_epoch = 4;
+        let original = fresh.receipt_signer;
+        fresh.rotate_signer(Pubkey::new_unique(), 4).unwrap();
+        assert_eq!(fresh.signer_for(4), Some(original));
+    }
+
+    /// M-1: receipts of epochs after a withdrawal request spend only what is not withdrawn.
+    #[test]
+    fn m1_later_epochs_spend_only_what_the_withdrawal_leaves() {
+        let mut c = consumer(0);
+        c.deposit(1_000).unwrap();
+        assert_eq!(c.spendable_for(7), 1_000);
+        c.request_withdrawal(600, 7).unwrap();
+        assert_eq!((c.spendable_for(6), c.spendable_for(7)), (1_000, 1_000));
+        assert_eq!((c.spendable_for(8), c.spendable_for(9)), (400, 400));
+        c.pay(900).unwrap();
+        assert_eq!(c.spendable_for(8), 0);
+        let mut leaving = consumer(0);
+        leaving.deposit(500).unwrap();
+        leaving.deactivate(3).unwrap();
+        assert_eq!(
+            (leaving.spendable_for(3), leaving.spendable_for(4)),
+            (500, 0)
         );
     }
 

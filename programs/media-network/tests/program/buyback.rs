@@ -148,7 +148,9 @@ async fn bids_outside_the_rules_are_refused() {
 }
 
 #[tokio::test]
-async fn an_unsold_lot_returns_and_lowers_the_reference_while_dust_moves_nothing() {
+/// M-2: one dust fill per auction cannot hold the reference up: the unsold rest counts at
+/// the floor, so the reference keeps falling towards what the market pays.
+async fn m2_an_unsold_lot_lowers_the_reference_and_a_dust_fill_cannot_freeze_it() {
     let mut m = market_with_treasury().await;
     let bidder = m.env.wallet(10 * MEDIA).await;
     assert_error(
@@ -174,13 +176,20 @@ async fn an_unsold_lot_returns_and_lowers_the_reference_while_dust_moves_nothing
     );
     m.env.advance_clock(1_000).await;
     m.send_as_keeper(&[ix::start_buyback()]).await.unwrap();
-    // A dust fill at an extreme price, then expiry: the reference stays.
+    // A dust fill at the start price, then expiry: the 5,300 unsold count at the floor.
     bid(&mut m, &bidder, 100, u64::MAX).await.unwrap();
     m.paid_out += 100;
     m.env.advance_clock(1_000).await;
     m.send_as_keeper(&[ix::close_buyback()]).await.unwrap();
     let b = buyback(&mut m).await;
-    assert_eq!(b.reference_price, ONE / 2);
+    let floor = u128::from(b.floor_price);
+    assert_eq!(floor, u128::from(ONE / 4));
+    let expected = ((u128::from(b.media_burned) << 32) + 5_300 * floor) / 5_400;
+    assert_eq!(u128::from(b.reference_price), expected);
+    assert!(
+        b.reference_price < ONE / 2,
+        "the dust held the reference up"
+    );
     assert_eq!(m.env.config().await.treasury_accrued, 5_300);
     m.assert_ledger_balanced().await;
 }

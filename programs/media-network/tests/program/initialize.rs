@@ -5,7 +5,7 @@ use media_network::state::Params;
 use media_sdk::{ix, pda};
 use media_test_harness::solana_keypair::Keypair;
 use media_test_harness::solana_signer::Signer;
-use media_test_harness::{assert_error, test_params, TestEnv, MEDIA};
+use media_test_harness::{assert_error, test_params, MintAuthorities, TestEnv, MEDIA};
 
 #[tokio::test]
 async fn initialize_creates_config_and_vaults() {
@@ -154,6 +154,39 @@ async fn media_mint_must_have_six_decimals() {
         .initialize_with_mints(&nine_decimals, &payment, test_params())
         .await;
     assert_error(result, MediaError::InvalidMediaMint);
+}
+
+/// L-7: a MEDIA mint that can still mint breaks "MEDIA is never minted", and one with a
+/// freeze authority could freeze the stake and reward vaults.
+#[tokio::test]
+async fn l7_a_media_mint_with_a_mint_or_freeze_authority_is_refused() {
+    let mut env = TestEnv::start().await;
+    let payment = env.payment_mint;
+    for authorities in [
+        MintAuthorities {
+            mint: true,
+            freeze: false,
+        },
+        MintAuthorities {
+            mint: false,
+            freeze: true,
+        },
+    ] {
+        let (mint, _) = env
+            .create_mint(&anchor_spl::token::ID, 6, 1_000, authorities)
+            .await;
+        let result = env
+            .initialize_with_mints(&mint, &payment, test_params())
+            .await;
+        assert_error(result, MediaError::MediaMintHasAuthority);
+    }
+    // A fixed, unfreezable supply is accepted.
+    let (media, _) = env
+        .create_mint(&anchor_spl::token::ID, 6, 1_000, MintAuthorities::NONE)
+        .await;
+    env.initialize_with_mints(&media, &payment, test_params())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -356,31 +356,158 @@ async fn beyond_quota_is_paid_but_earns_no_reward_weight() {
     m.assert_ledger_balanced().await;
 }
 
+/// L-1: with nothing in escrow not a single byte settles, the lane stays where it was and no
+/// reward weight is credited; then deposits pay the debt in the largest affordable prefixes.
 #[tokio::test]
-async fn an_empty_escrow_pays_partially_and_the_rest_after_a_deposit() {
+async fn l1_an_empty_escrow_settles_nothing_and_earns_no_reward_weight() {
     let mut m = market_with(test_params(), 10 * MEDIA, 0).await;
     let receipt = m.signed(0, 0, 0, 3 * GIB);
-    // Nothing in escrow: nothing settles, and the lane stays where it was.
+    let lane_address = pda::lane(&m.relays[0].node_key(), &m.publishers[0].key());
     m.settle(&[(0, receipt.clone())]).await.unwrap();
+    let lane: Lane = m.env.get(&lane_address).await;
+    assert_eq!(lane.settled(0), 0);
     assert_eq!(m.provider_fees(0).await, 0);
-    // Enough for one GiB and a bit.
+    let provider = m.provider(0).await;
+    assert!(
+        provider.reward_slots.iter().all(|slot| slot.bytes == 0),
+        "{:?}",
+        provider.reward_slots
+    );
+    assert_eq!(m.consumer(0).await.usage[0].eligible_bytes, 0);
+    // Enough for one GiB and a bit: F(x) = ceil(x * 10,000 / 2^30) <= 10,005.
     m.deposit(0, 10_005).await.unwrap();
     m.settle(&[(0, receipt.clone())]).await.unwrap();
-    let lane: Lane = m
-        .env
-        .get(&pda::lane(&m.relays[0].node_key(), &m.publishers[0].key()))
-        .await;
+    let lane: Lane = m.env.get(&lane_address).await;
     let paid_bytes = lane.settled(0);
-    assert_eq!(paid_bytes, (10_006u64 << 30).div_ceil(10_000) - 1);
+    assert_eq!(paid_bytes, (10_005u64 << 30) / 10_000);
     assert_eq!(m.consumer(0).await.escrow, 0);
     m.deposit(0, 50_000).await.unwrap();
     m.settle(&[(0, receipt)]).await.unwrap();
     assert_eq!(m.consumer(0).await.escrow, 50_000 + 10_005 - 30_000);
+    let lane: Lane = m.env.get(&lane_address).await;
+    assert_eq!(lane.settled(0), 3 * GIB);
+    m.assert_ledger_balanced().await;
+}
+
+/// H-1: a consumer that rotated its signer cannot rotate again in the next epoch (the attack
+/// sends advance_epoch and the second rotation in one transaction), so the previous epoch's
+/// receipts co-signed by the first key stay payable through their window.
+#[tokio::test]
+async fn h1_two_rotations_in_consecutive_epochs_cannot_void_in_window_receipts() {
+    let mut m = market().await;
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    let first = gateway_key(&m.publishers[0]);
+    let (second, third) = (Keypair::new(), Keypair::new());
+    let node = signing_key(&m.relays[0].node);
+    m.settle(&[(0, m.signed(0, 0, 0, GIB))]).await.unwrap();
+    m.env
+        .send(
+            &[ix::set_receipt_signer(&owner.pubkey(), &second.pubkey())],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    // The epoch is due: the consumer cranks it and rotates again atomically.
+    let epoch = m.env.config().await.epoch;
+    let duration = m.env.config().await.params.epoch_duration_secs;
+    m.env.advance_clock(duration).await;
+    let attack = [
+        ix::advance_epoch(&owner.pubkey(), epoch),
+        ix::set_receipt_signer(&owner.pubkey(), &third.pubkey()),
+    ];
+    assert_error(
+        m.env.send(&attack, &[&owner]).await,
+        MediaError::SignerRotationTooSoon,
+    );
+    m.advance_epoch().await;
+    assert_error(
+        m.env
+            .send(
+                &[ix::set_receipt_signer(&owner.pubkey(), &third.pubkey())],
+                &[&owner],
+            )
+            .await,
+        MediaError::SignerRotationTooSoon,
+    );
+    let c = m.consumer(0).await;
+    assert_eq!(
+        (c.previous_signer, c.receipt_signer),
+        (m.publishers[0].gateway.pubkey(), second.pubkey())
+    );
+    // Epoch 0's final receipt, co-signed by the first key after the boundary, settles.
+    let tail = SignedReceipt::sign(m.receipt(0, 0, 0, 2 * GIB), &node, &first).unwrap();
+    m.settle(&[(0, tail)]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 2 * 8_000);
+    // Once epoch 0 can no longer settle, the rotation goes through.
+    m.advance_epoch().await;
+    m.env
+        .send(
+            &[ix::set_receipt_signer(&owner.pubkey(), &third.pubkey())],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    // (Epoch 0's reward slot is accrued first, so epoch 2 can use it.)
+    m.accrue(0, 0).await.unwrap();
+    let late = SignedReceipt::sign(m.receipt(0, 0, 2, GIB), &node, &signing_key(&second)).unwrap();
+    m.settle(&[(0, late)]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 3 * 8_000);
+    m.assert_ledger_balanced().await;
+}
+
+/// M-1: receipts of epochs after a withdrawal request spend only `escrow - pending`, whether
+/// they settle before the withdrawal is paid or after (the attack: advance_epoch and
+/// withdraw_fees in one transaction the moment the withdrawal is payable).
+#[tokio::test]
+async fn m1_a_withdrawal_cannot_front_run_the_next_epochs_debt() {
+    let mut m = market().await; // 1,000,000 escrow, 10,000 per GiB
+    m.add_relay().await;
+    m.open_lane(1, 0).await.unwrap();
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    let destination = m.publishers[0].owner.payment;
+    // Epoch 0: a debt of 20 GiB co-signed, and a withdrawal of 600,000 requested.
+    let epoch0_debt = m.signed(0, 0, 0, 20 * GIB);
+    m.env
+        .send(
+            &[ix::request_fee_withdrawal(&owner.pubkey(), 600_000)],
+            &[&owner],
+        )
+        .await
+        .unwrap();
+    m.advance_epoch().await;
+    // Epoch 1: relay 1 is owed 50 GiB (500,000) but only 400,000 is not being withdrawn.
+    m.settle(&[(1, m.signed(1, 0, 1, 30 * GIB))]).await.unwrap();
+    assert_eq!(m.consumer(0).await.escrow, 1_000_000 - 300_000);
+    m.settle(&[(1, m.signed(1, 0, 1, 50 * GIB))]).await.unwrap();
     let lane: Lane = m
         .env
-        .get(&pda::lane(&m.relays[0].node_key(), &m.publishers[0].key()))
+        .get(&pda::lane(&m.relays[1].node_key(), &m.publishers[0].key()))
         .await;
-    assert_eq!(lane.settled(0), 3 * GIB);
+    assert_eq!(lane.settled(1), 40 * GIB);
+    // Epoch 0's debt, older than the request, may still spend the whole escrow.
+    m.settle(&[(0, epoch0_debt)]).await.unwrap();
+    assert_eq!(m.consumer(0).await.escrow, 1_000_000 - 400_000 - 200_000);
+    // Advance and withdraw atomically: the withdrawal gets what the epoch-1 debt left.
+    let epoch = m.env.config().await.epoch;
+    let duration = m.env.config().await.params.epoch_duration_secs;
+    m.env.advance_clock(duration).await;
+    let before = m.env.token_balance(&destination).await;
+    // (The market's keeper cranks, so its ledger counts the bounty.)
+    let keeper = m.keeper.insecure_clone();
+    m.env
+        .send(
+            &[
+                ix::advance_epoch(&keeper.pubkey(), epoch),
+                ix::withdraw_fees(&owner.pubkey(), &destination),
+            ],
+            &[&owner, &keeper],
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.env.token_balance(&destination).await - before, 400_000);
+    m.paid_out += 400_000;
+    assert_eq!(m.consumer(0).await.escrow, 0);
+    assert_eq!(m.provider_fees(1).await, 40 * 8_000);
     m.assert_ledger_balanced().await;
 }
 
@@ -455,7 +582,7 @@ async fn many_tiny_deltas_cost_exactly_what_one_large_delta_costs() {
     }
     let r = m.signed(1, 0, 0, cumulative);
     m.settle(&[(1, r)]).await.unwrap();
-    let one_large = ((u128::from(cumulative) * 7_777_777) >> 30) as u64;
+    let one_large = (u128::from(cumulative) * 7_777_777).div_ceil(1 << 30) as u64;
     assert_eq!(100_000_000 - m.consumer(0).await.escrow, 2 * one_large);
     // Shares round down per settlement, so splitting never favours the claimant: the
     // treasury keeps the dust.
@@ -568,5 +695,73 @@ async fn settlement_is_blocked_while_paused() {
         m.settle(&[(0, m.signed(0, 0, 0, GIB))]).await,
         MediaError::ProtocolPaused,
     );
+    m.assert_ledger_balanced().await;
+}
+
+/// L-5: a pause longer than an epoch does not expire the previous epoch's receipts when it is
+/// lifted: the epoch may end only a full epoch after the pause did, for the authority's pause
+/// and for the guardian's, which ends by itself.
+#[tokio::test]
+async fn l5_a_pause_does_not_shorten_the_settlement_window() {
+    let mut m = market().await;
+    let deployer = m.env.deployer.insecure_clone();
+    let duration = m.env.config().await.params.epoch_duration_secs;
+    let debt = m.signed(0, 0, 0, GIB);
+    m.advance_epoch().await;
+    // Epoch 1: the authority pauses for three epochs' time, then unpauses.
+    m.env
+        .send(&[ix::set_paused(&deployer.pubkey(), true, 0)], &[&deployer])
+        .await
+        .unwrap();
+    m.env.advance_clock(3 * duration).await;
+    m.env
+        .send(
+            &[ix::set_paused(&deployer.pubkey(), false, 0)],
+            &[&deployer],
+        )
+        .await
+        .unwrap();
+    let advance = ix::advance_epoch(&m.keeper.pubkey(), 1);
+    assert_error(
+        m.send_as_keeper(std::slice::from_ref(&advance)).await,
+        MediaError::EpochNotDue,
+    );
+    m.settle(&[(0, debt)]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 8_000);
+    m.env.advance_clock(duration).await;
+    m.send_as_keeper(&[advance]).await.unwrap();
+
+    // Epoch 2: the guardian's pause runs out on its own; the same rule applies.
+    let guardian = Keypair::new();
+    m.env.airdrop(&guardian.pubkey(), 1_000_000_000).await;
+    m.env
+        .send(
+            &[ix::set_guardian(
+                &deployer.pubkey(),
+                Some(guardian.pubkey()),
+            )],
+            &[&deployer],
+        )
+        .await
+        .unwrap();
+    let debt = m.signed(0, 0, 2, GIB);
+    m.env
+        .send(
+            &[ix::set_paused(&guardian.pubkey(), true, duration + 60)],
+            &[&guardian],
+        )
+        .await
+        .unwrap();
+    m.env.advance_clock(duration + 60).await;
+    let advance = ix::advance_epoch(&m.keeper.pubkey(), 2);
+    assert_error(
+        m.send_as_keeper(std::slice::from_ref(&advance)).await,
+        MediaError::EpochNotDue,
+    );
+    m.accrue(0, 0).await.unwrap();
+    m.settle(&[(0, debt)]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 2 * 8_000);
+    m.env.advance_clock(duration).await;
+    m.send_as_keeper(&[advance]).await.unwrap();
     m.assert_ledger_balanced().await;
 }

@@ -1,0 +1,325 @@
+//! The HTTP/1.1 server every Media Network service listens with. `axum::serve` runs hyper with
+//! no timer, so hyper's header-read timeout is off, and nothing bounds idle or slow-reading
+//! connections or their number (review M4: a slowloris client, or one that stops reading a
+//! large response, holds a socket and its buffers for ever). This server adds:
+//! - a header-read timeout (hyper's own, with a Tokio timer);
+//! - an idle timeout on the socket: a connection on which neither a read nor a write makes
+//!   progress for `idle_timeout` is closed, whatever hyper is waiting for;
+//! - a limit on open connections: once reached, the listener stops accepting until one
+//!   closes (the kernel's backlog holds the rest), so file descriptors cannot run out;
+//! - graceful shutdown that waits at most `shutdown_grace` for open connections.
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt;
+
+/// What one listener allows each connection and all of them together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// A request's head must arrive completely within this time.
+    pub header_read_timeout: Duration,
+    /// A connection with no read or write progress for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long shutdown waits for open connections to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4_096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open connections
+/// finish for at most `limits.shutdown_grace`. Handlers can read the peer's address with
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: keep serving.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        );
+        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
+        let connection =
+            graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = ?limits.shutdown_grace,
+            "connections still open at shutdown were dropped"
+        );
+    }
+    Ok(())
+}
+
+/// A socket that fails with `TimedOut` once neither reading nor writing has made progress for
+/// `limit`, so a peer that stops sending or stops reading cannot hold it open.
+pub struct IdleTimeout<T> {
+    inner: T,
+    limit: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    pub fn new(inner: T, limit: Duration) -> Self {
+        IdleTimeout {
+            inner,
+            limit,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+
+    fn progressed(&mut self) {
+        let next = Instant::now() + self.limit;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// While the socket waits, whether the idle limit has passed (registering the waker).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn idle_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "connection idle for too long")
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    this.progressed();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, data) {
+            Poll::Ready(Ok(written)) => {
+                if written > 0 {
+                    this.progressed();
+                }
+                Poll::Ready(Ok(written))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    async fn start(limits: ServerLimits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/", get(|| async { "ok" })).route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+        (addr, stop)
+    }
+
+    async fn get_path(addr: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    /// Reads until the server closes the connection; returns how long that took.
+    async fn time_to_close(mut s: impl AsyncRead + Unpin) -> Duration {
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return started.elapsed(),
+                Ok(Ok(_)) => continue,
+                Err(_) => panic!("the server kept the connection open"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_served_and_see_their_peer() {
+        let (addr, _stop) = start(ServerLimits::default()).await;
+        assert!(get_path(addr, "/").await.ends_with("ok"));
+        assert!(get_path(addr, "/peer").await.contains("127.0.0.1:"));
+    }
+
+    /// M4: a client that trickles its request head is cut at the header-read timeout even
+    /// though every byte it sends is progress for the idle timer.
+    #[tokio::test]
+    async fn m4_a_slowloris_client_is_cut_at_the_header_read_timeout() {
+        let limits = ServerLimits {
+            header_read_timeout: Duration::from_millis(600),
+            idle_timeout: Duration::from_secs(30),
+            ..ServerLimits::default()
+        };
+        let (addr, _stop) = start(limits).await;
+        let (read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
+        tokio::spawn(async move {
+            if write
+                .write_all(b"GET / HTTP/1.1\r\nX-Slow: ")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            for _ in 0..300 {
+                if write.write_all(b"a").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let waited = time_to_close(read).await;
+        assert!(waited < Duration::from_secs(10), "took {waited:?}");
+    }
+
+    /// M4: a connection that sends nothing at all is closed after the idle timeout.
+    #[tokio::test]
+    async fn m4_an_idle_connection_is_closed() {
+        let limits = ServerLimits {
+            idle_timeout: Duration::from_millis(500),
+            ..ServerLimits::default()
+        };
+        let (addr, _stop) = start(limits).await;
+        let s = TcpStream::connect(addr).await.unwrap();
+        let waited = time_to_close(s).await;
+        assert!(waited < Duration::from_secs(10), "took {waited:?}");
+    }
+
+    /// M4: with the connection limit reached, a new client waits; once a connection closes
+    /// it is served.
+    #[tokio::test]
+    async fn m4_connections_beyond_the_limit_wait_for_a_free_slot() {
+        let limits = ServerLimits {
+            max_connections: 2,
+            idle_timeout: Duration::from_millis(800),
+            ..ServerLimits::default()
+        };
+        let (addr, _stop) = start(limits).await;
+        let held = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        ];
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let third = tokio::spawn(async move { get_path(addr, "/").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !third.is_finished(),
+            "a third connection was served at once"
+        );
+        // The two silent connections hit the idle timeout; then the third is served.
+        let answer = tokio::time::timeout(Duration::from_secs(10), third)
+            .await
+            .expect("the waiting client was never served")
+            .unwrap();
+        assert!(answer.ends_with("ok"));
+        drop(held);
+    }
+}
