@@ -95,6 +95,16 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         epoch_secs: i64,
     },
+    /// Write a fresh keypair file (mode 600) and print its public key: a gateway's receipt
+    /// signer, a relay's node key, or a wallet.
+    Keygen {
+        /// Where to write it.
+        #[arg(short = 'o', long = "outfile")]
+        out: std::path::PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the network's state and parameters.
     Status,
     /// Get SOL (any cluster with a faucet) and test MEDIA or payment tokens (`media localnet`).
@@ -234,7 +244,9 @@ enum ConsumerCommand {
         /// MEDIA of active stake to bond; quota per epoch grows with it.
         #[arg(long, value_parser = media_amount)]
         bond: u64,
-        /// The gateway's receipt signer [default: the wallet].
+        /// The gateway's receipt signer: a key of its own (`media keygen -o gateway.json`),
+        /// never the wallet, since the gateway is online and the wallet controls stake and
+        /// escrow.
         #[arg(long, value_parser = pubkey)]
         receipt_signer: Option<Pubkey>,
     },
@@ -369,6 +381,7 @@ async fn run(cli: Cli) -> Result<()> {
             localnet::run(localnet::Options { port, epoch_secs }, json).await
         }
         Command::Status => status::run(&ctx).await,
+        Command::Keygen { out, force } => commands::keygen::run(&out, force, json),
         Command::Airdrop {
             sol,
             media,

@@ -276,7 +276,23 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     let listed = alice.ok(&["provider", "list"]);
     assert_eq!(listed["providers"].as_array().unwrap().len(), 1);
 
-    let consumer = alice.ok(&["consumer", "register", "--bond", "25"]);
+    // A consumer needs a dedicated receipt signer for its gateway: never the owner key.
+    alice.refused(
+        &["consumer", "register", "--bond", "25"],
+        "--receipt-signer",
+    );
+    let gateway_keypair = alice.keypair_path.with_extension("gateway-signer.json");
+    let gateway_signer = solana_keypair::Keypair::new();
+    solana_keypair::write_keypair_file(&gateway_signer, &gateway_keypair).unwrap();
+    let gateway_pubkey = solana_signer::Signer::pubkey(&gateway_signer).to_string();
+    let consumer = alice.ok(&[
+        "consumer",
+        "register",
+        "--bond",
+        "25",
+        "--receipt-signer",
+        &gateway_pubkey,
+    ]);
     assert_eq!(consumer["consumer"]["bond"], 25_000_000u64);
     let deposit = alice.ok(&["consumer", "deposit", "100"]);
     assert_eq!(deposit["consumer"]["escrow"], 100_000_000u64);
@@ -337,10 +353,11 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     // The crank bounties of the two advances came out of an empty treasury: nothing to claim.
     assert_eq!(claimed["keeper_fees"], 0u64);
 
-    // Alice is also her own relay operator and publisher: `media gateway` with her key as
-    // receipt signer, a relay with her key as node key, and `media fetch` as the viewer.
+    // Alice is also her own relay operator and publisher: `media gateway` with its dedicated
+    // receipt signer (her own key is refused), a relay with her key as node key, and
+    // `media fetch` as the viewer.
     let gateway_store = alice.keypair_path.with_extension("gateway.redb");
-    let gateway = start_gateway(&alice.keypair_path, &gateway_store, &alice_key);
+    let gateway = start_gateway(&gateway_keypair, &gateway_store, &alice_key);
     let served = serve_through_relay(&localnet.url, &alice.keypair_path, &alice_key, &gateway.url);
     let output = alice.keypair_path.with_extension("film.ts");
     let fetched = alice.ok(&[
@@ -641,4 +658,30 @@ fn the_demo_prints_only_its_summary_on_stdout_as_json() {
     assert_eq!(report["governance"]["executed"], true);
     // Progress went to stderr.
     assert!(String::from_utf8_lossy(&out.stderr).contains("viewers watching"));
+}
+
+#[test]
+fn keygen_writes_a_private_keypair_and_never_overwrites_one_unasked() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("media-keygen-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let args = ["--output", "json", "keygen", "-o", path.to_str().unwrap()];
+    let out = media(&args);
+    let report = json_report(&args, &out);
+    let keypair = solana_keypair::read_keypair_file(&path).unwrap();
+    assert_eq!(
+        report["pubkey"],
+        solana_signer::Signer::pubkey(&keypair).to_string()
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "readable by others: {mode:o}");
+    let again = media(&args);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(
+        solana_keypair::read_keypair_file(&path).unwrap().to_bytes(),
+        keypair.to_bytes(),
+        "the key in use was kept"
+    );
+    std::fs::remove_file(&path).unwrap();
 }

@@ -25,18 +25,51 @@ pub struct GatewayConfig {
     pub consumer: Option<Pubkey>,
     /// The durable record (redb file).
     pub store: PathBuf,
-    /// Viewers must send `Authorization: Bearer <secret>` for a token; absent: open (demos).
+    /// Viewers must send `Authorization: Bearer <secret>` for a token. At most one of
+    /// `shared_secret`, `jwt_public_key` and `auth_callback_url`; none: open (demos).
     pub shared_secret: Option<String>,
+    /// Viewers must send `Authorization: Bearer <JWT>` signed by the publisher's login with
+    /// this public key (PEM), with `sub` and `exp` claims.
+    pub jwt_public_key: Option<PathBuf>,
+    /// `EdDSA` (default), `ES256`, `ES384`, `RS256`, … (public-key algorithms only).
+    pub jwt_algorithm: String,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    /// The viewer's Authorization header is POSTed here (`{"authorization", "client_ip"}`);
+    /// a 2xx answer admits it.
+    pub auth_callback_url: Option<url::Url>,
+    pub auth_callback_timeout_ms: u64,
+    /// Tokens one client (IP address, JWT subject or callback client) may get per minute,
+    /// and in one burst.
+    pub sessions_per_client_per_minute: u32,
+    pub session_burst: u32,
+    /// Tokens issued per epoch at most, whoever asks.
+    pub max_sessions_per_epoch: u64,
+    /// The sum of issued tokens' `max_bytes` per epoch at most; with `rpc_url` also at most
+    /// `session_bytes_per_escrow_byte` times what the spendable escrow pays for.
+    pub max_session_bytes_per_epoch: u64,
+    pub session_bytes_per_escrow_byte: u64,
     pub token_ttl_secs: i64,
     pub max_bytes_per_session: u64,
+    /// Co-signed for one relay in one epoch at most.
     pub max_bytes_per_relay_epoch: u64,
+    /// Co-signed for a relay in its first epoch here; later at most this plus twice its best
+    /// earlier epoch (with `rpc_url`; without it relays stay at this).
+    pub new_relay_bytes: u64,
+    /// Co-signed for all relays together in one epoch at most.
+    pub max_cosigned_bytes_per_epoch: u64,
     pub expiry_grace_secs: i64,
     /// Solana RPC endpoint to read the current epoch from, so the records of epochs that can
     /// no longer settle are pruned; absent: they are kept.
     pub rpc_url: Option<String>,
     /// Seconds between pruning passes.
     pub prune_interval_secs: u64,
+    /// Seconds between reads of the chain (epoch, escrow), with `rpc_url`.
+    pub chain_refresh_secs: u64,
 }
+
+const GIB: u64 = 1 << 30;
+const TIB: u64 = 1 << 40;
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -46,12 +79,26 @@ impl Default for GatewayConfig {
             consumer: None,
             store: PathBuf::from("gateway.redb"),
             shared_secret: None,
+            jwt_public_key: None,
+            jwt_algorithm: "EdDSA".into(),
+            jwt_issuer: None,
+            jwt_audience: None,
+            auth_callback_url: None,
+            auth_callback_timeout_ms: 2_000,
+            sessions_per_client_per_minute: 120,
+            session_burst: 60,
+            max_sessions_per_epoch: 100_000,
+            max_session_bytes_per_epoch: 1 << 50,
+            session_bytes_per_escrow_byte: 10,
             token_ttl_secs: 3_600,
-            max_bytes_per_session: 10 << 30,
-            max_bytes_per_relay_epoch: u64::MAX,
+            max_bytes_per_session: 10 * GIB,
+            max_bytes_per_relay_epoch: TIB,
+            new_relay_bytes: 16 * GIB,
+            max_cosigned_bytes_per_epoch: 16 * TIB,
             expiry_grace_secs: 3_600,
             rpc_url: None,
             prune_interval_secs: 60,
+            chain_refresh_secs: 5,
         }
     }
 }
@@ -75,6 +122,23 @@ impl GatewayConfig {
         }
         if self.max_bytes_per_session == 0 {
             bail!("max_bytes_per_session must be more than 0");
+        }
+        let hooks = [
+            self.shared_secret.is_some(),
+            self.jwt_public_key.is_some(),
+            self.auth_callback_url.is_some(),
+        ];
+        if hooks.iter().filter(|h| **h).count() > 1 {
+            bail!("set at most one of shared_secret, jwt_public_key and auth_callback_url");
+        }
+        if self.max_bytes_per_relay_epoch == 0
+            || self.new_relay_bytes == 0
+            || self.max_cosigned_bytes_per_epoch == 0
+        {
+            bail!("max_bytes_per_relay_epoch, new_relay_bytes and max_cosigned_bytes_per_epoch must be more than 0");
+        }
+        if self.max_sessions_per_epoch == 0 || self.max_session_bytes_per_epoch == 0 {
+            bail!("max_sessions_per_epoch and max_session_bytes_per_epoch must be more than 0");
         }
         Ok(consumer)
     }

@@ -3,7 +3,8 @@
 //! this deployment and consumer, not long expired; viewer receipt signed by the token's
 //! session key, for this relay and epoch), records what they justify, and signs the v1
 //! receipt for that total — never for what the relay merely claims.
-use crate::store::{Shown, Store, StoreError};
+use crate::chain::ChainClock;
+use crate::store::{CosignLimits, Shown, Store, StoreError};
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use media_sdk::receipt::{pubkey_of, sign, ReceiptV1};
@@ -51,6 +52,10 @@ pub struct CosignResponse {
 pub enum CosignError {
     #[error("invalid node key {0:?}")]
     NodeKey(String),
+    #[error("epoch {epoch} cannot settle now (epochs {from}..={to} can)")]
+    EpochOutOfWindow { epoch: u64, from: u64, to: u64 },
+    #[error("at most {max} sessions per request (got {got})")]
+    TooManySessions { got: usize, max: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,9 +64,12 @@ pub struct Policy {
     /// Tokens are honored this long after they expire: receipts of a session's last bytes
     /// reach the gateway some time after the session ends.
     pub expiry_grace_secs: i64,
-    /// The most the gateway co-signs for one relay in one epoch (a Sybil relay's ceiling).
-    pub max_bytes_per_relay_epoch: u64,
+    /// What the gateway co-signs at most, per relay and per epoch.
+    pub limits: CosignLimits,
 }
+
+/// Sessions one co-sign request may carry (relays send `COSIGN_CHUNK` = 1,000).
+pub const MAX_SESSIONS_PER_REQUEST: usize = 2_000;
 
 pub struct Cosigner {
     pub config: Pubkey,
@@ -69,6 +77,7 @@ pub struct Cosigner {
     pub signer: SigningKey,
     pub policy: Policy,
     pub store: Store,
+    pub clock: std::sync::Arc<ChainClock>,
 }
 
 impl Cosigner {
@@ -123,6 +132,24 @@ impl Cosigner {
             .node_key
             .parse()
             .map_err(|_| CosignError::NodeKey(request.node_key.clone()))?;
+        if request.sessions.len() > MAX_SESSIONS_PER_REQUEST {
+            return Err(CosignError::TooManySessions {
+                got: request.sessions.len(),
+                max: MAX_SESSIONS_PER_REQUEST,
+            });
+        }
+        // Only epochs that can still settle (review L9): a co-signature for a future epoch
+        // could be banked past the caps, and its rows would never be pruned.
+        if let Some(chain) = self.clock.snapshot() {
+            let (from, to) = (chain.epoch.saturating_sub(1), chain.epoch_at(now));
+            if request.epoch < from || request.epoch > to {
+                return Err(CosignError::EpochOutOfWindow {
+                    epoch: request.epoch,
+                    from,
+                    to,
+                });
+            }
+        }
         let mut rejected = Vec::new();
         // One entry per session: a session shown twice counts once, at its highest.
         let mut shown: HashMap<Pubkey, Shown> = HashMap::new();
@@ -142,10 +169,12 @@ impl Cosigner {
         }
         let shown: Vec<Shown> = shown.into_values().collect();
         let recorded = self.store.record(&node_key, request.epoch, &shown)?;
-        let ceiling = recorded
-            .justified
-            .min(self.policy.max_bytes_per_relay_epoch);
-        let cumulative = self.store.cosigned(&node_key, request.epoch, ceiling)?;
+        let cumulative = self.store.cosign_within(
+            &node_key,
+            request.epoch,
+            recorded.justified,
+            &self.policy.limits,
+        )?;
         let receipt = ReceiptV1 {
             config: self.config,
             node_key,

@@ -2,10 +2,13 @@
 //! viewer session tokens, and co-signs relays' cumulative receipts only as far as the viewer
 //! receipts shown to it justify, keeping a durable record of what it counted and co-signed.
 //!
-//! `store`: the durable record; `cosign`: the checks and the signature; `server`: HTTP;
-//! `prune`: keeping the record bounded.
+//! `store`: the durable record and the co-sign ceilings; `cosign`: the checks and the
+//! signature; `issue`: who gets a session token; `chain`: the epoch and escrow as last read;
+//! `server`: HTTP; `prune`: keeping the record bounded.
+pub mod chain;
 pub mod config;
 pub mod cosign;
+pub mod issue;
 pub mod prune;
 pub mod server;
 pub mod store;
@@ -21,8 +24,31 @@ pub fn build(
     signer: ed25519_dalek::SigningKey,
 ) -> anyhow::Result<Arc<server::Gateway>> {
     let consumer = config.validate()?;
+    // The owner key controls stake, escrow and the signer itself; it must not sit in an
+    // internet-facing service (review M11).
+    if media_sdk::receipt::pubkey_of(&signer) == consumer {
+        anyhow::bail!(
+            "the receipt signer is the consumer's owner key {consumer}: give the gateway a \
+             dedicated key (`media consumer set-signer`) so a compromised gateway cannot move \
+             stake or escrow"
+        );
+    }
     let store = store::Store::open(&config.store)
         .with_context(|| format!("opening the gateway store {}", config.store.display()))?;
+    let cluster = config.rpc_url.as_deref().map(|url| {
+        media_sdk::client::Cluster::new(
+            url,
+            solana_commitment_config::CommitmentConfig::confirmed(),
+        )
+    });
+    if cluster.is_none() {
+        tracing::warn!(
+            "no rpc_url: the gateway cannot tell which epochs can settle, so it co-signs any \
+             epoch, keeps every epoch's records, budgets sessions by wall clock and keeps every \
+             relay at new_relay_bytes"
+        );
+    }
+    let clock = Arc::new(chain::ChainClock::new(cluster, consumer));
     Ok(Arc::new(server::Gateway {
         cosigner: cosign::Cosigner {
             config: media_sdk::pda::config(),
@@ -30,24 +56,63 @@ pub fn build(
             signer,
             policy: cosign::Policy {
                 expiry_grace_secs: config.expiry_grace_secs,
-                max_bytes_per_relay_epoch: config.max_bytes_per_relay_epoch,
+                limits: store::CosignLimits {
+                    max_bytes_per_relay_epoch: config.max_bytes_per_relay_epoch,
+                    new_relay_bytes: config.new_relay_bytes,
+                    max_cosigned_bytes_per_epoch: config.max_cosigned_bytes_per_epoch,
+                    grow: config.rpc_url.is_some(),
+                },
             },
             store,
+            clock,
         },
-        shared_secret: config.shared_secret.clone(),
+        issue: issue::IssuePolicy::new(
+            admission(config)?,
+            config.sessions_per_client_per_minute,
+            config.session_burst,
+            issue::Budget {
+                max_sessions_per_epoch: config.max_sessions_per_epoch,
+                max_session_bytes_per_epoch: config.max_session_bytes_per_epoch,
+                session_bytes_per_escrow_byte: config.session_bytes_per_escrow_byte,
+            },
+        ),
         token_ttl_secs: config.token_ttl_secs,
         max_bytes_per_session: config.max_bytes_per_session,
         metrics: metrics_handle(),
         pruning: prune::Pruning {
-            chain: config.rpc_url.as_deref().map(|url| {
-                media_sdk::client::Cluster::new(
-                    url,
-                    solana_commitment_config::CommitmentConfig::confirmed(),
-                )
-            }),
             interval: std::time::Duration::from_secs(config.prune_interval_secs),
         },
+        chain_refresh: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
     }))
+}
+
+/// How viewers are admitted, from the one hook the configuration sets.
+fn admission(config: &config::GatewayConfig) -> anyhow::Result<issue::Admission> {
+    if let Some(secret) = &config.shared_secret {
+        return Ok(issue::IssuePolicy::secret(secret));
+    }
+    if let Some(path) = &config.jwt_public_key {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading the JWT public key {}", path.display()))?;
+        let algorithm: jsonwebtoken::Algorithm = config
+            .jwt_algorithm
+            .parse()
+            .map_err(|_| anyhow::anyhow!("unknown jwt_algorithm {:?}", config.jwt_algorithm))?;
+        return issue::IssuePolicy::jwt(
+            &pem,
+            algorithm,
+            config.jwt_issuer.as_deref(),
+            config.jwt_audience.as_deref(),
+        )
+        .with_context(|| format!("the JWT public key {}", path.display()));
+    }
+    if let Some(url) = &config.auth_callback_url {
+        return Ok(issue::IssuePolicy::callback(
+            url.clone(),
+            std::time::Duration::from_millis(config.auth_callback_timeout_ms.max(1)),
+        ));
+    }
+    Ok(issue::Admission::Open)
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes.
@@ -59,10 +124,13 @@ pub async fn run(
     tracing::info!(
         listen = %listener.local_addr()?,
         consumer = %gateway.cosigner.consumer,
-        epochs_pruned = gateway.pruning.chain.is_some(),
+        chain = gateway.cosigner.clock.cluster().is_some(),
         "gateway serving"
     );
     let pruning = tokio::spawn(prune::prune_forever(gateway.clone()));
+    let clock = gateway.cosigner.clock.clone();
+    let interval = gateway.chain_refresh;
+    let reading = tokio::spawn(async move { clock.refresh_forever(interval).await });
     let served = media_service::http::serve(
         listener,
         server::router(gateway),
@@ -71,6 +139,7 @@ pub async fn run(
     )
     .await;
     pruning.abort();
+    reading.abort();
     served?;
     tracing::info!("gateway stopped");
     Ok(())

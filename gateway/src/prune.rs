@@ -4,9 +4,6 @@
 //! or viewer could be made up to make the gateway forget a relay's record, so without
 //! `rpc_url` those are kept.
 use crate::server::{unix_now, Gateway};
-use media_network::state::Config;
-use media_sdk::client::Cluster;
-use media_sdk::pda;
 use metrics::counter;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,10 +12,9 @@ use std::time::Duration;
 /// gateway accept a token whose total it forgot.
 const SESSION_MARGIN_SECS: i64 = 3_600;
 
-/// How the record is pruned.
+/// How the record is pruned (the epoch comes from the gateway's chain clock; without an
+/// RPC endpoint every epoch's records are kept).
 pub struct Pruning {
-    /// Where the current epoch is read; `None` keeps every epoch's records.
-    pub chain: Option<Cluster>,
     pub interval: Duration,
 }
 
@@ -44,9 +40,13 @@ pub async fn prune_once(gateway: &Arc<Gateway>, now: i64) -> anyhow::Result<Prun
     })
     .await??;
     let mut epoch_records = 0;
-    if let Some(chain) = &gateway.pruning.chain {
-        let config: Config = chain.decode(&pda::config()).await?;
-        let settling_from = config.epoch.saturating_sub(1);
+    gateway.issue.forget_idle_clients();
+    let clock = &gateway.cosigner.clock;
+    if clock.cluster().is_some() {
+        clock.refresh().await?;
+    }
+    if let Some(chain) = clock.snapshot().filter(|_| clock.cluster().is_some()) {
+        let settling_from = chain.epoch.saturating_sub(1);
         let store_of = gateway.clone();
         epoch_records = tokio::task::spawn_blocking(move || {
             store_of.cosigner.store.prune_epochs_before(settling_from)

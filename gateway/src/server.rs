@@ -1,9 +1,10 @@
 //! The gateway's HTTP routes: `POST /session` issues session tokens, `POST /cosign` co-signs
 //! a relay's cumulative receipt, `/health` and `/metrics` are for operators.
 use crate::cosign::{CosignRequest, Cosigner};
+use crate::issue::{IssuePolicy, IssueRefusal};
 use anchor_lang::prelude::Pubkey;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,21 +14,35 @@ use metrics::counter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Gateway {
     pub cosigner: Cosigner,
-    pub shared_secret: Option<String>,
+    /// Who gets a session token.
+    pub issue: IssuePolicy,
     pub token_ttl_secs: i64,
     pub max_bytes_per_session: u64,
     pub metrics: PrometheusHandle,
     pub pruning: crate::prune::Pruning,
+    pub chain_refresh: std::time::Duration,
 }
+
+/// A session request is one small JSON object.
+pub const MAX_SESSION_REQUEST_BYTES: usize = 16 << 10;
+/// A co-sign request holds at most `MAX_SESSIONS_PER_REQUEST` sessions of about 560 bytes.
+pub const MAX_COSIGN_REQUEST_BYTES: usize = 4 << 20;
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/session", post(session))
-        .route("/cosign", post(cosign))
+        .route(
+            "/session",
+            post(session).layer(DefaultBodyLimit::max(MAX_SESSION_REQUEST_BYTES)),
+        )
+        .route(
+            "/cosign",
+            post(cosign).layer(DefaultBodyLimit::max(MAX_COSIGN_REQUEST_BYTES)),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(gateway)
@@ -51,22 +66,10 @@ struct SessionRequest {
 
 async fn session(
     State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(request): Json<SessionRequest>,
 ) -> Response {
-    if let Some(secret) = &gateway.shared_secret {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if presented != Some(secret.as_str()) {
-            counter!("media_gateway_tokens_refused_total").increment(1);
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "a valid bearer secret is required",
-            );
-        }
-    }
     let Ok(session_key) = request.session_key.parse::<Pubkey>() else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -74,11 +77,41 @@ async fn session(
         );
     };
     let cosigner = &gateway.cosigner;
+    let now = unix_now();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let admitted = gateway
+        .issue
+        .authorize(
+            authorization,
+            peer.ip(),
+            gateway.max_bytes_per_session,
+            &cosigner.clock,
+            now,
+        )
+        .await;
+    if let Err(refusal) = admitted {
+        let (status, why, retry) = match &refusal {
+            IssueRefusal::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            IssueRefusal::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some(60)),
+            IssueRefusal::BudgetSpent(_) => (StatusCode::SERVICE_UNAVAILABLE, "budget", Some(60)),
+            IssueRefusal::CallbackFailed(_) => (StatusCode::BAD_GATEWAY, "callback", None),
+        };
+        counter!("media_gateway_tokens_refused_total", "why" => why).increment(1);
+        let mut response = refuse(status, refusal.to_string());
+        if let Some(secs) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs as u64));
+        }
+        return response;
+    }
     let grant = SessionGrant {
         config: cosigner.config,
         consumer: cosigner.consumer,
         session_key,
-        expires_at: unix_now().saturating_add(gateway.token_ttl_secs),
+        expires_at: now.saturating_add(gateway.token_ttl_secs),
         max_bytes: gateway.max_bytes_per_session,
     };
     let token = grant.sign(&cosigner.signer);
@@ -105,8 +138,13 @@ async fn cosign(
                 .increment(response.rejected.len() as u64);
             Json(response).into_response()
         }
-        Ok(Err(crate::cosign::CosignError::NodeKey(key))) => {
-            refuse(StatusCode::BAD_REQUEST, format!("invalid node key {key:?}"))
+        Ok(Err(e @ crate::cosign::CosignError::NodeKey(_)))
+        | Ok(Err(e @ crate::cosign::CosignError::TooManySessions { .. })) => {
+            refuse(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Ok(Err(e @ crate::cosign::CosignError::EpochOutOfWindow { .. })) => {
+            counter!("media_gateway_cosign_refused_total", "why" => "epoch").increment(1);
+            refuse(StatusCode::CONFLICT, e.to_string())
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "co-signing failed");

@@ -16,6 +16,66 @@ const COSIGNED: TableDefinition<&[u8], u64> = TableDefinition::new("cosigned");
 /// token expiry (8, BE unix time, so keys sort by it) ‖ session key (32): when each counted
 /// session's total may be forgotten.
 const SESSION_EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("session_expiry");
+/// epoch (8, BE) → cumulative co-signed over every relay (the per-epoch ceiling).
+const EPOCH_COSIGNED: TableDefinition<u64, u64> = TableDefinition::new("epoch_cosigned");
+/// node key (32) → its history: the latest epoch it was co-signed in, the most it was
+/// co-signed in any epoch before that one, and in that one (3 × u64 LE). A relay new to
+/// the gateway starts small and grows with what it was co-signed before.
+const RELAY_HISTORY: TableDefinition<&[u8], [u8; 24]> = TableDefinition::new("relay_history");
+
+/// How much the gateway co-signs at most (review C1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CosignLimits {
+    /// For one relay in one epoch, however long it has been known.
+    pub max_bytes_per_relay_epoch: u64,
+    /// For a relay in its first epoch here; later it may get this plus twice its best
+    /// earlier epoch.
+    pub new_relay_bytes: u64,
+    /// For all relays together in one epoch.
+    pub max_cosigned_bytes_per_epoch: u64,
+    /// Whether relays' ceilings grow with their history: only when epochs are checked
+    /// against the chain, or made-up epochs could build a history.
+    pub grow: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RelayHistory {
+    epoch: u64,
+    proven_before: u64,
+    best_in_epoch: u64,
+}
+
+impl RelayHistory {
+    fn decode(bytes: [u8; 24]) -> Self {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        RelayHistory {
+            epoch: word(0),
+            proven_before: word(1),
+            best_in_epoch: word(2),
+        }
+    }
+
+    fn encode(&self) -> [u8; 24] {
+        let mut bytes = [0u8; 24];
+        bytes[..8].copy_from_slice(&self.epoch.to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.proven_before.to_le_bytes());
+        bytes[16..].copy_from_slice(&self.best_in_epoch.to_le_bytes());
+        bytes
+    }
+
+    /// The most co-signed in an epoch before `epoch`, as far as the history tells.
+    fn proven_for(&self, epoch: u64) -> u64 {
+        if epoch > self.epoch {
+            self.proven_before.max(self.best_in_epoch)
+        } else {
+            self.proven_before
+        }
+    }
+}
 
 pub use media_service::StoreError;
 
@@ -80,6 +140,8 @@ impl Store {
             txn.open_table(SESSION_TOTALS)?;
             txn.open_table(COSIGNED)?;
             txn.open_table(SESSION_EXPIRY)?;
+            txn.open_table(EPOCH_COSIGNED)?;
+            txn.open_table(RELAY_HISTORY)?;
             Ok(())
         })?;
         Ok(Store { db })
@@ -96,6 +158,7 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         let txn = self.db.begin_write().map_err(err)?;
         let mut capped = Vec::new();
+        let mut changed = false;
         let justified;
         {
             let mut acked = txn.open_table(ACKED).map_err(err)?;
@@ -120,6 +183,7 @@ impl Store {
                     continue;
                 }
                 acked.insert(&key[..], before + delta).map_err(err)?;
+                changed = true;
                 // A session's first bytes. (A token re-issued to the same session key with a
                 // later expiry shares this entry: once it is pruned, the session counts afresh,
                 // as a new session would.)
@@ -147,8 +211,84 @@ impl Store {
             }
             justified = sum;
         }
-        txn.commit().map_err(err)?;
+        // Nothing new (a replay, or sessions that were all refused): nothing is written or
+        // synced for it (review M3).
+        if changed {
+            txn.commit().map_err(err)?;
+        } else {
+            txn.abort().map_err(err)?;
+        }
         Ok(Recorded { justified, capped })
+    }
+
+    /// Co-signs `node_key` in `epoch` up to what the record `justified`, within `limits`, in
+    /// one transaction; returns the cumulative to sign (never lower than before). Nothing is
+    /// written when it does not grow.
+    pub fn cosign_within(
+        &self,
+        node_key: &Pubkey,
+        epoch: u64,
+        justified: u64,
+        limits: &CosignLimits,
+    ) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let lane = lane_key(node_key, epoch);
+        let (before, target) = {
+            let mut cosigned = txn.open_table(COSIGNED).map_err(err)?;
+            let mut totals = txn.open_table(EPOCH_COSIGNED).map_err(err)?;
+            let mut history = txn.open_table(RELAY_HISTORY).map_err(err)?;
+            let before = cosigned
+                .get(&lane[..])
+                .map_err(err)?
+                .map_or(0, |v| v.value());
+            let epoch_total = totals.get(epoch).map_err(err)?.map_or(0, |v| v.value());
+            let mut record = history
+                .get(node_key.as_ref())
+                .map_err(err)?
+                .map(|v| RelayHistory::decode(v.value()))
+                .unwrap_or_default();
+            let relay_cap = if limits.grow {
+                limits
+                    .new_relay_bytes
+                    .saturating_add(record.proven_for(epoch).saturating_mul(2))
+            } else {
+                limits.new_relay_bytes
+            }
+            .min(limits.max_bytes_per_relay_epoch);
+            let epoch_room = limits
+                .max_cosigned_bytes_per_epoch
+                .saturating_sub(epoch_total);
+            let target = justified
+                .min(relay_cap)
+                .min(before.saturating_add(epoch_room))
+                .max(before);
+            if target > before {
+                cosigned.insert(&lane[..], target).map_err(err)?;
+                totals
+                    .insert(epoch, epoch_total.saturating_add(target - before))
+                    .map_err(err)?;
+                if epoch > record.epoch {
+                    record = RelayHistory {
+                        epoch,
+                        proven_before: record.proven_for(epoch),
+                        best_in_epoch: 0,
+                    };
+                }
+                if epoch == record.epoch {
+                    record.best_in_epoch = record.best_in_epoch.max(target);
+                }
+                history
+                    .insert(node_key.as_ref(), record.encode())
+                    .map_err(err)?;
+            }
+            (before, target)
+        };
+        if target > before {
+            txn.commit().map_err(err)?;
+        } else {
+            txn.abort().map_err(err)?;
+        }
+        Ok(target)
     }
 
     /// Remembers a co-signature; the co-signed cumulative of a node key and epoch only grows.
@@ -175,6 +315,8 @@ impl Store {
         {
             let mut acked = txn.open_table(ACKED).map_err(err)?;
             let mut cosigned = txn.open_table(COSIGNED).map_err(err)?;
+            let mut totals = txn.open_table(EPOCH_COSIGNED).map_err(err)?;
+            let _old_totals = totals.extract_if(|e, _| e < epoch).map_err(err)?.count();
             removed = acked
                 .extract_if(|k, _| epoch_of_lane_key(k) < epoch)
                 .map_err(err)?

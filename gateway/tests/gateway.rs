@@ -26,14 +26,19 @@ fn temp_store() -> PathBuf {
 }
 
 async fn start(store: PathBuf, consumer: Pubkey, secret: Option<&str>, max_bytes: u64) -> Running {
-    let signer = SigningKey::from_bytes(&[41; 32]);
-    let config = GatewayConfig {
+    start_with(GatewayConfig {
         consumer: Some(consumer),
-        store: store.clone(),
+        store,
         shared_secret: secret.map(String::from),
         max_bytes_per_session: max_bytes,
         ..GatewayConfig::default()
-    };
+    })
+    .await
+}
+
+async fn start_with(config: GatewayConfig) -> Running {
+    let signer = SigningKey::from_bytes(&[41; 32]);
+    let store = config.store.clone();
     let gateway = media_gateway::build(&config, signer.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -385,4 +390,152 @@ async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned()
         blind.cosigner.store.last_cosigned(&node, first).unwrap(),
         100
     );
+}
+
+/// C1: a Sybil relay (25 MEDIA, no bytes served) with as many tokens as it likes, each
+/// "acknowledged" by session keys it holds, gets at most `new_relay_bytes` co-signed; a
+/// second one at most what the epoch's ceiling has left; and the record shows why.
+#[tokio::test]
+async fn c1_sybil_relays_with_many_tokens_get_no_more_than_the_stated_ceilings() {
+    let consumer = Pubkey::new_unique();
+    let gw = start_with(GatewayConfig {
+        consumer: Some(consumer),
+        store: temp_store(),
+        max_bytes_per_session: 1 << 30,
+        new_relay_bytes: 10 << 20,
+        max_cosigned_bytes_per_epoch: 15 << 20,
+        sessions_per_client_per_minute: 10_000,
+        session_burst: 10_000,
+        ..GatewayConfig::default()
+    })
+    .await;
+    // Each Sybil relay brings its own 20 sessions (a session counts once across relays).
+    let mut sets = Vec::new();
+    for set in 0..3u8 {
+        let mut proofs = Vec::new();
+        for i in 0..20u8 {
+            let session = SigningKey::from_bytes(&[100 + set * 20 + i; 32]);
+            let token = gw.token(&session).await.to_base64();
+            proofs.push((token, session));
+        }
+        sets.push(proofs);
+    }
+    let sybil = |seed: u8| pubkey_of(&SigningKey::from_bytes(&[seed; 32]));
+    let claim = |set: usize, node_key: Pubkey| -> Vec<(String, String)> {
+        sets[set]
+            .iter()
+            .map(|(token, session)| {
+                (
+                    token.clone(),
+                    viewer_receipt(consumer, node_key, session, 3, 1 << 30),
+                )
+            })
+            .collect()
+    };
+    let first = sybil(201);
+    let reply = gw.cosign(&first, 3, &claim(0, first)).await;
+    assert_eq!(reply["cumulative"], 10u64 << 20, "{reply}");
+    // Asking again adds nothing.
+    let again = gw.cosign(&first, 3, &claim(0, first)).await;
+    assert_eq!(again["cumulative"], 10u64 << 20);
+    let second = sybil(202);
+    let reply = gw.cosign(&second, 3, &claim(1, second)).await;
+    assert_eq!(reply["cumulative"], 5u64 << 20, "the epoch's ceiling");
+    let third = sybil(203);
+    assert_eq!(
+        gw.cosign(&third, 3, &claim(2, third)).await["cumulative"],
+        0
+    );
+    gw.stop().await;
+}
+
+/// C1: token issuance is limited per client (429 with Retry-After) and per epoch (503).
+#[tokio::test]
+async fn c1_session_tokens_are_rate_limited_and_budgeted() {
+    let consumer = Pubkey::new_unique();
+    let gw = start_with(GatewayConfig {
+        consumer: Some(consumer),
+        store: temp_store(),
+        sessions_per_client_per_minute: 1,
+        session_burst: 3,
+        ..GatewayConfig::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let ask = || {
+        http.post(format!("{}/session", gw.url))
+            .json(&json!({"session_key": pubkey_of(&SigningKey::from_bytes(&[9; 32])).to_string()}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(ask().await.unwrap().status(), 200);
+    }
+    let limited = ask().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "60");
+    gw.stop().await;
+
+    let gw = start_with(GatewayConfig {
+        consumer: Some(consumer),
+        store: temp_store(),
+        max_bytes_per_session: 1 << 30,
+        max_session_bytes_per_epoch: 2 << 30,
+        ..GatewayConfig::default()
+    })
+    .await;
+    let ask = || {
+        http.post(format!("{}/session", gw.url))
+            .json(&json!({"session_key": pubkey_of(&SigningKey::from_bytes(&[8; 32])).to_string()}))
+            .send()
+    };
+    assert_eq!(ask().await.unwrap().status(), 200);
+    assert_eq!(ask().await.unwrap().status(), 200);
+    let spent = ask().await.unwrap();
+    assert_eq!(spent.status(), 503);
+    assert!(spent.text().await.unwrap().contains("budget"));
+    gw.stop().await;
+}
+
+/// H1: the body limit is explicit and requests of more sessions than a relay sends are
+/// refused by count, not by accident.
+#[tokio::test]
+async fn h1_cosign_requests_have_an_explicit_size_and_count_limit() {
+    let consumer = Pubkey::new_unique();
+    let gw = start(temp_store(), consumer, None, 1 << 30).await;
+    let http = reqwest::Client::new();
+    let oversized = "x".repeat(media_gateway::server::MAX_COSIGN_REQUEST_BYTES + 1);
+    let answer = http
+        .post(format!("{}/cosign", gw.url))
+        .header("content-type", "application/json")
+        .body(oversized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 413);
+    let node = Pubkey::new_unique().to_string();
+    let sessions: Vec<Value> = (0..media_gateway::cosign::MAX_SESSIONS_PER_REQUEST + 1)
+        .map(|_| json!({"token": "", "receipt": ""}))
+        .collect();
+    let answer = http
+        .post(format!("{}/cosign", gw.url))
+        .json(&json!({"node_key": node, "epoch": 1, "sessions": sessions}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    assert!(answer.text().await.unwrap().contains("at most"));
+    gw.stop().await;
+}
+
+/// M11: the consumer's owner key is refused as the gateway's signer.
+#[test]
+fn m11_the_owner_key_cannot_be_the_gateway_key() {
+    let signer = SigningKey::from_bytes(&[44; 32]);
+    let config = GatewayConfig {
+        consumer: Some(pubkey_of(&signer)),
+        store: temp_store(),
+        ..GatewayConfig::default()
+    };
+    let refused = media_gateway::build(&config, signer).err().unwrap();
+    assert!(refused.to_string().contains("owner key"), "{refused}");
 }

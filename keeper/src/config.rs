@@ -29,6 +29,10 @@ pub struct KeeperConfig {
     pub crank_interval_secs: u64,
     pub chain_refresh_secs: u64,
     pub cranks: Switches,
+    /// A receipt whose keeper share (payment-mint units) would be below this waits until
+    /// more is owed, so settlements that cost more than they earn are not sent; receipts the
+    /// consumer's escrow cannot pay at all are never sent.
+    pub min_keeper_fee: u64,
 }
 
 impl Default for KeeperConfig {
@@ -45,6 +49,7 @@ impl Default for KeeperConfig {
             crank_interval_secs: 5,
             chain_refresh_secs: 5,
             cranks: Switches::default(),
+            min_keeper_fee: 0,
         }
     }
 }

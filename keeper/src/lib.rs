@@ -76,6 +76,7 @@ pub async fn run(
         lookup: config.lookup_table.then(|| {
             lookup::LookupTable::new(cluster.clone(), clone_keypair(&keypair), store.clone())
         }),
+        min_keeper_fee: config.min_keeper_fee,
     };
     let settling = {
         let chain = chain.clone();

@@ -4,7 +4,10 @@
 use crate::lookup::LookupTable;
 use crate::pack;
 use crate::store::Store;
-use media_network::state::{Config, Lane};
+use anchor_lang::prelude::Pubkey;
+use media_network::errors::MediaError;
+use media_network::fees;
+use media_network::state::{Config, Consumer, Lane, Provider};
 use media_sdk::client::Cluster;
 use media_sdk::pda;
 use media_sdk::settlement::{settlement_instructions, Settlement};
@@ -30,6 +33,9 @@ pub struct Settler {
     /// The keeper's lookup table, used when a consumer has enough receipts waiting to gain
     /// from it (three fit one transaction instead of two); `None` sends legacy only.
     pub lookup: Option<LookupTable>,
+    /// Receipts whose keeper share would be below this (payment-mint units) wait until more
+    /// is owed; 0 settles anything the escrow can pay.
+    pub min_keeper_fee: u64,
 }
 
 /// What one round did.
@@ -39,6 +45,10 @@ pub struct Round {
     pub already_settled: usize,
     /// Receipts dropped because their epoch can no longer settle.
     pub expired: usize,
+    /// Settled only in part: the escrow ran short.
+    pub partly_paid: usize,
+    /// Not sent: nothing payable, or not worth the keeper's fee.
+    pub skipped: usize,
     pub transactions: usize,
     pub failed_transactions: usize,
 }
@@ -56,14 +66,57 @@ pub enum SubmitError {
 }
 
 impl SubmitError {
-    /// The program said the receipts' epoch is neither the current nor the previous one.
-    fn is_epoch_out_of_window(&self) -> bool {
-        let code = u32::from(media_network::errors::MediaError::EpochOutOfWindow);
+    /// Whether the program refused it with `error`.
+    fn is(&self, error: MediaError) -> bool {
+        let code = u32::from(error);
         matches!(self, SubmitError::Refused(TransactionError::InstructionError(
             _,
             InstructionError::Custom(c),
         )) if *c == code)
     }
+
+    /// The program said the receipts' epoch is neither the current nor the previous one.
+    fn is_epoch_out_of_window(&self) -> bool {
+        self.is(MediaError::EpochOutOfWindow)
+    }
+}
+
+/// Why settling `receipt` now would cost the keeper a transaction for nothing (review M2),
+/// if it would: the consumer's escrow can pay nothing for its epoch, or the keeper's share
+/// of what it would pay is below `min_keeper_fee`.
+pub fn unprofitable(
+    receipt: &media_sdk::receipt::ReceiptV1,
+    on_chain: u64,
+    consumer: Option<&Consumer>,
+    config: Option<&Config>,
+    min_keeper_fee: u64,
+) -> Option<&'static str> {
+    let consumer = consumer?;
+    let spendable = consumer.spendable_for(receipt.epoch);
+    if spendable == 0 {
+        return Some("empty_escrow");
+    }
+    let config = config?;
+    let totals = config.epoch_totals[(receipt.epoch % 2) as usize];
+    let price = if totals.epoch == receipt.epoch {
+        totals.price_per_gib
+    } else {
+        config.params.price_per_gib
+    };
+    let delta = receipt.cumulative.saturating_sub(on_chain);
+    let payable = fees::payable_bytes(on_chain, delta, price, spendable).ok()?;
+    let fee = fees::fee_for(on_chain, payable, price).ok()?;
+    let share = fees::split_fee(
+        fee,
+        config.params.provider_fee_bps,
+        config.params.keeper_fee_bps,
+    )
+    .ok()?
+    .keeper;
+    if payable == 0 {
+        return Some("nothing_payable");
+    }
+    (share < min_keeper_fee).then_some("below_min_keeper_fee")
 }
 
 impl Settler {
@@ -78,20 +131,38 @@ impl Settler {
     /// One pass over the store; `current_epoch` bounds what can still settle.
     pub async fn round(&self, current_epoch: u64) -> anyhow::Result<Round> {
         let settling_from = current_epoch.saturating_sub(1);
-        self.blocking(move |s| s.prune(settling_from)).await?;
+        // Bookkeeping only: a store that cannot write must not stop settlement (review M6).
+        if let Err(e) = self.blocking(move |s| s.prune(settling_from)).await {
+            tracing::warn!(error = %e, "pruning the store failed; settling anyway");
+        }
         let unsettled = self.blocking(|s| s.unsettled()).await?;
         gauge!("media_keeper_receipts_pending").set(unsettled.len() as f64);
         let mut round = Round::default();
+        let lanes = self.lanes_of(unsettled.iter().map(|u| &u.receipt)).await;
+        let consumers: Vec<Pubkey> = unsettled
+            .iter()
+            .map(|u| u.receipt.receipt.consumer)
+            .collect();
+        let escrows = self
+            .cluster
+            .try_decode_many::<Consumer>(&consumers.iter().map(pda::consumer).collect::<Vec<_>>())
+            .await;
+        let config: Option<Config> = self.cluster.try_decode(&pda::config()).await.ok().flatten();
         let mut ready: Vec<Settlement> = Vec::new();
-        for item in unsettled {
+        for ((item, lane), consumer) in unsettled.into_iter().zip(lanes).zip(escrows) {
             let r = item.receipt.receipt;
-            let lane = self
-                .cluster
-                .try_decode::<Lane>(&pda::lane(&r.node_key, &r.consumer))
-                .await?;
-            let Some(lane) = lane else {
-                tracing::debug!(node_key = %r.node_key, consumer = %r.consumer, "no lane yet; waiting");
-                continue;
+            // One lane's failed read skips that lane, not the round (review M8).
+            let lane = match lane {
+                Ok(Some(lane)) => lane,
+                Ok(None) => {
+                    tracing::debug!(node_key = %r.node_key, consumer = %r.consumer, "no lane yet; waiting");
+                    continue;
+                }
+                Err(e) => {
+                    counter!("media_keeper_lane_read_failures_total").increment(1);
+                    tracing::warn!(node_key = %r.node_key, consumer = %r.consumer, error = %e, "reading a lane failed; next round");
+                    continue;
+                }
             };
             let on_chain = lane.settled(r.epoch);
             if on_chain >= r.cumulative {
@@ -100,6 +171,18 @@ impl Settler {
                 self.blocking(move |s| s.mark_settled(&receipt, on_chain))
                     .await?;
                 round.already_settled += 1;
+                continue;
+            }
+            if let Some(why) = unprofitable(
+                &r,
+                on_chain,
+                consumer.ok().flatten().as_ref(),
+                config.as_ref(),
+                self.min_keeper_fee,
+            ) {
+                counter!("media_keeper_receipts_skipped_total", "why" => why).increment(1);
+                tracing::debug!(node_key = %r.node_key, consumer = %r.consumer, epoch = r.epoch, why, "not worth a transaction now");
+                round.skipped += 1;
                 continue;
             }
             ready.push(Settlement {
@@ -120,14 +203,7 @@ impl Settler {
             match self.submit(&items, table.as_ref()).await {
                 Ok(()) => {
                     round.transactions += 1;
-                    for settlement in batch {
-                        let receipt = settlement.signed.clone();
-                        let cumulative = receipt.receipt.cumulative;
-                        self.blocking(move |s| s.mark_settled(&receipt, cumulative))
-                            .await?;
-                        round.settled += 1;
-                    }
-                    counter!("media_keeper_receipts_settled_total").increment(batch.len() as u64);
+                    self.record_paid(batch, &mut round).await?;
                 }
                 Err(e) if e.is_epoch_out_of_window() => {
                     round.failed_transactions += 1;
@@ -149,6 +225,12 @@ impl Settler {
                     tracing::debug!(error = %e, "a batch failed; settling its receipts singly");
                     batches.extend(items.into_iter().map(|s| vec![s]));
                 }
+                Err(e) if e.is(MediaError::RewardSlotNotAccrued) => {
+                    // The provider's older epoch must be accrued first (review L14): do it,
+                    // and the next round settles.
+                    round.failed_transactions += 1;
+                    self.accrue_for(&items[0]).await;
+                }
                 Err(e) => {
                     round.failed_transactions += 1;
                     tracing::warn!(error = %e, "settlement failed; will retry next round");
@@ -156,6 +238,78 @@ impl Settler {
             }
         }
         Ok(round)
+    }
+
+    /// The lanes of `receipts`, read in batches.
+    async fn lanes_of<'a>(
+        &self,
+        receipts: impl Iterator<Item = &'a media_sdk::receipt::SignedReceipt>,
+    ) -> Vec<media_sdk::client::Result<Option<Lane>>> {
+        let addresses: Vec<Pubkey> = receipts
+            .map(|r| pda::lane(&r.receipt.node_key, &r.receipt.consumer))
+            .collect();
+        self.cluster.try_decode_many::<Lane>(&addresses).await
+    }
+
+    /// After a confirmed transaction: marks each receipt settled as far as its lane now is.
+    /// An escrow that paid only part leaves the rest pending, to be retried once the
+    /// consumer tops up (review M1).
+    async fn record_paid(&self, batch: &[Settlement], round: &mut Round) -> anyhow::Result<()> {
+        let lanes = self.lanes_of(batch.iter().map(|s| &s.signed)).await;
+        for (settlement, lane) in batch.iter().zip(lanes) {
+            let receipt = settlement.signed.clone();
+            let cumulative = receipt.receipt.cumulative;
+            let settled = match lane {
+                Ok(Some(lane)) => lane.settled(receipt.receipt.epoch).min(cumulative),
+                // Unknown: the next round reads the lane again before doing anything.
+                _ => continue,
+            };
+            self.blocking(move |s| s.mark_settled(&receipt, settled))
+                .await?;
+            if settled >= cumulative {
+                round.settled += 1;
+                counter!("media_keeper_receipts_settled_total").increment(1);
+            } else {
+                round.partly_paid += 1;
+                counter!("media_keeper_receipts_partly_paid_total").increment(1);
+                tracing::info!(
+                    node_key = %settlement.signed.receipt.node_key,
+                    consumer = %settlement.signed.receipt.consumer,
+                    settled,
+                    cumulative,
+                    "the escrow paid part of a receipt; the rest waits for a deposit"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Accrues the provider's older reward slot that blocks `settlement`.
+    async fn accrue_for(&self, settlement: &Settlement) {
+        let epoch = settlement.signed.receipt.epoch;
+        let provider: Option<Provider> = self
+            .cluster
+            .try_decode(&settlement.provider)
+            .await
+            .ok()
+            .flatten();
+        let Some(provider) = provider else { return };
+        let Some(older) = epoch.checked_sub(2) else {
+            return;
+        };
+        let accrue = media_sdk::ix::accrue_rewards(&provider.owner, older);
+        match self
+            .cluster
+            .send_and_confirm(&[accrue], &self.keeper, &[])
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(provider = %provider.owner, epoch = older, "accrued a provider's rewards so its next epoch can settle")
+            }
+            Err(e) => {
+                tracing::warn!(provider = %provider.owner, epoch = older, error = %e, "accruing rewards failed")
+            }
+        }
     }
 
     /// The chain moved past an epoch this keeper still held receipts of (its view lagged):
@@ -261,7 +415,7 @@ impl Settler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use media_network::errors::MediaError;
+    use anchor_lang::{AccountDeserialize, Discriminator, Space};
 
     #[test]
     fn only_the_programs_epoch_window_refusal_means_expired() {
@@ -280,5 +434,76 @@ mod tests {
             last: "connection refused".into(),
         };
         assert!(!unconfirmed.is_epoch_out_of_window());
+    }
+
+    /// M2: receipts the escrow cannot pay, or whose keeper share is below the operator's
+    /// minimum, are not worth a transaction.
+    #[test]
+    fn m2_unpayable_and_unprofitable_receipts_are_skipped() {
+        use media_network::state::{ConsumerStatus, EpochUsage, Params};
+        let consumer = |escrow: u64| Consumer {
+            bump: 0,
+            owner: Pubkey::new_unique(),
+            status: ConsumerStatus::Active,
+            registered_epoch: 0,
+            deactivated_epoch: 0,
+            receipt_signer: Pubkey::new_unique(),
+            signer_since_epoch: 0,
+            previous_signer: Pubkey::default(),
+            bond: 0,
+            escrow,
+            pending_withdrawal: 0,
+            withdrawal_epoch: 0,
+            usage: [EpochUsage::EMPTY; 2],
+        };
+        let receipt = media_sdk::receipt::ReceiptV1 {
+            config: Pubkey::new_unique(),
+            node_key: Pubkey::new_unique(),
+            consumer: Pubkey::new_unique(),
+            epoch: 4,
+            cumulative: 10 << 30,
+        };
+        let mut config: Config = config_with_default_params();
+        config.epoch = 4;
+        config.params = Params::default();
+        // 10 GiB at 10,000 per GiB is 100,000; the keeper's 2% share is 2,000.
+        assert_eq!(
+            unprofitable(&receipt, 0, Some(&consumer(0)), Some(&config), 0),
+            Some("empty_escrow")
+        );
+        assert_eq!(
+            unprofitable(&receipt, 0, Some(&consumer(1_000_000)), Some(&config), 0),
+            None
+        );
+        assert_eq!(
+            unprofitable(
+                &receipt,
+                0,
+                Some(&consumer(1_000_000)),
+                Some(&config),
+                2_001
+            ),
+            Some("below_min_keeper_fee")
+        );
+        // A pending withdrawal of everything leaves later epochs nothing to spend.
+        let mut leaving = consumer(1_000_000);
+        leaving.pending_withdrawal = 1_000_000;
+        leaving.withdrawal_epoch = 3;
+        assert_eq!(
+            unprofitable(&receipt, 0, Some(&leaving), Some(&config), 0),
+            Some("empty_escrow")
+        );
+        // Unknown consumer: the chain decides.
+        assert_eq!(unprofitable(&receipt, 0, None, Some(&config), 0), None);
+    }
+
+    /// A Config with zeroed fields but the default parameters (only params and epoch matter
+    /// to `unprofitable`).
+    fn config_with_default_params() -> Config {
+        let mut bytes = vec![0u8; 8 + Config::INIT_SPACE];
+        bytes[..8].copy_from_slice(Config::DISCRIMINATOR);
+        let mut config = Config::try_deserialize(&mut &bytes[..]).unwrap();
+        config.params = media_network::state::Params::default();
+        config
     }
 }

@@ -103,7 +103,15 @@ impl Store {
         let mut out = Vec::new();
         for entry in receipts.iter().map_err(err)? {
             let (key, value) = entry.map_err(err)?;
-            let receipt = SignedReceipt::from_bytes(value.value()).map_err(err)?;
+            // One undecodable row (corruption, an older version) must not stop settlement of
+            // the others (review L12).
+            let receipt = match SignedReceipt::from_bytes(value.value()) {
+                Ok(receipt) => receipt,
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping an undecodable receipt in the store");
+                    continue;
+                }
+            };
             let done = settled
                 .get(key.value())
                 .map_err(err)?

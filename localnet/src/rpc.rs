@@ -49,16 +49,57 @@ pub fn router(chain: SharedChain) -> Router {
     Router::new().route("/", post(handle)).with_state(chain)
 }
 
+/// Calls in one batch request at most (review M10).
+pub const MAX_BATCH: usize = 100;
+/// Addresses per `getMultipleAccounts` at most, as validators allow.
+pub const MAX_MULTIPLE_ACCOUNTS: usize = 100;
+/// Bytes of account data one request may answer with (base64 makes a third more): a batch
+/// of `getMultipleAccounts` of the 133 KB Token program account would otherwise build
+/// gigabytes of JSON.
+pub const MAX_ANSWER_DATA_BYTES: usize = 64 << 20;
+/// The largest account `getMinimumBalanceForRentExemption` prices (Solana's limit).
+pub const MAX_ACCOUNT_BYTES: u64 = 10 << 20;
+
 async fn handle(State(chain): State<SharedChain>, Json(body): Json<Value>) -> Json<Value> {
     match body {
+        Value::Array(calls) if calls.len() > MAX_BATCH => Json(json!({
+            "jsonrpc": "2.0",
+            "id": Value::Null,
+            "error": {"code": INVALID_REQUEST, "message": format!("at most {MAX_BATCH} calls per batch")},
+        })),
         Value::Array(calls) => {
             let mut replies = Vec::with_capacity(calls.len());
+            let mut answered = 0usize;
             for call in calls {
-                replies.push(answer(&chain, call).await);
+                let reply = if answered > MAX_ANSWER_DATA_BYTES {
+                    too_large(call.get("id").cloned().unwrap_or(Value::Null))
+                } else {
+                    answer(&chain, call).await
+                };
+                answered = answered.saturating_add(approximate_size(&reply));
+                replies.push(reply);
             }
             Json(Value::Array(replies))
         }
         call => Json(answer(&chain, call).await),
+    }
+}
+
+fn too_large(id: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {"code": INVALID_REQUEST, "message": format!("the batch's answers pass {MAX_ANSWER_DATA_BYTES} bytes of account data")},
+    })
+}
+
+/// The bytes of account data an answer carries (its base64 strings), cheaply.
+fn approximate_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(approximate_size).sum(),
+        Value::Object(fields) => fields.values().map(approximate_size).sum(),
+        _ => 8,
     }
 }
 
@@ -140,7 +181,12 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             let size = params
                 .get(0)
                 .and_then(Value::as_u64)
-                .ok_or_else(|| RpcError::params("expected a data length"))?;
+                .filter(|size| *size <= MAX_ACCOUNT_BYTES)
+                .ok_or_else(|| {
+                    RpcError::params(format!(
+                        "expected a data length of at most {MAX_ACCOUNT_BYTES}"
+                    ))
+                })?;
             Ok(json!(chain.rent().await.minimum_balance(size as usize)))
         }
         "getBalance" => {
@@ -162,16 +208,23 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                 .get(0)
                 .and_then(Value::as_array)
                 .ok_or_else(|| RpcError::params("expected a list of addresses"))?;
+            if keys.len() > MAX_MULTIPLE_ACCOUNTS {
+                return Err(RpcError::params(format!(
+                    "at most {MAX_MULTIPLE_ACCOUNTS} addresses per call"
+                )));
+            }
             let mut accounts = Vec::with_capacity(keys.len());
+            let mut data = 0usize;
             for key in keys {
                 let key = parse_pubkey(key.as_str().unwrap_or_default())?;
-                accounts.push(
-                    chain
-                        .account(&key)
-                        .await
-                        .map(|a| encode_account(&a))
-                        .unwrap_or(Value::Null),
-                );
+                let account = chain.account(&key).await;
+                data = data.saturating_add(account.as_ref().map_or(0, |a| a.data.len()));
+                if data > MAX_ANSWER_DATA_BYTES {
+                    return Err(RpcError::params(format!(
+                        "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
+                    )));
+                }
+                accounts.push(account.map(|a| encode_account(&a)).unwrap_or(Value::Null));
             }
             with_context(chain, Value::Array(accounts)).await
         }
@@ -409,7 +462,13 @@ fn filter_matches(filter: &Value, data: &[u8]) -> bool {
             Some("base64") => BASE64.decode(encoded).ok(),
             _ => bs58::decode(encoded).into_vec().ok(),
         };
-        return bytes.is_some_and(|b| data.get(offset..offset + b.len()) == Some(&b[..]));
+        // An offset near u64::MAX must not overflow (review L2).
+        return bytes.is_some_and(|b| {
+            offset
+                .checked_add(b.len())
+                .and_then(|end| data.get(offset..end))
+                == Some(&b[..])
+        });
     }
     false
 }

@@ -220,3 +220,90 @@ async fn slots_pass_and_address_lookup_tables_work() {
         assert_eq!(rpc.get_balance(to).await.unwrap(), rent);
     }
 }
+
+/// Posts `body` to the localnet's endpoint and returns the JSON answer and its size.
+async fn post_raw(url: &str, body: serde_json::Value) -> (serde_json::Value, usize) {
+    let text = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (serde_json::from_str(&text).unwrap(), text.len())
+}
+
+async fn localnet_url() -> String {
+    let chain = Chain::start(programs::program_test()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, chain));
+    url
+}
+
+/// M10: a batch of 100 `getMultipleAccounts` of the 133 KB SPL Token program account, which
+/// used to build gigabytes of JSON, is answered within a bound; longer batches and longer
+/// address lists are refused.
+#[tokio::test]
+async fn m10_batches_of_huge_accounts_stay_within_a_memory_bound() {
+    let url = localnet_url().await;
+    let token = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
+    let call = |id: usize| {
+        serde_json::json!({
+            "jsonrpc": "2.0", "id": id, "method": "getMultipleAccounts",
+            "params": [vec![token; 100], {"encoding": "base64"}],
+        })
+    };
+    let batch: Vec<serde_json::Value> = (0..100).map(call).collect();
+    let (answer, size) = post_raw(&url, serde_json::Value::Array(batch)).await;
+    let answers = answer.as_array().unwrap();
+    assert_eq!(answers.len(), 100);
+    assert!(
+        answers[0]["result"]["value"][0]["data"][0].is_string(),
+        "the first call is served"
+    );
+    assert!(
+        answers.iter().any(|a| a["error"].is_object()),
+        "the rest are refused"
+    );
+    assert!(size < 256 << 20, "{size} bytes answered");
+
+    let too_long: Vec<serde_json::Value> = (0..101).map(call).collect();
+    let (answer, _) = post_raw(&url, serde_json::Value::Array(too_long)).await;
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 100"));
+    let many = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "getMultipleAccounts",
+        "params": [vec![token; 101]],
+    });
+    let (answer, _) = post_raw(&url, many).await;
+    assert_eq!(answer["error"]["code"], -32602);
+}
+
+/// L2: inputs that overflowed (and panicked) are answered: a memcmp offset near u64::MAX
+/// matches nothing, an absurd rent size is refused, and the endpoint keeps serving.
+#[tokio::test]
+async fn l2_overflowing_inputs_are_answered_not_panics() {
+    let url = localnet_url().await;
+    let memcmp = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts",
+        "params": [media_network::ID.to_string(), {"encoding": "base64", "filters": [
+            {"memcmp": {"offset": u64::MAX, "bytes": "3"}}
+        ]}],
+    });
+    let (answer, _) = post_raw(&url, memcmp).await;
+    assert_eq!(answer["result"], serde_json::json!([]), "{answer}");
+    let rent = serde_json::json!({
+        "jsonrpc": "2.0", "id": 2, "method": "getMinimumBalanceForRentExemption",
+        "params": [1u64 << 60],
+    });
+    let (answer, _) = post_raw(&url, rent).await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let health = serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "getHealth"});
+    let (answer, _) = post_raw(&url, health).await;
+    assert_eq!(answer["result"], "ok");
+}

@@ -47,6 +47,9 @@ pub struct Cluster {
     pub url: String,
 }
 
+/// Addresses per `getMultipleAccounts` call (validators allow 100).
+pub const MULTIPLE_ACCOUNTS_CHUNK: usize = 100;
+
 impl Cluster {
     /// `url_or_moniker` as the Solana CLI takes it (`localhost`, `devnet`, … or a URL).
     pub fn new(url_or_moniker: &str, commitment: CommitmentConfig) -> Self {
@@ -92,6 +95,45 @@ impl Cluster {
                 }),
             None => Ok(None),
         }
+    }
+
+    /// Fetches and decodes many accounts, `MULTIPLE_ACCOUNTS_CHUNK` per `getMultipleAccounts`
+    /// call: one answer per address, in order. A failed call fails only its own chunk's
+    /// addresses, and an undecodable account only itself.
+    pub async fn try_decode_many<T: AccountDeserialize>(
+        &self,
+        addresses: &[Pubkey],
+    ) -> Vec<Result<Option<T>>> {
+        let mut out = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(MULTIPLE_ACCOUNTS_CHUNK) {
+            match self
+                .client
+                .get_multiple_accounts_with_commitment(chunk, self.client.commitment())
+                .await
+            {
+                Ok(response) => {
+                    for (address, account) in chunk.iter().zip(response.value) {
+                        out.push(match account {
+                            Some(account) => crate::decode::account(&account.data)
+                                .map(Some)
+                                .map_err(|e| Error::Undecodable {
+                                    address: *address,
+                                    reason: e.to_string(),
+                                }),
+                            None => Ok(None),
+                        });
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for _ in chunk {
+                        let failed = std::io::Error::other(message.clone());
+                        out.push(Err(self.rpc_error(ClientError::from(failed))));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Fetches and decodes an Anchor account that must exist.

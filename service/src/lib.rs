@@ -150,13 +150,22 @@ pub mod kv {
             let before = table
                 .get(key)
                 .map_err(|e| StoreError::new(store, e))?
-                .map_or(0, |v| v.value());
-            kept = before.max(value);
-            table
-                .insert(key, kept)
-                .map_err(|e| StoreError::new(store, e))?;
+                .map(|v| v.value());
+            if before.is_some_and(|b| b >= value) || (before.is_none() && value == 0) {
+                kept = before.unwrap_or(0);
+            } else {
+                kept = value;
+                table
+                    .insert(key, kept)
+                    .map_err(|e| StoreError::new(store, e))?;
+            }
         }
-        txn.commit().map_err(|e| StoreError::new(store, e))?;
+        // Nothing new: no commit, so nothing is written or synced for it.
+        if kept == value && value > 0 {
+            txn.commit().map_err(|e| StoreError::new(store, e))?;
+        } else {
+            txn.abort().map_err(|e| StoreError::new(store, e))?;
+        }
         Ok(kept)
     }
 }

@@ -14,8 +14,22 @@ use solana_signer::Signer;
 
 pub async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> Result<()> {
     let signer = ctx.signer()?;
-    let config = ctx.config().await?;
     let owner = signer.pubkey();
+    // The receipt signer lives in the internet-facing gateway; the owner key controls stake,
+    // escrow and the signer itself, so it must not be the one (review M11).
+    let receipt_signer = match receipt_signer {
+        Some(key) if key == owner => bail!(
+            "--receipt-signer is the wallet itself: give the gateway a key of its own \
+             (`media keygen -o gateway.json`), so a compromised gateway cannot move stake \
+             or escrow"
+        ),
+        Some(key) => key,
+        None => bail!(
+            "--receipt-signer is required: the public key of the gateway's own keypair \
+             (`media keygen -o gateway.json`), never the wallet"
+        ),
+    };
+    let config = ctx.config().await?;
     if ctx.rpc.account(&pda::consumer(&owner)).await?.is_some() {
         bail!("{owner} is already registered as a consumer (see `media consumer show`)");
     }
@@ -23,7 +37,7 @@ pub async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> R
         / u128::from(media_network::constants::ONE_MEDIA);
     let args = RegisterConsumerArgs {
         bond,
-        receipt_signer: receipt_signer.unwrap_or(owner),
+        receipt_signer,
     };
     let signature = ctx
         .rpc

@@ -25,6 +25,25 @@ pub struct Flags {
     /// Require `Authorization: Bearer SECRET` for session tokens (open without).
     #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
     pub secret: Option<String>,
+    /// Require a JWT signed by the publisher's login: its public key (PEM).
+    #[arg(long)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Ask the publisher's login service (POST) whether a viewer may have a session.
+    #[arg(long)]
+    pub auth_callback_url: Option<url::Url>,
+    /// Session tokens issued per epoch at most.
+    #[arg(long)]
+    pub max_sessions_per_epoch: Option<u64>,
+    /// Bytes co-signed for one relay in one epoch at most.
+    #[arg(long)]
+    pub max_bytes_per_relay_epoch: Option<u64>,
+    /// Bytes co-signed for a relay in its first epoch here (later: this plus twice its best
+    /// earlier epoch, with --rpc-url).
+    #[arg(long)]
+    pub new_relay_bytes: Option<u64>,
+    /// Bytes co-signed for all relays together in one epoch at most.
+    #[arg(long)]
+    pub max_cosigned_bytes_per_epoch: Option<u64>,
     /// Session token lifetime in seconds.
     #[arg(long)]
     pub token_ttl_secs: Option<i64>,
@@ -61,6 +80,24 @@ pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
     }
     if flags.secret.is_some() {
         config.shared_secret = flags.secret;
+    }
+    if flags.jwt_public_key.is_some() {
+        config.jwt_public_key = flags.jwt_public_key;
+    }
+    if flags.auth_callback_url.is_some() {
+        config.auth_callback_url = flags.auth_callback_url;
+    }
+    if let Some(max) = flags.max_sessions_per_epoch {
+        config.max_sessions_per_epoch = max;
+    }
+    if let Some(max) = flags.max_bytes_per_relay_epoch {
+        config.max_bytes_per_relay_epoch = max;
+    }
+    if let Some(bytes) = flags.new_relay_bytes {
+        config.new_relay_bytes = bytes;
+    }
+    if let Some(max) = flags.max_cosigned_bytes_per_epoch {
+        config.max_cosigned_bytes_per_epoch = max;
     }
     if let Some(ttl) = flags.token_ttl_secs {
         config.token_ttl_secs = ttl;

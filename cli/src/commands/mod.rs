@@ -6,6 +6,7 @@ pub mod demo;
 pub mod epoch;
 pub mod gateway;
 pub mod gov;
+pub mod keygen;
 pub mod lane;
 pub mod provider;
 pub mod stake;

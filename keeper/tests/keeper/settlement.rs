@@ -192,6 +192,7 @@ async fn settler(market: &Market, lookup: bool) -> (Settler, Keypair) {
         receipts_per_tx: KeeperConfig::default().receipts_per_tx,
         attempts: 3,
         lookup: lookup.then(|| LookupTable::new(cluster, keeper.insecure_clone(), store)),
+        min_keeper_fee: 0,
     };
     (settler, keeper)
 }
@@ -320,4 +321,58 @@ async fn a_receipt_whose_epoch_closed_is_dropped_and_does_not_hold_up_the_others
         settler.round(stale_epoch).await.unwrap(),
         media_keeper::settle::Round::default()
     );
+}
+
+/// M1 and M2: a receipt the escrow pays only in part stays pending (the keeper marks only what
+/// the lane shows settled), is not sent again while the escrow is empty, and is settled in
+/// full once the consumer's escrow is topped up within the window.
+#[tokio::test]
+async fn m1_a_partly_paid_receipt_is_settled_in_full_after_a_deposit() {
+    let market = Market::open().await;
+    let (settler, _) = settler(&market, false).await;
+    let epoch = market.network.epoch().await;
+    let config: Config = market.network.cluster.decode(&pda::config()).await.unwrap();
+    let price = config.params.price_per_gib;
+    // Half again what the escrow can pay.
+    let affordable = (u128::from(ESCROW) << 30) / u128::from(price);
+    let owed = (affordable * 3 / 2) as u64;
+    let receipt = market.receipt(0, epoch, owed);
+    settler.store.put_all(&[receipt]).unwrap();
+    let round = settler.round(epoch).await.unwrap();
+    assert_eq!((round.partly_paid, round.settled), (1, 0), "{round:?}");
+    assert_eq!(market.escrow(0).await, 0);
+    let paid = market.lane_settled(0, epoch).await;
+    assert_eq!(u128::from(paid), affordable);
+    assert_eq!(
+        settler.store.unsettled().unwrap().len(),
+        1,
+        "the rest stays pending"
+    );
+
+    // The escrow is empty: nothing is sent for it (no transaction fee for nothing).
+    let idle = settler.round(epoch).await.unwrap();
+    assert_eq!((idle.skipped, idle.transactions), (1, 0), "{idle:?}");
+
+    // A top-up: the next round pays the rest.
+    let funder = market.network.wallet(0, ESCROW).await;
+    let source = anchor_spl::associated_token::get_associated_token_address(
+        &funder.pubkey(),
+        &market.network.payment_mint(),
+    );
+    let deposit = media_sdk::ix::deposit_fees(
+        &funder.pubkey(),
+        &market.consumers[0].pubkey(),
+        &source,
+        ESCROW,
+    );
+    market
+        .network
+        .cluster
+        .send_and_confirm(&[deposit], &funder, &[])
+        .await
+        .unwrap();
+    let round = settler.round(epoch).await.unwrap();
+    assert_eq!((round.settled, round.partly_paid), (1, 0), "{round:?}");
+    assert_eq!(market.lane_settled(0, epoch).await, owed);
+    assert!(settler.store.unsettled().unwrap().is_empty());
 }

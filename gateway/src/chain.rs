@@ -1,0 +1,140 @@
+//! What the gateway knows of the chain, read every few seconds when it has an RPC endpoint:
+//! the epoch (so it co-signs only epochs that can still settle, review L9, and budgets
+//! sessions per epoch) and what the consumer's escrow can still pay for (so the session
+//! budget follows the escrow). Without an endpoint the gateway keeps its own clock.
+use anchor_lang::prelude::Pubkey;
+use media_network::state::{Config, Consumer};
+use media_sdk::client::Cluster;
+use media_sdk::pda;
+use std::sync::RwLock;
+use std::time::Duration;
+
+/// A snapshot of the chain, as last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainSnapshot {
+    pub epoch: u64,
+    pub epoch_started_at: i64,
+    pub epoch_duration_secs: i64,
+    /// Payment-mint units the consumer's current-epoch receipts can still spend.
+    pub spendable: u64,
+    pub price_per_gib: u64,
+}
+
+impl ChainSnapshot {
+    /// The epoch the chain is in at `now`, or will be once someone cranks it: the last read
+    /// epoch plus the epochs that have since become due.
+    pub fn epoch_at(&self, now: i64) -> u64 {
+        let elapsed = now.saturating_sub(self.epoch_started_at).max(0);
+        let due = elapsed / self.epoch_duration_secs.max(1);
+        self.epoch.saturating_add(due as u64)
+    }
+
+    /// Bytes the spendable escrow pays for at the current price.
+    pub fn escrow_bytes(&self) -> u64 {
+        if self.price_per_gib == 0 {
+            return u64::MAX;
+        }
+        let bytes = (u128::from(self.spendable) << 30) / u128::from(self.price_per_gib);
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+}
+
+/// The window sessions are budgeted in when the chain is unknown.
+pub const WALL_CLOCK_WINDOW_SECS: i64 = 600;
+
+pub struct ChainClock {
+    cluster: Option<Cluster>,
+    consumer: Pubkey,
+    snapshot: RwLock<Option<ChainSnapshot>>,
+}
+
+impl ChainClock {
+    pub fn new(cluster: Option<Cluster>, consumer: Pubkey) -> Self {
+        ChainClock {
+            cluster,
+            consumer,
+            snapshot: RwLock::new(None),
+        }
+    }
+
+    /// A clock that never reads the chain, with a fixed snapshot (tests).
+    pub fn fixed(snapshot: ChainSnapshot, consumer: Pubkey) -> Self {
+        ChainClock {
+            cluster: None,
+            consumer,
+            snapshot: RwLock::new(Some(snapshot)),
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    pub fn snapshot(&self) -> Option<ChainSnapshot> {
+        *self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The budget window sessions issued at `now` count in: the chain's epoch when it is
+    /// known, else a wall-clock window of `WALL_CLOCK_WINDOW_SECS`.
+    pub fn window_at(&self, now: i64) -> u64 {
+        match self.snapshot() {
+            Some(chain) => chain.epoch_at(now),
+            None => (now.max(0) / WALL_CLOCK_WINDOW_SECS) as u64,
+        }
+    }
+
+    /// Reads the chain once.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let config: Config = cluster.decode(&pda::config()).await?;
+        let consumer: Option<Consumer> = cluster.try_decode(&pda::consumer(&self.consumer)).await?;
+        let totals = config.epoch_totals[(config.epoch % 2) as usize];
+        let price_per_gib = if totals.epoch == config.epoch {
+            totals.price_per_gib
+        } else {
+            config.params.price_per_gib
+        };
+        let snapshot = ChainSnapshot {
+            epoch: config.epoch,
+            epoch_started_at: config.epoch_started_at,
+            epoch_duration_secs: config.params.epoch_duration_secs,
+            spendable: consumer.map_or(0, |c| c.spendable_for(config.epoch)),
+            price_per_gib,
+        };
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        Ok(())
+    }
+
+    /// Keeps the snapshot fresh every `interval` until the task is dropped.
+    pub async fn refresh_forever(&self, interval: Duration) {
+        loop {
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "reading the chain failed; keeping the last view");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_epoch_runs_on_between_reads_and_the_escrow_is_priced() {
+        let chain = ChainSnapshot {
+            epoch: 7,
+            epoch_started_at: 1_000,
+            epoch_duration_secs: 60,
+            spendable: 10_000,
+            price_per_gib: 10_000,
+        };
+        assert_eq!(chain.epoch_at(1_000), 7);
+        assert_eq!(chain.epoch_at(1_059), 7);
+        assert_eq!(chain.epoch_at(1_120), 9);
+        assert_eq!(chain.epoch_at(0), 7);
+        assert_eq!(chain.escrow_bytes(), 1 << 30);
+    }
+}
