@@ -131,16 +131,23 @@ pub async fn run(
     let clock = gateway.cosigner.clock.clone();
     let interval = gateway.chain_refresh;
     let reading = tokio::spawn(async move { clock.refresh_forever(interval).await });
+    let probed = gateway.clone();
+    let (health, stop, watching) =
+        media_service::stop_on_store_failure(shutdown, move || probed.cosigner.store.probe());
     let served = media_service::http::serve(
         listener,
         server::router(gateway),
         media_service::http::ServerLimits::default(),
-        shutdown,
+        stop,
     )
     .await;
     pruning.abort();
     reading.abort();
+    watching.abort();
     served?;
+    if let Some(failed) = health.stop_error() {
+        return Err(failed);
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }

@@ -119,15 +119,22 @@ pub async fn run(
         on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
-    media_service::http::serve(
+    let probed = keeper.store.clone();
+    let (health, stop, watching) =
+        media_service::stop_on_store_failure(shutdown, move || probed.probe());
+    let served = media_service::http::serve(
         listener,
         server::router(keeper),
         media_service::http::ServerLimits::default(),
-        shutdown,
+        stop,
     )
-    .await?;
-    for task in [refresher, settling, cranking] {
+    .await;
+    for task in [refresher, settling, cranking, watching] {
         task.abort();
+    }
+    served?;
+    if let Some(failed) = health.stop_error() {
+        return Err(failed);
     }
     tracing::info!("keeper stopped");
     Ok(())

@@ -307,3 +307,77 @@ async fn l2_overflowing_inputs_are_answered_not_panics() {
     let (answer, _) = post_raw(&url, health).await;
     assert_eq!(answer["result"], "ok");
 }
+
+/// The localnet's request parsing, fuzzed over HTTP: any method name (the implemented ones
+/// and others) with any JSON parameters gets a JSON-RPC answer, and the endpoint keeps
+/// serving (a panic would cut the connection, and one under the chain lock used to poison
+/// it). A bounded run.
+#[test]
+fn fuzz_any_method_and_params_get_an_answer() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(localnet_url());
+    let methods = prop::sample::select(vec![
+        "getHealth",
+        "getVersion",
+        "getSlot",
+        "getBlockHeight",
+        "getEpochInfo",
+        "getLatestBlockhash",
+        "isBlockhashValid",
+        "getFeeForMessage",
+        "getMinimumBalanceForRentExemption",
+        "getBalance",
+        "getAccountInfo",
+        "getMultipleAccounts",
+        "getProgramAccounts",
+        "getTokenAccountBalance",
+        "requestAirdrop",
+        "sendTransaction",
+        "simulateTransaction",
+        "getSignatureStatuses",
+        "getTransaction",
+        "requestTokenAirdrop",
+        "noSuchMethod",
+    ]);
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        "\\PC{0,60}".prop_map(serde_json::Value::from),
+        "[1-9A-HJ-NP-Za-km-z]{32,44}".prop_map(serde_json::Value::from),
+    ];
+    let value = leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            prop::collection::btree_map("[a-zA-Z]{1,12}", inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    });
+    let call = (methods, prop::collection::vec(value, 0..4));
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        ..Config::default()
+    });
+    runner
+        .run(&call, |(method, params)| {
+            let request =
+                serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+            let (answer, _) = runtime.block_on(post_raw(&url, request));
+            prop_assert_eq!(&answer["id"], &serde_json::json!(7));
+            prop_assert!(
+                answer.get("result").is_some() || answer["error"]["code"].is_i64(),
+                "{}",
+                answer
+            );
+            Ok(())
+        })
+        .unwrap();
+    let (health, _) = runtime.block_on(post_raw(
+        &url,
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getHealth"}),
+    ));
+    assert_eq!(health["result"], "ok");
+}

@@ -116,13 +116,22 @@ pub async fn run(
         keepers = config.keepers.len(),
         "relay serving"
     );
+    let probed = relay.store.clone();
+    let (health, stop, watching) =
+        media_service::stop_on_store_failure(shutdown, move || probed.probe());
     media_service::http::serve(
         listener,
         server::router(relay),
         media_service::http::ServerLimits::default(),
-        shutdown,
+        stop,
     )
     .await?;
+    watching.abort();
+    if let Some(failed) = health.stop_error() {
+        refresher.abort();
+        settling.abort();
+        return Err(failed);
+    }
     refresher.abort();
     settling.abort();
     // What viewers acknowledged until the end is co-signed and shipped before exiting.

@@ -448,4 +448,16 @@ mod tests {
         );
         assert_eq!(parse_range("bytes=-99999999999999999999999", 100), Whole);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3_000, ..Default::default() })]
+
+        /// Any Range header: a satisfiable answer lies inside the object; nothing panics.
+        #[test]
+        fn fuzz_ranges_stay_inside_the_object(value in "(bytes=)?[0-9,\\- ]{0,40}", total in 0usize..100_000) {
+            if let RangeRequest::Satisfiable(start, end) = parse_range(&value, total) {
+                proptest::prop_assert!(start < end && end <= total, "{} -> {}..{}", value, start, end);
+            }
+        }
+    }
 }

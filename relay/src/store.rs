@@ -46,6 +46,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// A small unsynced write that fails once the database has had an I/O error.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        media_service::kv::probe(&self.db, "relay")
+    }
+
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = media_service::kv::open(path, "relay", |txn| {
             txn.open_table(VIEWER_RECEIPTS)?;

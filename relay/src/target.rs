@@ -148,4 +148,19 @@ mod tests {
             cache_key(&Pubkey::new_unique(), &without)
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3_000, ..Default::default() })]
+
+        /// H3: whatever decoded path a viewer sends, the URL is refused or stays under the
+        /// origin's base, on the same scheme, host and port.
+        #[test]
+        fn fuzz_no_path_leaves_the_base(path in "(\\PC|[./\\\\?#%]){0,60}", query in proptest::option::of("\\PC{0,20}")) {
+            if let Ok(url) = origin_url(&base(), &path, query.as_deref()) {
+                proptest::prop_assert_eq!(url.origin(), base().origin());
+                proptest::prop_assert!(url.path().starts_with("/media/"), "{}", url);
+                proptest::prop_assert!(!url.path().split('/').any(|s| s == ".." || s == "."), "{}", url);
+            }
+        }
+    }
 }

@@ -109,6 +109,99 @@ impl StoreError {
     }
 }
 
+/// Whether a service's store still works. redb refuses every transaction after one I/O error
+/// (`PreviousIo`) until the database is reopened (review M6), so a failed probe ends the
+/// service with an error: its service manager restarts it, which reopens the store.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    failure: std::sync::OnceLock<String>,
+    failed: tokio::sync::Notify,
+}
+
+impl StoreHealth {
+    /// Why the store failed, once it has.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
+    }
+
+    /// Records the failure and wakes `failed()`.
+    pub fn fail(&self, why: String) {
+        if self.failure.set(why).is_ok() {
+            self.failed.notify_waiters();
+        }
+        self.failed.notify_one();
+    }
+
+    /// Completes once the store has failed.
+    pub async fn failed(&self) {
+        let notified = self.failed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.failure().is_some() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// The error a service returns when it stopped for this reason.
+    pub fn stop_error(&self) -> Option<anyhow::Error> {
+        self.failure().map(|why| {
+            anyhow::anyhow!(
+                "{why}; stopping so that the service manager restarts this service with the store reopened"
+            )
+        })
+    }
+}
+
+/// Probes a store with `probe` every `interval`; the first failure is logged and recorded in
+/// `health`, and the watch ends.
+pub async fn watch_store(
+    probe: impl Fn() -> Result<(), StoreError> + Send + Sync + 'static,
+    interval: std::time::Duration,
+    health: std::sync::Arc<StoreHealth>,
+) {
+    let probe = std::sync::Arc::new(probe);
+    loop {
+        tokio::time::sleep(interval).await;
+        let run = probe.clone();
+        let result = tokio::task::spawn_blocking(move || run()).await;
+        let failure = match result {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the store probe did not finish: {e}"),
+        };
+        tracing::error!(error = %failure, "the store failed");
+        health.fail(failure);
+        return;
+    }
+}
+
+/// How often services probe their store.
+pub const STORE_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A service's stop signal: `shutdown`, or its store failing (probed with `probe`),
+/// whichever comes first. Returns the health to ask why after serving, the stop future, and
+/// the watch task to abort.
+pub fn stop_on_store_failure(
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    probe: impl Fn() -> Result<(), StoreError> + Send + Sync + 'static,
+) -> (
+    std::sync::Arc<StoreHealth>,
+    impl std::future::Future<Output = ()> + Send + 'static,
+    tokio::task::JoinHandle<()>,
+) {
+    let health = std::sync::Arc::new(StoreHealth::default());
+    let watching = tokio::spawn(watch_store(probe, STORE_PROBE_INTERVAL, health.clone()));
+    let failed = health.clone();
+    let stop = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = failed.failed() => {}
+        }
+    };
+    (health, stop, watching)
+}
+
 /// The shapes every embedded store repeats: open-and-create, and a grow-only counter.
 pub mod kv {
     use super::StoreError;
@@ -130,6 +223,28 @@ pub mod kv {
         create(&txn).map_err(|e| StoreError::new(store, e))?;
         txn.commit().map_err(|e| StoreError::new(store, e))?;
         Ok(db)
+    }
+
+    /// A small write that is not synced, in a table of its own: it fails once the database
+    /// has had an I/O error, which is what `watch_store` looks for.
+    pub fn probe(db: &Database, store: &'static str) -> Result<(), StoreError> {
+        const PROBE: TableDefinition<'static, u64, u64> = TableDefinition::new("probe");
+        let mut txn = db.begin_write().map_err(|e| StoreError::new(store, e))?;
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::new(store, e))?;
+        {
+            let mut table = txn
+                .open_table(PROBE)
+                .map_err(|e| StoreError::new(store, e))?;
+            let count = table
+                .get(0)
+                .map_err(|e| StoreError::new(store, e))?
+                .map_or(0, |v| v.value());
+            table
+                .insert(0, count.wrapping_add(1))
+                .map_err(|e| StoreError::new(store, e))?;
+        }
+        txn.commit().map_err(|e| StoreError::new(store, e))
     }
 
     /// Raises `key` in `table` to at least `value`, committed before returning; the value
@@ -167,5 +282,91 @@ pub mod kv {
             txn.abort().map_err(|e| StoreError::new(store, e))?;
         }
         Ok(kept)
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+    use redb::backends::InMemoryBackend;
+    use redb::StorageBackend;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// An in-memory disk whose writes and syncs start failing when told to (ENOSPC, EIO).
+    #[derive(Debug)]
+    struct FlakyDisk {
+        inner: InMemoryBackend,
+        broken: Arc<AtomicBool>,
+    }
+
+    impl FlakyDisk {
+        fn check(&self) -> std::io::Result<()> {
+            if self.broken.load(Ordering::SeqCst) {
+                Err(std::io::Error::other("no space left on device"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl StorageBackend for FlakyDisk {
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.inner.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.check()?;
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.check()?;
+            self.inner.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.check()?;
+            self.inner.write(offset, data)
+        }
+    }
+
+    /// M6: after one I/O error redb refuses every transaction even once the disk is fine
+    /// again; the watch notices, records why and ends, so the service can stop with an error.
+    #[tokio::test]
+    async fn m6_a_store_io_failure_is_detected_and_ends_the_watch() {
+        let broken = Arc::new(AtomicBool::new(false));
+        let db = redb::Database::builder()
+            .create_with_backend(FlakyDisk {
+                inner: InMemoryBackend::new(),
+                broken: broken.clone(),
+            })
+            .unwrap();
+        let db = Arc::new(db);
+        kv::probe(&db, "test").unwrap();
+        let health = Arc::new(StoreHealth::default());
+        let watched = db.clone();
+        let watch = tokio::spawn(watch_store(
+            move || kv::probe(&watched, "test"),
+            std::time::Duration::from_millis(20),
+            health.clone(),
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(health.failure().is_none(), "a working store is healthy");
+        broken.store(true, Ordering::SeqCst);
+        tokio::time::timeout(std::time::Duration::from_secs(10), health.failed())
+            .await
+            .expect("the failure was noticed");
+        broken.store(false, Ordering::SeqCst);
+        assert!(
+            kv::probe(&db, "test").is_err(),
+            "redb stays failed until reopened"
+        );
+        watch.await.unwrap();
+        assert!(health
+            .stop_error()
+            .unwrap()
+            .to_string()
+            .contains("test store"));
     }
 }

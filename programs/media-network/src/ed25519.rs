@@ -182,4 +182,42 @@ mod tests {
             error!(MediaError::Ed25519OffsetOutOfBounds)
         );
     }
+
+    // Any instruction data the transaction's sender chose: reading entries and their
+    // messages returns a named error or a slice inside the data, never a panic.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3_000, ..Default::default() })]
+
+        #[test]
+        fn fuzz_entries_of_arbitrary_instruction_data_never_panic(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            index in proptest::prelude::any::<u8>(),
+        ) {
+            if let Ok(entry) = read_entry(&data, index) {
+                if let Ok((message, _key)) = signed_receipt(&data, &entry) {
+                    proptest::prop_assert_eq!(message.len(), 120);
+                }
+            }
+        }
+
+        #[test]
+        fn fuzz_well_formed_entries_with_arbitrary_offsets_never_panic(
+            offsets in proptest::collection::vec(proptest::prelude::any::<u16>(), 7),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let entry = SignatureEntry {
+                signature_offset: offsets[0],
+                signature_instruction_index: THIS_INSTRUCTION,
+                public_key_offset: offsets[1],
+                public_key_instruction_index: THIS_INSTRUCTION,
+                message_data_offset: offsets[2],
+                message_data_size: offsets[3] % 200,
+                message_instruction_index: THIS_INSTRUCTION,
+            };
+            let data = instruction(&[entry], &tail);
+            if let Ok(read) = read_entry(&data, 0) {
+                let _ = signed_receipt(&data, &read);
+            }
+        }
+    }
 }

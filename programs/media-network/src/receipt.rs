@@ -103,4 +103,18 @@ mod tests {
         wrong[7] = b'2';
         assert_eq!(ReceiptV1::decode(&wrong), Err(ReceiptFormatError::Domain));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3_000, ..Default::default() })]
+
+        /// Whatever bytes a signature entry points at: a named error or the same 120 bytes back.
+        #[test]
+        fn fuzz_receipt_bytes_never_panic_and_round_trip(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            if let Ok(receipt) = ReceiptV1::decode(&bytes) {
+                proptest::prop_assert_eq!(&receipt.encode()[..], &bytes[..]);
+            }
+        }
+    }
 }
