@@ -47,6 +47,22 @@ pub struct Cluster {
     pub url: String,
 }
 
+/// An Anchor account as fetched: `None` when it does not exist, an error naming the address
+/// when it does not decode as `T`.
+fn decode_found<T: AccountDeserialize>(
+    address: &Pubkey,
+    account: Option<Account>,
+) -> Result<Option<T>> {
+    account
+        .map(|account| {
+            crate::decode::account(&account.data).map_err(|e| Error::Undecodable {
+                address: *address,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
 /// Addresses per `getMultipleAccounts` call (validators allow 100).
 pub const MULTIPLE_ACCOUNTS_CHUNK: usize = 100;
 
@@ -86,15 +102,7 @@ impl Cluster {
 
     /// Fetches and decodes an Anchor account; `None` when it does not exist.
     pub async fn try_decode<T: AccountDeserialize>(&self, address: &Pubkey) -> Result<Option<T>> {
-        match self.account(address).await? {
-            Some(account) => crate::decode::account(&account.data)
-                .map(Some)
-                .map_err(|e| Error::Undecodable {
-                    address: *address,
-                    reason: e.to_string(),
-                }),
-            None => Ok(None),
-        }
+        decode_found(address, self.account(address).await?)
     }
 
     /// Fetches and decodes many accounts, `MULTIPLE_ACCOUNTS_CHUNK` per `getMultipleAccounts`
@@ -113,15 +121,7 @@ impl Cluster {
             {
                 Ok(response) => {
                     for (address, account) in chunk.iter().zip(response.value) {
-                        out.push(match account {
-                            Some(account) => crate::decode::account(&account.data)
-                                .map(Some)
-                                .map_err(|e| Error::Undecodable {
-                                    address: *address,
-                                    reason: e.to_string(),
-                                }),
-                            None => Ok(None),
-                        });
+                        out.push(decode_found(address, account));
                     }
                 }
                 Err(e) => {
