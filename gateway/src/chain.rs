@@ -90,12 +90,7 @@ impl ChainClock {
         };
         let config: Config = cluster.decode(&pda::config()).await?;
         let consumer: Option<Consumer> = cluster.try_decode(&pda::consumer(&self.consumer)).await?;
-        let totals = config.epoch_totals[(config.epoch % 2) as usize];
-        let price_per_gib = if totals.epoch == config.epoch {
-            totals.price_per_gib
-        } else {
-            config.params.price_per_gib
-        };
+        let price_per_gib = config.price_for(config.epoch);
         let snapshot = ChainSnapshot {
             epoch: config.epoch,
             epoch_started_at: config.epoch_started_at,

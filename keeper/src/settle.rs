@@ -97,14 +97,12 @@ pub fn unprofitable(
         return Some("empty_escrow");
     }
     let config = config?;
-    let totals = config.epoch_totals[(receipt.epoch % 2) as usize];
-    let price = if totals.epoch == receipt.epoch {
-        totals.price_per_gib
-    } else {
-        config.params.price_per_gib
-    };
+    let price = config.price_for(receipt.epoch);
     let delta = receipt.cumulative.saturating_sub(on_chain);
     let payable = fees::payable_bytes(on_chain, delta, price, spendable).ok()?;
+    if payable == 0 {
+        return Some("nothing_payable");
+    }
     let fee = fees::fee_for(on_chain, payable, price).ok()?;
     let share = fees::split_fee(
         fee,
@@ -113,9 +111,6 @@ pub fn unprofitable(
     )
     .ok()?
     .keeper;
-    if payable == 0 {
-        return Some("nothing_payable");
-    }
     (share < min_keeper_fee).then_some("below_min_keeper_fee")
 }
 
@@ -440,7 +435,7 @@ mod tests {
     /// minimum, are not worth a transaction.
     #[test]
     fn m2_unpayable_and_unprofitable_receipts_are_skipped() {
-        use media_network::state::{ConsumerStatus, EpochUsage, Params};
+        use media_network::state::{ConsumerStatus, EpochUsage};
         let consumer = |escrow: u64| Consumer {
             bump: 0,
             owner: Pubkey::new_unique(),
@@ -465,7 +460,6 @@ mod tests {
         };
         let mut config: Config = config_with_default_params();
         config.epoch = 4;
-        config.params = Params::default();
         // 10 GiB at 10,000 per GiB is 100,000; the keeper's 2% share is 2,000.
         assert_eq!(
             unprofitable(&receipt, 0, Some(&consumer(0)), Some(&config), 0),

@@ -110,16 +110,6 @@ pub fn judge(
     }
 }
 
-/// The price the current epoch settles at: its snapshot, taken when it started.
-fn current_price(config: &Config) -> u64 {
-    let totals = config.epoch_totals[(config.epoch % 2) as usize];
-    if totals.epoch == config.epoch {
-        totals.price_per_gib
-    } else {
-        config.params.price_per_gib
-    }
-}
-
 /// Reads the epoch, every served consumer and this relay's lanes to them once.
 pub async fn read(
     cluster: &Cluster,
@@ -146,7 +136,7 @@ pub async fn read(
                     lane.as_ref(),
                     config.epoch,
                     config.params.quota_bytes_per_media,
-                    current_price(&config),
+                    config.price_for(config.epoch),
                 )
             }
             None => ConsumerState {

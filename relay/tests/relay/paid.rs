@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// A metered relay for `consumer` (node key `node`), co-signing through `gateway` every second
 /// and shipping to `keeper`; returns its config, ready to run.
-fn paid_relay_config(
+pub fn paid_relay_config(
     network: &Network,
     node: &solana_keypair::Keypair,
     consumer: anchor_lang::prelude::Pubkey,

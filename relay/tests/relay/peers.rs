@@ -3,9 +3,10 @@
 //! the gateway caps (H2).
 use crate::fixtures::*;
 use crate::network::*;
+use crate::paid::paid_relay_config;
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
-use media_relay::config::{ConsumerConfig, RelayConfig};
+use media_relay::config::RelayConfig;
 use media_relay::debt::Debts;
 use media_relay::outbox::{peer_client, Outbox};
 use media_relay::server::SESSION_HEADER;
@@ -31,6 +32,7 @@ async fn hung_peer() -> Url {
     url
 }
 
+/// `paid_relay_config` with several keepers, short peer timeouts and a smaller window.
 fn relay_config(
     network: &Network,
     node: &solana_keypair::Keypair,
@@ -39,24 +41,12 @@ fn relay_config(
     gateway: Url,
     keepers: Vec<Url>,
 ) -> RelayConfig {
-    let node_path = temp_path("node").with_extension("json");
-    solana_keypair::write_keypair_file(node, &node_path).unwrap();
+    let first = keepers[0].clone();
     RelayConfig {
-        node_keypair: node_path,
-        rpc_url: network.url(),
         keepers,
         credit_window_bytes: 256 << 10,
-        cosign_interval_secs: 1,
-        chain_refresh_secs: 1,
         peer_timeout_ms: 1_000,
-        store: temp_path("relay"),
-        consumers: vec![ConsumerConfig {
-            owner: consumer,
-            origin,
-            gateway: Some(gateway),
-        }],
-        allow_private_origins: true,
-        ..RelayConfig::default()
+        ..paid_relay_config(network, node, consumer, origin, gateway, first)
     }
 }
 

@@ -98,6 +98,17 @@ impl Config {
     /// An epoch ends `epoch_duration_secs` after it started, and never sooner than that after
     /// a pause ended: settlement stops while paused, so without this a long pause would expire
     /// the previous epoch's receipts the moment it was lifted (review L-5).
+    /// The price receipts of `epoch` settle at: its snapshot while it can settle, else (an
+    /// epoch not started yet) today's parameter.
+    pub fn price_for(&self, epoch: u64) -> u64 {
+        let totals = self.epoch_totals[(epoch % 2) as usize];
+        if totals.epoch == epoch {
+            totals.price_per_gib
+        } else {
+            self.params.price_per_gib
+        }
+    }
+
     pub fn require_epoch_due(&self, now: i64) -> Result<()> {
         let duration = self.params.epoch_duration_secs;
         let due_at = math::add_secs(self.epoch_started_at, duration)?
