@@ -46,8 +46,8 @@ impl<'a> Ledger<'a> {
         Ok(self.cluster.decode(&gov::pda::gov_config()).await?)
     }
 
-    pub async fn proposal(&self, id: u64) -> Result<Proposal> {
-        Ok(self.cluster.decode(&gov::pda::proposal(id)).await?)
+    pub async fn proposal(&self, address: &Pubkey) -> Result<Proposal> {
+        Ok(self.cluster.decode(address).await?)
     }
 
     pub async fn consumer(&self, owner: &Pubkey) -> Result<Consumer> {

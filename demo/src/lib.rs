@@ -16,6 +16,7 @@ pub mod services;
 pub mod viewers;
 
 use actors::Actors;
+use anchor_lang::prelude::Pubkey;
 use anyhow::{Context, Result};
 use ledger::Ledger;
 use media_governance::state::{ParamField, ProposalAction, VoteChoice};
@@ -195,8 +196,9 @@ async fn run_in(
     let proposal = interrupt
         .guard(propose(&localnet, &ledger, &actors))
         .await??;
+    let id = ledger.proposal(&proposal).await?.id;
     progress.step(&format!(
-        "governance proposal {proposal}: double price_per_gib; every staker voted yes"
+        "governance proposal {id}: double price_per_gib; every staker voted yes"
     ));
 
     let services = services::start(sockets, &localnet, &actors, dir, options.segment_bytes).await?;
@@ -215,9 +217,9 @@ async fn run_in(
     Ok(Outcome { report, localnet })
 }
 
-async fn propose(localnet: &Localnet, ledger: &Ledger<'_>, actors: &Actors) -> Result<u64> {
+/// Makes the demo's proposal and votes for it with every staker; returns its address.
+async fn propose(localnet: &Localnet, ledger: &Ledger<'_>, actors: &Actors) -> Result<Pubkey> {
     let config = ledger.config().await?;
-    let id = ledger.gov_config().await?.proposal_count;
     let field = ParamField::PricePerGib;
     let action = ProposalAction::SetParam {
         field,
@@ -225,10 +227,13 @@ async fn propose(localnet: &Localnet, ledger: &Ledger<'_>, actors: &Actors) -> R
         new: field.get(&config.params) * 2,
     };
     let proposer = &actors.publisher;
+    // The publisher has never proposed before, so this is its nonce 0.
+    let nonce = gov::next_nonce(None);
+    let address = gov::pda::proposal(&proposer.pubkey(), nonce);
     localnet
         .cluster
         .send_and_confirm(
-            &[gov::create_proposal(&proposer.pubkey(), id, action)],
+            &[gov::create_proposal(&proposer.pubkey(), nonce, action)],
             proposer,
             &[],
         )
@@ -238,12 +243,12 @@ async fn propose(localnet: &Localnet, ledger: &Ledger<'_>, actors: &Actors) -> R
         localnet
             .cluster
             .send_and_confirm(
-                &[gov::cast_vote(&voter.pubkey(), id, VoteChoice::Yes)],
+                &[gov::cast_vote(&voter.pubkey(), &address, VoteChoice::Yes)],
                 voter,
                 &[],
             )
             .await
             .context("voting")?;
     }
-    Ok(id)
+    Ok(address)
 }

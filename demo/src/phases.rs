@@ -40,7 +40,7 @@ impl Stage<'_> {
     pub async fn play(
         &self,
         interrupt: &mut Interrupt,
-        proposal: u64,
+        proposal: Pubkey,
         supply_before: u64,
     ) -> Result<Report> {
         let mut settled = Settled::new();
@@ -48,9 +48,10 @@ impl Stage<'_> {
         self.wait_settled(interrupt, &watched, &mut settled).await?;
         let claims = self.claim(interrupt, &watched.serving).await?;
         let buyback = self.wait_burn(interrupt).await?;
-        let governance = interrupt.guard(self.execute(proposal)).await??;
+        let governance = interrupt.guard(self.execute(&proposal)).await??;
         self.progress.step(&format!(
-            "proposal {proposal} executed: price_per_gib {} → {} per GiB",
+            "proposal {} executed: price_per_gib {} → {} per GiB",
+            governance.proposal,
             units(governance.old, 6),
             units(governance.new, 6)
         ));
@@ -209,7 +210,7 @@ impl Stage<'_> {
     }
 
     /// Finalizes the vote once it ended and executes once the timelock passed.
-    async fn execute(&self, id: u64) -> Result<GovernanceReport> {
+    async fn execute(&self, address: &Pubkey) -> Result<GovernanceReport> {
         let executor = &self.actors.keeper.keypair;
         let send = |instruction, what: &'static str| async move {
             self.localnet
@@ -218,15 +219,16 @@ impl Stage<'_> {
                 .await
                 .context(what)
         };
-        let mut proposal = self.ledger.proposal(id).await?;
+        let mut proposal = self.ledger.proposal(address).await?;
+        let id = proposal.id;
         if proposal.status == ProposalStatus::Voting {
             self.ledger.sleep_until(proposal.voting_ends_at).await;
             send(
-                gov::finalize_proposal(id, &proposal.proposer),
+                gov::finalize_proposal(address, &proposal.proposer),
                 "finalizing the proposal",
             )
             .await?;
-            proposal = self.ledger.proposal(id).await?;
+            proposal = self.ledger.proposal(address).await?;
         }
         anyhow::ensure!(
             proposal.status == ProposalStatus::Passed,
@@ -235,7 +237,7 @@ impl Stage<'_> {
         );
         self.ledger.sleep_until(proposal.executable_at).await;
         send(
-            gov::execute_proposal(id, &proposal.proposer),
+            gov::execute_proposal(address, &proposal.proposer),
             "executing the proposal",
         )
         .await?;

@@ -50,7 +50,7 @@ pub async fn run(
     let view = chain::read(&cluster)
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
-    let chain = Arc::new(RwLock::new(view));
+    let chain = Arc::new(RwLock::new(Arc::new(view)));
 
     let refresher = {
         let (cluster, chain) = (cluster.clone(), chain.clone());
@@ -59,7 +59,9 @@ pub async fn run(
             loop {
                 tokio::time::sleep(every).await;
                 match chain::read(&cluster).await {
-                    Ok(fresh) => *chain.write().unwrap_or_else(|e| e.into_inner()) = fresh,
+                    Ok(fresh) => {
+                        *chain.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh)
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "chain refresh failed; keeping the last view")
                     }
@@ -117,6 +119,7 @@ pub async fn run(
         cluster,
         metrics: metrics_handle(),
         on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
+        unknown: std::sync::Mutex::new(chain::UnknownKeys::default()),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
     let probed = keeper.store.clone();

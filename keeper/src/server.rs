@@ -1,9 +1,10 @@
 //! The keeper's HTTP face: `POST /receipts` ingests batches of co-signed receipts (JSON or
 //! binary), answering per receipt; `/health` and `/metrics` are for operators. The wire
 //! format is in docs/keeper-api.md.
-use crate::chain::ChainCache;
+use crate::chain::{ChainCache, UnknownKeys};
 use crate::store::{Store, Stored};
-use crate::verify::{self, Rejection};
+use crate::verify::{self, Rejection, Verdict};
+use anchor_lang::prelude::Pubkey;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,26 +17,75 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 /// The most receipts one request may carry.
 pub const MAX_BATCH: usize = 10_000;
 
 pub struct Keeper {
     pub store: Arc<Store>,
-    pub chain: Arc<RwLock<ChainCache>>,
+    pub chain: Arc<RwLock<Arc<ChainCache>>>,
     pub cluster: Arc<media_sdk::client::Cluster>,
     pub metrics: PrometheusHandle,
     /// Bounds the chain reads that stale-looking receipts trigger.
     pub on_demand: tokio::sync::Mutex<crate::chain::ReadGate>,
+    /// Keys a fresh read did not find, which trigger no further read for a while (L11).
+    pub unknown: std::sync::Mutex<UnknownKeys>,
 }
 
-/// Rejections that a fresher view of the chain may lift (a provider or consumer that
-/// registered, rotated or moved to a new epoch since the last refresh).
-fn may_be_stale(result: &Value) -> bool {
-    matches!(
-        result["code"].as_str(),
-        Some("unknown_provider" | "wrong_consumer_signer" | "wrong_epoch")
-    )
+impl Keeper {
+    /// The current view; a cheap `Arc` clone, not a copy of every provider and consumer.
+    pub fn view(&self) -> Arc<ChainCache> {
+        self.chain.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A view at most `ON_DEMAND_MIN_INTERVAL` old: read now if the gate lets a read
+    /// through, or the one a read let through just before. `None` when the read failed.
+    async fn fresh_view(&self) -> Option<Arc<ChainCache>> {
+        let mut gate = self.on_demand.lock().await;
+        let now = Instant::now();
+        if !gate.admit(now) {
+            counter!("media_keeper_on_demand_reads_skipped_total").increment(1);
+            return gate.read_ok_recently(now).then(|| self.view());
+        }
+        match crate::chain::read(&self.cluster).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *self.chain.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+                gate.read_succeeded(now);
+                Some(fresh)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "chain refresh for ingest failed");
+                None
+            }
+        }
+    }
+}
+
+/// The key a stale-looking rejection names (a node key or a consumer).
+fn stale_key(receipt: &SignedReceipt, verdict: &Verdict) -> Option<Pubkey> {
+    match verdict {
+        Verdict::Rejected(Rejection::UnknownProvider { .. }) => Some(receipt.receipt.node_key),
+        Verdict::Rejected(Rejection::WrongConsumerSigner { .. }) => Some(receipt.receipt.consumer),
+        _ => None,
+    }
+}
+
+/// Whether re-reading the chain could lift a stale-looking rejection: not for a key a fresh
+/// read has just failed to find, nor for an epoch beyond the next one (L11).
+fn read_could_help(
+    receipt: &SignedReceipt,
+    verdict: &Verdict,
+    unknown: &UnknownKeys,
+    now: Instant,
+) -> bool {
+    match verdict {
+        Verdict::Rejected(Rejection::WrongEpoch { epoch, current }) => {
+            current.checked_add(1) == Some(*epoch)
+        }
+        _ => stale_key(receipt, verdict).is_some_and(|key| !unknown.recently_unknown(&key, now)),
+    }
 }
 
 pub fn router(keeper: Arc<Keeper>) -> Router {
@@ -99,111 +149,167 @@ async fn ingest(State(keeper): State<Arc<Keeper>>, headers: HeaderMap, body: Byt
         );
     }
     counter!("media_keeper_receipts_received_total").increment(decoded.len() as u64);
-    let retry_input = decoded.clone();
-    let worker = keeper.clone();
-    // Signature checks and the durable write happen off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || check_and_store(&worker, decoded)).await;
-    let outcome = match outcome {
-        Ok(Ok(mut results)) if results.iter().any(may_be_stale) => {
-            // Re-read the chain (at most once per ON_DEMAND_MIN_INTERVAL across requests;
-            // requests meanwhile wait for that read) and re-check only what it could change.
-            {
-                let mut gate = keeper.on_demand.lock().await;
-                if gate.admit(std::time::Instant::now()) {
-                    match crate::chain::read(&keeper.cluster).await {
-                        Ok(fresh) => {
-                            *keeper.chain.write().unwrap_or_else(|e| e.into_inner()) = fresh
-                        }
-                        Err(e) => tracing::warn!(error = %e, "chain refresh for ingest failed"),
+    let decoded = Arc::new(decoded);
+    let all: Vec<usize> = (0..decoded.len()).collect();
+    let mut verdicts = match check_off_thread(&keeper, keeper.view(), &decoded, all).await {
+        Ok(verdicts) => verdicts,
+        Err(response) => return response,
+    };
+    let stale: Vec<usize> = (0..verdicts.len())
+        .filter(|&i| verdicts[i].may_be_stale())
+        .collect();
+    if !stale.is_empty() {
+        let now = Instant::now();
+        let worth_reading = {
+            let unknown = keeper.unknown.lock().unwrap_or_else(|e| e.into_inner());
+            stale.iter().any(|&i| {
+                decoded[i]
+                    .as_ref()
+                    .is_ok_and(|r| read_could_help(r, &verdicts[i], &unknown, now))
+            })
+        };
+        let fresh = if worth_reading {
+            keeper.fresh_view().await
+        } else {
+            counter!("media_keeper_on_demand_reads_skipped_total").increment(1);
+            Some(keeper.view())
+        };
+        match fresh {
+            Some(view) => {
+                let rechecked = match check_off_thread(&keeper, view, &decoded, stale.clone()).await
+                {
+                    Ok(rechecked) => rechecked,
+                    Err(response) => return response,
+                };
+                let mut unknown = keeper.unknown.lock().unwrap_or_else(|e| e.into_inner());
+                for (i, verdict) in stale.into_iter().zip(rechecked) {
+                    if let Some(key) = decoded[i]
+                        .as_ref()
+                        .ok()
+                        .and_then(|r| stale_key(r, &verdict))
+                    {
+                        unknown.remember(key, now);
                     }
-                } else {
-                    counter!("media_keeper_on_demand_reads_skipped_total").increment(1);
+                    verdicts[i] = verdict;
                 }
             }
-            let indices: Vec<usize> = (0..results.len())
-                .filter(|i| may_be_stale(&results[*i]))
-                .collect();
-            let again: Vec<_> = indices.iter().map(|i| retry_input[*i].clone()).collect();
-            let worker = keeper.clone();
-            match tokio::task::spawn_blocking(move || check_and_store(&worker, again)).await {
-                Ok(Ok(rechecked)) => {
-                    for (i, result) in indices.into_iter().zip(rechecked) {
-                        results[i] = result;
+            // No fresh view: these refusals are not final (M9).
+            None => {
+                let unknown = keeper.unknown.lock().unwrap_or_else(|e| e.into_inner());
+                for i in stale {
+                    let helps = decoded[i]
+                        .as_ref()
+                        .is_ok_and(|r| read_could_help(r, &verdicts[i], &unknown, now));
+                    if let (true, Verdict::Rejected(rejection)) = (helps, verdicts[i].clone()) {
+                        verdicts[i] = Verdict::Retry(rejection);
                     }
-                    Ok(Ok(results))
                 }
-                other => other,
             }
         }
-        other => other,
-    };
+    }
+    for verdict in &verdicts {
+        match verdict {
+            Verdict::Accepted => counter!("media_keeper_receipts_accepted_total").increment(1),
+            Verdict::Duplicate => counter!("media_keeper_receipts_duplicate_total").increment(1),
+            Verdict::Rejected(r) => {
+                counter!("media_keeper_receipts_rejected_total", "reason" => r.code()).increment(1)
+            }
+            Verdict::Retry(r) => {
+                counter!("media_keeper_receipts_retry_total", "reason" => r.code()).increment(1)
+            }
+        }
+    }
+    let results: Vec<Value> = verdicts.iter().map(Verdict::to_json).collect();
+    Json(json!({ "results": results })).into_response()
+}
+
+/// `check_and_store` of the receipts at `indices`, on a blocking thread (signature checks
+/// and the durable write).
+async fn check_off_thread(
+    keeper: &Arc<Keeper>,
+    view: Arc<ChainCache>,
+    decoded: &Arc<Vec<Result<SignedReceipt, Rejection>>>,
+    indices: Vec<usize>,
+) -> Result<Vec<Verdict>, Response> {
+    let (worker, decoded) = (keeper.clone(), decoded.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let picked: Vec<_> = indices.iter().map(|&i| decoded[i].clone()).collect();
+        check_and_store(&worker.store, &view, picked)
+    })
+    .await;
     match outcome {
-        Ok(Ok(results)) => Json(json!({ "results": results })).into_response(),
+        Ok(Ok(verdicts)) => Ok(verdicts),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "storing receipts failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            Err(refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
         }
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
 
-/// Verifies every decodable receipt (one batch verification), checks it against the cached
-/// chain, stores the survivors in one transaction, and answers one result per receipt.
+/// Checks each decodable receipt against the view first (cheap), then the signatures of the
+/// survivors (one batch verification), then, for those the store would keep, strictly one by
+/// one as the precompile will (L6); stores what is left in one transaction (none when nothing
+/// is new) and answers one verdict per receipt (M3).
 pub fn check_and_store(
-    keeper: &Keeper,
+    store: &Store,
+    chain: &ChainCache,
     decoded: Vec<Result<SignedReceipt, Rejection>>,
-) -> Result<Vec<Value>, crate::store::StoreError> {
-    let candidates: Vec<SignedReceipt> = decoded
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
-    let mut signature_results = verify::signatures(&candidates).into_iter();
-    let chain = keeper
-        .chain
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let verdicts: Vec<Result<SignedReceipt, Rejection>> = decoded
+) -> Result<Vec<Verdict>, crate::store::StoreError> {
+    let mut checked: Vec<Result<SignedReceipt, Rejection>> = decoded
         .into_iter()
         .map(|r| {
             let receipt = r?;
-            signature_results.next().unwrap_or(Ok(()))?;
-            verify::against_chain(&receipt, &chain)?;
+            verify::against_chain(&receipt, chain)?;
             Ok(receipt)
         })
         .collect();
-    let accepted: Vec<SignedReceipt> = verdicts
+    let plausible: Vec<SignedReceipt> = checked
         .iter()
-        .filter_map(|v| v.as_ref().ok().cloned())
+        .filter_map(|r| r.as_ref().ok().cloned())
         .collect();
-    let mut stored = keeper.store.put_all(&accepted)?.into_iter();
+    let mut signatures = verify::signatures(&plausible).into_iter();
+    for slot in checked.iter_mut().filter(|r| r.is_ok()) {
+        if let Some(Err(rejection)) = signatures.next() {
+            *slot = Err(rejection);
+        }
+    }
+    let verified: Vec<SignedReceipt> = checked
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut keep = store.would_keep(&verified)?.into_iter();
+    let mut to_store = Vec::new();
+    let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(checked.len());
+    for slot in checked {
+        match slot {
+            Err(rejection) => verdicts.push(Some(Verdict::Rejected(rejection))),
+            Ok(receipt) => {
+                if !keep.next().unwrap_or(false) {
+                    verdicts.push(Some(Verdict::Duplicate));
+                } else if let Err(rejection) = verify::check_one(&receipt) {
+                    verdicts.push(Some(Verdict::Rejected(rejection)));
+                } else {
+                    to_store.push(receipt);
+                    verdicts.push(None);
+                }
+            }
+        }
+    }
+    let mut stored = store.put_all(&to_store)?.into_iter();
     Ok(verdicts
         .into_iter()
-        .map(|verdict| match verdict {
-            Ok(_) => match stored.next() {
-                Some(Stored::New) => {
-                    counter!("media_keeper_receipts_accepted_total").increment(1);
-                    json!({"status": "accepted"})
-                }
-                _ => {
-                    counter!("media_keeper_receipts_duplicate_total").increment(1);
-                    json!({"status": "duplicate"})
-                }
-            },
-            Err(rejection) => {
-                counter!("media_keeper_receipts_rejected_total", "reason" => rejection.code()).increment(1);
-                json!({"status": "rejected", "code": rejection.code(), "reason": rejection.to_string()})
-            }
+        .map(|v| {
+            v.unwrap_or_else(|| match stored.next() {
+                Some(Stored::New) => Verdict::Accepted,
+                _ => Verdict::Duplicate,
+            })
         })
         .collect())
 }
 
 async fn health(State(keeper): State<Arc<Keeper>>) -> Response {
-    let chain = keeper
-        .chain
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let chain = keeper.view();
     Json(json!({
         "status": "ok",
         "epoch": chain.epoch,

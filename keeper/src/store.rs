@@ -34,6 +34,21 @@ fn key_of(receipt: &SignedReceipt) -> [u8; 72] {
     lane_key(r.epoch, &r.node_key, &r.consumer)
 }
 
+/// The highest cumulative known for a lane and epoch: held, or settled on chain.
+fn best_known(
+    receipts: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    settled: &impl ReadableTable<&'static [u8], u64>,
+    key: &[u8],
+) -> Result<u64, StoreError> {
+    let held = receipts
+        .get(key)
+        .map_err(err)?
+        .and_then(|v| SignedReceipt::from_bytes(v.value()).ok())
+        .map_or(0, |r| r.receipt.cumulative);
+    let done = settled.get(key).map_err(err)?.map_or(0, |v| v.value());
+    Ok(held.max(done))
+}
+
 /// What storing a verified receipt did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -73,6 +88,9 @@ impl Store {
     /// Keeps each receipt if it is the highest for its lane and epoch; one transaction for
     /// the whole batch, committed before returning.
     pub fn put_all(&self, receipts: &[SignedReceipt]) -> Result<Vec<Stored>, StoreError> {
+        if receipts.is_empty() {
+            return Ok(Vec::new());
+        }
         let txn = self.db.begin_write().map_err(err)?;
         let mut results = Vec::with_capacity(receipts.len());
         {
@@ -80,13 +98,7 @@ impl Store {
             let settled = txn.open_table(SETTLED).map_err(err)?;
             for receipt in receipts {
                 let key = key_of(receipt);
-                let held = table
-                    .get(&key[..])
-                    .map_err(err)?
-                    .and_then(|v| SignedReceipt::from_bytes(v.value()).ok())
-                    .map_or(0, |r| r.receipt.cumulative);
-                let done = settled.get(&key[..]).map_err(err)?.map_or(0, |v| v.value());
-                if receipt.receipt.cumulative > held.max(done) {
+                if receipt.receipt.cumulative > best_known(&table, &settled, &key)? {
                     table
                         .insert(&key[..], &receipt.to_bytes()[..])
                         .map_err(err)?;
@@ -96,8 +108,30 @@ impl Store {
                 }
             }
         }
-        txn.commit().map_err(err)?;
+        if results.contains(&Stored::New) {
+            txn.commit().map_err(err)?;
+        } else {
+            // Nothing changed: no durable commit (and no fsync) for a request of duplicates.
+            txn.abort().map_err(err)?;
+        }
         Ok(results)
+    }
+
+    /// Whether `put_all` would keep each receipt (higher than what is held or settled for its
+    /// lane and epoch), read without a write transaction.
+    pub fn would_keep(&self, receipts: &[SignedReceipt]) -> Result<Vec<bool>, StoreError> {
+        if receipts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(RECEIPTS).map_err(err)?;
+        let settled = txn.open_table(SETTLED).map_err(err)?;
+        receipts
+            .iter()
+            .map(|receipt| {
+                Ok(receipt.receipt.cumulative > best_known(&table, &settled, &key_of(receipt))?)
+            })
+            .collect()
     }
 
     /// Receipts whose cumulative is above what is known settled.

@@ -26,6 +26,45 @@ pub enum Rejection {
     },
 }
 
+/// What ingest answers for one receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Duplicate,
+    Rejected(Rejection),
+    /// Refused by a view of the chain that could not be refreshed: post it again (M9).
+    Retry(Rejection),
+}
+
+impl Verdict {
+    /// Whether a fresher view of the chain may change it (a provider or consumer that
+    /// registered, rotated or moved to a new epoch since the last refresh).
+    pub fn may_be_stale(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Rejected(
+                Rejection::UnknownProvider { .. }
+                    | Rejection::WrongConsumerSigner { .. }
+                    | Rejection::WrongEpoch { .. }
+            )
+        )
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Verdict::Accepted => json!({"status": "accepted"}),
+            Verdict::Duplicate => json!({"status": "duplicate"}),
+            Verdict::Rejected(r) => {
+                json!({"status": "rejected", "code": r.code(), "reason": r.to_string()})
+            }
+            Verdict::Retry(r) => {
+                json!({"status": "retry", "code": r.code(), "reason": r.to_string()})
+            }
+        }
+    }
+}
+
 impl Rejection {
     /// A short machine-readable reason (metrics label, API field).
     pub fn code(&self) -> &'static str {
@@ -46,7 +85,9 @@ fn key(bytes: &[u8; 32]) -> Option<VerifyingKey> {
         .filter(|k| !k.is_weak())
 }
 
-fn check_one(receipt: &SignedReceipt) -> Result<(), Rejection> {
+/// Both signatures checked one by one with `verify_strict`, as Solana's precompile checks
+/// them: the batch check is cofactorless and may accept what the precompile refuses (L6).
+pub fn check_one(receipt: &SignedReceipt) -> Result<(), Rejection> {
     let message = receipt.receipt.encode();
     for (who, signer, signature) in [
         (
@@ -117,7 +158,7 @@ pub fn against_chain(receipt: &SignedReceipt, chain: &ChainCache) -> Result<(), 
     if !chain
         .providers
         .get(&r.node_key)
-        .is_some_and(|p| p.serves(r.epoch))
+        .is_some_and(|p| p.serves(r.epoch) && p.accepts_node_key(&r.node_key, r.epoch))
     {
         return Err(Rejection::UnknownProvider {
             node_key: r.node_key.to_string(),

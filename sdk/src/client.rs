@@ -148,11 +148,25 @@ impl Cluster {
         &self,
         program: &Pubkey,
     ) -> Result<Vec<(Pubkey, T)>> {
+        self.all_matching(program, &[]).await
+    }
+
+    /// The accounts of type `T` owned by `program` whose data holds each `(offset, bytes)`
+    /// (offsets count from the start of the account, discriminator included).
+    pub async fn all_matching<T: AccountDeserialize + Discriminator>(
+        &self,
+        program: &Pubkey,
+        fields: &[(usize, &[u8])],
+    ) -> Result<Vec<(Pubkey, T)>> {
+        let mut filters = vec![RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
+            0,
+            T::DISCRIMINATOR,
+        ))];
+        filters.extend(fields.iter().map(|(offset, bytes)| {
+            RpcFilterType::Memcmp(Memcmp::new_base58_encoded(*offset, bytes))
+        }));
         let config = RpcProgramAccountsConfig {
-            filters: Some(vec![RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
-                0,
-                T::DISCRIMINATOR,
-            ))]),
+            filters: Some(filters),
             account_config: RpcAccountInfoConfig {
                 encoding: Some(solana_rpc_client_api::response::UiAccountEncoding::Base64),
                 commitment: Some(self.client.commitment()),

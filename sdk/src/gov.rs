@@ -3,7 +3,7 @@ use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
 use media_governance::constants::*;
-use media_governance::state::{GovParams, ProposalAction, VoteChoice};
+use media_governance::state::{GovParams, ProposalAction, Proposer, VoteChoice};
 use media_governance::{accounts, instruction};
 
 pub mod pda {
@@ -26,20 +26,17 @@ pub mod pda {
         find(&[VOTE_SEED])
     }
 
-    pub fn proposal(id: u64) -> Pubkey {
-        find(&[PROPOSAL_SEED, &id.to_le_bytes()])
+    /// The proposal `proposer` creates with `nonce` (its record's `proposals_made`).
+    pub fn proposal(proposer: &Pubkey, nonce: u64) -> Pubkey {
+        find(&[PROPOSAL_SEED, proposer.as_ref(), &nonce.to_le_bytes()])
     }
 
     pub fn proposer(wallet: &Pubkey) -> Pubkey {
         find(&[PROPOSER_SEED, wallet.as_ref()])
     }
 
-    pub fn vote_record(proposal_id: u64, voter: &Pubkey) -> Pubkey {
-        find(&[
-            VOTE_RECORD_SEED,
-            proposal(proposal_id).as_ref(),
-            voter.as_ref(),
-        ])
+    pub fn vote_record(proposal: &Pubkey, voter: &Pubkey) -> Pubkey {
+        find(&[VOTE_RECORD_SEED, proposal.as_ref(), voter.as_ref()])
     }
 
     pub fn program_data() -> Pubkey {
@@ -86,29 +83,39 @@ pub fn accept_network_authority() -> Instruction {
     )
 }
 
-/// Creates proposal number `id` (the governance config's current `proposal_count`).
-pub fn create_proposal(proposer: &Pubkey, id: u64, action: ProposalAction) -> Instruction {
+/// Where a proposal's `id` sits in its account (after the discriminator and the bump), for
+/// finding a proposal by the number people use.
+pub const PROPOSAL_ID_OFFSET: usize = 8 + 1;
+
+/// The nonce of a wallet's next proposal, given its proposer record if it has one.
+pub fn next_nonce(record: Option<&Proposer>) -> u64 {
+    record.map_or(0, |r| r.proposals_made)
+}
+
+/// Creates `proposer`'s proposal number `nonce` (see [`next_nonce`]); it lands at
+/// `pda::proposal(proposer, nonce)` whatever other proposers do meanwhile.
+pub fn create_proposal(proposer: &Pubkey, nonce: u64, action: ProposalAction) -> Instruction {
     build(
         accounts::CreateProposal {
             proposer: *proposer,
             gov_config: pda::gov_config(),
             proposer_record: pda::proposer(proposer),
-            proposal: pda::proposal(id),
+            proposal: pda::proposal(proposer, nonce),
             stake_account: crate::pda::stake(proposer),
             network_config: crate::pda::config(),
             system_program: system_program::ID,
         },
-        instruction::CreateProposal { action },
+        instruction::CreateProposal { action, nonce },
     )
 }
 
-pub fn cast_vote(voter: &Pubkey, proposal_id: u64, choice: VoteChoice) -> Instruction {
+pub fn cast_vote(voter: &Pubkey, proposal: &Pubkey, choice: VoteChoice) -> Instruction {
     build(
         accounts::CastVote {
             voter: *voter,
             gov_config: pda::gov_config(),
-            proposal: pda::proposal(proposal_id),
-            vote_record: pda::vote_record(proposal_id, voter),
+            proposal: *proposal,
+            vote_record: pda::vote_record(proposal, voter),
             stake_account: crate::pda::stake(voter),
             vote_authority: pda::vote_authority(),
             media_network_program: media_network::ID,
@@ -118,22 +125,22 @@ pub fn cast_vote(voter: &Pubkey, proposal_id: u64, choice: VoteChoice) -> Instru
     )
 }
 
-pub fn finalize_proposal(proposal_id: u64, proposer: &Pubkey) -> Instruction {
+pub fn finalize_proposal(proposal: &Pubkey, proposer: &Pubkey) -> Instruction {
     build(
         accounts::FinalizeProposal {
             gov_config: pda::gov_config(),
-            proposal: pda::proposal(proposal_id),
+            proposal: *proposal,
             proposer_record: pda::proposer(proposer),
         },
         instruction::FinalizeProposal {},
     )
 }
 
-pub fn execute_proposal(proposal_id: u64, proposer: &Pubkey) -> Instruction {
+pub fn execute_proposal(proposal: &Pubkey, proposer: &Pubkey) -> Instruction {
     build(
         accounts::ExecuteProposal {
             gov_config: pda::gov_config(),
-            proposal: pda::proposal(proposal_id),
+            proposal: *proposal,
             proposer_record: pda::proposer(proposer),
             governance_authority: pda::authority(),
             network_config: crate::pda::config(),
@@ -143,11 +150,11 @@ pub fn execute_proposal(proposal_id: u64, proposer: &Pubkey) -> Instruction {
     )
 }
 
-pub fn cancel_proposal(proposer: &Pubkey, proposal_id: u64) -> Instruction {
+pub fn cancel_proposal(proposer: &Pubkey, proposal: &Pubkey) -> Instruction {
     build(
         accounts::CancelProposal {
             proposer: *proposer,
-            proposal: pda::proposal(proposal_id),
+            proposal: *proposal,
             proposer_record: pda::proposer(proposer),
         },
         instruction::CancelProposal {},

@@ -110,26 +110,37 @@ pub fn register_provider(
             config: pda::config(),
             stake_account: pda::stake(owner),
             provider: pda::provider(owner),
+            node_key_record: pda::node_key(node_key),
             system_program: system_program::ID,
         },
         instruction::RegisterProvider { args },
     )
 }
 
-/// Updates endpoint or region; `new_node_key`, when given, must sign the transaction.
-pub fn update_provider(
-    owner: &Pubkey,
-    new_node_key: Option<&Pubkey>,
-    args: UpdateProviderArgs,
-) -> Instruction {
+/// Updates endpoint or region.
+pub fn update_provider(owner: &Pubkey, args: UpdateProviderArgs) -> Instruction {
     build(
         accounts::UpdateProvider {
             owner: *owner,
             config: pda::config(),
             provider: pda::provider(owner),
-            new_node_key: new_node_key.copied(),
         },
         instruction::UpdateProvider { args },
+    )
+}
+
+/// Moves the provider to `new_node_key`, which must sign the transaction.
+pub fn rotate_node_key(owner: &Pubkey, new_node_key: &Pubkey) -> Instruction {
+    build(
+        accounts::RotateNodeKey {
+            owner: *owner,
+            config: pda::config(),
+            provider: pda::provider(owner),
+            new_node_key: *new_node_key,
+            new_node_key_record: pda::node_key(new_node_key),
+            system_program: system_program::ID,
+        },
+        instruction::RotateNodeKey {},
     )
 }
 

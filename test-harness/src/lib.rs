@@ -486,6 +486,12 @@ impl TestEnv {
         media_sdk::decode::account(&data).unwrap()
     }
 
+    /// Decodes a program account if it exists; panics if it does not decode.
+    pub async fn try_get<T: AccountDeserialize>(&mut self, address: &Pubkey) -> Option<T> {
+        let data = self.account_data(address).await?;
+        Some(media_sdk::decode::account(&data).unwrap())
+    }
+
     pub async fn config(&mut self) -> Config {
         self.get(&pda::config()).await
     }

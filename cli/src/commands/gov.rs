@@ -6,7 +6,7 @@ use anchor_lang::prelude::Pubkey;
 use anyhow::{anyhow, bail, Result};
 use indicatif::ProgressBar;
 use media_governance::state::{
-    GovConfig, GovField, ParamField, Proposal, ProposalAction, ProposalStatus, VoteChoice,
+    GovConfig, GovField, ParamField, Proposal, ProposalAction, ProposalStatus, Proposer, VoteChoice,
 };
 use media_network::state::StakeAccount;
 use media_sdk::{gov, pda};
@@ -116,19 +116,27 @@ pub async fn propose(ctx: &Ctx, request: Request) -> Result<()> {
             media(gov_config.params.proposal_min_stake)
         );
     }
-    let id = gov_config.proposal_count;
+    let record = ctx
+        .rpc
+        .try_decode::<Proposer>(&gov::pda::proposer(&proposer))
+        .await?;
+    let nonce = gov::next_nonce(record.as_ref());
     let signature = ctx
         .rpc
         .send(
             "gov propose",
-            &[gov::create_proposal(&proposer, id, action)],
+            &[gov::create_proposal(&proposer, nonce, action)],
             &signer,
             &[],
         )
         .await?;
-    let proposal: Proposal = ctx.rpc.decode(&gov::pda::proposal(id)).await?;
+    let proposal: Proposal = ctx
+        .rpc
+        .decode(&gov::pda::proposal(&proposer, nonce))
+        .await?;
+    let id = proposal.id;
     ctx.report(
-        json!({"signature": signature.to_string(), "proposal": proposal_json(&proposal)}),
+        json!({"signature": signature.to_string(), "proposal": proposal_json(&gov::pda::proposal(&proposer, nonce), &proposal)}),
         || {
             format!(
                 "Proposal {id} created: {}; voting ends at unix time {}.",
@@ -143,7 +151,7 @@ pub async fn propose(ctx: &Ctx, request: Request) -> Result<()> {
 pub async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
     let signer = ctx.signer()?;
     ctx.config().await?;
-    let proposal = require_proposal(ctx, id).await?;
+    let (address, proposal) = require_proposal(ctx, id).await?;
     if proposal.status != ProposalStatus::Voting {
         bail!(
             "proposal {id} is not open for voting (status {:?})",
@@ -153,7 +161,7 @@ pub async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
     let voter = signer.pubkey();
     if ctx
         .rpc
-        .account(&gov::pda::vote_record(id, &voter))
+        .account(&gov::pda::vote_record(&address, &voter))
         .await?
         .is_some()
     {
@@ -163,14 +171,14 @@ pub async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
         .rpc
         .send(
             "gov vote",
-            &[gov::cast_vote(&voter, id, choice)],
+            &[gov::cast_vote(&voter, &address, choice)],
             &signer,
             &[],
         )
         .await?;
-    let proposal = require_proposal(ctx, id).await?;
+    let (_, proposal) = require_proposal(ctx, id).await?;
     ctx.report(
-        json!({"signature": signature.to_string(), "proposal": proposal_json(&proposal)}),
+        json!({"signature": signature.to_string(), "proposal": proposal_json(&address, &proposal)}),
         || {
             format!(
                 "Voted {choice:?} on proposal {id}: yes {} / no {} / abstain {} MEDIA; your stake is locked until the vote ends.",
@@ -188,7 +196,7 @@ pub async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
 pub async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
     let signer = ctx.signer()?;
     ctx.config().await?;
-    let mut proposal = require_proposal(ctx, id).await?;
+    let (address, mut proposal) = require_proposal(ctx, id).await?;
     let mut signatures = Vec::new();
     if proposal.status == ProposalStatus::Voting {
         wait_until(
@@ -201,13 +209,13 @@ pub async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
             ctx.rpc
                 .send(
                     "gov finalize",
-                    &[gov::finalize_proposal(id, &proposal.proposer)],
+                    &[gov::finalize_proposal(&address, &proposal.proposer)],
                     &signer,
                     &[],
                 )
                 .await?,
         );
-        proposal = require_proposal(ctx, id).await?;
+        proposal = require_proposal(ctx, id).await?.1;
     }
     match proposal.status {
         ProposalStatus::Passed => {}
@@ -230,16 +238,16 @@ pub async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
         ctx.rpc
             .send(
                 "gov execute",
-                &[gov::execute_proposal(id, &proposal.proposer)],
+                &[gov::execute_proposal(&address, &proposal.proposer)],
                 &signer,
                 &[],
             )
             .await?,
     );
-    let proposal = require_proposal(ctx, id).await?;
+    let (_, proposal) = require_proposal(ctx, id).await?;
     let signatures: Vec<String> = signatures.iter().map(ToString::to_string).collect();
     ctx.report(
-        json!({"signatures": signatures, "proposal": proposal_json(&proposal)}),
+        json!({"signatures": signatures, "proposal": proposal_json(&address, &proposal)}),
         || format!("Proposal {id} executed: {}.", action_text(&proposal.action)),
     );
     Ok(())
@@ -247,8 +255,10 @@ pub async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
 
 pub async fn show(ctx: &Ctx, id: u64) -> Result<()> {
     ctx.config().await?;
-    let proposal = require_proposal(ctx, id).await?;
-    ctx.report(proposal_json(&proposal), || proposal_text(&proposal));
+    let (address, proposal) = require_proposal(ctx, id).await?;
+    ctx.report(proposal_json(&address, &proposal), || {
+        proposal_text(&proposal)
+    });
     Ok(())
 }
 
@@ -256,7 +266,10 @@ pub async fn list(ctx: &Ctx) -> Result<()> {
     ctx.config().await?;
     let mut proposals = ctx.rpc.all::<Proposal>(&media_governance::ID).await?;
     proposals.sort_by_key(|(_, p)| p.id);
-    let views: Vec<_> = proposals.iter().map(|(_, p)| proposal_json(p)).collect();
+    let views: Vec<_> = proposals
+        .iter()
+        .map(|(address, p)| proposal_json(address, p))
+        .collect();
     ctx.report(json!({ "proposals": views }), || {
         if proposals.is_empty() {
             return "No proposals.".into();
@@ -284,11 +297,22 @@ async fn governance(ctx: &Ctx) -> Result<GovConfig> {
         .ok_or_else(|| anyhow!("governance is not initialized on {}", ctx.rpc.url))
 }
 
-async fn require_proposal(ctx: &Ctx, id: u64) -> Result<Proposal> {
-    ctx.rpc
-        .try_decode(&gov::pda::proposal(id))
-        .await?
-        .ok_or_else(|| anyhow!("proposal {id} does not exist"))
+/// Finds proposal number `id`. Proposals live at their proposer's address (review L-2), so the
+/// number is looked up in the accounts' `id` field.
+async fn require_proposal(ctx: &Ctx, id: u64) -> Result<(Pubkey, Proposal)> {
+    let id_bytes = id.to_le_bytes();
+    let mut found = ctx
+        .rpc
+        .all_matching::<Proposal>(
+            &media_governance::ID,
+            &[(gov::PROPOSAL_ID_OFFSET, &id_bytes)],
+        )
+        .await?;
+    match found.len() {
+        0 => bail!("proposal {id} does not exist"),
+        1 => Ok(found.remove(0)),
+        n => bail!("{n} accounts claim to be proposal {id}; the chain is not media-governance's"),
+    }
 }
 
 fn unix_now() -> i64 {
@@ -340,10 +364,10 @@ fn action_text(action: &ProposalAction) -> String {
     }
 }
 
-fn proposal_json(p: &Proposal) -> serde_json::Value {
+fn proposal_json(address: &Pubkey, p: &Proposal) -> serde_json::Value {
     json!({
         "id": p.id,
-        "address": gov::pda::proposal(p.id).to_string(),
+        "address": address.to_string(),
         "proposer": p.proposer.to_string(),
         "action": action_text(&p.action),
         "status": format!("{:?}", p.status).to_lowercase(),

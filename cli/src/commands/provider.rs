@@ -54,7 +54,7 @@ pub async fn register(ctx: &Ctx, registration: Registration) -> Result<()> {
     submit(
         ctx,
         "provider register",
-        instruction,
+        &[instruction],
         &signer,
         &[&node_key],
         |p| {
@@ -83,16 +83,27 @@ pub async fn update(
     ctx.config().await?;
     let owner = signer.pubkey();
     require_provider(ctx, &owner).await?;
-    let new_key = new_node_key.as_ref().map(|k| k.pubkey());
-    let instruction = ix::update_provider(
-        &owner,
-        new_key.as_ref(),
-        UpdateProviderArgs { endpoint, region },
-    );
+    let mut instructions = Vec::new();
+    if endpoint.is_some() || region.is_some() {
+        instructions.push(ix::update_provider(
+            &owner,
+            UpdateProviderArgs { endpoint, region },
+        ));
+    }
+    if let Some(key) = &new_node_key {
+        // The old key keeps settling this epoch's receipts; from the next epoch only the new
+        // one does, and no other provider can ever take either (review L-4).
+        instructions.push(ix::rotate_node_key(&owner, &key.pubkey()));
+    }
     let others: Vec<&Keypair> = new_node_key.iter().collect();
-    submit(ctx, "provider update", instruction, &signer, &others, |p| {
-        format!("Provider updated.\n{}", provider_text(p))
-    })
+    submit(
+        ctx,
+        "provider update",
+        &instructions,
+        &signer,
+        &others,
+        |p| format!("Provider updated.\n{}", provider_text(p)),
+    )
     .await
 }
 
@@ -102,12 +113,19 @@ pub async fn deactivate(ctx: &Ctx) -> Result<()> {
     let owner = signer.pubkey();
     require_provider(ctx, &owner).await?;
     let instruction = ix::deactivate_provider(&owner);
-    submit(ctx, "provider deactivate", instruction, &signer, &[], |p| {
-        format!(
+    submit(
+        ctx,
+        "provider deactivate",
+        &[instruction],
+        &signer,
+        &[],
+        |p| {
+            format!(
             "Provider deactivated in epoch {}; its bond is released after the settlement window.",
             p.deactivated_epoch
         )
-    })
+        },
+    )
     .await
 }
 
@@ -115,12 +133,12 @@ pub async fn deactivate(ctx: &Ctx) -> Result<()> {
 async fn submit(
     ctx: &Ctx,
     what: &str,
-    instruction: Instruction,
+    instructions: &[Instruction],
     owner: &Keypair,
     others: &[&Keypair],
     text: impl FnOnce(&Provider) -> String,
 ) -> Result<()> {
-    let signature = ctx.rpc.send(what, &[instruction], owner, others).await?;
+    let signature = ctx.rpc.send(what, instructions, owner, others).await?;
     let provider: Provider = ctx.rpc.decode(&pda::provider(&owner.pubkey())).await?;
     ctx.report(
         json!({"signature": signature.to_string(), "provider": provider_json(&provider)}),
@@ -226,6 +244,9 @@ pub fn provider_json(p: &Provider) -> serde_json::Value {
         "bond_current": p.bond_current,
         "bond_next": p.bond_next,
         "registered_epoch": p.registered_epoch,
+        "retired_node_key": (p.retired_node_key != Pubkey::default())
+            .then(|| p.retired_node_key.to_string()),
+        "retired_key_last_epoch": p.retired_key_last_epoch,
         "fees_claimable": p.fees_claimable,
         "rewards_claimable": p.rewards_claimable,
         "reward_slots": p.reward_slots.iter().filter(|s| s.epoch != media_network::constants::EMPTY_SLOT)

@@ -80,3 +80,66 @@ async fn forged_malformed_and_wrong_epoch_receipts_are_rejected_with_reasons_and
     assert_eq!(market.lane_settled(1, 0).await, 0);
     assert_eq!(market.escrow(1).await, ESCROW);
 }
+
+/// M9: a refusal that a fresher view might lift (here an unknown node key) is answered `retry`
+/// while the keeper cannot read the chain, so relays post it again instead of giving it up;
+/// an epoch beyond the next one is refused for good (no read could help it, L11).
+#[tokio::test]
+async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
+    use anchor_lang::prelude::Pubkey;
+    use media_keeper::chain::{ChainCache, ReadGate, ON_DEMAND_MIN_INTERVAL};
+    use media_keeper::server::{router, Keeper};
+    use media_sdk::receipt::ReceiptV1;
+    use std::sync::{Arc, RwLock};
+
+    let dir = std::env::temp_dir().join(format!("media-keeper-m9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(media_keeper::store::Store::open(&dir.join("keeper.redb")).unwrap());
+    let view = ChainCache {
+        config: media_sdk::pda::config(),
+        epoch: 3,
+        ..ChainCache::default()
+    };
+    let keeper = Arc::new(Keeper {
+        store,
+        chain: Arc::new(RwLock::new(Arc::new(view))),
+        // Nothing listens there: every chain read fails at once.
+        cluster: Arc::new(media_sdk::client::Cluster::new(
+            "http://127.0.0.1:9",
+            solana_commitment_config::CommitmentConfig::confirmed(),
+        )),
+        metrics: media_keeper::metrics_handle(),
+        on_demand: tokio::sync::Mutex::new(ReadGate::new(ON_DEMAND_MIN_INTERVAL)),
+        unknown: Default::default(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(keeper)).await });
+
+    let node = SigningKey::from_bytes(&[7; 32]);
+    let gateway = SigningKey::from_bytes(&[8; 32]);
+    let receipt = |epoch| {
+        let r = ReceiptV1 {
+            config: media_sdk::pda::config(),
+            node_key: Pubkey::new_from_array(node.verifying_key().to_bytes()),
+            consumer: Pubkey::new_from_array([9; 32]),
+            epoch,
+            cumulative: 1_000,
+        };
+        SignedReceipt::sign(r, &node, &gateway).unwrap()
+    };
+    for _ in 0..2 {
+        let results = ingest(&url, &[receipt(3), receipt(9)]).await;
+        assert_eq!(
+            (&results[0]["status"], &results[0]["code"]),
+            (&"retry".into(), &"unknown_provider".into()),
+            "{results:?}"
+        );
+        assert_eq!(
+            (&results[1]["status"], &results[1]["code"]),
+            (&"rejected".into(), &"wrong_epoch".into())
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

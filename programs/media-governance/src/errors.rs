@@ -52,4 +52,6 @@ pub enum GovernanceError {
     MathOverflow,
     #[msg("media-network's GOVERNANCE_PROGRAM_ID is not this program: votes could never lock stake, so governance must not take over")]
     NetworkTrustsAnotherGovernanceProgram,
+    #[msg("The proposal nonce is not the proposer's next one: read the proposer record again")]
+    StaleProposalNonce,
 }

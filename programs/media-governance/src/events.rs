@@ -4,6 +4,7 @@ use anchor_lang::prelude::*;
 #[event]
 pub struct ProposalCreated {
     pub id: u64,
+    pub proposal: Pubkey,
     pub proposer: Pubkey,
     pub action: ProposalAction,
     pub voting_ends_at: i64,

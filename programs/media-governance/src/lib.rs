@@ -32,8 +32,13 @@ pub mod media_governance {
         instructions::accept_network_authority::handler(ctx)
     }
 
-    pub fn create_proposal(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<()> {
-        instructions::create_proposal::handler(ctx, action)
+    /// `nonce` is the proposer record's `proposals_made` (0 for a wallet's first proposal).
+    pub fn create_proposal(
+        ctx: Context<CreateProposal>,
+        action: ProposalAction,
+        nonce: u64,
+    ) -> Result<()> {
+        instructions::create_proposal::handler(ctx, action, nonce)
     }
 
     pub fn cast_vote(ctx: Context<CastVote>, choice: VoteChoice) -> Result<()> {

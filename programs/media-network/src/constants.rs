@@ -12,6 +12,9 @@ pub const PROVIDER_SEED: &[u8] = b"provider";
 pub const CONSUMER_SEED: &[u8] = b"consumer";
 #[constant]
 pub const LANE_SEED: &[u8] = b"lane";
+/// `["node_key", key]`: which provider a relay node key belongs to, for good (review L-4).
+#[constant]
+pub const NODE_KEY_SEED: &[u8] = b"node_key";
 #[constant]
 pub const EPOCH_SEED: &[u8] = b"epoch";
 #[constant]
@@ -24,6 +27,10 @@ pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
 pub const REWARD_VAULT_SEED: &[u8] = b"reward_vault";
 #[constant]
 pub const PAYMENT_VAULT_SEED: &[u8] = b"payment_vault";
+
+/// After a guardian pause ends, the guardian waits this many times `max_pause_secs` before it
+/// may pause again: at most one part paused in four.
+pub const GUARDIAN_COOLDOWN_FACTOR: i64 = 3;
 
 /// The media-governance program, whose `["vote"]` PDA alone may lock stake for a vote.
 pub const GOVERNANCE_PROGRAM_ID: Pubkey = pubkey!("FqFoXCqsCR71jEYzU2mr2hYPn5KHVu2pwkRrtgiUeX2Q");
@@ -49,8 +56,12 @@ pub const REGION_LEN: usize = 8;
 pub const NO_RELEASE_EPOCH: u64 = u64::MAX;
 /// Marks an epoch-tagged slot that holds no epoch yet.
 pub const EMPTY_SLOT: u64 = u64::MAX;
-/// Fees are priced per GiB: F(x) = floor(x * price / 2^30).
+/// Fees are priced per GiB: F(x) = ceil(x * price / 2^30).
 pub const GIB_SHIFT: u32 = 30;
+
+// A key derived from a published seed must never reach a deployable build (review I-9).
+#[cfg(all(feature = "test-bootstrap", target_os = "solana"))]
+compile_error!("the test-bootstrap feature is for native tests only; never build it for SBF");
 
 /// Only for native program-test runs, which have no ProgramData account: with the
 /// `test-bootstrap` feature `initialize` also accepts this compiled-in key (derived from a

@@ -172,4 +172,10 @@ pub enum MediaError {
     SignerRotationTooSoon,
     #[msg("The MEDIA mint still has a mint or freeze authority: its supply must be fixed and its vaults unfreezable")]
     MediaMintHasAuthority,
+    #[msg("This node key belongs to another provider")]
+    NodeKeyInUse,
+    #[msg("The lane's node key was rotated away from before this receipt's epoch")]
+    NodeKeyRetired,
+    #[msg("The node key was rotated this or last epoch; its receipts may still be settling, so rotate again later")]
+    NodeKeyRotationTooSoon,
 }

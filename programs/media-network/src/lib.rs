@@ -63,6 +63,10 @@ pub mod media_network {
         instructions::update_provider::handler(ctx, args)
     }
 
+    pub fn rotate_node_key(ctx: Context<RotateNodeKey>) -> Result<()> {
+        instructions::rotate_node_key::handler(ctx)
+    }
+
     pub fn deactivate_provider(ctx: Context<DeactivateProvider>) -> Result<()> {
         instructions::deactivate_provider::handler(ctx)
     }

@@ -11,7 +11,7 @@ pub struct CancelProposal<'info> {
     pub proposer: Signer<'info>,
 
     #[account(
-        mut, seeds = [PROPOSAL_SEED, &proposal.id.to_le_bytes()], bump = proposal.bump,
+        mut, seeds = [PROPOSAL_SEED, proposal.proposer.as_ref(), &proposal.nonce.to_le_bytes()], bump = proposal.bump,
         constraint = proposal.proposer == proposer.key() @ GovernanceError::NotProposer,
     )]
     pub proposal: Box<Account<'info, Proposal>>,

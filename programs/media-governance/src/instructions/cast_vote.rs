@@ -16,7 +16,7 @@ pub struct CastVote<'info> {
     #[account(seeds = [GOVERNANCE_SEED], bump = gov_config.bump)]
     pub gov_config: Box<Account<'info, GovConfig>>,
 
-    #[account(mut, seeds = [PROPOSAL_SEED, &proposal.id.to_le_bytes()], bump = proposal.bump)]
+    #[account(mut, seeds = [PROPOSAL_SEED, proposal.proposer.as_ref(), &proposal.nonce.to_le_bytes()], bump = proposal.bump)]
     pub proposal: Box<Account<'info, Proposal>>,
 
     /// CHECK: the vote record PDA; that it does not exist yet is what makes a vote count once.

@@ -7,6 +7,7 @@ use media_network::pda_account::{create_account_of, load_or_create_of, store};
 use media_network::state::{Config as NetworkConfig, StakeAccount};
 
 #[derive(Accounts)]
+#[instruction(action: ProposalAction, nonce: u64)]
 pub struct CreateProposal<'info> {
     #[account(mut)]
     pub proposer: Signer<'info>,
@@ -18,8 +19,9 @@ pub struct CreateProposal<'info> {
     #[account(mut, seeds = [PROPOSER_SEED, proposer.key().as_ref()], bump)]
     pub proposer_record: UncheckedAccount<'info>,
 
-    /// CHECK: the new proposal's PDA, created by the handler.
-    #[account(mut, seeds = [PROPOSAL_SEED, &gov_config.proposal_count.to_le_bytes()], bump)]
+    /// CHECK: the new proposal's PDA, created by the handler once `nonce` is checked against
+    /// the proposer's record.
+    #[account(mut, seeds = [PROPOSAL_SEED, proposer.key().as_ref(), &nonce.to_le_bytes()], bump)]
     pub proposal: UncheckedAccount<'info>,
 
     /// The proposer's media-network stake (owner and PDA checked).
@@ -38,7 +40,7 @@ pub struct CreateProposal<'info> {
     pub system_program: Program<'info, System>,
 }
 
-pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<()> {
+pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction, nonce: u64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut *ctx.accounts;
     let params = a.gov_config.params;
@@ -61,6 +63,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<(
             bump: proposer_bump,
             proposer,
             open_proposal: None,
+            proposals_made: 0,
         },
     )?;
     require!(
@@ -68,6 +71,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<(
         GovernanceError::ProposerHasOpenProposal
     );
 
+    let nonce = record.take_nonce(nonce)?;
     let id = a.gov_config.proposal_count;
     let voting_ends_at = now
         .checked_add(params.voting_period_secs)
@@ -77,6 +81,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<(
         bump,
         id,
         proposer,
+        nonce,
         action,
         status: ProposalStatus::Voting,
         created_at: now,
@@ -96,7 +101,12 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<(
         &a.proposal,
         &a.system_program,
         8 + Proposal::INIT_SPACE,
-        &[PROPOSAL_SEED, &id.to_le_bytes(), &[bump]],
+        &[
+            PROPOSAL_SEED,
+            proposer.as_ref(),
+            &nonce.to_le_bytes(),
+            &[bump],
+        ],
         &proposal,
     )?;
     record.open_proposal = Some(id);
@@ -106,6 +116,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction) -> Result<(
         .ok_or_else(|| error!(GovernanceError::MathOverflow))?;
     emit!(ProposalCreated {
         id,
+        proposal: a.proposal.key(),
         proposer,
         action,
         voting_ends_at,

@@ -15,7 +15,7 @@ pub struct ExecuteProposal<'info> {
     #[account(mut, seeds = [GOVERNANCE_SEED], bump = gov_config.bump)]
     pub gov_config: Box<Account<'info, GovConfig>>,
 
-    #[account(mut, seeds = [PROPOSAL_SEED, &proposal.id.to_le_bytes()], bump = proposal.bump)]
+    #[account(mut, seeds = [PROPOSAL_SEED, proposal.proposer.as_ref(), &proposal.nonce.to_le_bytes()], bump = proposal.bump)]
     pub proposal: Box<Account<'info, Proposal>>,
 
     #[account(mut, seeds = [PROPOSER_SEED, proposal.proposer.as_ref()], bump = proposer_record.bump)]

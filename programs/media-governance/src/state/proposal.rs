@@ -21,13 +21,17 @@ pub enum ProposalStatus {
     Expired,
 }
 
-/// `["proposal", id as u64 LE]`.
+/// `["proposal", proposer, nonce as u64 LE]`: keyed by the proposer's own counter, so nobody
+/// else can take the address a proposer's pending transaction names (review L-2). `id` is the
+/// global sequence number people refer to; it is assigned when the proposal lands.
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct Proposal {
     pub bump: u8,
     pub id: u64,
     pub proposer: Pubkey,
+    /// The proposer's `Proposer::proposals_made` when this proposal was created.
+    pub nonce: u64,
     pub action: ProposalAction,
     pub status: ProposalStatus,
     pub created_at: i64,
@@ -118,13 +122,29 @@ fn add(a: i64, b: i64) -> Result<i64> {
         .ok_or_else(|| error!(GovernanceError::MathOverflow))
 }
 
-/// `["proposer", wallet]`: enforces one open proposal per proposer.
+/// `["proposer", wallet]`: enforces one open proposal per proposer and numbers its proposals.
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct Proposer {
     pub bump: u8,
     pub proposer: Pubkey,
     pub open_proposal: Option<u64>,
+    /// How many proposals this wallet has created: the seed of its next one.
+    pub proposals_made: u64,
+}
+
+impl Proposer {
+    /// Takes the nonce a new proposal is created under; the caller's transaction named it.
+    pub fn take_nonce(&mut self, named: u64) -> Result<u64> {
+        require!(
+            named == self.proposals_made,
+            GovernanceError::StaleProposalNonce
+        );
+        self.proposals_made = named
+            .checked_add(1)
+            .ok_or_else(|| error!(GovernanceError::MathOverflow))?;
+        Ok(named)
+    }
 }
 
 /// `["vote_record", proposal, voter]`: its existence is the "already voted" flag.

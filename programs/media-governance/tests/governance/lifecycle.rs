@@ -148,7 +148,7 @@ async fn quorum_or_threshold_missed_defeats_a_proposal() {
     let id = g.propose(0, double_price()).await.unwrap();
     g.env
         .send(
-            &[gov::cast_vote(&small.pubkey(), id, VoteChoice::Yes)],
+            &[gov::cast_vote(&small.pubkey(), &id, VoteChoice::Yes)],
             &[&small.keypair],
         )
         .await
@@ -242,7 +242,7 @@ async fn the_proposer_cancels_only_before_any_vote() {
     let mut g = governed().await;
     let id = g.propose(0, double_price()).await.unwrap();
     let stranger = g.voters[1].keypair.insecure_clone();
-    let mut cancel = gov::cancel_proposal(&stranger.pubkey(), id);
+    let mut cancel = gov::cancel_proposal(&stranger.pubkey(), &id);
     cancel.accounts[2].pubkey = gov::pda::proposer(&g.voters[0].pubkey());
     assert_error(
         g.env.send(&[cancel], &[&stranger]).await,
@@ -251,7 +251,7 @@ async fn the_proposer_cancels_only_before_any_vote() {
     let proposer = g.voters[0].keypair.insecure_clone();
     g.env
         .send(
-            &[gov::cancel_proposal(&proposer.pubkey(), id)],
+            &[gov::cancel_proposal(&proposer.pubkey(), &id)],
             &[&proposer],
         )
         .await
@@ -263,11 +263,71 @@ async fn the_proposer_cancels_only_before_any_vote() {
     assert_error(
         g.env
             .send(
-                &[gov::cancel_proposal(&proposer.pubkey(), id)],
+                &[gov::cancel_proposal(&proposer.pubkey(), &id)],
                 &[&proposer],
             )
             .await,
         GovernanceError::ProposalHasVotes,
+    );
+}
+
+/// L-2: a proposal's address comes from its proposer's own counter, so a staker who creates
+/// and cancels a proposal in one transaction (bumping the global count) no longer makes other
+/// proposers' transactions, built before it landed, fail.
+#[tokio::test]
+async fn l2_a_create_cancel_pair_cannot_block_another_proposers_pending_proposal() {
+    let mut g = governed().await;
+    let honest = g.voters[1].keypair.insecure_clone();
+    let attacker = g.voters[0].keypair.insecure_clone();
+    let nonce = g.next_nonce(&honest.pubkey()).await;
+    let pending = gov::create_proposal(&honest.pubkey(), nonce, double_price());
+
+    for _ in 0..2 {
+        let a = g.next_nonce(&attacker.pubkey()).await;
+        let proposal = gov::pda::proposal(&attacker.pubkey(), a);
+        g.env
+            .send(
+                &[
+                    gov::create_proposal(&attacker.pubkey(), a, ProposalAction::Unpause),
+                    gov::cancel_proposal(&attacker.pubkey(), &proposal),
+                ],
+                &[&attacker],
+            )
+            .await
+            .unwrap();
+    }
+
+    g.env.send(&[pending], &[&honest]).await.unwrap();
+    let landed = g
+        .proposal(gov::pda::proposal(&honest.pubkey(), nonce))
+        .await;
+    assert_eq!(landed.proposer, honest.pubkey());
+    assert_eq!(landed.status, ProposalStatus::Voting);
+    assert_eq!(landed.id, 2, "ids still count every proposal made");
+
+    // A transaction naming a nonce the proposer has already used is refused by name.
+    g.env
+        .send(
+            &[gov::cancel_proposal(
+                &honest.pubkey(),
+                &gov::pda::proposal(&honest.pubkey(), nonce),
+            )],
+            &[&honest],
+        )
+        .await
+        .unwrap();
+    assert_error(
+        g.env
+            .send(
+                &[gov::create_proposal(
+                    &honest.pubkey(),
+                    nonce,
+                    double_price(),
+                )],
+                &[&honest],
+            )
+            .await,
+        GovernanceError::StaleProposalNonce,
     );
 }
 

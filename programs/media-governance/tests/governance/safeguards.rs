@@ -1,4 +1,4 @@
-use crate::{governed, Gov};
+use crate::governed;
 use anchor_lang::error::ErrorCode as AnchorError;
 use anchor_lang::{InstructionData, ToAccountMetas};
 use media_governance::errors::GovernanceError;
@@ -41,7 +41,7 @@ async fn stake_that_is_still_warming_up_cannot_vote() {
     assert_error(
         g.env
             .send(
-                &[gov::cast_vote(&flash.pubkey(), id, VoteChoice::Yes)],
+                &[gov::cast_vote(&flash.pubkey(), &id, VoteChoice::Yes)],
                 &[&flash.keypair],
             )
             .await,
@@ -52,7 +52,7 @@ async fn stake_that_is_still_warming_up_cannot_vote() {
     assert_error(
         g.env
             .send(
-                &[gov::cast_vote(&flash.pubkey(), id, VoteChoice::Yes)],
+                &[gov::cast_vote(&flash.pubkey(), &id, VoteChoice::Yes)],
                 &[&flash.keypair],
             )
             .await,
@@ -104,11 +104,11 @@ async fn one_open_proposal_per_proposer_and_enough_stake_to_propose() {
     );
     let minnow = g.env.wallet(100 * MEDIA).await;
     g.env.stake_active(&minnow, 10 * MEDIA - 1).await;
-    let id = Gov::next_id(&mut g).await;
+    let nonce = g.next_nonce(&minnow.pubkey()).await;
     assert_error(
         g.env
             .send(
-                &[gov::create_proposal(&minnow.pubkey(), id, pause())],
+                &[gov::create_proposal(&minnow.pubkey(), nonce, pause())],
                 &[&minnow.keypair],
             )
             .await,
@@ -179,14 +179,14 @@ async fn a_forged_or_borrowed_stake_account_is_refused() {
     let id = g.propose(0, pause()).await.unwrap();
     let voter = g.voters[1].keypair.insecure_clone();
     // An account owned by another program (the voter's MEDIA token account).
-    let mut forged = gov::cast_vote(&voter.pubkey(), id, VoteChoice::Yes);
+    let mut forged = gov::cast_vote(&voter.pubkey(), &id, VoteChoice::Yes);
     forged.accounts[4].pubkey = g.voters[1].media;
     assert_error(
         g.env.send(&[forged], &[&voter]).await,
         AnchorError::AccountOwnedByWrongProgram,
     );
     // A genuine stake account of someone else.
-    let mut borrowed = gov::cast_vote(&voter.pubkey(), id, VoteChoice::Yes);
+    let mut borrowed = gov::cast_vote(&voter.pubkey(), &id, VoteChoice::Yes);
     borrowed.accounts[4].pubkey = pda::stake(&g.voters[2].pubkey());
     assert_error(
         g.env.send(&[borrowed], &[&voter]).await,

@@ -23,8 +23,12 @@ pub struct AdvanceEpoch<'info> {
     #[account(mut, seeds = [EPOCH_SEED, &config.epoch.saturating_add(1).to_le_bytes()], bump)]
     pub next_epoch: UncheckedAccount<'info>,
 
-    /// The epoch two before the next one (none while the current epoch is 0).
-    #[account(mut)]
+    /// The epoch two before the next one (none while the current epoch is 0). Its data says
+    /// which epoch it is; the seeds make sure it is that epoch's account (review I-1).
+    #[account(
+        mut, seeds = [EPOCH_SEED, &config.epoch.saturating_sub(1).to_le_bytes()],
+        bump = closing_epoch.bump,
+    )]
     pub closing_epoch: Option<Box<Account<'info, Epoch>>>,
 
     /// Its balance bounds the emission of the epoch being finalized.

@@ -24,6 +24,7 @@ pub mod register_consumer;
 pub mod register_provider;
 pub mod request_fee_withdrawal;
 pub mod request_unstake;
+pub mod rotate_node_key;
 pub mod set_guardian;
 pub mod set_paused;
 pub mod set_receipt_signer;
@@ -81,6 +82,8 @@ pub use register_consumer::*;
 pub use register_provider::*;
 #[allow(ambiguous_glob_reexports)]
 pub use request_unstake::*;
+#[allow(ambiguous_glob_reexports)]
+pub use rotate_node_key::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]

@@ -1,7 +1,7 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ConsumerRegistered;
-use crate::pda_account::create_program_account;
+use crate::pda_account::{create_program_account, load, store};
 use crate::state::{Config, Consumer, ConsumerStatus, EpochUsage, StakeAccount};
 use anchor_lang::prelude::*;
 
@@ -24,11 +24,9 @@ pub struct RegisterConsumer<'info> {
     #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump = stake_account.bump)]
     pub stake_account: Box<Account<'info, StakeAccount>>,
 
-    /// CHECK: the owner's consumer PDA, created by the handler (see `pda_account`).
-    #[account(
-        mut, seeds = [CONSUMER_SEED, owner.key().as_ref()], bump,
-        constraint = consumer.data_is_empty() @ MediaError::ConsumerAlreadyRegistered,
-    )]
+    /// CHECK: the owner's consumer PDA, created by the handler (see `pda_account`), or a
+    /// deactivated one that registers again (loaded and checked by the handler).
+    #[account(mut, seeds = [CONSUMER_SEED, owner.key().as_ref()], bump)]
     pub consumer: UncheckedAccount<'info>,
 
     pub system_program: Program<'info, System>,
@@ -43,9 +41,27 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
         Pubkey::default(),
         MediaError::WrongReceiptSigner
     );
+    let again = if a.consumer.data_is_empty() {
+        None
+    } else {
+        let existing: Consumer = load(&a.consumer)?;
+        require!(!existing.is_active(), MediaError::ConsumerAlreadyRegistered);
+        Some(existing)
+    };
     a.stake_account.refresh(now, a.config.epoch)?;
+    // A deactivated consumer's old bond must have been released first.
     a.stake_account.bond_consumer(args.bond)?;
     a.config.bond_consumer(args.bond)?;
+    if let Some(mut consumer) = again {
+        consumer.reactivate(args.bond, args.receipt_signer, a.config.epoch)?;
+        store(&a.consumer, &consumer)?;
+        emit!(ConsumerRegistered {
+            owner: consumer.owner,
+            receipt_signer: args.receipt_signer,
+            bond: args.bond,
+        });
+        return Ok(());
+    }
 
     let owner = a.owner.key();
     let bump = ctx.bumps.consumer;

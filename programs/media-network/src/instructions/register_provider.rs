@@ -1,10 +1,10 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProviderRegistered;
-use crate::pda_account::create_program_account;
+use crate::pda_account::{create_program_account, load, store};
 use crate::state::{
-    parse_region, validate_endpoint, Config, EpochBytes, Provider, ProviderKind, ProviderStatus,
-    StakeAccount,
+    parse_region, validate_endpoint, Config, EpochBytes, NodeKey, Provider, ProviderKind,
+    ProviderStatus, Registration, StakeAccount,
 };
 use anchor_lang::prelude::*;
 
@@ -31,12 +31,14 @@ pub struct RegisterProvider<'info> {
     #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump = stake_account.bump)]
     pub stake_account: Box<Account<'info, StakeAccount>>,
 
-    /// CHECK: the owner's provider PDA, created by the handler (see `pda_account`).
-    #[account(
-        mut, seeds = [PROVIDER_SEED, owner.key().as_ref()], bump,
-        constraint = provider.data_is_empty() @ MediaError::ProviderAlreadyRegistered,
-    )]
+    /// CHECK: the owner's provider PDA, created by the handler (see `pda_account`), or a
+    /// deactivated one that registers again (loaded and checked by the handler).
+    #[account(mut, seeds = [PROVIDER_SEED, owner.key().as_ref()], bump)]
     pub provider: UncheckedAccount<'info>,
+
+    /// CHECK: the node key's registry PDA, created by the handler (or already this provider's).
+    #[account(mut, seeds = [NODE_KEY_SEED, node_key.key().as_ref()], bump)]
+    pub node_key_record: UncheckedAccount<'info>,
 
     pub system_program: Program<'info, System>,
 }
@@ -52,43 +54,77 @@ pub fn handler(ctx: Context<RegisterProvider>, args: RegisterProviderArgs) -> Re
         MediaError::BondBelowMinimum
     );
 
+    let again = if ctx.accounts.provider.data_is_empty() {
+        None
+    } else {
+        let existing: Provider = load(&ctx.accounts.provider)?;
+        require!(!existing.is_active(), MediaError::ProviderAlreadyRegistered);
+        Some(existing)
+    };
     let stake = &mut ctx.accounts.stake_account;
     stake.refresh(now, config.epoch)?;
+    // A deactivated provider's old bond must have been released first (ProviderBondPending).
     stake.bond_provider(args.bond)?;
     config.bond_provider_next(args.bond)?;
 
     let epoch = config.epoch;
     let owner = ctx.accounts.owner.key();
-    let provider = Provider {
-        bump: ctx.bumps.provider,
-        owner,
-        node_key: ctx.accounts.node_key.key(),
+    let node_key = ctx.accounts.node_key.key();
+    NodeKey::claim(
+        &ctx.accounts.owner,
+        &ctx.accounts.node_key_record,
+        &ctx.accounts.system_program,
+        ctx.bumps.node_key_record,
+        node_key,
+        ctx.accounts.provider.key(),
+    )?;
+    let registration = Registration {
+        node_key,
         kind: args.kind,
-        status: ProviderStatus::Active,
         endpoint: args.endpoint,
         region,
-        // The bond counts from the next epoch, whose provider-stake total S includes it.
-        bond_current: 0,
-        bond_next: args.bond,
-        bond_previous: 0,
-        bond_epoch: epoch,
-        registered_epoch: epoch,
-        deactivated_epoch: 0,
-        reward_slots: [EpochBytes::EMPTY; 2],
-        fees_claimable: 0,
-        rewards_claimable: 0,
+        bond: args.bond,
     };
-    create_program_account(
-        &ctx.accounts.owner,
-        &ctx.accounts.provider,
-        &ctx.accounts.system_program,
-        8 + Provider::INIT_SPACE,
-        &[PROVIDER_SEED, owner.as_ref(), &[ctx.bumps.provider]],
-        &provider,
-    )?;
+    match again {
+        Some(mut provider) => {
+            provider.reactivate(registration, epoch)?;
+            store(&ctx.accounts.provider, &provider)?;
+        }
+        None => {
+            let provider = Provider {
+                bump: ctx.bumps.provider,
+                owner,
+                node_key,
+                kind: registration.kind,
+                status: ProviderStatus::Active,
+                endpoint: registration.endpoint,
+                region,
+                // The bond counts from the next epoch, whose provider-stake total S includes it.
+                bond_current: 0,
+                bond_next: args.bond,
+                bond_previous: 0,
+                bond_epoch: epoch,
+                registered_epoch: epoch,
+                deactivated_epoch: 0,
+                reward_slots: [EpochBytes::EMPTY; 2],
+                fees_claimable: 0,
+                rewards_claimable: 0,
+                retired_node_key: Pubkey::default(),
+                retired_key_last_epoch: 0,
+            };
+            create_program_account(
+                &ctx.accounts.owner,
+                &ctx.accounts.provider,
+                &ctx.accounts.system_program,
+                8 + Provider::INIT_SPACE,
+                &[PROVIDER_SEED, owner.as_ref(), &[ctx.bumps.provider]],
+                &provider,
+            )?;
+        }
+    }
     emit!(ProviderRegistered {
         owner,
-        node_key: ctx.accounts.node_key.key(),
+        node_key,
         kind: args.kind,
         bond: args.bond,
     });

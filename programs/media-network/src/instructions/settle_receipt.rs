@@ -62,6 +62,10 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
     let params = a.config.params;
     let price = a.config.settling_totals(epoch)?.price_per_gib;
     require!(a.provider.serves(epoch), MediaError::ProviderInactive);
+    require!(
+        a.provider.accepts_node_key(&a.lane.node_key, epoch),
+        MediaError::NodeKeyRetired
+    );
 
     // Cumulative receipts make settlement idempotent: the same or an older receipt pays
     // nothing, and an escrow that can pay nothing leaves the lane for a later, funded retry.

@@ -22,9 +22,6 @@ pub struct UpdateProvider<'info> {
         seeds = [PROVIDER_SEED, owner.key().as_ref()], bump = provider.bump,
     )]
     pub provider: Box<Account<'info, Provider>>,
-
-    /// A replacement node key, which must sign for itself.
-    pub new_node_key: Option<Signer<'info>>,
 }
 
 pub fn handler(ctx: Context<UpdateProvider>, args: UpdateProviderArgs) -> Result<()> {
@@ -38,9 +35,6 @@ pub fn handler(ctx: Context<UpdateProvider>, args: UpdateProviderArgs) -> Result
     }
     if let Some(region) = args.region {
         provider.region = parse_region(&region)?;
-    }
-    if let Some(node_key) = &ctx.accounts.new_node_key {
-        provider.node_key = node_key.key();
     }
     emit!(ProviderUpdated {
         owner: provider.owner,

@@ -1,5 +1,5 @@
 use super::{EpochTotals, Params};
-use crate::constants::CONFIG_SEED;
+use crate::constants::{CONFIG_SEED, GUARDIAN_COOLDOWN_FACTOR};
 use crate::errors::MediaError;
 use crate::math;
 use anchor_lang::prelude::*;
@@ -70,7 +70,8 @@ impl Config {
     }
 
     /// The guardian pauses for at most `max_pause_secs`, never extends a running pause, and must
-    /// then wait as long again, so it can never keep the protocol paused on its own.
+    /// then wait `GUARDIAN_COOLDOWN_FACTOR` times that limit, so on its own it can keep the
+    /// protocol paused at most a quarter of the time (review L-6), while governance removes it.
     pub fn pause_by_guardian(&mut self, now: i64, duration_secs: i64) -> Result<()> {
         require!(
             duration_secs > 0 && duration_secs <= self.params.max_pause_secs,
@@ -81,8 +82,12 @@ impl Config {
             MediaError::GuardianPauseNotAllowed
         );
         self.paused_until = math::add_secs(now, duration_secs)?;
-        self.guardian_pause_allowed_at =
-            math::add_secs(self.paused_until, self.params.max_pause_secs)?;
+        let cooldown = self
+            .params
+            .max_pause_secs
+            .checked_mul(GUARDIAN_COOLDOWN_FACTOR)
+            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        self.guardian_pause_allowed_at = math::add_secs(self.paused_until, cooldown)?;
         Ok(())
     }
 
@@ -95,9 +100,6 @@ impl Config {
         Ok(totals)
     }
 
-    /// An epoch ends `epoch_duration_secs` after it started, and never sooner than that after
-    /// a pause ended: settlement stops while paused, so without this a long pause would expire
-    /// the previous epoch's receipts the moment it was lifted (review L-5).
     /// The price receipts of `epoch` settle at: its snapshot while it can settle, else (an
     /// epoch not started yet) today's parameter.
     pub fn price_for(&self, epoch: u64) -> u64 {
@@ -109,6 +111,9 @@ impl Config {
         }
     }
 
+    /// An epoch ends `epoch_duration_secs` after it started, and never sooner than that after
+    /// a pause ended: settlement stops while paused, so without this a long pause would expire
+    /// the previous epoch's receipts the moment it was lifted (review L-5).
     pub fn require_epoch_due(&self, now: i64) -> Result<()> {
         let duration = self.params.epoch_duration_secs;
         let due_at = math::add_secs(self.epoch_started_at, duration)?

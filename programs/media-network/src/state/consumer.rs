@@ -175,6 +175,22 @@ impl Consumer {
         Ok(amount)
     }
 
+    /// Serves again after a deactivation (review L-8) with a new bond (the old one released):
+    /// the escrow stays for new traffic instead of being withdrawn, and a new receipt signer
+    /// takes over from the next epoch as a rotation would.
+    pub fn reactivate(&mut self, bond: u64, receipt_signer: Pubkey, epoch: u64) -> Result<()> {
+        require!(!self.is_active(), MediaError::ConsumerAlreadyRegistered);
+        if receipt_signer != self.receipt_signer {
+            self.rotate_signer(receipt_signer, epoch)?;
+        }
+        self.status = ConsumerStatus::Active;
+        self.registered_epoch = epoch;
+        self.bond = bond;
+        self.pending_withdrawal = 0;
+        self.withdrawal_epoch = 0;
+        Ok(())
+    }
+
     /// Stops new deposits and quota, and schedules the whole escrow for withdrawal after the
     /// grace window. Returns the bond to release.
     pub fn deactivate(&mut self, epoch: u64) -> Result<u64> {

@@ -13,6 +13,9 @@ pub const MAX_MIN_PROVIDER_STAKE: u64 = 1_000_000_000 * ONE_MEDIA;
 pub const MAX_QUOTA_BYTES_PER_MEDIA: u64 = 1 << 40;
 pub const MAX_REWARD_CLAIM_EPOCHS: u64 = 10_000;
 pub const MAX_BUYBACK_MULTIPLIER: u64 = 1_000;
+/// Largest epoch-crank bounty, in payment base units (1,000 units of a 6-decimal token):
+/// the bounty is paid out of the treasury every epoch (review I-2).
+pub const MAX_CRANK_BOUNTY: u64 = 1_000_000_000;
 
 /// Governance-changeable protocol parameters, validated as a whole on every change.
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +63,7 @@ pub struct BuybackParams {
     /// The floor price is reference / `floor_divisor`.
     pub floor_divisor: u64,
     /// Reference price before any lot has sold, Q32.32 MEDIA base units per payment base unit.
+    /// Read once, by `initialize`: changing it later has no effect (review I-3).
     pub initial_reference_price: u64,
 }
 
@@ -72,6 +76,9 @@ impl Params {
             MAX_MIN_PROVIDER_STAKE,
         )?;
         in_range("warmup_secs", self.warmup_secs, 0, MAX_DURATION_SECS)?;
+        // Free traffic would leave reward bytes bounded by quota alone (review I-2).
+        in_range("price_per_gib", self.price_per_gib, 1, u64::MAX)?;
+        in_range("crank_bounty", self.crank_bounty, 0, MAX_CRANK_BOUNTY)?;
         in_range(
             "unstake_cooldown_secs",
             self.unstake_cooldown_secs,
@@ -231,6 +238,8 @@ mod tests {
     fn each_range_is_enforced() {
         let cases: Vec<fn(&mut Params)> = vec![
             |p| p.min_provider_stake = 0,
+            |p| p.price_per_gib = 0,
+            |p| p.crank_bounty = MAX_CRANK_BOUNTY + 1,
             |p| p.epoch_duration_secs = 0,
             |p| p.epoch_duration_secs = MAX_EPOCH_DURATION_SECS + 1,
             |p| p.warmup_secs = -1,

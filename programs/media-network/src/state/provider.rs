@@ -34,6 +34,15 @@ impl EpochBytes {
     };
 }
 
+/// What a registration (first or again) sets.
+pub struct Registration {
+    pub node_key: Pubkey,
+    pub kind: ProviderKind,
+    pub endpoint: String,
+    pub region: [u8; REGION_LEN],
+    pub bond: u64,
+}
+
 /// A relay operator, `["provider", owner]`.
 #[account]
 #[derive(InitSpace, Debug)]
@@ -59,9 +68,62 @@ pub struct Provider {
     pub reward_slots: [EpochBytes; 2],
     pub fees_claimable: u64,
     pub rewards_claimable: u64,
+    /// The node key this provider rotated away from (default: none yet); its lanes settle
+    /// receipts of epochs up to `retired_key_last_epoch` only (review L-4).
+    pub retired_node_key: Pubkey,
+    pub retired_key_last_epoch: u64,
 }
 
 impl Provider {
+    /// Whether a receipt of `epoch` signed by `node_key` (the lane's key) is this provider's
+    /// to settle: the current key always, the retired key for the epochs before the rotation
+    /// took effect.
+    pub fn accepts_node_key(&self, node_key: &Pubkey, epoch: u64) -> bool {
+        *node_key == self.node_key
+            || (*node_key == self.retired_node_key
+                && self.retired_node_key != Pubkey::default()
+                && epoch <= self.retired_key_last_epoch)
+    }
+
+    /// Moves to `new_key` in `epoch`: receipts of `epoch` and earlier may still be signed by
+    /// the old key; later ones only by the new. One rotation at a time: the previous retired
+    /// key must be past its settlement window (receipts of epoch n settle until n + 1 ends).
+    pub fn rotate_node_key(&mut self, new_key: Pubkey, epoch: u64) -> Result<()> {
+        require!(self.is_active(), MediaError::ProviderInactive);
+        self.retire_node_key(new_key, epoch, epoch)
+    }
+
+    /// Replaces the node key; the old one settles receipts up to `last_epoch`.
+    fn retire_node_key(&mut self, new_key: Pubkey, last_epoch: u64, epoch: u64) -> Result<()> {
+        require!(
+            self.retired_node_key == Pubkey::default()
+                || epoch > self.retired_key_last_epoch.saturating_add(1),
+            MediaError::NodeKeyRotationTooSoon
+        );
+        self.retired_node_key = self.node_key;
+        self.retired_key_last_epoch = last_epoch;
+        self.node_key = new_key;
+        Ok(())
+    }
+
+    /// Serves again after a deactivation (review L-8), keeping what it has earned and not yet
+    /// claimed. The caller has bonded `bond` anew (possible once the old bond was released). A
+    /// new node key retires the old one as a rotation would.
+    pub fn reactivate(&mut self, again: Registration, epoch: u64) -> Result<()> {
+        require!(!self.is_active(), MediaError::ProviderAlreadyRegistered);
+        if again.node_key != self.node_key {
+            self.retire_node_key(again.node_key, self.deactivated_epoch, epoch)?;
+        }
+        self.roll_bond(epoch);
+        self.bond_next = again.bond;
+        self.kind = again.kind;
+        self.endpoint = again.endpoint;
+        self.region = again.region;
+        self.status = ProviderStatus::Active;
+        self.registered_epoch = epoch;
+        Ok(())
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == ProviderStatus::Active
     }
@@ -276,6 +338,8 @@ mod tests {
             reward_slots: [EpochBytes::EMPTY; 2],
             fees_claimable: 0,
             rewards_claimable: 0,
+            retired_node_key: Pubkey::default(),
+            retired_key_last_epoch: 0,
         }
     }
 

@@ -1,4 +1,5 @@
 use crate::{env, staker};
+use media_network::constants::GUARDIAN_COOLDOWN_FACTOR;
 use media_network::errors::MediaError;
 use media_network::instructions::RegisterProviderArgs;
 use media_network::state::Params;
@@ -255,7 +256,7 @@ async fn pause_blocks_staking_and_registration_but_not_exits() {
 }
 
 #[tokio::test]
-async fn the_guardian_pauses_briefly_and_only_pauses() {
+async fn l6_the_guardian_pauses_briefly_rarely_and_only_pauses() {
     let mut env = env().await;
     let deployer = env.deployer.insecure_clone();
     let guardian = Keypair::new();
@@ -322,7 +323,9 @@ async fn the_guardian_pauses_briefly_and_only_pauses() {
     )
     .await
     .unwrap();
-    // No new pause until a cool-down as long as the pause has passed.
+    // L-6: no new pause until three times the longest pause has passed, so the guardian alone
+    // can keep the protocol paused at most a quarter of the time.
+    assert_eq!(GUARDIAN_COOLDOWN_FACTOR, 3);
     assert_error(
         env.send(
             &[ix::set_paused(&guardian.pubkey(), true, 10)],
@@ -331,7 +334,16 @@ async fn the_guardian_pauses_briefly_and_only_pauses() {
         .await,
         MediaError::GuardianPauseNotAllowed,
     );
-    env.advance_clock(max).await;
+    env.advance_clock(3 * max - 1).await;
+    assert_error(
+        env.send(
+            &[ix::set_paused(&guardian.pubkey(), true, 11)],
+            &[&guardian],
+        )
+        .await,
+        MediaError::GuardianPauseNotAllowed,
+    );
+    env.advance_clock(1).await;
     env.send(
         &[ix::set_paused(&guardian.pubkey(), true, 10)],
         &[&guardian],

@@ -219,3 +219,51 @@ async fn deactivation_keeps_debts_payable_then_releases_escrow_and_bond() {
         .unwrap();
     m.assert_ledger_balanced().await;
 }
+
+/// L-8: a deactivated consumer registers again once its bond is released, keeping its escrow
+/// for new traffic; a new receipt signer takes over from the next epoch.
+#[tokio::test]
+async fn l8_a_deactivated_consumer_registers_again_once_its_bond_is_released() {
+    let mut m = market().await;
+    let owner = m.publishers[0].owner.keypair.insecure_clone();
+    let old_signer = m.publishers[0].gateway.pubkey();
+    let new_signer = Keypair::new().pubkey();
+    m.env
+        .send(&[ix::deactivate_consumer(&owner.pubkey())], &[&owner])
+        .await
+        .unwrap();
+    let again = RegisterConsumerArgs {
+        bond: 10 * MEDIA,
+        receipt_signer: new_signer,
+    };
+    assert_error(
+        m.env
+            .send(&[ix::register_consumer(&owner.pubkey(), again)], &[&owner])
+            .await,
+        MediaError::ConsumerAlreadyRegistered,
+    );
+    m.advance_epoch().await;
+    m.advance_epoch().await;
+    m.env
+        .send(&[ix::register_consumer(&owner.pubkey(), again)], &[&owner])
+        .await
+        .unwrap();
+    let c = m.consumer(0).await;
+    assert_eq!(
+        (c.status, c.bond, c.escrow, c.pending_withdrawal),
+        (ConsumerStatus::Active, 10 * MEDIA, 1_000_000, 0)
+    );
+    assert_eq!(m.env.config().await.consumer_stake, 10 * MEDIA);
+    assert_eq!(
+        (c.signer_for(2), c.signer_for(3)),
+        (Some(old_signer), Some(new_signer))
+    );
+    m.deposit(0, 10).await.unwrap();
+    assert_error(
+        m.env
+            .send(&[ix::register_consumer(&owner.pubkey(), again)], &[&owner])
+            .await,
+        MediaError::ConsumerAlreadyRegistered,
+    );
+    m.assert_ledger_balanced().await;
+}

@@ -1,4 +1,5 @@
 use crate::market::{market, GIB};
+use anchor_lang::error::ErrorCode as AnchorError;
 use media_network::errors::MediaError;
 use media_network::state::{Epoch, Lane};
 use media_sdk::{ix, pda};
@@ -184,16 +185,17 @@ async fn advance_epoch_when_due_snapshots_pays_the_bounty_and_finalizes() {
 }
 
 #[tokio::test]
-async fn advance_epoch_needs_the_closing_epoch_account_and_an_unpaused_protocol() {
+async fn i1_advance_epoch_needs_the_closing_epoch_account_and_an_unpaused_protocol() {
     let mut m = market().await;
     m.advance_epoch().await;
     let keeper = m.keeper.insecure_clone();
     m.env.advance_clock(600).await;
+    // I-1: the closing epoch is seed-bound, so another epoch's account is refused up front.
     let mut wrong = ix::advance_epoch(&keeper.pubkey(), 1);
     wrong.accounts[3].pubkey = pda::epoch(1);
     assert_error(
         m.env.send(&[wrong], &[&keeper]).await,
-        MediaError::WrongEpochAccount,
+        AnchorError::ConstraintSeeds,
     );
     let mut missing = ix::advance_epoch(&keeper.pubkey(), 1);
     missing.accounts[3].pubkey = media_network::ID;

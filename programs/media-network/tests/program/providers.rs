@@ -2,7 +2,7 @@ use crate::{env, node_key, pubkey, staker};
 use anchor_lang::error::ErrorCode as AnchorError;
 use media_network::errors::MediaError;
 use media_network::instructions::{RegisterProviderArgs, UpdateProviderArgs};
-use media_network::state::{Provider, ProviderKind, ProviderStatus};
+use media_network::state::{NodeKey, Provider, ProviderKind, ProviderStatus};
 use media_sdk::{ix, pda};
 use media_test_harness::solana_keypair::Keypair;
 use media_test_harness::{assert_error, TestEnv, Wallet, MEDIA};
@@ -203,11 +203,10 @@ async fn update_changes_endpoint_and_rotates_the_node_key_with_its_signature() {
         region: Some("us1".into()),
     };
     env.send(
-        &[ix::update_provider(
-            &alice.pubkey(),
-            Some(&pubkey(&new_node)),
-            update,
-        )],
+        &[
+            ix::update_provider(&alice.pubkey(), update),
+            ix::rotate_node_key(&alice.pubkey(), &pubkey(&new_node)),
+        ],
         &[&alice.keypair, &new_node],
     )
     .await
@@ -219,11 +218,7 @@ async fn update_changes_endpoint_and_rotates_the_node_key_with_its_signature() {
 
     // Rotating to a key that does not sign is refused.
     let unsigned = node_key();
-    let mut ix = ix::update_provider(
-        &alice.pubkey(),
-        Some(&pubkey(&unsigned)),
-        Default::default(),
-    );
+    let mut ix = ix::rotate_node_key(&alice.pubkey(), &pubkey(&unsigned));
     ix.accounts[3].is_signer = false;
     assert_error(
         env.send(&[ix], &[&alice.keypair]).await,
@@ -237,7 +232,7 @@ async fn update_changes_endpoint_and_rotates_the_node_key_with_its_signature() {
     };
     assert_error(
         env.send(
-            &[ix::update_provider(&alice.pubkey(), None, bad)],
+            &[ix::update_provider(&alice.pubkey(), bad)],
             &[&alice.keypair],
         )
         .await,
@@ -256,7 +251,6 @@ async fn nobody_else_can_update_or_deactivate_a_provider() {
         .unwrap();
     let mut ix = ix::update_provider(
         &mallory.pubkey(),
-        None,
         UpdateProviderArgs {
             endpoint: Some("https://evil.example".into()),
             region: None,
@@ -318,11 +312,7 @@ async fn deactivation_releases_the_bond_at_the_next_epoch_boundary() {
     );
     assert_error(
         env.send(
-            &[ix::update_provider(
-                &alice.pubkey(),
-                None,
-                Default::default(),
-            )],
+            &[ix::update_provider(&alice.pubkey(), Default::default())],
             &[&alice.keypair],
         )
         .await,
@@ -354,5 +344,98 @@ async fn deactivation_releases_the_bond_at_the_next_epoch_boundary() {
     .await
     .unwrap();
     assert_eq!(env.token_balance(&alice.media).await, 1_000 * MEDIA);
+    env.assert_stake_vault_solvent().await;
+}
+
+/// L-4: a node key belongs to the provider that registered (or rotated to) it, for good:
+/// whoever else holds it (its host, a thief) cannot register a second provider with it or
+/// rotate to it, so nobody can take the lanes its owner has not opened yet.
+#[tokio::test]
+async fn l4_a_node_key_belongs_to_one_provider_for_good() {
+    let mut env = env().await;
+    let alice = staker(&mut env, 100 * MEDIA).await;
+    let mallory = staker(&mut env, 100 * MEDIA).await;
+    let key = node_key();
+    register(&mut env, &alice, &key, args(25 * MEDIA))
+        .await
+        .unwrap();
+    assert_error(
+        register(&mut env, &mallory, &key, args(25 * MEDIA)).await,
+        MediaError::NodeKeyInUse,
+    );
+    register(&mut env, &mallory, &node_key(), args(25 * MEDIA))
+        .await
+        .unwrap();
+    let steal = ix::rotate_node_key(&mallory.pubkey(), &pubkey(&key));
+    assert_error(
+        env.send(std::slice::from_ref(&steal), &[&mallory.keypair, &key]).await,
+        MediaError::NodeKeyInUse,
+    );
+    // Alice rotates away; the retired key stays hers.
+    let fresh = node_key();
+    env.send(
+        &[ix::rotate_node_key(&alice.pubkey(), &pubkey(&fresh))],
+        &[&alice.keypair, &fresh],
+    )
+    .await
+    .unwrap();
+    assert_error(
+        env.send(&[steal], &[&mallory.keypair, &key]).await,
+        MediaError::NodeKeyInUse,
+    );
+    let record: NodeKey = env.get(&pda::node_key(&pubkey(&key))).await;
+    assert_eq!(record.provider, pda::provider(&alice.pubkey()));
+    let p = provider(&mut env, &alice).await;
+    assert_eq!(
+        (p.node_key, p.retired_node_key, p.retired_key_last_epoch),
+        (pubkey(&fresh), pubkey(&key), 0)
+    );
+    env.assert_stake_vault_solvent().await;
+}
+
+/// L-8: a deactivated provider registers again once its bond is released, keeping what it
+/// earned; a new node key retires the old one at the deactivation epoch.
+#[tokio::test]
+async fn l8_a_deactivated_provider_registers_again_once_its_bond_is_released() {
+    let mut env = env().await;
+    let alice = staker(&mut env, 100 * MEDIA).await;
+    let (first, second) = (node_key(), node_key());
+    register(&mut env, &alice, &first, args(25 * MEDIA))
+        .await
+        .unwrap();
+    env.send(
+        &[ix::deactivate_provider(&alice.pubkey())],
+        &[&alice.keypair],
+    )
+    .await
+    .unwrap();
+    assert_error(
+        register(&mut env, &alice, &second, args(30 * MEDIA)).await,
+        MediaError::ProviderBondPending,
+    );
+    let cranker = env.funded_keypair().await;
+    env.advance_epoch(&cranker).await.unwrap();
+    register(&mut env, &alice, &second, args(30 * MEDIA))
+        .await
+        .unwrap();
+    let p = provider(&mut env, &alice).await;
+    assert_eq!(
+        (p.status, p.node_key, p.bond_next, p.registered_epoch),
+        (ProviderStatus::Active, pubkey(&second), 30 * MEDIA, 1)
+    );
+    assert_eq!(
+        (p.retired_node_key, p.retired_key_last_epoch),
+        (pubkey(&first), 0)
+    );
+    assert!(!p.accepts_node_key(&pubkey(&first), 1));
+    assert_eq!(env.config().await.provider_stake_next, 30 * MEDIA);
+    assert_eq!(
+        env.stake_account(&alice.pubkey()).await.provider_bond,
+        30 * MEDIA
+    );
+    assert_error(
+        register(&mut env, &alice, &second, args(30 * MEDIA)).await,
+        MediaError::ProviderAlreadyRegistered,
+    );
     env.assert_stake_vault_solvent().await;
 }

@@ -455,6 +455,51 @@ async fn h1_two_rotations_in_consecutive_epochs_cannot_void_in_window_receipts()
     m.assert_ledger_balanced().await;
 }
 
+/// L-4: after a rotation the old key's lanes settle only receipts of epochs up to the
+/// rotation's, so a leaked key earns nothing from the next epoch; a second rotation waits until
+/// those receipts can no longer settle.
+#[tokio::test]
+async fn l4_an_old_node_key_settles_only_the_epochs_before_its_rotation() {
+    let mut m = market().await;
+    let owner = m.relays[0].owner.keypair.insecure_clone();
+    let (new, third) = (Keypair::new(), Keypair::new());
+    m.settle(&[(0, m.signed(0, 0, 0, GIB))]).await.unwrap();
+    m.env
+        .send(
+            &[ix::rotate_node_key(&owner.pubkey(), &new.pubkey())],
+            &[&owner, &new],
+        )
+        .await
+        .unwrap();
+    // The rotation's epoch still settles on the old key's lane, during and after it.
+    m.settle(&[(0, m.signed(0, 0, 0, 2 * GIB))]).await.unwrap();
+    m.advance_epoch().await;
+    m.settle(&[(0, m.signed(0, 0, 0, 3 * GIB))]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 3 * 8_000);
+    // A receipt of the next epoch signed by the old key (a thief's) is refused.
+    assert_error(
+        m.settle(&[(0, m.signed(0, 0, 1, GIB))]).await,
+        MediaError::NodeKeyRetired,
+    );
+    let rotate_again = ix::rotate_node_key(&owner.pubkey(), &third.pubkey());
+    assert_error(
+        m.env.send(std::slice::from_ref(&rotate_again), &[&owner, &third]).await,
+        MediaError::NodeKeyRotationTooSoon,
+    );
+    // The new key opens its own lane and earns for epoch 1.
+    m.relays[0].node = new;
+    m.open_lane(0, 0).await.unwrap();
+    m.settle(&[(0, m.signed(0, 0, 1, GIB))]).await.unwrap();
+    assert_eq!(m.provider_fees(0).await, 4 * 8_000);
+    // Once epoch 0 can no longer settle, the provider may rotate again.
+    m.advance_epoch().await;
+    m.env
+        .send(&[rotate_again], &[&owner, &third])
+        .await
+        .unwrap();
+    m.assert_ledger_balanced().await;
+}
+
 /// M-1: receipts of epochs after a withdrawal request spend only `escrow - pending`, whether
 /// they settle before the withdrawal is paid or after (the attack: advance_epoch and
 /// withdraw_fees in one transaction the moment the withdrawal is payable).
