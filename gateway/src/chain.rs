@@ -10,7 +10,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 /// A snapshot of the chain, as last read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ChainSnapshot {
     pub epoch: u64,
     pub epoch_started_at: i64,
@@ -18,9 +18,16 @@ pub struct ChainSnapshot {
     /// Payment-mint units the consumer's current-epoch receipts can still spend.
     pub spendable: u64,
     pub price_per_gib: u64,
+    /// The consumer's account (its receipt-signer schedule), once registered.
+    pub consumer: Option<Consumer>,
 }
 
 impl ChainSnapshot {
+    /// The receipt signer the program accepts for `epoch`, when the consumer is known.
+    pub fn signer_for(&self, epoch: u64) -> Option<Pubkey> {
+        self.consumer.as_ref()?.signer_for(epoch)
+    }
+
     /// The epoch the chain is in at `now`, or will be once someone cranks it: the last read
     /// epoch plus the epochs that have since become due.
     pub fn epoch_at(&self, now: i64) -> u64 {
@@ -71,7 +78,10 @@ impl ChainClock {
     }
 
     pub fn snapshot(&self) -> Option<ChainSnapshot> {
-        *self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The budget window sessions issued at `now` count in: the chain's epoch when it is
@@ -95,8 +105,11 @@ impl ChainClock {
             epoch: config.epoch,
             epoch_started_at: config.epoch_started_at,
             epoch_duration_secs: config.params.epoch_duration_secs,
-            spendable: consumer.map_or(0, |c| c.spendable_for(config.epoch)),
+            spendable: consumer
+                .as_ref()
+                .map_or(0, |c| c.spendable_for(config.epoch)),
             price_per_gib,
+            consumer,
         };
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
         Ok(())
@@ -125,6 +138,7 @@ mod tests {
             epoch_duration_secs: 60,
             spendable: 10_000,
             price_per_gib: 10_000,
+            consumer: None,
         };
         assert_eq!(chain.epoch_at(1_000), 7);
         assert_eq!(chain.epoch_at(1_059), 7);

@@ -20,6 +20,9 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// The consumer's receipt signer keypair (Solana keypair file).
     pub receipt_signer_keypair: PathBuf,
+    /// During a rotation, the signer it replaces: it still co-signs the epochs before the new
+    /// one takes over, and its session tokens stay valid (review M7).
+    pub previous_receipt_signer_keypair: Option<PathBuf>,
     /// The consumer's owner address.
     #[serde(deserialize_with = "base58_pubkey")]
     pub consumer: Option<Pubkey>,
@@ -76,6 +79,7 @@ impl Default for GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
             receipt_signer_keypair: PathBuf::from("receipt-signer.json"),
+            previous_receipt_signer_keypair: None,
             consumer: None,
             store: PathBuf::from("gateway.redb"),
             shared_secret: None,

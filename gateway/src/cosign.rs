@@ -3,7 +3,7 @@
 //! this deployment and consumer, not long expired; viewer receipt signed by the token's
 //! session key, for this relay and epoch), records what they justify, and signs the v1
 //! receipt for that total — never for what the relay merely claims.
-use crate::chain::ChainClock;
+use crate::chain::{ChainClock, ChainSnapshot};
 use crate::store::{CosignLimits, Shown, Store, StoreError};
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
@@ -56,6 +56,8 @@ pub enum CosignError {
     EpochOutOfWindow { epoch: u64, from: u64, to: u64 },
     #[error("at most {max} sessions per request (got {got})")]
     TooManySessions { got: usize, max: usize },
+    #[error("epoch {epoch}'s receipt signer is {signer}, which this gateway does not hold (give it with --previous-receipt-signer during a rotation)")]
+    SignerNotHeld { epoch: u64, signer: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,10 +73,47 @@ pub struct Policy {
 /// Sessions one co-sign request may carry (relays send `COSIGN_CHUNK` = 1,000).
 pub const MAX_SESSIONS_PER_REQUEST: usize = 2_000;
 
+/// The receipt-signer keys the gateway holds: the current one and, through a rotation
+/// (`set_receipt_signer` takes effect from the next epoch, and the old key still covers the
+/// epochs before), the previous one (review M7).
+pub struct Signers {
+    pub current: SigningKey,
+    pub previous: Option<SigningKey>,
+}
+
+impl From<SigningKey> for Signers {
+    fn from(current: SigningKey) -> Self {
+        Signers {
+            current,
+            previous: None,
+        }
+    }
+}
+
+impl Signers {
+    pub fn all(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.current).chain(self.previous.as_ref())
+    }
+
+    /// The key the program accepts for `epoch`: the one the chain names when the gateway
+    /// knows the chain, else the current one. `Err` names a key the chain wants and the
+    /// gateway does not hold.
+    pub fn for_epoch(
+        &self,
+        chain: Option<&ChainSnapshot>,
+        epoch: u64,
+    ) -> Result<&SigningKey, Pubkey> {
+        let Some(wanted) = chain.and_then(|c| c.signer_for(epoch)) else {
+            return Ok(&self.current);
+        };
+        self.all().find(|k| pubkey_of(k) == wanted).ok_or(wanted)
+    }
+}
+
 pub struct Cosigner {
     pub config: Pubkey,
     pub consumer: Pubkey,
-    pub signer: SigningKey,
+    pub signers: Signers,
     pub policy: Policy,
     pub store: Store,
     pub clock: std::sync::Arc<ChainClock>,
@@ -90,9 +129,13 @@ impl Cosigner {
         now: i64,
     ) -> Result<(SessionGrant, u64), String> {
         let token = SessionToken::from_base64(&proof.token).map_err(|e| e.to_string())?;
-        token
-            .verify(&pubkey_of(&self.signer))
-            .map_err(|_| "the token is not signed by this gateway".to_string())?;
+        if !self
+            .signers
+            .all()
+            .any(|key| token.verify(&pubkey_of(key)).is_ok())
+        {
+            return Err("the token is not signed by this gateway".to_string());
+        }
         let grant = token.grant;
         if grant.config != self.config || grant.consumer != self.consumer {
             return Err("the token is for another deployment or consumer".into());
@@ -140,7 +183,15 @@ impl Cosigner {
         }
         // Only epochs that can still settle (review L9): a co-signature for a future epoch
         // could be banked past the caps, and its rows would never be pruned.
-        if let Some(chain) = self.clock.snapshot() {
+        let chain = self.clock.snapshot();
+        let signer = self
+            .signers
+            .for_epoch(chain.as_ref(), request.epoch)
+            .map_err(|wanted| CosignError::SignerNotHeld {
+                epoch: request.epoch,
+                signer: wanted.to_string(),
+            })?;
+        if let Some(chain) = &chain {
             let (from, to) = (chain.epoch.saturating_sub(1), chain.epoch_at(now));
             if request.epoch < from || request.epoch > to {
                 return Err(CosignError::EpochOutOfWindow {
@@ -188,10 +239,129 @@ impl Cosigner {
         Ok(CosignResponse {
             receipt: b64.encode(receipt.encode()),
             cumulative,
-            consumer_signer: pubkey_of(&self.signer).to_string(),
-            consumer_signature: b64.encode(sign(&self.signer, &receipt)),
+            consumer_signer: pubkey_of(signer).to_string(),
+            consumer_signature: b64.encode(sign(signer, &receipt)),
             rejected,
             capped: recorded.capped.iter().map(ToString::to_string).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_network::state::{Consumer, ConsumerStatus, EpochUsage};
+    use media_sdk::session::ViewerAck;
+
+    /// A consumer that moved its receipt signer from `old` to `new`, effective in `since`.
+    fn rotated(owner: Pubkey, old: &SigningKey, new: &SigningKey, since: u64) -> Consumer {
+        Consumer {
+            bump: 0,
+            owner,
+            status: ConsumerStatus::Active,
+            registered_epoch: 0,
+            deactivated_epoch: 0,
+            receipt_signer: pubkey_of(new),
+            signer_since_epoch: since,
+            previous_signer: pubkey_of(old),
+            bond: 1,
+            escrow: u64::MAX,
+            pending_withdrawal: 0,
+            withdrawal_epoch: 0,
+            usage: [EpochUsage::EMPTY; 2],
+        }
+    }
+
+    /// M7: through a rotation the gateway co-signs each epoch with the key the program
+    /// accepts for it, honors tokens its old key issued, and names the key it lacks.
+    #[test]
+    fn m7_a_rotating_gateway_cosigns_each_epoch_with_that_epochs_key() {
+        let (old, new) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let owner = Pubkey::new_unique();
+        let now = 1_000_000;
+        let snapshot = ChainSnapshot {
+            epoch: 4,
+            epoch_started_at: now,
+            epoch_duration_secs: 600,
+            spendable: u64::MAX,
+            price_per_gib: 1,
+            consumer: Some(rotated(owner, &old, &new, 4)),
+        };
+        let path = std::env::temp_dir().join(format!(
+            "media-gateway-m7-{}-{owner}.redb",
+            std::process::id()
+        ));
+        let cosigner = Cosigner {
+            config: media_sdk::pda::config(),
+            consumer: owner,
+            signers: Signers {
+                current: new.clone(),
+                previous: Some(old.clone()),
+            },
+            policy: Policy {
+                expiry_grace_secs: 60,
+                limits: CosignLimits {
+                    max_bytes_per_relay_epoch: u64::MAX,
+                    new_relay_bytes: u64::MAX,
+                    max_cosigned_bytes_per_epoch: u64::MAX,
+                    grow: false,
+                },
+            },
+            store: Store::open(&path).unwrap(),
+            clock: std::sync::Arc::new(ChainClock::fixed(snapshot.clone(), owner)),
+        };
+        // A token issued before the rotation, by the old key.
+        let session = SigningKey::from_bytes(&[3; 32]);
+        let token = SessionGrant {
+            config: cosigner.config,
+            consumer: owner,
+            session_key: pubkey_of(&session),
+            expires_at: now + 3_600,
+            max_bytes: 1 << 30,
+        }
+        .sign(&old);
+        let node_key = Pubkey::new_unique();
+        for (epoch, key) in [(3, &old), (4, &new)] {
+            let receipt = ViewerAck {
+                config: cosigner.config,
+                consumer: owner,
+                node_key,
+                session_key: pubkey_of(&session),
+                epoch,
+                cumulative: 1_000,
+            }
+            .sign(&session);
+            let request = CosignRequest {
+                node_key: node_key.to_string(),
+                epoch,
+                sessions: vec![SessionProof {
+                    token: token.to_base64(),
+                    receipt: receipt.to_base64(),
+                }],
+            };
+            let answer = cosigner.cosign(&request, now).unwrap();
+            assert!(answer.rejected.is_empty(), "{:?}", answer.rejected);
+            assert_eq!(answer.cumulative, 1_000);
+            assert_eq!(
+                answer.consumer_signer,
+                pubkey_of(key).to_string(),
+                "epoch {epoch}"
+            );
+        }
+        let new_only = Signers::from(new.clone());
+        assert_eq!(
+            new_only.for_epoch(Some(&snapshot), 3).err(),
+            Some(pubkey_of(&old))
+        );
+        assert_eq!(
+            pubkey_of(new_only.for_epoch(None, 3).unwrap()),
+            pubkey_of(&new),
+            "without a chain view the current key signs"
+        );
+        drop(cosigner);
+        let _ = std::fs::remove_file(&path);
     }
 }

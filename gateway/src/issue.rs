@@ -388,6 +388,7 @@ mod tests {
                 epoch_duration_secs: 600,
                 spendable: 10_000,
                 price_per_gib: 10_000, // 1 GiB of escrow
+                consumer: None,
             },
             Pubkey::new_unique(),
         );

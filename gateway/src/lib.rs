@@ -21,12 +21,16 @@ pub use media_service::metrics_handle;
 /// Builds the gateway from its configuration and the receipt signer's secret key.
 pub fn build(
     config: &config::GatewayConfig,
-    signer: ed25519_dalek::SigningKey,
+    signers: impl Into<cosign::Signers>,
 ) -> anyhow::Result<Arc<server::Gateway>> {
     let consumer = config.validate()?;
+    let signers = signers.into();
     // The owner key controls stake, escrow and the signer itself; it must not sit in an
     // internet-facing service (review M11).
-    if media_sdk::receipt::pubkey_of(&signer) == consumer {
+    if signers
+        .all()
+        .any(|key| media_sdk::receipt::pubkey_of(key) == consumer)
+    {
         anyhow::bail!(
             "the receipt signer is the consumer's owner key {consumer}: give the gateway a \
              dedicated key (`media consumer set-signer`) so a compromised gateway cannot move \
@@ -53,7 +57,7 @@ pub fn build(
         cosigner: cosign::Cosigner {
             config: media_sdk::pda::config(),
             consumer,
-            signer,
+            signers,
             policy: cosign::Policy {
                 expiry_grace_secs: config.expiry_grace_secs,
                 limits: store::CosignLimits {
@@ -83,6 +87,7 @@ pub fn build(
             interval: std::time::Duration::from_secs(config.prune_interval_secs),
         },
         chain_refresh: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
+        store_health: Default::default(),
     }))
 }
 
@@ -132,8 +137,11 @@ pub async fn run(
     let interval = gateway.chain_refresh;
     let reading = tokio::spawn(async move { clock.refresh_forever(interval).await });
     let probed = gateway.clone();
-    let (health, stop, watching) =
-        media_service::stop_on_store_failure(shutdown, move || probed.cosigner.store.probe());
+    let health = gateway.store_health.clone();
+    let (stop, watching) =
+        media_service::stop_on_store_failure(shutdown, health.clone(), move || {
+            probed.cosigner.store.probe()
+        });
     let served = media_service::http::serve(
         listener,
         server::router(gateway),

@@ -26,6 +26,8 @@ pub struct Gateway {
     pub metrics: PrometheusHandle,
     pub pruning: crate::prune::Pruning,
     pub chain_refresh: std::time::Duration,
+    /// Whether the store still works; `/health` reports it.
+    pub store_health: Arc<media_service::StoreHealth>,
 }
 
 /// A session request is one small JSON object.
@@ -114,7 +116,14 @@ async fn session(
         expires_at: now.saturating_add(gateway.token_ttl_secs),
         max_bytes: gateway.max_bytes_per_session,
     };
-    let token = grant.sign(&cosigner.signer);
+    // Tokens are signed by the key of the epoch they are issued in, which relays expect.
+    let chain = cosigner.clock.snapshot();
+    let epoch = cosigner.clock.window_at(now);
+    let signer = cosigner
+        .signers
+        .for_epoch(chain.as_ref(), epoch)
+        .unwrap_or(&cosigner.signers.current);
+    let token = grant.sign(signer);
     counter!("media_gateway_tokens_issued_total").increment(1);
     Json(json!({
         "token": token.to_base64(),
@@ -142,6 +151,11 @@ async fn cosign(
         | Ok(Err(e @ crate::cosign::CosignError::TooManySessions { .. })) => {
             refuse(StatusCode::BAD_REQUEST, e.to_string())
         }
+        Ok(Err(e @ crate::cosign::CosignError::SignerNotHeld { .. })) => {
+            counter!("media_gateway_cosign_refused_total", "why" => "signer").increment(1);
+            tracing::warn!(error = %e, "co-signing refused");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
         Ok(Err(e @ crate::cosign::CosignError::EpochOutOfWindow { .. })) => {
             counter!("media_gateway_cosign_refused_total", "why" => "epoch").increment(1);
             refuse(StatusCode::CONFLICT, e.to_string())
@@ -155,12 +169,16 @@ async fn cosign(
 }
 
 async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
-    Json(json!({
-        "status": "ok",
+    gateway.store_health.health_response(json!({
         "consumer": gateway.cosigner.consumer.to_string(),
-        "receipt_signer": pubkey_of(&gateway.cosigner.signer).to_string(),
+        "receipt_signer": pubkey_of(&gateway.cosigner.signers.current).to_string(),
+        "previous_receipt_signer": gateway
+            .cosigner
+            .signers
+            .previous
+            .as_ref()
+            .map(|k| pubkey_of(k).to_string()),
     }))
-    .into_response()
 }
 
 async fn metrics_text(State(gateway): State<Arc<Gateway>>) -> Response {

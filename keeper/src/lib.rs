@@ -120,11 +120,13 @@ pub async fn run(
         metrics: metrics_handle(),
         on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
         unknown: std::sync::Mutex::new(chain::UnknownKeys::default()),
+        store_health: Default::default(),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
     let probed = keeper.store.clone();
-    let (health, stop, watching) =
-        media_service::stop_on_store_failure(shutdown, move || probed.probe());
+    let health = keeper.store_health.clone();
+    let (stop, watching) =
+        media_service::stop_on_store_failure(shutdown, health.clone(), move || probed.probe());
     let served = media_service::http::serve(
         listener,
         server::router(keeper),

@@ -31,6 +31,8 @@ pub struct Keeper {
     pub on_demand: tokio::sync::Mutex<crate::chain::ReadGate>,
     /// Keys a fresh read did not find, which trigger no further read for a while (L11).
     pub unknown: std::sync::Mutex<UnknownKeys>,
+    /// Whether the store still works; `/health` reports it.
+    pub store_health: Arc<media_service::StoreHealth>,
 }
 
 impl Keeper {
@@ -310,13 +312,11 @@ pub fn check_and_store(
 
 async fn health(State(keeper): State<Arc<Keeper>>) -> Response {
     let chain = keeper.view();
-    Json(json!({
-        "status": "ok",
+    keeper.store_health.health_response(json!({
         "epoch": chain.epoch,
         "providers": chain.providers.len(),
         "consumers": chain.consumers.len(),
     }))
-    .into_response()
 }
 
 async fn metrics_text(State(keeper): State<Arc<Keeper>>) -> Response {

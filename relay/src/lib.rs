@@ -108,6 +108,7 @@ pub async fn run(
         store,
         debts,
         metrics: metrics_handle(),
+        store_health: Default::default(),
     });
     tracing::info!(
         listen = %listener.local_addr()?,
@@ -117,8 +118,9 @@ pub async fn run(
         "relay serving"
     );
     let probed = relay.store.clone();
-    let (health, stop, watching) =
-        media_service::stop_on_store_failure(shutdown, move || probed.probe());
+    let health = relay.store_health.clone();
+    let (stop, watching) =
+        media_service::stop_on_store_failure(shutdown, health.clone(), move || probed.probe());
     media_service::http::serve(
         listener,
         server::router(relay),

@@ -50,6 +50,8 @@ pub struct Relay {
     /// What each consumer's gateway has yet to co-sign.
     pub debts: Arc<crate::debt::Debts>,
     pub metrics: PrometheusHandle,
+    /// Whether the store still works; `/health` reports it.
+    pub store_health: Arc<media_service::StoreHealth>,
 }
 
 pub fn router(relay: Arc<Relay>) -> Router {
@@ -226,6 +228,16 @@ fn respond(
         }
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        // Every consumer's objects share the relay's web origin: no content sniffing, and
+        // downstream caches learn how old a cached copy is (review I2).
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::AGE,
+            HeaderValue::from(object.fetched_at.elapsed().as_secs()),
+        );
         if status == StatusCode::PARTIAL_CONTENT {
             let value = format!("bytes {}-{}/{total}", range.start, range.end - 1);
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -396,13 +408,11 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
             )
         })
         .collect();
-    Json(json!({
-        "status": "ok",
+    relay.store_health.health_response(json!({
         "node_key": relay.node_key.to_string(),
         "epoch": view.epoch,
         "consumers": consumers,
     }))
-    .into_response()
 }
 
 async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {

@@ -5,11 +5,17 @@
 use anchor_lang::prelude::Pubkey;
 use media_sdk::receipt::SignedReceipt;
 use media_sdk::session::{SessionToken, ViewerReceipt, SESSION_TOKEN_LEN, VIEWER_RECEIPT_LEN};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 
-/// session key (32) ‖ epoch (8, BE) → token (184) ‖ viewer receipt (216).
-const VIEWER_RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("viewer_receipts");
+/// consumer (32) ‖ epoch (8, BE) ‖ session key (32) → token (184) ‖ viewer receipt (216).
+/// Keyed by consumer as the meter keys sessions, so one session key shown to two consumers
+/// keeps a row for each (review L4).
+const VIEWER_RECEIPTS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("viewer_receipts_by_consumer");
+/// The table of earlier versions (session key ‖ epoch), moved into `VIEWER_RECEIPTS` at open.
+const LEGACY_VIEWER_RECEIPTS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("viewer_receipts");
 /// consumer (32) ‖ epoch (8, BE) → signed receipt (280).
 const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// consumer (32) ‖ epoch (8, BE) ‖ keeper URL → cumulative the keeper answered for.
@@ -25,6 +31,21 @@ fn key_epoch(key: &Pubkey, epoch: u64) -> [u8; 40] {
     let mut out = [0u8; 40];
     out[..32].copy_from_slice(key.as_ref());
     out[32..].copy_from_slice(&epoch.to_be_bytes());
+    out
+}
+
+/// A stored session row: token ‖ viewer receipt.
+fn decode_viewer_row(value: &[u8]) -> Option<(SessionToken, ViewerReceipt)> {
+    let token = SessionToken::decode(value.get(..SESSION_TOKEN_LEN)?).ok()?;
+    let receipt = ViewerReceipt::decode(value.get(SESSION_TOKEN_LEN..)?).ok()?;
+    Some((token, receipt))
+}
+
+fn viewer_key(receipt: &ViewerReceipt) -> [u8; 72] {
+    let ack = &receipt.ack;
+    let mut out = [0u8; 72];
+    out[..40].copy_from_slice(&key_epoch(&ack.consumer, ack.epoch));
+    out[40..].copy_from_slice(ack.session_key.as_ref());
     out
 }
 
@@ -58,7 +79,39 @@ impl Store {
             txn.open_table(SHIPPED)?;
             Ok(())
         })?;
-        Ok(Store { db })
+        let store = Store { db };
+        store.migrate_legacy_viewer_receipts()?;
+        Ok(store)
+    }
+
+    /// Moves rows of the session-keyed table of earlier versions under their consumer.
+    fn migrate_legacy_viewer_receipts(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        let mut moved = 0usize;
+        {
+            let legacy = txn.open_table(LEGACY_VIEWER_RECEIPTS).map_err(err)?;
+            if legacy.is_empty().map_err(err)? {
+                drop(legacy);
+                return txn.abort().map_err(err);
+            }
+            let mut table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
+            for entry in legacy.iter().map_err(err)? {
+                let (_, value) = entry.map_err(err)?;
+                let value = value.value();
+                let Some((_, receipt)) = decode_viewer_row(value) else {
+                    tracing::warn!("skipping an undecodable legacy viewer receipt");
+                    continue;
+                };
+                table
+                    .insert(&viewer_key(&receipt)[..], value)
+                    .map_err(err)?;
+                moved += 1;
+            }
+        }
+        txn.delete_table(LEGACY_VIEWER_RECEIPTS).map_err(err)?;
+        txn.commit().map_err(err)?;
+        tracing::info!(moved, "viewer receipts moved to the consumer-keyed table");
+        Ok(())
     }
 
     /// Keeps `receipt` as its session's latest for its epoch unless a later one is stored.
@@ -67,14 +120,15 @@ impl Store {
         token: &SessionToken,
         receipt: &ViewerReceipt,
     ) -> Result<(), StoreError> {
-        let key = key_epoch(&receipt.ack.session_key, receipt.ack.epoch);
+        let key = viewer_key(receipt);
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
             let stored = table
                 .get(&key[..])
                 .map_err(err)?
-                .and_then(|v| ViewerReceipt::decode(&v.value()[SESSION_TOKEN_LEN..]).ok());
+                .and_then(|v| decode_viewer_row(v.value()))
+                .map(|(_, receipt)| receipt);
             if stored.is_none_or(|s| s.ack.cumulative < receipt.ack.cumulative) {
                 let mut value = Vec::with_capacity(SESSION_TOKEN_LEN + VIEWER_RECEIPT_LEN);
                 value.extend_from_slice(&token.encode());
@@ -98,10 +152,11 @@ impl Store {
             if epoch_of(key.value()) < epoch {
                 continue;
             }
-            let value = value.value();
-            let token = SessionToken::decode(&value[..SESSION_TOKEN_LEN]).map_err(err)?;
-            let receipt = ViewerReceipt::decode(&value[SESSION_TOKEN_LEN..]).map_err(err)?;
-            out.push((token, receipt));
+            // One bad row (corruption, a version change) is skipped, not fatal (review L12).
+            match decode_viewer_row(value.value()) {
+                Some(row) => out.push(row),
+                None => tracing::warn!("skipping an undecodable viewer receipt row"),
+            }
         }
         Ok(out)
     }
@@ -249,6 +304,74 @@ mod tests {
         assert_eq!(pending[0].receipt.receipt.epoch, 6);
         // Nothing older is left to prune.
         assert_eq!(store.prune(5).unwrap(), 0);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    fn session_row(
+        consumer: &Pubkey,
+        epoch: u64,
+        cumulative: u64,
+    ) -> (SessionToken, ViewerReceipt) {
+        use media_sdk::session::{SessionGrant, ViewerAck};
+        let session = SigningKey::from_bytes(&[5; 32]);
+        let token = SessionGrant {
+            config: Pubkey::default(),
+            consumer: *consumer,
+            session_key: pubkey_of(&session),
+            expires_at: 1,
+            max_bytes: 1 << 30,
+        }
+        .sign(&SigningKey::from_bytes(&[6; 32]));
+        let receipt = ViewerAck {
+            config: Pubkey::default(),
+            consumer: *consumer,
+            node_key: Pubkey::default(),
+            session_key: pubkey_of(&session),
+            epoch,
+            cumulative,
+        }
+        .sign(&session);
+        (token, receipt)
+    }
+
+    /// L4: one session key shown to two consumers keeps a row for each (the meter keys
+    /// sessions by consumer too); rows of the session-keyed table of earlier versions move
+    /// under their consumer at open.
+    #[test]
+    fn l4_a_session_key_used_with_two_consumers_keeps_both_receipts() {
+        let path = std::env::temp_dir().join(format!(
+            "media-relay-store-l4-{}-{}.redb",
+            std::process::id(),
+            Pubkey::new_unique()
+        ));
+        let (a, b) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let (token_a, high) = session_row(&a, 7, 9_000);
+        let (token_b, low) = session_row(&b, 7, 10);
+        {
+            // An earlier version's file: one legacy row, and a short one that is skipped.
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut legacy = txn.open_table(LEGACY_VIEWER_RECEIPTS).unwrap();
+                let mut value = token_a.encode().to_vec();
+                value.extend_from_slice(&high.encode());
+                legacy
+                    .insert(&key_epoch(&high.ack.session_key, 7)[..], &value[..])
+                    .unwrap();
+                legacy.insert(&[1u8; 40][..], &[0u8; 3][..]).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        store.save_viewer_receipt(&token_b, &low).unwrap();
+        let mut rows = store.viewer_receipts_since(7).unwrap();
+        rows.sort_by_key(|(_, r)| r.ack.cumulative);
+        let kept: Vec<(Pubkey, u64)> = rows
+            .iter()
+            .map(|(_, r)| (r.ack.consumer, r.ack.cumulative))
+            .collect();
+        assert_eq!(kept, [(b, 10), (a, 9_000)]);
+        drop(store);
         let _ = std::fs::remove_file(&path);
     }
 }

@@ -144,6 +144,25 @@ impl StoreHealth {
     }
 
     /// The error a service returns when it stopped for this reason.
+    /// A service's `/health` answer: `body` with `"status": "ok"` and `"store": "ok"`, or,
+    /// once the store has failed, 503 with `"status": "store_failed"` and the reason (M6).
+    pub fn health_response(&self, mut body: serde_json::Value) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (status, verdict, store) = match self.failure() {
+            None => (axum::http::StatusCode::OK, "ok", "ok".to_string()),
+            Some(why) => (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "store_failed",
+                why.to_string(),
+            ),
+        };
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("status".into(), verdict.into());
+            fields.insert("store".into(), store.into());
+        }
+        (status, axum::Json(body)).into_response()
+    }
+
     pub fn stop_error(&self) -> Option<anyhow::Error> {
         self.failure().map(|why| {
             anyhow::anyhow!(
@@ -179,18 +198,17 @@ pub async fn watch_store(
 /// How often services probe their store.
 pub const STORE_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// A service's stop signal: `shutdown`, or its store failing (probed with `probe`),
-/// whichever comes first. Returns the health to ask why after serving, the stop future, and
-/// the watch task to abort.
+/// A service's stop signal: `shutdown`, or its store failing (probed with `probe`, recorded in
+/// `health`, which `/health` reports), whichever comes first. Returns the stop future and the
+/// watch task to abort.
 pub fn stop_on_store_failure(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    health: std::sync::Arc<StoreHealth>,
     probe: impl Fn() -> Result<(), StoreError> + Send + Sync + 'static,
 ) -> (
-    std::sync::Arc<StoreHealth>,
     impl std::future::Future<Output = ()> + Send + 'static,
     tokio::task::JoinHandle<()>,
 ) {
-    let health = std::sync::Arc::new(StoreHealth::default());
     let watching = tokio::spawn(watch_store(probe, STORE_PROBE_INTERVAL, health.clone()));
     let failed = health.clone();
     let stop = async move {
@@ -199,7 +217,7 @@ pub fn stop_on_store_failure(
             _ = failed.failed() => {}
         }
     };
-    (health, stop, watching)
+    (stop, watching)
 }
 
 /// The shapes every embedded store repeats: open-and-create, and a grow-only counter.
@@ -353,6 +371,8 @@ mod store_tests {
         ));
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(health.failure().is_none(), "a working store is healthy");
+        let ok = health.health_response(serde_json::json!({"epoch": 3}));
+        assert_eq!(ok.status(), axum::http::StatusCode::OK);
         broken.store(true, Ordering::SeqCst);
         tokio::time::timeout(std::time::Duration::from_secs(10), health.failed())
             .await
@@ -368,5 +388,20 @@ mod store_tests {
             .unwrap()
             .to_string()
             .contains("test store"));
+        // `/health` says so while the service shuts down.
+        let failed = health.health_response(serde_json::json!({"epoch": 3}));
+        assert_eq!(failed.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(failed.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (&body["status"], &body["epoch"]),
+            (&"store_failed".into(), &3.into())
+        );
+        assert!(
+            body["store"].as_str().unwrap().contains("test store"),
+            "{body}"
+        );
     }
 }

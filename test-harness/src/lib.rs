@@ -8,6 +8,7 @@
 //! after the whole supply is minted) and a payment mint, funds wallets from them, and returns
 //! transaction failures as values so tests can assert the exact named error.
 pub mod fixtures;
+pub mod fuzz;
 pub mod link;
 pub mod network;
 pub mod process;

@@ -19,6 +19,10 @@ pub struct Flags {
     /// Keypair of the consumer's receipt signer.
     #[arg(long)]
     pub receipt_signer: Option<PathBuf>,
+    /// During a signer rotation, the keypair of the signer being replaced: it keeps
+    /// co-signing the epochs before the new one takes over.
+    #[arg(long)]
+    pub previous_receipt_signer: Option<PathBuf>,
     /// The durable record (redb file).
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -75,6 +79,9 @@ pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
     if let Some(path) = flags.receipt_signer {
         config.receipt_signer_keypair = path;
     }
+    if flags.previous_receipt_signer.is_some() {
+        config.previous_receipt_signer_keypair = flags.previous_receipt_signer;
+    }
     if let Some(store) = flags.store {
         config.store = store;
     }
@@ -108,13 +115,23 @@ pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
     if flags.rpc_url.is_some() {
         config.rpc_url = flags.rpc_url;
     }
-    let keypair = crate::wallet::load(&config.receipt_signer_keypair)?;
-    let signer = ed25519_dalek::SigningKey::from_bytes(
-        &keypair.to_bytes()[..32]
-            .try_into()
-            .context("keypair secret")?,
-    );
-    let gateway = media_gateway::build(&config, signer)?;
+    let signing_key = |path: &std::path::Path| -> Result<ed25519_dalek::SigningKey> {
+        let keypair = crate::wallet::load(path)?;
+        Ok(ed25519_dalek::SigningKey::from_bytes(
+            &keypair.to_bytes()[..32]
+                .try_into()
+                .context("keypair secret")?,
+        ))
+    };
+    let signers = media_gateway::cosign::Signers {
+        current: signing_key(&config.receipt_signer_keypair)?,
+        previous: config
+            .previous_receipt_signer_keypair
+            .as_deref()
+            .map(signing_key)
+            .transpose()?,
+    };
+    let gateway = media_gateway::build(&config, signers)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

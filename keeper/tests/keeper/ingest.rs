@@ -112,6 +112,7 @@ async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
         metrics: media_keeper::metrics_handle(),
         on_demand: tokio::sync::Mutex::new(ReadGate::new(ON_DEMAND_MIN_INTERVAL)),
         unknown: Default::default(),
+        store_health: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -381,3 +381,25 @@ async fn m4_a_slowloris_client_is_cut_by_the_relay() {
     }
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// I2: every consumer's objects share the relay's web origin, so answers forbid content
+/// sniffing, and a cached copy says how old it is.
+#[tokio::test]
+async fn i2_answers_forbid_sniffing_and_carry_their_age() {
+    let (origin, origin_url) = start_origin().await;
+    origin.put("vod/page.html", content(1_000, 4), None);
+    let relay = start_relay(&origin_url, Options::default()).await;
+    let token = token(&relay, 43);
+    for _ in 0..2 {
+        let response = client()
+            .get(relay.object_url("vod/page.html"))
+            .header(SESSION_HEADER, &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let age: u64 = response.headers()["age"].to_str().unwrap().parse().unwrap();
+        assert!(age < 60, "a copy fetched just now is young: {age}");
+    }
+}

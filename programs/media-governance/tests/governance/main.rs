@@ -1,5 +1,6 @@
 //! media-governance tests: both programs loaded natively in one test binary (or from
 //! SBF_OUT_DIR), governance holding media-network's authority.
+mod fuzz;
 mod lifecycle;
 mod safeguards;
 

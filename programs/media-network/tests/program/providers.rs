@@ -368,7 +368,8 @@ async fn l4_a_node_key_belongs_to_one_provider_for_good() {
         .unwrap();
     let steal = ix::rotate_node_key(&mallory.pubkey(), &pubkey(&key));
     assert_error(
-        env.send(std::slice::from_ref(&steal), &[&mallory.keypair, &key]).await,
+        env.send(std::slice::from_ref(&steal), &[&mallory.keypair, &key])
+            .await,
         MediaError::NodeKeyInUse,
     );
     // Alice rotates away; the retired key stays hers.

@@ -483,7 +483,9 @@ async fn l4_an_old_node_key_settles_only_the_epochs_before_its_rotation() {
     );
     let rotate_again = ix::rotate_node_key(&owner.pubkey(), &third.pubkey());
     assert_error(
-        m.env.send(std::slice::from_ref(&rotate_again), &[&owner, &third]).await,
+        m.env
+            .send(std::slice::from_ref(&rotate_again), &[&owner, &third])
+            .await,
         MediaError::NodeKeyRotationTooSoon,
     );
     // The new key opens its own lane and earns for epoch 1.
