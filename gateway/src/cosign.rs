@@ -95,6 +95,25 @@ impl Signers {
         std::iter::once(&self.current).chain(self.previous.as_ref())
     }
 
+    /// The keys whose session tokens count now: the current one, and the previous one only
+    /// while the chain still names it for an epoch that can settle (without a chain view the
+    /// operator's configuration decides). A leaked old key kept configured past the rotation
+    /// therefore mints nothing the gateway honors.
+    pub fn for_tokens<'a>(
+        &'a self,
+        chain: Option<&'a ChainSnapshot>,
+    ) -> impl Iterator<Item = &'a SigningKey> + 'a {
+        let previous = self.previous.as_ref().filter(move |key| {
+            chain.is_none_or(|c| {
+                let key = pubkey_of(key);
+                [c.epoch.saturating_sub(1), c.epoch]
+                    .iter()
+                    .any(|epoch| c.signer_for(*epoch) == Some(key))
+            })
+        });
+        std::iter::once(&self.current).chain(previous)
+    }
+
     /// The key the program accepts for `epoch`: the one the chain names when the gateway
     /// knows the chain, else the current one. `Err` names a key the chain wants and the
     /// gateway does not hold.
@@ -126,12 +145,13 @@ impl Cosigner {
         proof: &SessionProof,
         node_key: &Pubkey,
         epoch: u64,
+        chain: Option<&ChainSnapshot>,
         now: i64,
     ) -> Result<(SessionGrant, u64), String> {
         let token = SessionToken::from_base64(&proof.token).map_err(|e| e.to_string())?;
         if !self
             .signers
-            .all()
+            .for_tokens(chain)
             .any(|key| token.verify(&pubkey_of(key)).is_ok())
         {
             return Err("the token is not signed by this gateway".to_string());
@@ -205,7 +225,7 @@ impl Cosigner {
         // One entry per session: a session shown twice counts once, at its highest.
         let mut shown: HashMap<Pubkey, Shown> = HashMap::new();
         for (index, proof) in request.sessions.iter().enumerate() {
-            match self.check(proof, &node_key, request.epoch, now) {
+            match self.check(proof, &node_key, request.epoch, chain.as_ref(), now) {
                 Ok((grant, cumulative)) => {
                     let entry = shown.entry(grant.session_key).or_insert(Shown {
                         session: grant.session_key,
@@ -351,6 +371,17 @@ mod tests {
                 "epoch {epoch}"
             );
         }
+        // Once the old key covers no epoch that can settle, its tokens stop counting.
+        let keys = |chain: Option<&ChainSnapshot>| -> Vec<Pubkey> {
+            cosigner.signers.for_tokens(chain).map(pubkey_of).collect()
+        };
+        assert_eq!(keys(Some(&snapshot)), [pubkey_of(&new), pubkey_of(&old)]);
+        let later = ChainSnapshot {
+            epoch: 6,
+            ..snapshot.clone()
+        };
+        assert_eq!(keys(Some(&later)), [pubkey_of(&new)]);
+        assert_eq!(keys(None), [pubkey_of(&new), pubkey_of(&old)]);
         let new_only = Signers::from(new.clone());
         assert_eq!(
             new_only.for_epoch(Some(&snapshot), 3).err(),

@@ -116,12 +116,12 @@ async fn session(
         expires_at: now.saturating_add(gateway.token_ttl_secs),
         max_bytes: gateway.max_bytes_per_session,
     };
-    // Tokens are signed by the key of the epoch they are issued in, which relays expect.
+    // Tokens are signed by the key of the chain's current epoch, which relays expect (a new
+    // key is named from the next epoch and counts only once that epoch has begun on chain).
     let chain = cosigner.clock.snapshot();
-    let epoch = cosigner.clock.window_at(now);
-    let signer = cosigner
-        .signers
-        .for_epoch(chain.as_ref(), epoch)
+    let signer = chain
+        .as_ref()
+        .and_then(|c| cosigner.signers.for_epoch(Some(c), c.epoch).ok())
         .unwrap_or(&cosigner.signers.current);
     let token = grant.sign(signer);
     counter!("media_gateway_tokens_issued_total").increment(1);

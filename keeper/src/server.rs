@@ -185,11 +185,15 @@ async fn ingest(State(keeper): State<Arc<Keeper>>, headers: HeaderMap, body: Byt
                 };
                 let mut unknown = keeper.unknown.lock().unwrap_or_else(|e| e.into_inner());
                 for (i, verdict) in stale.into_iter().zip(rechecked) {
-                    if let Some(key) = decoded[i]
+                    // Only a view read for this request (or just before it) confirms a key
+                    // unknown; re-remembering on the old view would keep a key's timer
+                    // running for as long as someone posts it.
+                    let confirmed = decoded[i]
                         .as_ref()
                         .ok()
                         .and_then(|r| stale_key(r, &verdict))
-                    {
+                        .filter(|_| worth_reading);
+                    if let Some(key) = confirmed {
                         unknown.remember(key, now);
                     }
                     verdicts[i] = verdict;

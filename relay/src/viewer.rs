@@ -85,12 +85,39 @@ pub async fn request_token(
     SessionToken::from_base64(token).map_err(|e| ViewerError::Gateway(e.to_string()))
 }
 
+/// A token is renewed this long before it expires (review L7).
+pub const RENEW_BEFORE_SECS: i64 = 60;
+/// How long a call to the gateway may take.
+pub const GATEWAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where a viewer gets a fresh token for its session key when the current one is about to
+/// expire, so a session outlives `token_ttl_secs`.
+struct Renewal {
+    http: reqwest::Client,
+    gateway: Url,
+    secret: Option<String>,
+}
+
+fn gateway_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(GATEWAY_TIMEOUT)
+        .build()
+        .unwrap_or_default()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// One viewer session with one relay.
 pub struct Viewer {
     http: reqwest::Client,
     relay: Url,
     session_key: SigningKey,
-    token: SessionToken,
+    token: Mutex<SessionToken>,
+    renewal: Option<Renewal>,
     /// Acknowledge at least every this many bytes (a fraction of the relay's window).
     ack_every: u64,
     position: Arc<Mutex<Position>>,
@@ -124,7 +151,8 @@ impl Viewer {
             http,
             relay,
             session_key,
-            token,
+            token: Mutex::new(token),
+            renewal: None,
             ack_every: ack_every.max(1),
             position: Arc::new(Mutex::new(Position::default())),
             acks,
@@ -140,14 +168,49 @@ impl Viewer {
         ack_every: u64,
     ) -> Result<Self, ViewerError> {
         let session_key = Self::new_session_key();
-        let token = request_token(
-            &reqwest::Client::new(),
-            gateway,
-            &pubkey_of(&session_key),
-            secret,
-        )
-        .await?;
-        Ok(Viewer::new(relay, session_key, token, ack_every))
+        let http = gateway_client();
+        let token = request_token(&http, gateway, &pubkey_of(&session_key), secret).await?;
+        let mut viewer = Viewer::new(relay, session_key, token, ack_every);
+        viewer.renewal = Some(Renewal {
+            http,
+            gateway: gateway.clone(),
+            secret: secret.map(String::from),
+        });
+        Ok(viewer)
+    }
+
+    /// The session's token as it stands.
+    pub fn token(&self) -> SessionToken {
+        *self.token.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The token to present now: renewed from the gateway first when it expires within
+    /// `RENEW_BEFORE_SECS` (a failed renewal keeps the current one and says so in the log).
+    async fn token_for_request(&self) -> String {
+        let token = self.token();
+        if let Some(renewal) = &self.renewal {
+            if token.grant.expires_at.saturating_sub(unix_now()) < RENEW_BEFORE_SECS {
+                let renewed = request_token(
+                    &renewal.http,
+                    &renewal.gateway,
+                    &self.session_pubkey(),
+                    renewal.secret.as_deref(),
+                )
+                .await;
+                match renewed {
+                    Ok(fresh) => {
+                        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+                        tracing::debug!(
+                            expires_at = fresh.grant.expires_at,
+                            "session token renewed"
+                        );
+                        return fresh.to_base64();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "renewing the session token failed"),
+                }
+            }
+        }
+        token.to_base64()
     }
 
     /// A fresh random session key.
@@ -171,7 +234,7 @@ impl Viewer {
         format!(
             "{}/c/{}/{}",
             self.relay.as_str().trim_end_matches('/'),
-            self.token.grant.consumer,
+            self.token().grant.consumer,
             path.trim_start_matches('/')
         )
     }
@@ -188,9 +251,10 @@ impl Viewer {
         let Some(node_key) = position.node_key else {
             return Ok(());
         };
+        let grant = self.token().grant;
         let receipt = ViewerAck {
-            config: self.token.grant.config,
-            consumer: self.token.grant.consumer,
+            config: grant.config,
+            consumer: grant.consumer,
             node_key,
             session_key: self.session_pubkey(),
             epoch: position.epoch,
@@ -265,7 +329,6 @@ impl Viewer {
     ) -> Result<Download, ViewerError> {
         use tokio::io::AsyncWriteExt;
         let url = self.url_for(path);
-        let token = self.token.to_base64();
         let mut written: u64 = 0;
         let mut content_type = None;
         // Attempts in a row that brought no new byte; a long download cut many times over is
@@ -282,6 +345,7 @@ impl Viewer {
             if attempts > 20 {
                 return Err(ViewerError::Stuck { attempts, last });
             }
+            let token = self.token_for_request().await;
             let mut request = self.http.get(&url).header(SESSION_HEADER, &token);
             if written > 0 {
                 request = request.header(RANGE, format!("bytes={written}-"));

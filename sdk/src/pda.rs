@@ -40,12 +40,12 @@ pub fn consumer(owner: &Pubkey) -> Pubkey {
     find(&[CONSUMER_SEED, owner.as_ref()])
 }
 
-/// The lane of a node key serving a consumer (by the consumer's owner address).
 /// The registry entry binding `node_key` to its provider.
 pub fn node_key(node_key: &Pubkey) -> Pubkey {
     find(&[NODE_KEY_SEED, node_key.as_ref()])
 }
 
+/// The lane of a node key serving a consumer (by the consumer's owner address).
 pub fn lane(node_key: &Pubkey, consumer_owner: &Pubkey) -> Pubkey {
     find(&[LANE_SEED, node_key.as_ref(), consumer_owner.as_ref()])
 }

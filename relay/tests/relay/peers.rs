@@ -104,6 +104,60 @@ async fn h5_a_hung_keeper_does_not_stall_shipping_to_the_others() {
     assert!(shipped, "the answering keeper never got the receipt");
 }
 
+/// L7: a session outlives its token: the viewer renews it from the gateway before it expires,
+/// so a stream that runs past `token_ttl_secs` keeps playing.
+#[tokio::test]
+async fn l7_a_session_outlives_its_token() {
+    let network = Network::start().await;
+    let (_owner, node) = network.provider().await;
+    let gateway_key = SigningKey::from_bytes(&[63; 32]);
+    let consumer = network
+        .consumer(&pubkey_of(&gateway_key), 1_000 * MEDIA)
+        .await;
+    let gateway = start_gateway_with(
+        &gateway_key,
+        media_gateway::config::GatewayConfig {
+            consumer: Some(consumer.pubkey()),
+            store: temp_path("gateway"),
+            token_ttl_secs: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_inbox, keeper) = start_keeper().await;
+    let (origin, origin_url) = start_origin().await;
+    origin.put("vod/a.ts", content(64 << 10, 1), None);
+    origin.put("vod/b.ts", content(64 << 10, 2), None);
+    let config = relay_config(
+        &network,
+        &node,
+        consumer.pubkey(),
+        origin_url,
+        gateway.clone(),
+        vec![keeper],
+    );
+    let relay = spawn_relay(config).await;
+    let viewer = Viewer::join(relay, &gateway, None, 64 << 10).await.unwrap();
+    let first = viewer.token();
+    let mut out = Vec::new();
+    viewer.fetch("vod/a.ts", &mut out).await.unwrap();
+    // Past the first token's expiry (and the relay's check of it) the session goes on.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    out.clear();
+    viewer.fetch("vod/b.ts", &mut out).await.unwrap();
+    assert_eq!(out, content(64 << 10, 2));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(first.grant.expires_at < now, "the first token has expired");
+    assert!(
+        viewer.token().grant.expires_at > now,
+        "the viewer holds a renewed token"
+    );
+    assert_eq!(viewer.token().grant.session_key, first.grant.session_key);
+}
+
 /// H5: a gateway that never answers cannot freeze the debt guard: the relay stops serving
 /// the consumer once its acknowledged, un-co-signed bytes pass the limit.
 #[tokio::test]

@@ -176,13 +176,15 @@ impl Consumer {
     }
 
     /// Serves again after a deactivation (review L-8) with a new bond (the old one released):
-    /// the escrow stays for new traffic instead of being withdrawn, and a new receipt signer
-    /// takes over from the next epoch as a rotation would.
+    /// the escrow stays for new traffic instead of being withdrawn. The signer given covers
+    /// this epoch on and no earlier one: the consumer served nothing while deactivated, and
+    /// its bond is released only once the deactivation epoch can no longer settle, so no
+    /// receipt of an earlier epoch is owed, and none may spend the revived escrow.
     pub fn reactivate(&mut self, bond: u64, receipt_signer: Pubkey, epoch: u64) -> Result<()> {
         require!(!self.is_active(), MediaError::ConsumerAlreadyRegistered);
-        if receipt_signer != self.receipt_signer {
-            self.rotate_signer(receipt_signer, epoch)?;
-        }
+        self.receipt_signer = receipt_signer;
+        self.signer_since_epoch = epoch;
+        self.previous_signer = Pubkey::default();
         self.status = ConsumerStatus::Active;
         self.registered_epoch = epoch;
         self.bond = bond;

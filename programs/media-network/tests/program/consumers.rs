@@ -221,12 +221,12 @@ async fn deactivation_keeps_debts_payable_then_releases_escrow_and_bond() {
 }
 
 /// L-8: a deactivated consumer registers again once its bond is released, keeping its escrow
-/// for new traffic; a new receipt signer takes over from the next epoch.
+/// for new traffic; the new receipt signer covers the epoch it registers in, and no receipt of
+/// an epoch spent deactivated, whoever signs it, can spend the revived escrow.
 #[tokio::test]
 async fn l8_a_deactivated_consumer_registers_again_once_its_bond_is_released() {
     let mut m = market().await;
     let owner = m.publishers[0].owner.keypair.insecure_clone();
-    let old_signer = m.publishers[0].gateway.pubkey();
     let new_signer = Keypair::new().pubkey();
     m.env
         .send(&[ix::deactivate_consumer(&owner.pubkey())], &[&owner])
@@ -255,9 +255,13 @@ async fn l8_a_deactivated_consumer_registers_again_once_its_bond_is_released() {
     );
     assert_eq!(m.env.config().await.consumer_stake, 10 * MEDIA);
     assert_eq!(
-        (c.signer_for(2), c.signer_for(3)),
-        (Some(old_signer), Some(new_signer))
+        (c.signer_for(1), c.signer_for(2), c.signer_for(3)),
+        (None, Some(new_signer), Some(new_signer))
     );
+    // The old key co-signs a receipt of epoch 1 (spent deactivated): it pays nothing.
+    let late = m.signed(0, 0, 1, GIB);
+    assert_error(m.settle(&[(0, late)]).await, MediaError::WrongReceiptSigner);
+    assert_eq!(m.consumer(0).await.escrow, 1_000_000);
     m.deposit(0, 10).await.unwrap();
     assert_error(
         m.env
