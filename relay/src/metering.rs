@@ -98,6 +98,42 @@ struct Session {
     progress: Arc<Notify>,
     /// The epoch in which this exact token's signature was last verified.
     verified_in_epoch: Option<u64>,
+    /// The epoch just before `epoch`: its receipts still count when they arrive after the
+    /// boundary (a viewer's last acknowledgement of an epoch, review L8).
+    previous: Option<EpochCounters>,
+}
+
+/// What a session delivered and had acknowledged in one epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EpochCounters {
+    epoch: u64,
+    delivered: u64,
+    acked: u64,
+}
+
+impl Session {
+    /// Moves to `epoch`, keeping the one it leaves (when adjacent) for late receipts.
+    fn roll_to(&mut self, epoch: u64) -> Option<ViewerReceipt> {
+        self.previous = (self.epoch.checked_add(1) == Some(epoch)).then_some(EpochCounters {
+            epoch: self.epoch,
+            delivered: self.delivered,
+            acked: self.acked,
+        });
+        self.epoch = epoch;
+        self.delivered = 0;
+        self.acked = 0;
+        self.latest_receipt.take()
+    }
+
+    /// (delivered, acked) of `epoch`, if it is the session's current or previous epoch.
+    fn counters(&self, epoch: u64) -> Option<(u64, u64)> {
+        if epoch == self.epoch {
+            return Some((self.delivered, self.acked));
+        }
+        self.previous
+            .filter(|p| p.epoch == epoch)
+            .map(|p| (p.delivered, p.acked))
+    }
 }
 
 impl Session {
@@ -112,6 +148,7 @@ impl Session {
             latest_receipt: None,
             progress: Arc::new(Notify::new()),
             verified_in_epoch: None,
+            previous: None,
         }
     }
 }
@@ -198,12 +235,21 @@ impl Meter {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps a session's last receipt of an epoch it has left, for co-signing.
+    /// Keeps a session's last receipt of an epoch it has left, for co-signing; a later,
+    /// higher receipt of the same session and epoch replaces it.
     fn close(&self, token: SessionToken, receipt: ViewerReceipt) {
-        self.closed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((token, receipt));
+        let mut closed = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        let ack = receipt.ack;
+        let same = closed.iter_mut().find(|(_, r)| {
+            r.ack.consumer == ack.consumer
+                && r.ack.session_key == ack.session_key
+                && r.ack.epoch == ack.epoch
+        });
+        match same {
+            Some(entry) if entry.1.ack.cumulative < ack.cumulative => *entry = (token, receipt),
+            Some(_) => {}
+            None => closed.push((token, receipt)),
+        }
     }
 
     /// Admits a request for `consumer` carrying `token` (base64url), returning the session
@@ -256,12 +302,9 @@ impl Meter {
         }
         session.verified_in_epoch = Some(view.epoch);
         if session.epoch < view.epoch {
-            if let Some(receipt) = session.latest_receipt.take() {
+            if let Some(receipt) = session.roll_to(view.epoch) {
                 self.close(session.token, receipt);
             }
-            session.epoch = view.epoch;
-            session.delivered = 0;
-            session.acked = 0;
         }
         if session.delivered_total >= session.grant.max_bytes {
             return Err(Refusal::SessionSpent(session.grant.max_bytes));
@@ -361,28 +404,31 @@ impl Meter {
         let session = sessions
             .get(&id)
             .ok_or(ReceiptRejection::UnknownSession(ack.session_key))?;
-        if ack.epoch != session.epoch {
-            return Err(ReceiptRejection::WrongEpoch {
-                got: ack.epoch,
-                current: session.epoch,
-            });
-        }
-        if ack.cumulative > session.delivered {
+        // The current epoch, or the one just left: a viewer's last receipt of an epoch may
+        // arrive after the boundary (L8).
+        let (delivered, acked) =
+            session
+                .counters(ack.epoch)
+                .ok_or(ReceiptRejection::WrongEpoch {
+                    got: ack.epoch,
+                    current: session.epoch,
+                })?;
+        if ack.cumulative > delivered {
             return Err(ReceiptRejection::BeyondDelivered {
                 claimed: ack.cumulative,
-                delivered: session.delivered,
+                delivered,
             });
         }
-        if ack.cumulative < session.acked {
+        if ack.cumulative < acked {
             return Err(ReceiptRejection::Stale {
                 claimed: ack.cumulative,
-                acked: session.acked,
+                acked,
             });
         }
         Ok(Checked {
             token: session.token,
             receipt,
-            duplicate: ack.cumulative == session.acked,
+            duplicate: ack.cumulative == acked,
         })
     }
 
@@ -401,6 +447,18 @@ impl Meter {
                 duplicate: true,
             };
         };
+        if let Some(previous) = session.previous.as_mut().filter(|p| p.epoch == ack.epoch) {
+            // A late receipt of the epoch just left: it closes that epoch higher.
+            let newer = ack.cumulative > previous.acked;
+            if newer {
+                previous.acked = ack.cumulative;
+                self.close(checked.token, checked.receipt);
+            }
+            return Accepted {
+                acked: previous.acked,
+                duplicate: !newer,
+            };
+        }
         let newer = session.epoch == ack.epoch && ack.cumulative > session.acked;
         if newer {
             session.acked = ack.cumulative;
@@ -431,12 +489,9 @@ impl Meter {
             .entry(SessionId::of(&token.grant))
             .or_insert_with(|| Session::new(token, receipt.ack.epoch));
         if receipt.ack.epoch > session.epoch {
-            if let Some(old) = session.latest_receipt.take() {
+            if let Some(old) = session.roll_to(receipt.ack.epoch) {
                 self.close(session.token, old);
             }
-            session.epoch = receipt.ack.epoch;
-            session.delivered = 0;
-            session.acked = 0;
         }
         if receipt.ack.epoch < session.epoch {
             self.close(token, receipt);
@@ -794,5 +849,64 @@ mod tests {
         );
         f.meter.prune(5);
         assert_eq!(f.meter.session_count(), 0);
+    }
+
+    /// L8: the last receipt of an epoch that reaches the relay after the boundary still
+    /// counts: it closes that epoch higher instead of getting 409, and only that one epoch
+    /// back is accepted.
+    #[tokio::test]
+    async fn l8_a_late_receipt_of_the_epoch_just_left_closes_it_higher() {
+        let mut f = fixture(1_000);
+        let session = SigningKey::from_bytes(&[2; 32]);
+        let token = f.token(&session, 1 << 30);
+        let key = f
+            .meter
+            .admit(Some(&token), &f.consumer, &f.view, 0)
+            .unwrap();
+        assert_eq!(f.meter.take_credit(&key, 800).await, 800);
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 300), &f.view)
+            .unwrap();
+        f.view.epoch = 4;
+        f.meter
+            .admit(Some(&token), &f.consumer, &f.view, 0)
+            .unwrap();
+        // Epoch 3's tail arrives now: accepted up to what epoch 3 delivered.
+        assert_eq!(
+            f.meter
+                .accept_receipt(&f.receipt(&session, 3, 900), &f.view)
+                .unwrap_err(),
+            ReceiptRejection::BeyondDelivered {
+                claimed: 900,
+                delivered: 800
+            }
+        );
+        let late = f
+            .meter
+            .accept_receipt(&f.receipt(&session, 3, 800), &f.view)
+            .unwrap();
+        assert_eq!((late.acked, late.duplicate), (800, false));
+        let closed = f.meter.acknowledged(&f.consumer, 3);
+        assert_eq!(closed.len(), 1, "one closed receipt per session and epoch");
+        assert_eq!(closed[0].receipt.ack.cumulative, 800);
+        assert_eq!(
+            f.meter
+                .accept_receipt(&f.receipt(&session, 3, 500), &f.view)
+                .unwrap_err(),
+            ReceiptRejection::Stale {
+                claimed: 500,
+                acked: 800
+            }
+        );
+        // The new epoch counts on its own; two epochs back is refused.
+        assert_eq!(f.meter.position(&key), Some((4, 0)));
+        f.view.epoch = 6;
+        f.meter
+            .admit(Some(&token), &f.consumer, &f.view, 0)
+            .unwrap();
+        assert!(matches!(
+            f.meter.accept_receipt(&f.receipt(&session, 4, 0), &f.view),
+            Err(ReceiptRejection::WrongEpoch { got: 4, current: 6 })
+        ));
     }
 }

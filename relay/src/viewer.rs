@@ -248,6 +248,15 @@ impl Viewer {
     /// Signs a receipt for everything received so far; `post_now` sends it and waits.
     async fn acknowledge(&self, post_now: bool) -> Result<(), ViewerError> {
         let position = *self.position.lock().unwrap_or_else(|e| e.into_inner());
+        self.acknowledge_position(position, post_now).await
+    }
+
+    /// Signs a receipt for `position`; `post_now` sends it and waits.
+    async fn acknowledge_position(
+        &self,
+        position: Position,
+        post_now: bool,
+    ) -> Result<(), ViewerError> {
         let Some(node_key) = position.node_key else {
             return Ok(());
         };
@@ -285,8 +294,23 @@ impl Viewer {
         Ok(())
     }
 
-    /// Learns the relay's epoch and node key from a response; a new epoch counts from 0.
-    fn observe(&self, response: &reqwest::Response) -> Result<(), ViewerError> {
+    /// Learns the relay's epoch and node key from a response; a new epoch counts from 0, and
+    /// what the epoch left behind is acknowledged first, so its last bytes are paid (L8).
+    async fn observe(&self, response: &reqwest::Response) -> Result<(), ViewerError> {
+        let left = self.observe_headers(response)?;
+        if let Some(left) = left.filter(|p| p.received > 0) {
+            if let Err(e) = self.acknowledge_position(left, true).await {
+                tracing::debug!(error = %e, "acknowledging the epoch just left failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// The position update of `observe`; returns the position of the epoch it left, if any.
+    fn observe_headers(
+        &self,
+        response: &reqwest::Response,
+    ) -> Result<Option<Position>, ViewerError> {
         let header = |name: &'static str| {
             response
                 .headers()
@@ -301,14 +325,16 @@ impl Viewer {
         if let Ok(key) = header(NODE_KEY_HEADER).map(Pubkey::from_str) {
             position.node_key = key.ok();
         }
-        if epoch != position.epoch {
-            *position = Position {
-                epoch,
-                received: 0,
-                node_key: position.node_key,
-            };
+        if epoch == position.epoch {
+            return Ok(None);
         }
-        Ok(())
+        let left = *position;
+        *position = Position {
+            epoch,
+            received: 0,
+            node_key: position.node_key,
+        };
+        Ok(Some(left))
     }
 
     /// Downloads `path` of the token's consumer into `out`, acknowledging as bytes arrive,
@@ -357,7 +383,7 @@ impl Viewer {
             let status = response.status();
             if status == StatusCode::PAYMENT_REQUIRED {
                 // Everything received is acknowledged (and the epoch learned) before retrying.
-                if self.observe(&response).is_ok() {
+                if self.observe(&response).await.is_ok() {
                     self.acknowledge(true).await?;
                 }
                 last = "402 Payment Required".into();
@@ -373,7 +399,7 @@ impl Viewer {
                 let body = response.text().await.unwrap_or_default();
                 return Err(ViewerError::Refused { status, body });
             }
-            self.observe(&response)?;
+            self.observe(&response).await?;
             if content_type.is_none() {
                 content_type = response
                     .headers()
