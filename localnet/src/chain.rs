@@ -47,10 +47,54 @@ pub struct Simulation {
     pub units_consumed: u64,
 }
 
+/// Transaction statuses kept for getSignatureStatuses / getTransaction: the most recent.
+pub const MAX_STATUSES: usize = 100_000;
+
+/// Recorded transactions by signature, the most recent `capacity` of them: beyond it the
+/// oldest are forgotten, so a flood of transactions cannot grow the process without end (M10).
+pub struct Statuses {
+    by_signature: HashMap<Signature, Recorded>,
+    oldest_first: VecDeque<Signature>,
+    capacity: usize,
+}
+
+impl Statuses {
+    pub fn new(capacity: usize) -> Self {
+        Statuses {
+            by_signature: HashMap::new(),
+            oldest_first: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn insert(&mut self, signature: Signature, recorded: Recorded) {
+        if self.by_signature.insert(signature, recorded).is_none() {
+            self.oldest_first.push_back(signature);
+        }
+        while self.oldest_first.len() > self.capacity {
+            if let Some(oldest) = self.oldest_first.pop_front() {
+                self.by_signature.remove(&oldest);
+            }
+        }
+    }
+
+    pub fn get(&self, signature: &Signature) -> Option<&Recorded> {
+        self.by_signature.get(signature)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_signature.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_signature.is_empty()
+    }
+}
+
 pub struct Chain {
     ctx: ProgramTestContext,
     known_accounts: BTreeSet<Pubkey>,
-    statuses: HashMap<Signature, Recorded>,
+    statuses: Statuses,
     issued_blockhashes: VecDeque<(Hash, Instant)>,
     transaction_count: u64,
     started: Instant,
@@ -76,7 +120,7 @@ impl Chain {
         let mut chain = Chain {
             known_accounts: BTreeSet::from([ctx.payer.pubkey()]),
             ctx,
-            statuses: HashMap::new(),
+            statuses: Statuses::new(MAX_STATUSES),
             issued_blockhashes: VecDeque::new(),
             transaction_count: 0,
             started: Instant::now(),
@@ -198,6 +242,10 @@ impl Chain {
         self.statuses.get(signature)
     }
 
+    fn record_status(&mut self, signature: Signature, recorded: Recorded) {
+        self.statuses.insert(signature, recorded);
+    }
+
     /// Executes a transaction as a validator would. With `preflight`, a transaction that fails
     /// simulation is refused and costs nothing; without it, a failing transaction lands, pays
     /// its fee and is recorded with its error.
@@ -230,11 +278,17 @@ impl Chain {
                 units_consumed: 0,
             })?;
         let logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
-        self.known_accounts.extend(keys);
+        // Only a transaction that executed can have created or changed program accounts; a
+        // failed one (garbage sent with skipPreflight, say) adds only its fee payer (M10).
+        if outcome.result.is_ok() {
+            self.known_accounts.extend(keys);
+        } else {
+            self.known_accounts.extend(keys.first().copied());
+        }
         self.transaction_count += 1;
         self.landed_since_bank = true;
         let slot = self.slot().await;
-        self.statuses.insert(
+        self.record_status(
             signature,
             Recorded {
                 slot,
@@ -326,4 +380,29 @@ fn token_airdrop_instructions(
         ata::create_associated_token_account_idempotent(faucet, owner, mint, &token_program),
         transfer,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// M10: statuses are bounded; the newest are kept and the oldest forgotten.
+    #[test]
+    fn m10_statuses_keep_only_the_most_recent() {
+        let mut statuses = Statuses::new(3);
+        let signatures: Vec<Signature> = (0..5u8).map(|i| Signature::from([i; 64])).collect();
+        for (slot, signature) in signatures.iter().enumerate() {
+            let recorded = Recorded {
+                slot: slot as u64,
+                err: None,
+                logs: Vec::new(),
+            };
+            statuses.insert(*signature, recorded.clone());
+            statuses.insert(*signature, recorded);
+        }
+        assert_eq!(statuses.len(), 3);
+        assert!(statuses.get(&signatures[1]).is_none());
+        assert_eq!(statuses.get(&signatures[4]).map(|r| r.slot), Some(4));
+        assert_eq!(statuses.get(&signatures[2]).map(|r| r.slot), Some(2));
+    }
 }

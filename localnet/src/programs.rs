@@ -5,7 +5,9 @@ use anchor_lang::solana_program::entrypoint::ProgramResult;
 use solana_program_test::{processor, ProgramTest};
 
 /// Anchor 1.x ties the three entry arguments to one lifetime, while program-test hands them
-/// with independent ones; the copies are leaked, which a test or localnet process can afford.
+/// with independent ones. Earlier versions leaked a copy of each per instruction, so every
+/// simulation and preflight grew the process for good (review M10); now the references are
+/// only re-labelled for the duration of the call.
 macro_rules! native_entry {
     ($name:ident, $program:ident) => {
         fn $name<'a, 'b, 'c, 'd>(
@@ -13,9 +15,17 @@ macro_rules! native_entry {
             accounts: &'b [AccountInfo<'c>],
             data: &'d [u8],
         ) -> ProgramResult {
-            let program_id: &'c Pubkey = Box::leak(Box::new(*program_id));
-            let accounts: &'c [AccountInfo<'c>] = Box::leak(accounts.to_vec().into_boxed_slice());
-            let data: &'c [u8] = Box::leak(data.to_vec().into_boxed_slice());
+            // SAFETY: all three outlive this call, and the entry point keeps no reference to
+            // them past its return (Anchor's dispatch borrows them for the instruction only; a
+            // program cannot store an AccountInfo anywhere that outlives the instruction).
+            // Only the lifetime parameters change; layout and contents are untouched.
+            let (program_id, accounts, data) = unsafe {
+                (
+                    std::mem::transmute::<&'a Pubkey, &'c Pubkey>(program_id),
+                    std::mem::transmute::<&'b [AccountInfo<'c>], &'c [AccountInfo<'c>]>(accounts),
+                    std::mem::transmute::<&'d [u8], &'c [u8]>(data),
+                )
+            };
             $program::entry(program_id, accounts, data)
         }
     };
