@@ -395,4 +395,61 @@ mod tests {
         drop(cosigner);
         let _ = std::fs::remove_file(&path);
     }
+
+    /// L9: with a chain view only the previous and the current epoch are co-signed: a
+    /// co-signature for a future epoch could be banked past the caps, one for an old epoch
+    /// can no longer settle.
+    #[test]
+    fn l9_only_epochs_that_can_settle_are_cosigned() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let owner = Pubkey::new_unique();
+        let now = 1_000_000;
+        let snapshot = ChainSnapshot {
+            epoch: 4,
+            epoch_started_at: now,
+            epoch_duration_secs: 600,
+            spendable: u64::MAX,
+            price_per_gib: 1,
+            consumer: None,
+        };
+        let path = std::env::temp_dir().join(format!(
+            "media-gateway-l9-{}-{owner}.redb",
+            std::process::id()
+        ));
+        let cosigner = Cosigner {
+            config: media_sdk::pda::config(),
+            consumer: owner,
+            signers: Signers::from(key),
+            policy: Policy {
+                expiry_grace_secs: 60,
+                limits: CosignLimits {
+                    max_bytes_per_relay_epoch: u64::MAX,
+                    new_relay_bytes: u64::MAX,
+                    max_cosigned_bytes_per_epoch: u64::MAX,
+                    grow: true,
+                },
+            },
+            store: Store::open(&path).unwrap(),
+            clock: std::sync::Arc::new(ChainClock::fixed(snapshot, owner)),
+        };
+        let request = |epoch| CosignRequest {
+            node_key: Pubkey::new_unique().to_string(),
+            epoch,
+            sessions: Vec::new(),
+        };
+        for epoch in [0, 2, 5, u64::MAX] {
+            assert!(
+                matches!(
+                    cosigner.cosign(&request(epoch), now),
+                    Err(CosignError::EpochOutOfWindow { from: 3, to: 4, .. })
+                ),
+                "epoch {epoch}"
+            );
+        }
+        for epoch in [3, 4] {
+            assert_eq!(cosigner.cosign(&request(epoch), now).unwrap().cumulative, 0);
+        }
+        drop(cosigner);
+        let _ = std::fs::remove_file(&path);
+    }
 }
