@@ -292,6 +292,48 @@ mod tests {
         }
     }
 
+    /// The chain in epoch 4, which began at `now`.
+    fn epoch_4(now: i64, consumer: Option<Consumer>) -> ChainSnapshot {
+        ChainSnapshot {
+            epoch: 4,
+            epoch_started_at: now,
+            epoch_duration_secs: 600,
+            spendable: u64::MAX,
+            price_per_gib: 1,
+            consumer,
+        }
+    }
+
+    /// A co-signer that sees `snapshot`, without ceilings, its store in a fresh temp file.
+    fn cosigner_at(
+        snapshot: &ChainSnapshot,
+        owner: Pubkey,
+        signers: Signers,
+        test: &str,
+    ) -> (Cosigner, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "media-gateway-{test}-{}-{owner}.redb",
+            std::process::id()
+        ));
+        let cosigner = Cosigner {
+            config: media_sdk::pda::config(),
+            consumer: owner,
+            signers,
+            policy: Policy {
+                expiry_grace_secs: 60,
+                limits: CosignLimits {
+                    max_bytes_per_relay_epoch: u64::MAX,
+                    new_relay_bytes: u64::MAX,
+                    max_cosigned_bytes_per_epoch: u64::MAX,
+                    grow: true,
+                },
+            },
+            store: Store::open(&path).unwrap(),
+            clock: std::sync::Arc::new(ChainClock::fixed(snapshot.clone(), owner)),
+        };
+        (cosigner, path)
+    }
+
     /// M7: through a rotation the gateway co-signs each epoch with the key the program
     /// accepts for it, honors tokens its old key issued, and names the key it lacks.
     #[test]
@@ -302,37 +344,12 @@ mod tests {
         );
         let owner = Pubkey::new_unique();
         let now = 1_000_000;
-        let snapshot = ChainSnapshot {
-            epoch: 4,
-            epoch_started_at: now,
-            epoch_duration_secs: 600,
-            spendable: u64::MAX,
-            price_per_gib: 1,
-            consumer: Some(rotated(owner, &old, &new, 4)),
+        let snapshot = epoch_4(now, Some(rotated(owner, &old, &new, 4)));
+        let signers = Signers {
+            current: new.clone(),
+            previous: Some(old.clone()),
         };
-        let path = std::env::temp_dir().join(format!(
-            "media-gateway-m7-{}-{owner}.redb",
-            std::process::id()
-        ));
-        let cosigner = Cosigner {
-            config: media_sdk::pda::config(),
-            consumer: owner,
-            signers: Signers {
-                current: new.clone(),
-                previous: Some(old.clone()),
-            },
-            policy: Policy {
-                expiry_grace_secs: 60,
-                limits: CosignLimits {
-                    max_bytes_per_relay_epoch: u64::MAX,
-                    new_relay_bytes: u64::MAX,
-                    max_cosigned_bytes_per_epoch: u64::MAX,
-                    grow: false,
-                },
-            },
-            store: Store::open(&path).unwrap(),
-            clock: std::sync::Arc::new(ChainClock::fixed(snapshot.clone(), owner)),
-        };
+        let (cosigner, path) = cosigner_at(&snapshot, owner, signers, "m7");
         // A token issued before the rotation, by the old key.
         let session = SigningKey::from_bytes(&[3; 32]);
         let token = SessionGrant {
@@ -404,34 +421,7 @@ mod tests {
         let key = SigningKey::from_bytes(&[9; 32]);
         let owner = Pubkey::new_unique();
         let now = 1_000_000;
-        let snapshot = ChainSnapshot {
-            epoch: 4,
-            epoch_started_at: now,
-            epoch_duration_secs: 600,
-            spendable: u64::MAX,
-            price_per_gib: 1,
-            consumer: None,
-        };
-        let path = std::env::temp_dir().join(format!(
-            "media-gateway-l9-{}-{owner}.redb",
-            std::process::id()
-        ));
-        let cosigner = Cosigner {
-            config: media_sdk::pda::config(),
-            consumer: owner,
-            signers: Signers::from(key),
-            policy: Policy {
-                expiry_grace_secs: 60,
-                limits: CosignLimits {
-                    max_bytes_per_relay_epoch: u64::MAX,
-                    new_relay_bytes: u64::MAX,
-                    max_cosigned_bytes_per_epoch: u64::MAX,
-                    grow: true,
-                },
-            },
-            store: Store::open(&path).unwrap(),
-            clock: std::sync::Arc::new(ChainClock::fixed(snapshot, owner)),
-        };
+        let (cosigner, path) = cosigner_at(&epoch_4(now, None), owner, Signers::from(key), "l9");
         let request = |epoch| CosignRequest {
             node_key: Pubkey::new_unique().to_string(),
             epoch,

@@ -172,9 +172,11 @@ impl Provider {
             .ok_or_else(|| error!(MediaError::MathOverflow))
     }
 
-    /// Serves (and settles) epochs while active, and the epoch it deactivated in.
+    /// Serves (and settles) the epochs from its (latest) registration on while active, and
+    /// those up to the one it deactivated in: not the epochs it spent deactivated before
+    /// registering again (review L-8).
     pub fn serves(&self, epoch: u64) -> bool {
-        self.is_active() || epoch <= self.deactivated_epoch
+        (self.is_active() && epoch >= self.registered_epoch) || epoch <= self.deactivated_epoch
     }
 
     pub fn add_fees(&mut self, amount: u64) -> Result<()> {
@@ -361,5 +363,23 @@ mod tests {
             p.deactivate(5).unwrap_err(),
             error!(MediaError::ProviderInactive)
         );
+    }
+
+    /// L-8: a provider that comes back serves its deactivation epoch and the epochs from its
+    /// return, not those in between (whatever the consumer co-signed for them).
+    #[test]
+    fn l8_the_epochs_spent_deactivated_are_not_served() {
+        let mut p = provider();
+        p.deactivate(4).unwrap();
+        let again = Registration {
+            node_key: p.node_key,
+            kind: ProviderKind::Edge,
+            endpoint: String::new(),
+            region: [0; REGION_LEN],
+            bond: 50,
+        };
+        p.reactivate(again, 7).unwrap();
+        let served: Vec<u64> = (2..9).filter(|e| p.serves(*e)).collect();
+        assert_eq!(served, [2, 3, 4, 7, 8]);
     }
 }

@@ -429,6 +429,10 @@ async fn l8_a_deactivated_provider_registers_again_once_its_bond_is_released() {
         (pubkey(&first), 0)
     );
     assert!(!p.accepts_node_key(&pubkey(&first), 1));
+    assert!(
+        p.serves(0) && p.serves(1),
+        "its deactivation epoch and those from its return"
+    );
     assert_eq!(env.config().await.provider_stake_next, 30 * MEDIA);
     assert_eq!(
         env.stake_account(&alice.pubkey()).await.provider_bond,
