@@ -376,3 +376,55 @@ async fn m1_a_partly_paid_receipt_is_settled_in_full_after_a_deposit() {
     assert_eq!(market.lane_settled(0, epoch).await, owed);
     assert!(settler.store.unsettled().unwrap().is_empty());
 }
+
+/// M8: a receipt whose lane cannot be read (here: not opened yet) skips that lane only; the
+/// others settle in the same round, and it waits for a later one.
+#[tokio::test]
+async fn m8_a_lane_that_cannot_be_read_does_not_hold_up_the_round() {
+    let market = Market::open().await;
+    let (settler, _) = settler(&market, false).await;
+    let epoch = market.network.epoch().await;
+    let (_owner, laneless) = market.network.provider().await;
+    let waiting = market.receipt_from(&laneless, 0, epoch, 1 << 30);
+    let good = market.receipt(1, epoch, 2 << 30);
+    settler.store.put_all(&[waiting, good]).unwrap();
+    let round = settler.round(epoch).await.unwrap();
+    assert_eq!((round.settled, round.transactions), (1, 1), "{round:?}");
+    assert_eq!(market.lane_settled(1, epoch).await, 2 << 30);
+    assert_eq!(
+        settler.store.unsettled().unwrap().len(),
+        1,
+        "the laneless receipt waits for its lane"
+    );
+}
+
+/// L14: a provider's same-parity reward slot that nobody has accrued blocks its settlement two
+/// epochs later (`RewardSlotNotAccrued`, no crank running); the keeper accrues that slot
+/// itself and the receipt settles, in that round or the next.
+#[tokio::test]
+async fn l14_the_keeper_accrues_a_blocking_reward_slot_itself() {
+    let market = Market::open_with(Network::start_with_epochs(1).await).await;
+    let (settler, _) = settler(&market, false).await;
+    let first = market.network.epoch().await;
+    settler
+        .store
+        .put_all(&[market.receipt(0, first, 1 << 30)])
+        .unwrap();
+    assert_eq!(settler.round(first).await.unwrap().settled, 1);
+    market.network.advance_to_epoch(first + 2).await;
+    let later = market.network.epoch().await;
+    assert_eq!(later % 2, first % 2, "the same reward slot");
+    settler
+        .store
+        .put_all(&[market.receipt(0, later, 1 << 30)])
+        .unwrap();
+    let blocked = settler.round(later).await.unwrap();
+    assert_eq!(
+        (blocked.settled, blocked.failed_transactions),
+        (0, 1),
+        "{blocked:?}"
+    );
+    let next = settler.round(later).await.unwrap();
+    assert_eq!(next.settled, 1, "{next:?}");
+    assert_eq!(market.lane_settled(0, later).await, 1 << 30);
+}
