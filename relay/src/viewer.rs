@@ -451,6 +451,22 @@ impl Viewer {
     }
 }
 
+/// Whether a request's `Host` names this machine as a player would (`localhost`, or an IP
+/// address with any port) rather than some web site's domain. A page that rebinds its own
+/// domain to 127.0.0.1 sends its domain as Host, so it cannot spend the viewer's session
+/// through the proxy (review I3).
+pub fn host_is_not_a_foreign_name(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        // "[::1]:8081", "127.0.0.1:8081", "localhost:8081"; a bare IPv6 literal has colons too.
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
 /// A local HTTP proxy for stock players (ffmpeg, VLC, a browser): `GET /{path}` is fetched
 /// through the relay with the viewer's session, receipts and all, and returned whole.
 pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
@@ -458,7 +474,19 @@ pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
     use axum::http::{header, StatusCode as Status};
     use axum::response::{IntoResponse, Response};
 
-    async fn serve(State(viewer): State<Arc<Viewer>>, Path(path): Path<String>) -> Response {
+    async fn serve(
+        State(viewer): State<Arc<Viewer>>,
+        Path(path): Path<String>,
+        headers: axum::http::HeaderMap,
+    ) -> Response {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        if !host.is_some_and(host_is_not_a_foreign_name) {
+            return (
+                Status::FORBIDDEN,
+                "the player proxy answers requests addressed to localhost or an IP address only",
+            )
+                .into_response();
+        }
         let mut body = Vec::new();
         match viewer.download(&path, &mut body).await {
             Ok(download) => {
@@ -481,4 +509,35 @@ pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
     axum::Router::new()
         .route("/{*path}", axum::routing::get(serve))
         .with_state(viewer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_is_not_a_foreign_name;
+
+    /// I3: the player proxy answers to localhost and IP addresses, not to a web site's name
+    /// that was rebound to 127.0.0.1.
+    #[test]
+    fn i3_only_local_names_and_addresses_reach_the_player_proxy() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8081",
+            "127.0.0.1:8081",
+            "127.0.0.1",
+            "[::1]:8081",
+            "::1",
+            "192.168.1.20:8081",
+        ] {
+            assert!(host_is_not_a_foreign_name(ok), "{ok}");
+        }
+        for refused in [
+            "evil.example:8081",
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8081",
+            "",
+        ] {
+            assert!(!host_is_not_a_foreign_name(refused), "{refused}");
+        }
+    }
 }

@@ -133,6 +133,15 @@ async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy = format!("http://{}/live/index.m3u8", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, player_proxy(viewer)).await });
+    // I3: a web page that rebinds its own name to 127.0.0.1 reaches the proxy with that name
+    // as Host, and is refused before any fetch.
+    let rebound = reqwest::Client::new()
+        .get(&proxy)
+        .header("host", "evil.example:8081")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), reqwest::StatusCode::FORBIDDEN);
 
     let output = dir.join("played.ts");
     let played = tokio::task::spawn_blocking({
