@@ -7,7 +7,7 @@ use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
 use moka::Expiry;
-use reqwest::header::{HeaderMap, CACHE_CONTROL, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, CACHE_CONTROL, CONTENT_TYPE, DATE, EXPIRES};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -146,7 +146,9 @@ fn into_object(fetched: Fetched) -> Object {
 }
 
 /// How long a 200 response stays fresh: `s-maxage` or `max-age` when given, nothing for
-/// `no-store`, `no-cache` or `private`, else the defaults for playlists and for other media.
+/// `no-store`, `no-cache` or `private`, else `Expires` (counted from the origin's `Date`, or
+/// from now; a date that does not parse or has passed means stale at once), else the
+/// defaults for playlists and for other media.
 pub fn freshness(headers: &HeaderMap, playlist: bool) -> Option<Duration> {
     let directives: Vec<String> = headers
         .get_all(CACHE_CONTROL)
@@ -171,9 +173,29 @@ pub fn freshness(headers: &HeaderMap, playlist: bool) -> Option<Duration> {
     match seconds("s-maxage").or_else(|| seconds("max-age")) {
         Some(0) => None,
         Some(secs) => Some(Duration::from_secs(secs)),
-        None if playlist => Some(DEFAULT_PLAYLIST_TTL),
-        None => Some(DEFAULT_OBJECT_TTL),
+        None => match headers.get(EXPIRES) {
+            Some(expires) => expires_in(expires, headers.get(DATE)),
+            None if playlist => Some(DEFAULT_PLAYLIST_TTL),
+            None => Some(DEFAULT_OBJECT_TTL),
+        },
     }
+}
+
+/// What is left of an `Expires` date, seen from the response's `Date` (or now).
+fn expires_in(
+    expires: &reqwest::header::HeaderValue,
+    date: Option<&reqwest::header::HeaderValue>,
+) -> Option<Duration> {
+    let parse = |v: &reqwest::header::HeaderValue| {
+        v.to_str()
+            .ok()
+            .and_then(|t| httpdate::parse_http_date(t).ok())
+    };
+    let expires = parse(expires)?;
+    let now = date
+        .and_then(parse)
+        .unwrap_or_else(std::time::SystemTime::now);
+    expires.duration_since(now).ok().filter(|d| !d.is_zero())
 }
 
 /// HLS playlists by content type or extension.
@@ -229,5 +251,43 @@ mod tests {
             HeaderValue::from_static("application/vnd.apple.mpegurl"),
         );
         assert!(is_playlist("/live/index", &h));
+    }
+
+    /// I2: without max-age, `Expires` decides, counted from the origin's `Date`.
+    #[test]
+    fn i2_expires_is_read_when_max_age_is_absent() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            DATE,
+            HeaderValue::from_static("Wed, 02 Dec 2026 00:00:00 GMT"),
+        );
+        h.insert(
+            EXPIRES,
+            HeaderValue::from_static("Wed, 02 Dec 2026 00:00:30 GMT"),
+        );
+        assert_eq!(freshness(&h, false), Some(Duration::from_secs(30)));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=5"));
+        assert_eq!(
+            freshness(&h, false),
+            Some(Duration::from_secs(5)),
+            "max-age wins"
+        );
+        let mut past = HeaderMap::new();
+        past.insert(
+            DATE,
+            HeaderValue::from_static("Wed, 02 Dec 2026 00:00:30 GMT"),
+        );
+        past.insert(
+            EXPIRES,
+            HeaderValue::from_static("Wed, 02 Dec 2026 00:00:00 GMT"),
+        );
+        assert_eq!(freshness(&past, true), None);
+        let mut invalid = HeaderMap::new();
+        invalid.insert(EXPIRES, HeaderValue::from_static("0"));
+        assert_eq!(
+            freshness(&invalid, false),
+            None,
+            "an invalid date is already expired"
+        );
     }
 }
