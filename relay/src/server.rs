@@ -63,7 +63,8 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .with_state(relay)
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the Unix epoch, by this machine's clock.
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

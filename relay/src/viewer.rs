@@ -105,12 +105,6 @@ fn gateway_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// One viewer session with one relay.
 pub struct Viewer {
     http: reqwest::Client,
@@ -189,7 +183,12 @@ impl Viewer {
     async fn token_for_request(&self) -> String {
         let token = self.token();
         if let Some(renewal) = &self.renewal {
-            if token.grant.expires_at.saturating_sub(unix_now()) < RENEW_BEFORE_SECS {
+            if token
+                .grant
+                .expires_at
+                .saturating_sub(crate::server::unix_now())
+                < RENEW_BEFORE_SECS
+            {
                 let renewed = request_token(
                     &renewal.http,
                     &renewal.gateway,

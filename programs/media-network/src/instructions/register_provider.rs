@@ -3,8 +3,8 @@ use crate::errors::MediaError;
 use crate::events::ProviderRegistered;
 use crate::pda_account::{create_program_account, load, store};
 use crate::state::{
-    parse_region, validate_endpoint, Config, EpochBytes, NodeKey, Provider, ProviderKind,
-    ProviderStatus, Registration, StakeAccount,
+    parse_region, validate_endpoint, Config, NodeKey, Provider, ProviderKind, Registration,
+    StakeAccount,
 };
 use anchor_lang::prelude::*;
 
@@ -91,27 +91,7 @@ pub fn handler(ctx: Context<RegisterProvider>, args: RegisterProviderArgs) -> Re
             store(&ctx.accounts.provider, &provider)?;
         }
         None => {
-            let provider = Provider {
-                bump: ctx.bumps.provider,
-                owner,
-                node_key,
-                kind: registration.kind,
-                status: ProviderStatus::Active,
-                endpoint: registration.endpoint,
-                region,
-                // The bond counts from the next epoch, whose provider-stake total S includes it.
-                bond_current: 0,
-                bond_next: args.bond,
-                bond_previous: 0,
-                bond_epoch: epoch,
-                registered_epoch: epoch,
-                deactivated_epoch: 0,
-                reward_slots: [EpochBytes::EMPTY; 2],
-                fees_claimable: 0,
-                rewards_claimable: 0,
-                retired_node_key: Pubkey::default(),
-                retired_key_last_epoch: 0,
-            };
+            let provider = Provider::register(ctx.bumps.provider, owner, registration, epoch);
             create_program_account(
                 &ctx.accounts.owner,
                 &ctx.accounts.provider,

@@ -106,6 +106,31 @@ impl Provider {
         Ok(())
     }
 
+    /// A provider registered for the first time in `epoch`: its bond counts from the next
+    /// epoch, whose provider-stake total S includes it.
+    pub fn register(bump: u8, owner: Pubkey, first: Registration, epoch: u64) -> Provider {
+        Provider {
+            bump,
+            owner,
+            node_key: first.node_key,
+            kind: first.kind,
+            status: ProviderStatus::Active,
+            endpoint: first.endpoint,
+            region: first.region,
+            bond_current: 0,
+            bond_next: first.bond,
+            bond_previous: 0,
+            bond_epoch: epoch,
+            registered_epoch: epoch,
+            deactivated_epoch: 0,
+            reward_slots: [EpochBytes::EMPTY; 2],
+            fees_claimable: 0,
+            rewards_claimable: 0,
+            retired_node_key: Pubkey::default(),
+            retired_key_last_epoch: 0,
+        }
+    }
+
     /// Serves again after a deactivation (review L-8), keeping what it has earned and not yet
     /// claimed. The caller has bonded `bond` anew (possible once the old bond was released). A
     /// new node key retires the old one as a rotation would.
@@ -323,26 +348,18 @@ mod tests {
     }
 
     fn provider() -> Provider {
-        Provider {
-            bump: 0,
-            owner: Pubkey::default(),
-            node_key: Pubkey::default(),
-            kind: ProviderKind::Edge,
-            status: ProviderStatus::Active,
-            endpoint: String::new(),
-            region: [0; REGION_LEN],
-            bond_current: 0,
-            bond_next: 50,
-            bond_previous: 0,
-            bond_epoch: 3,
-            registered_epoch: 3,
-            deactivated_epoch: 0,
-            reward_slots: [EpochBytes::EMPTY; 2],
-            fees_claimable: 0,
-            rewards_claimable: 0,
-            retired_node_key: Pubkey::default(),
-            retired_key_last_epoch: 0,
-        }
+        Provider::register(
+            0,
+            Pubkey::default(),
+            Registration {
+                node_key: Pubkey::default(),
+                kind: ProviderKind::Edge,
+                endpoint: String::new(),
+                region: [0; REGION_LEN],
+                bond: 50,
+            },
+            3,
+        )
     }
 
     #[test]
