@@ -61,6 +61,9 @@ pub struct GatewayConfig {
     pub new_relay_bytes: u64,
     /// Co-signed for all relays together in one epoch at most.
     pub max_cosigned_bytes_per_epoch: u64,
+    /// `POST /cosign` per peer address (`[cosign_rate] per_minute, burst`); over it the answer
+    /// is 429 before the body is read (review M3).
+    pub cosign_rate: media_service::rate::PeerQuota,
     pub expiry_grace_secs: i64,
     /// Solana RPC endpoint to read the current epoch from, so the records of epochs that can
     /// no longer settle are pruned; absent: they are kept.
@@ -99,6 +102,7 @@ impl Default for GatewayConfig {
             max_bytes_per_relay_epoch: TIB,
             new_relay_bytes: 16 * GIB,
             max_cosigned_bytes_per_epoch: 16 * TIB,
+            cosign_rate: Default::default(),
             expiry_grace_secs: 3_600,
             rpc_url: None,
             prune_interval_secs: 60,

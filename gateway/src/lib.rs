@@ -88,6 +88,7 @@ pub fn build(
         },
         chain_refresh: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
         store_health: Default::default(),
+        cosign_rate: media_service::rate::PeerRateLimit::new(config.cosign_rate),
     }))
 }
 

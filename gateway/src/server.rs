@@ -28,6 +28,8 @@ pub struct Gateway {
     pub chain_refresh: std::time::Duration,
     /// Whether the store still works; `/health` reports it.
     pub store_health: Arc<media_service::StoreHealth>,
+    /// `POST /cosign` per peer address (review M3).
+    pub cosign_rate: Arc<media_service::rate::PeerRateLimit>,
 }
 
 /// A session request is one small JSON object.
@@ -43,7 +45,12 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         )
         .route(
             "/cosign",
-            post(cosign).layer(DefaultBodyLimit::max(MAX_COSIGN_REQUEST_BYTES)),
+            post(cosign)
+                .layer(DefaultBodyLimit::max(MAX_COSIGN_REQUEST_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    gateway.cosign_rate.clone(),
+                    media_service::rate::limit_by_peer,
+                )),
         )
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))

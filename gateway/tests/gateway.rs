@@ -527,6 +527,43 @@ async fn h1_cosign_requests_have_an_explicit_size_and_count_limit() {
     gw.stop().await;
 }
 
+/// M3: one address flooding `/cosign` gets 429 with Retry-After once over its burst; a relay
+/// at another address is still served.
+#[tokio::test]
+async fn m3_a_cosign_flood_from_one_address_is_rate_limited() {
+    let consumer = Pubkey::new_unique();
+    let gw = start_with(GatewayConfig {
+        consumer: Some(consumer),
+        store: temp_store(),
+        cosign_rate: media_service::rate::PeerQuota {
+            per_minute: 1,
+            burst: 2,
+        },
+        ..GatewayConfig::default()
+    })
+    .await;
+    let from = |source: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(source))
+            .build()
+            .unwrap()
+    };
+    let body = json!({"node_key": Pubkey::new_unique().to_string(), "epoch": 1, "sessions": []});
+    let post = |client: reqwest::Client| {
+        let request = client.post(format!("{}/cosign", gw.url)).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let flooder = from([127, 0, 0, 1]);
+    for _ in 0..2 {
+        assert_ne!(post(flooder.clone()).await.status(), 429);
+    }
+    let limited = post(flooder.clone()).await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "60");
+    assert_ne!(post(from([127, 0, 0, 2])).await.status(), 429);
+    gw.stop().await;
+}
+
 /// M11: the consumer's owner key is refused as the gateway's signer.
 #[test]
 fn m11_the_owner_key_cannot_be_the_gateway_key() {

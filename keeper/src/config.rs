@@ -33,6 +33,9 @@ pub struct KeeperConfig {
     /// more is owed, so settlements that cost more than they earn are not sent; receipts the
     /// consumer's escrow cannot pay at all are never sent.
     pub min_keeper_fee: u64,
+    /// `POST /receipts` per peer address (`[receipts_rate] per_minute, burst`); over it the
+    /// answer is 429 before the body is read (review M3).
+    pub receipts_rate: media_service::rate::PeerQuota,
 }
 
 impl Default for KeeperConfig {
@@ -50,6 +53,7 @@ impl Default for KeeperConfig {
             chain_refresh_secs: 5,
             cranks: Switches::default(),
             min_keeper_fee: 0,
+            receipts_rate: Default::default(),
         }
     }
 }

@@ -121,6 +121,7 @@ pub async fn run(
         on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
         unknown: std::sync::Mutex::new(chain::UnknownKeys::default()),
         store_health: Default::default(),
+        receipts_rate: media_service::rate::PeerRateLimit::new(config.receipts_rate),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
     let probed = keeper.store.clone();

@@ -33,6 +33,8 @@ pub struct Keeper {
     pub unknown: std::sync::Mutex<UnknownKeys>,
     /// Whether the store still works; `/health` reports it.
     pub store_health: Arc<media_service::StoreHealth>,
+    /// `POST /receipts` per peer address (review M3).
+    pub receipts_rate: Arc<media_service::rate::PeerRateLimit>,
 }
 
 impl Keeper {
@@ -92,7 +94,13 @@ fn read_could_help(
 
 pub fn router(keeper: Arc<Keeper>) -> Router {
     Router::new()
-        .route("/receipts", post(ingest))
+        .route(
+            "/receipts",
+            post(ingest).layer(axum::middleware::from_fn_with_state(
+                keeper.receipts_rate.clone(),
+                media_service::rate::limit_by_peer,
+            )),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(keeper)

@@ -6,6 +6,7 @@
 //!   `cache`: byte-budgeted LRU with collapsing and
 //!   freshness; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
 //!   view and lanes; `server`: the HTTP routes; `viewer`: the client side.
+pub mod acks;
 pub mod cache;
 pub mod chain;
 pub mod config;
@@ -105,6 +106,7 @@ pub async fn run(
             .iter()
             .map(|c| (c.owner, c.origin.clone()))
             .collect(),
+        acks: acks::AckWriter::start(store.clone()),
         store,
         debts,
         metrics: metrics_handle(),

@@ -45,8 +45,9 @@ pub struct Relay {
     pub view: SharedView,
     /// Consumer owner → origin base URL.
     pub origins: HashMap<Pubkey, Url>,
-    /// Viewer receipts are stored here before they are acknowledged.
     pub store: Arc<crate::store::Store>,
+    /// Viewer receipts are committed through it, in groups, before they are acknowledged.
+    pub acks: crate::acks::AckWriter,
     /// What each consumer's gateway has yet to co-sign.
     pub debts: Arc<crate::debt::Debts>,
     pub metrics: PrometheusHandle,
@@ -338,18 +339,12 @@ async fn receipt(State(relay): State<Arc<Relay>>, body: String) -> Response {
         Ok(checked) if checked.duplicate => Ok(relay.meter.record_receipt(&checked)),
         Ok(checked) => {
             // Durable before acknowledged: a receipt the viewer saw accepted survives a crash.
-            let store = relay.store.clone();
-            let saved = tokio::task::spawn_blocking(move || {
-                store.save_viewer_receipt(&checked.token, &checked.receipt)
-            })
-            .await;
-            match saved {
-                Ok(Ok(())) => Ok(relay.meter.record_receipt(&checked)),
-                Ok(Err(e)) => {
+            match relay.acks.save(checked.token, checked.receipt).await {
+                Ok(()) => Ok(relay.meter.record_receipt(&checked)),
+                Err(e) => {
                     tracing::error!(error = %e, "storing a viewer receipt failed");
                     return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
                 }
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
         }
         Err(rejection) => Err(rejection),

@@ -120,20 +120,31 @@ impl Store {
         token: &SessionToken,
         receipt: &ViewerReceipt,
     ) -> Result<(), StoreError> {
-        let key = viewer_key(receipt);
+        self.save_viewer_receipts(&[(*token, *receipt)])
+    }
+
+    /// `save_viewer_receipt` for each of `batch`, in one durable commit (the relay's group
+    /// commit of acknowledgements: one fsync for all receipts that arrived meanwhile).
+    pub fn save_viewer_receipts(
+        &self,
+        batch: &[(SessionToken, ViewerReceipt)],
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut table = txn.open_table(VIEWER_RECEIPTS).map_err(err)?;
-            let stored = table
-                .get(&key[..])
-                .map_err(err)?
-                .and_then(|v| decode_viewer_row(v.value()))
-                .map(|(_, receipt)| receipt);
-            if stored.is_none_or(|s| s.ack.cumulative < receipt.ack.cumulative) {
-                let mut value = Vec::with_capacity(SESSION_TOKEN_LEN + VIEWER_RECEIPT_LEN);
-                value.extend_from_slice(&token.encode());
-                value.extend_from_slice(&receipt.encode());
-                table.insert(&key[..], &value[..]).map_err(err)?;
+            for (token, receipt) in batch {
+                let key = viewer_key(receipt);
+                let stored = table
+                    .get(&key[..])
+                    .map_err(err)?
+                    .and_then(|v| decode_viewer_row(v.value()))
+                    .map(|(_, receipt)| receipt);
+                if stored.is_none_or(|s| s.ack.cumulative < receipt.ack.cumulative) {
+                    let mut value = Vec::with_capacity(SESSION_TOKEN_LEN + VIEWER_RECEIPT_LEN);
+                    value.extend_from_slice(&token.encode());
+                    value.extend_from_slice(&receipt.encode());
+                    table.insert(&key[..], &value[..]).map_err(err)?;
+                }
             }
         }
         txn.commit().map_err(err)
@@ -259,7 +270,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
     use media_sdk::receipt::{pubkey_of, ReceiptV1};
@@ -307,7 +318,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
-    fn session_row(
+    pub(crate) fn session_row(
         consumer: &Pubkey,
         epoch: u64,
         cumulative: u64,

@@ -466,8 +466,69 @@ pub fn host_is_not_a_foreign_name(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
+/// Whether a browser says the request comes from a page of another site (`Sec-Fetch-Site`
+/// `cross-site` or `same-site`, or an `Origin` that is not local). Players and a URL typed in
+/// the address bar send none of that (or `none`/`same-origin`); a page elsewhere that makes
+/// the viewer's browser fetch through the proxy would spend the viewer's session (review I3).
+pub fn sent_by_a_foreign_page(headers: &axum::http::HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
+    let foreign_site =
+        value("sec-fetch-site").is_some_and(|site| !matches!(site, "none" | "same-origin"));
+    let foreign_origin = value("origin").is_some_and(|origin| {
+        let host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        !host.is_some_and(host_is_not_a_foreign_name)
+    });
+    foreign_site || foreign_origin
+}
+
+/// The most the player proxy buffers for one object; larger ones are cut with 502 (fetch them
+/// with `media fetch`). HLS and DASH segments are a few MiB.
+pub const MAX_PROXIED_OBJECT_BYTES: usize = 256 << 20;
+
+/// A buffer that refuses to grow past its limit, so one huge object cannot exhaust memory.
+struct BoundedBuffer {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for BoundedBuffer {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.bytes.len().saturating_add(data.len()) > this.limit {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the object is larger than the player proxy buffers ({} bytes)",
+                this.limit
+            ))));
+        }
+        this.bytes.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// A local HTTP proxy for stock players (ffmpeg, VLC, a browser): `GET /{path}` is fetched
-/// through the relay with the viewer's session, receipts and all, and returned whole.
+/// through the relay with the viewer's session, receipts and all, and returned whole (up to
+/// `MAX_PROXIED_OBJECT_BYTES`). It answers only requests addressed to this machine and not
+/// made by another site's page.
 pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
     use axum::extract::{Path, State};
     use axum::http::{header, StatusCode as Status};
@@ -486,9 +547,20 @@ pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
             )
                 .into_response();
         }
-        let mut body = Vec::new();
+        if sent_by_a_foreign_page(&headers) {
+            return (
+                Status::FORBIDDEN,
+                "the player proxy does not answer requests made by another site's page",
+            )
+                .into_response();
+        }
+        let mut body = BoundedBuffer {
+            bytes: Vec::new(),
+            limit: MAX_PROXIED_OBJECT_BYTES,
+        };
         match viewer.download(&path, &mut body).await {
             Ok(download) => {
+                let body = body.bytes;
                 let content_type = download
                     .content_type
                     .unwrap_or_else(|| "application/octet-stream".into());
@@ -512,7 +584,7 @@ pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
 
 #[cfg(test)]
 mod tests {
-    use super::host_is_not_a_foreign_name;
+    use super::{host_is_not_a_foreign_name, sent_by_a_foreign_page, BoundedBuffer};
 
     /// I3: the player proxy answers to localhost and IP addresses, not to a web site's name
     /// that was rebound to 127.0.0.1.
@@ -538,5 +610,52 @@ mod tests {
         ] {
             assert!(!host_is_not_a_foreign_name(refused), "{refused}");
         }
+    }
+
+    /// I3: a page of another site cannot make the viewer's browser fetch through the proxy;
+    /// players and a URL typed in the address bar can.
+    #[test]
+    fn i3_requests_made_by_another_sites_page_are_refused() {
+        use axum::http::HeaderMap;
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, value.parse().unwrap());
+            }
+            headers
+        };
+        for allowed in [
+            with(&[]),
+            with(&[("sec-fetch-site", "none")]),
+            with(&[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "http://127.0.0.1:8081"),
+            ]),
+            with(&[("origin", "http://localhost:8081")]),
+        ] {
+            assert!(!sent_by_a_foreign_page(&allowed), "{allowed:?}");
+        }
+        for refused in [
+            with(&[("sec-fetch-site", "cross-site")]),
+            with(&[("sec-fetch-site", "same-site")]),
+            with(&[("origin", "https://evil.example")]),
+            with(&[("origin", "null")]),
+        ] {
+            assert!(sent_by_a_foreign_page(&refused), "{refused:?}");
+        }
+    }
+
+    /// I3: the proxy's buffer stops at its limit instead of growing with the object.
+    #[tokio::test]
+    async fn i3_the_proxy_buffer_is_bounded() {
+        use tokio::io::AsyncWriteExt;
+        let mut buffer = BoundedBuffer {
+            bytes: Vec::new(),
+            limit: 10,
+        };
+        buffer.write_all(&[1; 8]).await.unwrap();
+        let refused = buffer.write_all(&[2; 3]).await.unwrap_err();
+        assert!(refused.to_string().contains("larger"), "{refused}");
+        assert_eq!(buffer.bytes.len(), 8);
     }
 }

@@ -2,6 +2,7 @@
 //! logging to stderr, one Prometheus recorder per process, a shutdown signal, and the error
 //! type of their embedded stores.
 pub mod http;
+pub mod rate;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -88,7 +89,7 @@ pub fn reserve_stdout(program_logs: ProgramLogs) -> std::io::Result<std::fs::Fil
 }
 
 /// An embedded store's failure, named by the store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{store} store: {message}")]
 pub struct StoreError {
     pub store: &'static str,

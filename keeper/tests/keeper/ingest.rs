@@ -81,18 +81,17 @@ async fn forged_malformed_and_wrong_epoch_receipts_are_rejected_with_reasons_and
     assert_eq!(market.escrow(1).await, ESCROW);
 }
 
-/// M9: a refusal that a fresher view might lift (here an unknown node key) is answered `retry`
-/// while the keeper cannot read the chain, so relays post it again instead of giving it up;
-/// an epoch beyond the next one is refused for good (no read could help it, L11).
-#[tokio::test]
-async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
-    use anchor_lang::prelude::Pubkey;
+/// A keeper at epoch 3 that cannot read the chain (nothing listens at its RPC address), served
+/// the way `media-keeper` serves it; its URL and store directory.
+async fn start_offline_keeper(
+    name: &str,
+    receipts_rate: media_service::rate::PeerQuota,
+) -> (String, std::path::PathBuf) {
     use media_keeper::chain::{ChainCache, ReadGate, ON_DEMAND_MIN_INTERVAL};
     use media_keeper::server::{router, Keeper};
-    use media_sdk::receipt::ReceiptV1;
     use std::sync::{Arc, RwLock};
 
-    let dir = std::env::temp_dir().join(format!("media-keeper-m9-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("media-keeper-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let store = Arc::new(media_keeper::store::Store::open(&dir.join("keeper.redb")).unwrap());
@@ -104,7 +103,6 @@ async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
     let keeper = Arc::new(Keeper {
         store,
         chain: Arc::new(RwLock::new(Arc::new(view))),
-        // Nothing listens there: every chain read fails at once.
         cluster: Arc::new(media_sdk::client::Cluster::new(
             "http://127.0.0.1:9",
             solana_commitment_config::CommitmentConfig::confirmed(),
@@ -113,11 +111,28 @@ async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
         on_demand: tokio::sync::Mutex::new(ReadGate::new(ON_DEMAND_MIN_INTERVAL)),
         unknown: Default::default(),
         store_health: Default::default(),
+        receipts_rate: media_service::rate::PeerRateLimit::new(receipts_rate),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(keeper)).await });
+    tokio::spawn(media_service::http::serve(
+        listener,
+        router(keeper),
+        Default::default(),
+        std::future::pending(),
+    ));
+    (url, dir)
+}
 
+/// M9: a refusal that a fresher view might lift (here an unknown node key) is answered `retry`
+/// while the keeper cannot read the chain, so relays post it again instead of giving it up;
+/// an epoch beyond the next one is refused for good (no read could help it, L11).
+#[tokio::test]
+async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
+    use anchor_lang::prelude::Pubkey;
+    use media_sdk::receipt::ReceiptV1;
+
+    let (url, dir) = start_offline_keeper("m9", Default::default()).await;
     let node = SigningKey::from_bytes(&[7; 32]);
     let gateway = SigningKey::from_bytes(&[8; 32]);
     let receipt = |epoch| {
@@ -142,5 +157,37 @@ async fn m9_stale_looking_refusals_are_retry_while_the_chain_cannot_be_read() {
             (&"rejected".into(), &"wrong_epoch".into())
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// M3: one address flooding `/receipts` gets 429 with Retry-After once over its burst, before
+/// any receipt is decoded or checked; another address is still answered.
+#[tokio::test]
+async fn m3_a_receipt_flood_from_one_address_is_rate_limited() {
+    let quota = media_service::rate::PeerQuota {
+        per_minute: 1,
+        burst: 2,
+    };
+    let (url, dir) = start_offline_keeper("m3", quota).await;
+    let from = |source: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(source))
+            .build()
+            .unwrap()
+    };
+    let post = |client: &reqwest::Client| {
+        client
+            .post(format!("{url}/receipts"))
+            .json(&serde_json::json!({"receipts": []}))
+            .send()
+    };
+    let flooder = from([127, 0, 0, 1]);
+    for _ in 0..2 {
+        assert_eq!(post(&flooder).await.unwrap().status(), 200);
+    }
+    let limited = post(&flooder).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "60");
+    assert_eq!(post(&from([127, 0, 0, 3])).await.unwrap().status(), 200);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -164,6 +164,7 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
             ..ConsumerState::default()
         },
     );
+    let store = Arc::new(media_relay::store::Store::open(&temp_path("relay")).unwrap());
     let relay = Arc::new(Relay {
         node_key: pubkey_of(&node),
         meter: Arc::new(Meter::new(
@@ -176,7 +177,8 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         forward_query: options.forward_query,
         view: Arc::new(RwLock::new(view)),
         origins: HashMap::from([(consumer, origin.clone())]),
-        store: Arc::new(media_relay::store::Store::open(&temp_path("relay")).unwrap()),
+        store: store.clone(),
+        acks: media_relay::acks::AckWriter::start(store),
         debts: Arc::new(media_relay::debt::Debts::new(u64::MAX)),
         metrics: media_relay::metrics_handle(),
         store_health: Default::default(),

@@ -1,0 +1,137 @@
+//! Per-peer request limits for the endpoints anyone can call without credentials (review M3):
+//! a keeper's `POST /receipts` and a gateway's `POST /cosign` cost the service signature
+//! checks and store reads per request, so one address gets a steady rate and a burst, and
+//! past them a `429` with `Retry-After` before the body is even read. The key is the TCP
+//! peer's IP address; behind a reverse proxy every client shares the proxy's address, so
+//! raise the limit there (or limit at the proxy).
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// Addresses tracked before idle ones are dropped, so a flood of distinct sources cannot grow
+/// the limiter's memory without bound (about 100 bytes each).
+pub const MAX_TRACKED_PEERS: usize = 100_000;
+
+/// A steady rate per minute and a burst, per peer address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeerQuota {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for PeerQuota {
+    /// Generous for a relay (which posts every few seconds) and still a bound on a flood:
+    /// 20 requests a second on average from one address, 200 at once.
+    fn default() -> Self {
+        PeerQuota {
+            per_minute: 1_200,
+            burst: 200,
+        }
+    }
+}
+
+pub struct PeerRateLimit {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+impl PeerRateLimit {
+    /// A limit of `quota`; a zero rate or burst counts as one.
+    pub fn new(quota: PeerQuota) -> Arc<Self> {
+        let rate = NonZeroU32::new(quota.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
+        Arc::new(PeerRateLimit {
+            limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// `Ok` when `peer` may make another request now, else how long until it may.
+    pub fn check(&self, peer: IpAddr) -> Result<(), std::time::Duration> {
+        if self.limiter.len() > MAX_TRACKED_PEERS {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&peer)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state`) that answers `429 rate_limited` to a
+/// peer over its quota. Requests without a peer address (never the case under
+/// `http::serve`) pass.
+pub async fn limit_by_peer(
+    State(limit): State<Arc<PeerRateLimit>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    if let Some(peer) = peer {
+        if let Err(wait) = limit.check(peer) {
+            metrics::counter!("media_requests_rate_limited_total").increment(1);
+            tracing::debug!(%peer, ?wait, "request over the per-address limit");
+            // Rounded up: a client that waits what it is told is then admitted.
+            let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let retry_after = whole.max(1).to_string();
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after)],
+                axum::Json(serde_json::json!({ "error": "rate_limited" })),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn m3_a_peer_over_its_burst_waits_and_others_do_not() {
+        let limit = PeerRateLimit::new(PeerQuota {
+            per_minute: 60,
+            burst: 3,
+        });
+        let flooder = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let other = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        for _ in 0..3 {
+            assert_eq!(limit.check(flooder), Ok(()));
+        }
+        let wait = limit
+            .check(flooder)
+            .expect_err("the fourth is over the burst");
+        // One request a second replenishes: the wait is at most that.
+        assert!(wait <= std::time::Duration::from_secs(1), "{wait:?}");
+        assert_eq!(limit.check(other), Ok(()));
+    }
+
+    #[test]
+    fn m3_a_flood_of_distinct_addresses_keeps_the_limiter_bounded() {
+        let limit = PeerRateLimit::new(PeerQuota {
+            per_minute: 6_000_000,
+            burst: 1,
+        });
+        for n in 0..(MAX_TRACKED_PEERS as u32 + 10_000) {
+            let _ = limit.check(IpAddr::V4(Ipv4Addr::from(n)));
+        }
+        // Every entry replenished within the loop (100,000 a second), so pruning dropped them.
+        assert!(
+            limit.limiter.len() <= MAX_TRACKED_PEERS + 1,
+            "{}",
+            limit.limiter.len()
+        );
+    }
+}
