@@ -233,4 +233,25 @@ mod tests {
         assert_eq!(held.usable_at(41), &addresses[..]);
         assert!(Held::default().usable_at(0).is_empty());
     }
+
+    /// L10: a full table asks for nothing more (no extension that would fail on chain), and a
+    /// table with room asks for exactly what it lacks, once each.
+    #[test]
+    fn l10_a_full_table_is_not_extended_and_room_is_filled_once() {
+        let full = Held {
+            addresses: (0..LOOKUP_TABLE_MAX_ADDRESSES)
+                .map(|_| Pubkey::new_unique())
+                .collect(),
+            ..Held::default()
+        };
+        let newcomer = Pubkey::new_unique();
+        assert!(full.missing(&[newcomer, full.addresses[0]]).is_empty());
+        let mut almost = full.clone();
+        almost.addresses.truncate(LOOKUP_TABLE_MAX_ADDRESSES - 1);
+        let other = Pubkey::new_unique();
+        assert_eq!(
+            almost.missing(&[newcomer, newcomer, almost.addresses[3], other]),
+            vec![newcomer]
+        );
+    }
 }
