@@ -345,6 +345,7 @@ pub fn advance_epoch(cranker: &Pubkey, current_epoch: u64) -> Instruction {
             next_epoch: pda::epoch(current_epoch + 1),
             closing_epoch: current_epoch.checked_sub(1).map(pda::epoch),
             reward_vault: pda::reward_vault(),
+            buyback: pda::buyback(),
             keeper_account: pda::keeper(cranker),
             system_program: system_program::ID,
         },

@@ -515,6 +515,31 @@ impl TestEnv {
             .supply
     }
 
+    /// Writes the buy-back account as if a lot had just sold `volume` payment units at the Q32.32
+    /// `price`: the fee-backed reward cap then values up to that much revenue at that price.
+    /// For tests of the other caps; `buyback` tests produce the backing with a real auction.
+    pub async fn set_reward_backing(&mut self, price: u64, volume: u64) {
+        use anchor_lang::AccountSerialize;
+        let address = pda::buyback();
+        let mut account = self
+            .ctx
+            .banks_client
+            .get_account(address)
+            .await
+            .unwrap()
+            .expect("the buy-back account (initialize first)");
+        let mut buyback: media_network::state::Buyback =
+            media_sdk::decode::account(&account.data).unwrap();
+        buyback.backing_price = price;
+        buyback.backing_volume = volume;
+        buyback.backing_remaining = volume;
+        let mut data = Vec::with_capacity(account.data.len());
+        buyback.try_serialize(&mut data).unwrap();
+        data.resize(account.data.len(), 0);
+        account.data = data;
+        self.ctx.set_account(&address, &account.into());
+    }
+
     /// Sends `amount` MEDIA from the reserve into the reward vault (the rewards allocation).
     pub async fn fund_reward_vault(&mut self, amount: u64) {
         let reserve = self.media_reserve;

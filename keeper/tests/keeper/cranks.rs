@@ -3,7 +3,7 @@
 use crate::fixtures::*;
 use anchor_spl::associated_token::get_associated_token_address;
 use media_keeper::crank::Switches;
-use media_network::state::{Buyback, Config, Provider};
+use media_network::state::{Buyback, Config, Epoch, Provider};
 use media_sdk::pda;
 use solana_signer::Signer;
 use std::time::{Duration, Instant};
@@ -56,10 +56,20 @@ async fn epochs_advance_rewards_accrue_and_the_keeper_claims_its_fees() {
             .token_balance(&claimed_to)
             .await
             .unwrap();
-        // Accrued, and the reward slot is free again.
-        let accrued = provider.rewards_claimable > 0
-            && provider.reward_slots.iter().all(|s| s.epoch != epoch);
+        // Finalized, accrued, and the reward slot is free again.
+        let finalized: Option<Epoch> = market
+            .network
+            .cluster
+            .try_decode(&pda::epoch(epoch))
+            .await
+            .unwrap();
+        let finalized = finalized.filter(|e| e.finalized);
+        let accrued = finalized.is_some() && provider.reward_slots.iter().all(|s| s.epoch != epoch);
         if config.epoch >= epoch + 2 && accrued && claimed > 0 {
+            // The only provider, with all of B and S, accrued all of E (which is 0 here: no
+            // buy-back lot has sold, so nothing backs the revenue; see fee_backed tests).
+            let emission = finalized.map_or(u64::MAX, |e| e.emission);
+            assert_eq!(provider.rewards_claimable, emission);
             // Everything earned was claimed, except at most the bounty of an epoch advance
             // the keeper cranked after its last claim (epochs here last 2 s).
             let unclaimed = market.keeper_fees(&keeper.pubkey()).await;

@@ -53,6 +53,15 @@ pub fn next_reference(lot: u64, sold: u64, media_paid: u64, floor: u64) -> u64 {
         .max(1)
 }
 
+/// The average price of a lot's sales, (MEDIA paid << 32) / sold, rounded down; 0 when
+/// nothing sold.
+pub fn average_price(sold: u64, media_paid: u64) -> u64 {
+    if sold == 0 {
+        return 0;
+    }
+    u64::try_from((u128::from(media_paid) << PRICE_SHIFT) / u128::from(sold)).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,6 +171,10 @@ pub struct EpochFinalized {
     pub provider_stake: u64,
     pub fees: u64,
     pub emission: u64,
+    /// Treasury revenue (payment units) that backed E, and the Q32.32 MEDIA price it was
+    /// valued at.
+    pub backed_revenue: u64,
+    pub backing_price: u64,
 }
 
 #[event]

@@ -27,10 +27,11 @@ pub enum ParamField {
     BuybackStartMultiplier,
     BuybackFloorDivisor,
     BuybackInitialReferencePrice,
+    RewardFeeCapBps,
 }
 
 impl ParamField {
-    pub const ALL: [ParamField; 21] = {
+    pub const ALL: [ParamField; 22] = {
         use ParamField::*;
         [
             MinProviderStake,
@@ -54,6 +55,7 @@ impl ParamField {
             BuybackStartMultiplier,
             BuybackFloorDivisor,
             BuybackInitialReferencePrice,
+            RewardFeeCapBps,
         ]
     };
 
@@ -82,6 +84,7 @@ impl ParamField {
             BuybackStartMultiplier => p.buyback.start_multiplier,
             BuybackFloorDivisor => p.buyback.floor_divisor,
             BuybackInitialReferencePrice => p.buyback.initial_reference_price,
+            RewardFeeCapBps => p.reward_fee_cap_bps.into(),
         }
     }
 
@@ -113,6 +116,7 @@ impl ParamField {
             BuybackStartMultiplier => n.buyback.start_multiplier = value,
             BuybackFloorDivisor => n.buyback.floor_divisor = value,
             BuybackInitialReferencePrice => n.buyback.initial_reference_price = value,
+            RewardFeeCapBps => n.reward_fee_cap_bps = bps()?,
         }
         // media-network's own validation, reported as a governance error so the code means
         // the same in this program's error table.

@@ -66,6 +66,26 @@ async fn a_passed_proposal_changes_a_parameter_that_takes_effect() {
     g.propose(0, ProposalAction::Pause).await.unwrap();
 }
 
+/// κ is governance's to set: a passed proposal halves the fee-backed reward cap.
+#[tokio::test]
+async fn a_proposal_changes_the_reward_fee_cap() {
+    let mut g = governed().await;
+    let id = g
+        .propose(
+            0,
+            ProposalAction::SetParam {
+                field: ParamField::RewardFeeCapBps,
+                old: test_params().reward_fee_cap_bps.into(),
+                new: 5_000,
+            },
+        )
+        .await
+        .unwrap();
+    g.pass(id).await;
+    g.execute(id).await.unwrap();
+    assert_eq!(g.env.config().await.params.reward_fee_cap_bps, 5_000);
+}
+
 #[tokio::test]
 async fn governance_pauses_unpauses_and_changes_itself() {
     let mut g = governed().await;

@@ -129,6 +129,15 @@ async fn proposals_are_validated_when_made() {
             },
             GovernanceError::InvalidNetworkParams,
         ),
+        // Rewards may never exceed the MEDIA value of the fee revenue (issue 15).
+        (
+            ProposalAction::SetParam {
+                field: ParamField::RewardFeeCapBps,
+                old: p.reward_fee_cap_bps.into(),
+                new: 10_001,
+            },
+            GovernanceError::InvalidNetworkParams,
+        ),
         (
             ProposalAction::SetParam {
                 field: ParamField::PricePerGib,

@@ -3,7 +3,8 @@ use crate::errors::MediaError;
 use crate::events::{EpochAdvanced, EpochFinalized};
 use crate::pda_account::{create_program_account, load_or_create, store};
 use crate::rewards;
-use crate::state::{Config, Epoch, Keeper};
+use crate::rewards::{Backing, EmissionCaps};
+use crate::state::{Buyback, Config, Emission, Epoch, EpochTotals, Keeper};
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
@@ -35,6 +36,10 @@ pub struct AdvanceEpoch<'info> {
     #[account(address = config.reward_vault @ MediaError::InvalidVault)]
     pub reward_vault: Box<Account<'info, TokenAccount>>,
 
+    /// What the last buy-back lot says treasury revenue is worth (the fee-backed cap).
+    #[account(mut, seeds = [BUYBACK_SEED], bump = buyback.bump)]
+    pub buyback: Box<Account<'info, Buyback>>,
+
     /// CHECK: the cranker's keeper PDA, created on its first crank or settlement.
     #[account(mut, seeds = [KEEPER_SEED, cranker.key().as_ref()], bump)]
     pub keeper_account: UncheckedAccount<'info>,
@@ -51,26 +56,17 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
     let closing = a.config.advance_epoch(now)?;
     let finalized_epoch = match (closing, a.closing_epoch.as_mut()) {
         (Some(totals), Some(epoch_account)) => {
-            let params = a.config.params;
-            let unreserved = a
-                .reward_vault
-                .amount
-                .saturating_sub(a.config.reward_reserved);
-            let emission = rewards::epoch_emission(
-                params.emission_per_epoch,
-                unreserved,
-                totals.reward_bytes,
-                totals.provider_stake,
-                params.max_reward_per_gib,
-            );
-            epoch_account.finalize(&totals, emission)?;
-            a.config.reserve_rewards(emission)?;
+            let emission = finalized_emission(&a.config, &mut a.buyback, &a.reward_vault, &totals)?;
+            epoch_account.finalize(&totals, &emission)?;
+            a.config.reserve_rewards(emission.emission)?;
             emit!(EpochFinalized {
                 epoch: totals.epoch,
                 reward_bytes: totals.reward_bytes,
                 provider_stake: totals.provider_stake,
                 fees: totals.fees,
-                emission,
+                emission: emission.emission,
+                backed_revenue: emission.backed_revenue,
+                backing_price: emission.backing_price,
             });
             Some(totals.epoch)
         }
@@ -112,4 +108,47 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
         bounty,
     });
     Ok(())
+}
+
+/// E for the epoch `totals` closes, with the fee-backed cap: its reward-eligible bytes' treasury
+/// revenue valued in MEDIA (one to one when fees are MEDIA, else by the buy-back's backing,
+/// of which the valued part is used up).
+fn finalized_emission(
+    config: &Config,
+    buyback: &mut Buyback,
+    reward_vault: &TokenAccount,
+    totals: &EpochTotals,
+) -> Result<Emission> {
+    let params = config.params;
+    let revenue = rewards::treasury_revenue_floor(
+        totals.reward_bytes,
+        totals.price_per_gib,
+        totals.shares_bps(),
+    );
+    let fees_are_media = config.payment_mint == config.media_mint;
+    let backing = if fees_are_media {
+        Backing::MEDIA
+    } else {
+        buyback.backing(params.epochs_per_buyback())
+    };
+    let (fee_backed, valued) =
+        rewards::fee_backed_cap(revenue, &backing, params.reward_fee_cap_bps);
+    if !fees_are_media {
+        buyback.use_backing(valued)?;
+    }
+    let emission = rewards::epoch_emission(
+        totals.reward_bytes,
+        totals.provider_stake,
+        &EmissionCaps {
+            emission_per_epoch: params.emission_per_epoch,
+            unreserved: reward_vault.amount.saturating_sub(config.reward_reserved),
+            max_reward_per_gib: params.max_reward_per_gib,
+            fee_backed,
+        },
+    );
+    Ok(Emission {
+        emission,
+        backed_revenue: valued,
+        backing_price: backing.price,
+    })
 }

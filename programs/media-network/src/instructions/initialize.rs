@@ -141,10 +141,7 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         staked_total: 0,
         treasury_accrued: 0,
         reward_reserved: 0,
-        epoch_totals: [
-            EpochTotals::start(0, args.params.price_per_gib, 0),
-            EpochTotals::EMPTY,
-        ],
+        epoch_totals: [EpochTotals::start(0, &args.params, 0), EpochTotals::EMPTY],
     };
     create_program_account(
         &a.deployer,

@@ -60,7 +60,9 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
     let receipt = verified_receipt(&a.instructions, args, &a.config.key(), &a.lane, &a.consumer)?;
     let epoch = receipt.epoch;
     let params = a.config.params;
-    let price = a.config.settling_totals(epoch)?.price_per_gib;
+    // The epoch's own price and fee split, fixed when it started.
+    let terms = *a.config.settling_totals(epoch)?;
+    let price = terms.price_per_gib;
     require!(a.provider.serves(epoch), MediaError::ProviderInactive);
     require!(
         a.provider.accepts_node_key(&a.lane.node_key, epoch),
@@ -78,7 +80,7 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
         return Ok(());
     }
     let fee = fees::fee_for(settled, bytes, price)?;
-    let split = fees::split_fee(fee, params.provider_fee_bps, params.keeper_fee_bps)?;
+    let split = fees::split_fee(fee, terms.provider_fee_bps, terms.keeper_fee_bps)?;
     let reward_bytes = a
         .consumer
         .count_eligible(epoch, bytes, params.quota_bytes_per_media)?;

@@ -2,6 +2,7 @@ use super::BuybackParams;
 use crate::auction;
 use crate::errors::MediaError;
 use crate::math;
+use crate::rewards::Backing;
 use anchor_lang::prelude::*;
 
 /// The buy-back auction house, `["buyback"]`: at most one lot at a time.
@@ -27,6 +28,13 @@ pub struct Buyback {
     pub auctions: u64,
     /// MEDIA burned by all auctions so far.
     pub total_media_burned: u64,
+    /// What the last lot that sold anything says payment units are worth for the fee-backed
+    /// reward cap: Q32.32, at most the reference price and the lot's own average.
+    pub backing_price: u64,
+    /// Payment units that lot sold, and those not yet valued by a finalized epoch: the cap
+    /// values at most what bidders really paid MEDIA for.
+    pub backing_volume: u64,
+    pub backing_remaining: u64,
 }
 
 /// One filled bid.
@@ -54,6 +62,9 @@ impl Buyback {
             ends_at: 0,
             auctions: 0,
             total_media_burned: 0,
+            backing_price: 0,
+            backing_volume: 0,
+            backing_remaining: 0,
         }
     }
 
@@ -136,6 +147,28 @@ impl Buyback {
         self.reference_price =
             auction::next_reference(self.lot, self.sold, self.media_burned, self.floor_price);
         self.active = false;
+        // A lot that sold nothing backs nothing: without bids there is no price to trust.
+        let average = auction::average_price(self.sold, self.media_burned);
+        self.backing_price = average.min(self.reference_price);
+        self.backing_volume = self.sold;
+        self.backing_remaining = self.sold;
+    }
+
+    /// The backing an epoch finalized now may use: the last lot's volume, spread over the
+    /// `epochs_per_lot` epochs one lot covers, so wash traffic in one epoch cannot use up
+    /// what later epochs' honest revenue needs.
+    pub fn backing(&self, epochs_per_lot: u64) -> Backing {
+        Backing {
+            price: self.backing_price,
+            per_epoch: self.backing_volume.div_ceil(epochs_per_lot.max(1)),
+            remaining: self.backing_remaining,
+        }
+    }
+
+    /// Records `valued` payment units as used by a finalized epoch.
+    pub fn use_backing(&mut self, valued: u64) -> Result<()> {
+        self.backing_remaining = math::sub(self.backing_remaining, valued)?;
+        Ok(())
     }
 }
 

@@ -134,7 +134,7 @@ impl Config {
         let closing = self.epoch_totals[slot];
         self.provider_stake_current = self.provider_stake_next;
         self.epoch_totals[slot] =
-            EpochTotals::start(next, self.params.price_per_gib, self.provider_stake_current);
+            EpochTotals::start(next, &self.params, self.provider_stake_current);
         self.epoch = next;
         self.epoch_started_at = now;
         Ok(closing

@@ -1,6 +1,7 @@
 use crate::constants::EMPTY_SLOT;
 use crate::errors::MediaError;
 use crate::math;
+use crate::state::Params;
 use anchor_lang::prelude::*;
 
 /// One epoch's running totals, kept in Config while the epoch can still settle (so settlement
@@ -10,6 +11,10 @@ pub struct EpochTotals {
     pub epoch: u64,
     /// `price_per_gib` snapshotted when the epoch started.
     pub price_per_gib: u64,
+    /// The fee split snapshotted when the epoch started: every receipt of the epoch divides
+    /// its fee the same way, which the fee-backed reward cap relies on.
+    pub provider_fee_bps: u16,
+    pub keeper_fee_bps: u16,
     /// Provider stake S snapshotted when the epoch started.
     pub provider_stake: u64,
     /// Reward-eligible bytes B settled for this epoch.
@@ -22,19 +27,28 @@ impl EpochTotals {
     pub const EMPTY: EpochTotals = EpochTotals {
         epoch: EMPTY_SLOT,
         price_per_gib: 0,
+        provider_fee_bps: 0,
+        keeper_fee_bps: 0,
         provider_stake: 0,
         reward_bytes: 0,
         fees: 0,
     };
 
-    pub fn start(epoch: u64, price_per_gib: u64, provider_stake: u64) -> Self {
+    pub fn start(epoch: u64, params: &Params, provider_stake: u64) -> Self {
         EpochTotals {
             epoch,
-            price_per_gib,
+            price_per_gib: params.price_per_gib,
+            provider_fee_bps: params.provider_fee_bps,
+            keeper_fee_bps: params.keeper_fee_bps,
             provider_stake,
             reward_bytes: 0,
             fees: 0,
         }
+    }
+
+    /// Provider and keeper shares together, in bps.
+    pub fn shares_bps(&self) -> u32 {
+        u32::from(self.provider_fee_bps) + u32::from(self.keeper_fee_bps)
     }
 
     pub fn add_settlement(&mut self, reward_bytes: u64, fee: u64) -> Result<()> {
@@ -42,6 +56,14 @@ impl EpochTotals {
         self.fees = math::add(self.fees, fee)?;
         Ok(())
     }
+}
+
+/// What an epoch's finalization fixed: E and what backed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Emission {
+    pub emission: u64,
+    pub backed_revenue: u64,
+    pub backing_price: u64,
 }
 
 /// A past or current epoch, `["epoch", n as u64 LE]`.
@@ -59,6 +81,10 @@ pub struct Epoch {
     pub fees: u64,
     /// E: MEDIA emitted to this epoch's providers.
     pub emission: u64,
+    /// The treasury revenue (payment units) of B's bytes that backed E, and the Q32.32 MEDIA
+    /// price it was valued at (`rewards::fee_backed_cap`).
+    pub backed_revenue: u64,
+    pub backing_price: u64,
     /// Rewards accrued to providers out of E so far.
     pub paid: u64,
     pub finalized: bool,
@@ -77,6 +103,8 @@ impl Epoch {
             reward_bytes: 0,
             fees: 0,
             emission: 0,
+            backed_revenue: 0,
+            backing_price: 0,
             paid: 0,
             finalized: false,
             expired: false,
@@ -85,12 +113,14 @@ impl Epoch {
 
     /// Freezes the epoch's settled totals once its settlement window has closed and records
     /// its emission E (which the caller reserves in the reward vault).
-    pub fn finalize(&mut self, totals: &EpochTotals, emission: u64) -> Result<()> {
+    pub fn finalize(&mut self, totals: &EpochTotals, emission: &Emission) -> Result<()> {
         require!(!self.finalized, MediaError::EpochAlreadyFinalized);
         require!(totals.epoch == self.epoch, MediaError::WrongEpochAccount);
         self.reward_bytes = totals.reward_bytes;
         self.fees = totals.fees;
-        self.emission = emission;
+        self.emission = emission.emission;
+        self.backed_revenue = emission.backed_revenue;
+        self.backing_price = emission.backing_price;
         self.finalized = true;
         Ok(())
     }

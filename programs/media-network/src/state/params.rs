@@ -38,6 +38,10 @@ pub struct Params {
     pub emission_per_epoch: u64,
     /// MEDIA emitted per settled GiB at most.
     pub max_reward_per_gib: u64,
+    /// κ: an epoch emits at most this share (bps) of the MEDIA value of the treasury revenue
+    /// its reward-eligible bytes paid. At most 10,000, so rewards never exceed what fees buy
+    /// back and burn (docs/economics.md).
+    pub reward_fee_cap_bps: u16,
     /// Epochs an epoch's rewards stay claimable.
     pub reward_claim_epochs: u64,
     /// Paid from the treasury to whoever turns a due crank.
@@ -68,6 +72,12 @@ pub struct BuybackParams {
 }
 
 impl Params {
+    /// Epochs one buy-back lot covers: ceil(interval / epoch duration), at least one.
+    pub fn epochs_per_buyback(&self) -> u64 {
+        let epoch = self.epoch_duration_secs.max(1) as u64;
+        (self.buyback.interval_secs.max(1) as u64).div_ceil(epoch)
+    }
+
     pub fn validate(&self) -> Result<()> {
         in_range(
             "min_provider_stake",
@@ -104,6 +114,12 @@ impl Params {
             BPS_DENOMINATOR,
         )?;
         in_range("keeper_fee_bps", self.keeper_fee_bps, 0, BPS_DENOMINATOR)?;
+        in_range(
+            "reward_fee_cap_bps",
+            self.reward_fee_cap_bps,
+            0,
+            BPS_DENOMINATOR,
+        )?;
         in_range(
             "min_treasury_bps",
             self.min_treasury_bps,
@@ -193,6 +209,7 @@ impl Default for Params {
             min_treasury_bps: 500,
             emission_per_epoch: 10_000 * ONE_MEDIA,
             max_reward_per_gib: 10 * ONE_MEDIA,
+            reward_fee_cap_bps: BPS_DENOMINATOR,
             reward_claim_epochs: 90,
             crank_bounty: 1_000,
             max_pause_secs: 3 * DAY,
@@ -246,6 +263,7 @@ mod tests {
             |p| p.unstake_cooldown_secs = MAX_DURATION_SECS + 1,
             |p| p.quota_bytes_per_media = 0,
             |p| p.provider_fee_bps = 10_001,
+            |p| p.reward_fee_cap_bps = 10_001,
             |p| p.reward_claim_epochs = 0,
             |p| p.max_pause_secs = 0,
             |p| p.buyback.duration_secs = p.buyback.interval_secs + 1,

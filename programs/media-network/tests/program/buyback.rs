@@ -7,7 +7,7 @@ use media_test_harness::{assert_error, test_params, TestEnv, Wallet, MEDIA};
 
 const ONE: u64 = 1 << 32;
 
-fn auction_params() -> Params {
+pub(crate) fn auction_params() -> Params {
     Params {
         buyback: BuybackParams {
             interval_secs: 2_000,
@@ -34,7 +34,7 @@ async fn buyback(m: &mut Market) -> Buyback {
     m.env.get(&pda::buyback()).await
 }
 
-async fn bid(
+pub(crate) async fn bid(
     m: &mut Market,
     bidder: &Wallet,
     amount: u64,

@@ -3,6 +3,7 @@
 mod admin;
 mod buyback;
 mod consumers;
+mod fee_backed;
 mod fuzz;
 mod initialize;
 mod lanes_and_epochs;

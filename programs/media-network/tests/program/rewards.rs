@@ -4,10 +4,17 @@ use media_network::state::{Epoch, Params};
 use media_sdk::{ix, pda};
 use media_test_harness::{assert_error, test_params, MEDIA};
 
+/// A buy-back backing so large that the fee-backed cap never binds: for the tests of the other
+/// caps (the `fee_backed_*` tests below produce a real one).
+async fn back_rewards_without_limit(m: &mut Market) {
+    m.env.set_reward_backing(u64::MAX, u64::MAX).await;
+}
+
 /// Relays 0 and 1 (25 MEDIA bonds, counting from epoch 1) both serving publisher 0, a funded
-/// reward vault, and the protocol in epoch 1.
+/// reward vault, and the protocol in epoch 1; the fee-backed cap does not bind.
 async fn two_relays_in_epoch_1(params: Params, reward_vault: u64) -> Market {
     let mut m = market_with(params, 10 * MEDIA, 1_000_000).await;
+    back_rewards_without_limit(&mut m).await;
     m.add_relay().await;
     m.open_lane(1, 0).await.unwrap();
     if reward_vault > 0 {
@@ -107,6 +114,7 @@ async fn an_epoch_without_traffic_emits_nothing_and_blocks_nothing() {
 #[tokio::test]
 async fn a_provider_with_traffic_but_tiny_stake_earns_only_its_stake_share() {
     let mut m = market().await;
+    back_rewards_without_limit(&mut m).await;
     let big = m.add_relay_with_bond(975 * MEDIA).await;
     m.open_lane(big, 0).await.unwrap();
     m.env.fund_reward_vault(1_000 * MEDIA).await;
@@ -126,12 +134,12 @@ async fn a_provider_with_traffic_but_tiny_stake_earns_only_its_stake_share() {
 #[tokio::test]
 async fn a_tiny_b_unlocks_only_its_per_gib_share() {
     let mut m = two_relays_in_epoch_1(test_params(), 1_000_000 * MEDIA).await;
-    m.settle(&[(0, m.signed(0, 0, 1, 1_024))]).await.unwrap();
+    m.settle(&[(0, m.signed(0, 0, 1, 1 << 20))]).await.unwrap();
     let epoch = finalize_epoch_1(&mut m).await;
-    // 1 KiB at 10 MEDIA per GiB: 9.5 base units, rounded down; not 10,000 MEDIA.
-    assert_eq!(epoch.emission, 9);
+    // 1 MiB at 10 MEDIA per GiB: 9,765.6 base units, rounded down; not 10,000 MEDIA.
+    assert_eq!(epoch.emission, 9_765);
     m.accrue(0, 1).await.unwrap();
-    assert!(m.provider(0).await.rewards_claimable <= 9);
+    assert!(m.provider(0).await.rewards_claimable <= 9_765);
 }
 
 #[tokio::test]
