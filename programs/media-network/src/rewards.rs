@@ -109,6 +109,9 @@ pub fn provider_reward(
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_rng::Rng;

@@ -54,9 +54,12 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
     a.config.require_epoch_due(now)?;
 
     let closing = a.config.advance_epoch(now)?;
+    // Taken before the closing epoch is finalized, so its revenue is netted of it at once.
+    let bounty = a.config.take_crank_bounty();
     let finalized_epoch = match (closing, a.closing_epoch.as_mut()) {
         (Some(totals), Some(epoch_account)) => {
-            let emission = finalized_emission(&a.config, &mut a.buyback, &a.reward_vault, &totals)?;
+            let emission =
+                finalized_emission(&mut a.config, &mut a.buyback, &a.reward_vault, &totals)?;
             epoch_account.finalize(&totals, &emission)?;
             a.config.reserve_rewards(emission.emission)?;
             emit!(EpochFinalized {
@@ -85,7 +88,6 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
         &Epoch::new(epoch_bump, now, &totals),
     )?;
 
-    let bounty = a.config.take_crank_bounty();
     let cranker = a.cranker.key();
     let keeper_bump = ctx.bumps.keeper_account;
     let mut keeper = load_or_create(
@@ -114,17 +116,20 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
 /// revenue valued in MEDIA (one to one when fees are MEDIA, else by the buy-back's backing,
 /// of which the valued part is used up).
 fn finalized_emission(
-    config: &Config,
+    config: &mut Config,
     buyback: &mut Buyback,
     reward_vault: &TokenAccount,
     totals: &EpochTotals,
 ) -> Result<Emission> {
     let params = config.params;
-    let revenue = rewards::treasury_revenue_floor(
+    let gross = rewards::treasury_revenue_floor(
         totals.reward_bytes,
         totals.price_per_gib,
         totals.shares_bps(),
     );
+    // Net of the crank bounties paid out of the treasury so far: they are never burned, so
+    // they cannot back rewards either (net supply cannot grow, not even by bounties).
+    let revenue = config.net_of_bounties(gross);
     let fees_are_media = config.payment_mint == config.media_mint;
     let backing = if fees_are_media {
         Backing::MEDIA

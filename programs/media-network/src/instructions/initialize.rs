@@ -142,6 +142,7 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         treasury_accrued: 0,
         reward_reserved: 0,
         epoch_totals: [EpochTotals::start(0, &args.params, 0), EpochTotals::EMPTY],
+        bounties_to_net: 0,
     };
     create_program_account(
         &a.deployer,

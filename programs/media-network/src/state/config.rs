@@ -43,6 +43,9 @@ pub struct Config {
     pub reward_reserved: u64,
     /// Running totals of the epochs that can still settle, at index `epoch % 2`.
     pub epoch_totals: [EpochTotals; 2],
+    /// Crank bounties paid out of the treasury and not yet deducted from the revenue that
+    /// backs rewards (payment units).
+    pub bounties_to_net: u64,
 }
 
 impl Config {
@@ -148,7 +151,15 @@ impl Config {
     pub fn take_crank_bounty(&mut self) -> u64 {
         let bounty = self.params.crank_bounty.min(self.treasury_accrued);
         self.treasury_accrued -= bounty;
+        self.bounties_to_net = self.bounties_to_net.saturating_add(bounty);
         bounty
+    }
+
+    /// `revenue` less the bounties not yet deducted, which this deduction uses up.
+    pub fn net_of_bounties(&mut self, revenue: u64) -> u64 {
+        let deducted = revenue.min(self.bounties_to_net);
+        self.bounties_to_net -= deducted;
+        revenue - deducted
     }
 
     /// Sets aside an epoch's emission in the reward vault.

@@ -60,6 +60,28 @@ async fn fee_backed_cap_with_media_fees_is_kappa_times_the_treasury_share() {
     assert_eq!(burned, 18_000);
 }
 
+/// Crank bounties leave the treasury unburned, so they back no rewards: what E may use is the
+/// revenue less every bounty paid so far, and the burn still covers E.
+#[tokio::test]
+async fn fee_backed_cap_is_net_of_crank_bounties() {
+    let mut m = media_fee_market(test_params()).await;
+    let bounty = test_params().crank_bounty;
+    m.settle(&[(0, m.signed(0, 0, 1, 10 * GIB))]).await.unwrap();
+    // Advancing to epochs 2 and 3 pays two bounties out of the 18,000.
+    let epoch = finalize(&mut m, 1).await;
+    assert_eq!(epoch.emission, 18_000 - 2 * bounty);
+    assert_eq!(m.env.config().await.bounties_to_net, 0);
+    let media_mint = m.env.media_mint;
+    let supply = m.env.mint_supply(&media_mint).await;
+    m.send_as_keeper(&[ix::burn_fees(&media_mint)])
+        .await
+        .unwrap();
+    assert_eq!(
+        supply - m.env.mint_supply(&media_mint).await,
+        epoch.emission
+    );
+}
+
 #[tokio::test]
 async fn fee_backed_cap_without_treasury_revenue_emits_nothing() {
     let params = Params {
