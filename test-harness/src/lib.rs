@@ -7,9 +7,11 @@
 //! The environment creates a fixed-supply MEDIA mint (6 decimals; the mint authority is removed
 //! after the whole supply is minted) and a payment mint, funds wallets from them, and returns
 //! transaction failures as values so tests can assert the exact named error.
+pub mod farming;
 pub mod fixtures;
 pub mod fuzz;
 pub mod link;
+pub mod market;
 pub mod network;
 pub mod process;
 
@@ -307,6 +309,17 @@ impl TestEnv {
             .map_err(TxFailure::from)
     }
 
+    /// Takes a recent blockhash for the transactions that follow. The bank moves on in real
+    /// time, so a run of many transactions (the farming simulation) would otherwise outlive
+    /// the blockhash it started with.
+    pub async fn refresh_blockhash(&mut self) {
+        self.ctx.last_blockhash = self
+            .ctx
+            .get_new_latest_blockhash()
+            .await
+            .expect("a new blockhash");
+    }
+
     /// Waits out the current epoch and advances to the next one, cranked by `cranker`.
     pub async fn advance_epoch(&mut self, cranker: &Keypair) -> TxResult {
         let config = self.config().await;
@@ -538,6 +551,15 @@ impl TestEnv {
         data.resize(account.data.len(), 0);
         account.data = data;
         self.ctx.set_account(&address, &account.into());
+    }
+
+    /// A wallet with 1,000 MEDIA, `active` of it staked and warmed up.
+    pub async fn staker(&mut self, active: u64) -> Wallet {
+        let wallet = self.wallet(1_000 * MEDIA).await;
+        if active > 0 {
+            self.stake_active(&wallet, active).await;
+        }
+        wallet
     }
 
     /// Sends `amount` MEDIA from the reserve into the reward vault (the rewards allocation).

@@ -7,7 +7,9 @@ mod fee_backed;
 mod fuzz;
 mod initialize;
 mod lanes_and_epochs;
-mod market;
+mod market {
+    pub use media_test_harness::market::*;
+}
 mod providers;
 mod rewards;
 mod settlement;
@@ -16,7 +18,7 @@ mod staking;
 use anchor_lang::prelude::Pubkey;
 use media_test_harness::solana_keypair::Keypair;
 use media_test_harness::solana_signer::Signer;
-use media_test_harness::{test_params, TestEnv, Wallet, MEDIA};
+use media_test_harness::{test_params, TestEnv, Wallet};
 use solana_transaction::Instruction;
 
 /// An initialized protocol with test parameters.
@@ -37,11 +39,7 @@ fn substitute(mut ix: Instruction, from: &Pubkey, to: &Pubkey) -> Instruction {
 
 /// A wallet with 1,000 MEDIA, `active` of it staked and warmed up.
 async fn staker(env: &mut TestEnv, active: u64) -> Wallet {
-    let wallet = env.wallet(1_000 * MEDIA).await;
-    if active > 0 {
-        env.stake_active(&wallet, active).await;
-    }
-    wallet
+    env.staker(active).await
 }
 
 fn node_key() -> Keypair {

@@ -1,6 +1,7 @@
-//! A small market for settlement tests: one provider with a relay node key, one consumer with
-//! a gateway key and an escrow, an open lane between them, and a keeper.
-use crate::staker;
+//! A small market for settlement and reward tests (and the farming simulation): providers
+//! with relay node keys, consumers with gateway keys and escrows, lanes between them, and a
+//! keeper.
+use crate::{signing_key, test_params, TestEnv, TxFailure, TxResult, Wallet, MEDIA};
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
@@ -8,9 +9,8 @@ use media_network::state::{Buyback, Consumer, Keeper, Params, Provider, Provider
 use media_sdk::receipt::{ReceiptV1, SignedReceipt};
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use media_sdk::{ix, pda};
-use media_test_harness::solana_keypair::Keypair;
-use media_test_harness::solana_signer::Signer;
-use media_test_harness::{signing_key, test_params, TestEnv, TxResult, Wallet, MEDIA};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
 
 pub const GIB: u64 = 1 << 30;
 /// The ed25519 instruction's index: the harness puts a compute-budget instruction first.
@@ -82,7 +82,7 @@ impl Market {
     }
 
     pub async fn add_relay_with_bond(&mut self, bond: u64) -> usize {
-        let owner = staker(&mut self.env, bond.max(100 * MEDIA)).await;
+        let owner = self.env.staker(bond.max(100 * MEDIA)).await;
         let node = Keypair::new();
         let args = RegisterProviderArgs {
             kind: ProviderKind::Edge,
@@ -100,7 +100,7 @@ impl Market {
     }
 
     pub async fn add_publisher(&mut self, bond: u64, escrow: u64) -> usize {
-        let owner = staker(&mut self.env, 100 * MEDIA).await;
+        let owner = self.env.staker(bond.max(100 * MEDIA)).await;
         let gateway = Keypair::new();
         let args = RegisterConsumerArgs {
             bond,
@@ -213,10 +213,7 @@ impl Market {
     }
 
     /// Claims relay `relay`'s MEDIA rewards; returns what arrived.
-    pub async fn claim_rewards(
-        &mut self,
-        relay: usize,
-    ) -> Result<u64, media_test_harness::TxFailure> {
+    pub async fn claim_rewards(&mut self, relay: usize) -> Result<u64, TxFailure> {
         let owner = self.relays[relay].owner.keypair.insecure_clone();
         let media = self.relays[relay].owner.media;
         let before = self.env.token_balance(&media).await;
