@@ -114,15 +114,25 @@ impl ChainClock {
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
         Ok(())
     }
+}
 
-    /// Keeps the snapshot fresh every `interval` until the task is dropped.
-    pub async fn refresh_forever(&self, interval: Duration) {
-        loop {
-            if let Err(e) = self.refresh().await {
-                tracing::warn!(error = %e, "reading the chain failed; keeping the last view");
-            }
-            tokio::time::sleep(interval).await;
-        }
+/// The job that keeps the clock's chain snapshot fresh (nothing to do without `rpc_url`).
+pub struct ChainRead {
+    pub clock: std::sync::Arc<ChainClock>,
+    pub every: Duration,
+}
+
+impl media_service::tasks::Job for ChainRead {
+    fn name(&self) -> &'static str {
+        "chain read"
+    }
+
+    fn interval(&self) -> Duration {
+        self.every
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        self.clock.refresh().await
     }
 }
 

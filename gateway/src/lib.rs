@@ -89,6 +89,7 @@ pub fn build(
         chain_refresh: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
         store_health: Default::default(),
         cosign_rate: media_service::rate::PeerRateLimit::new(config.cosign_rate),
+        tasks: Default::default(),
     }))
 }
 
@@ -133,30 +134,23 @@ pub async fn run(
         chain = gateway.cosigner.clock.cluster().is_some(),
         "gateway serving"
     );
-    let pruning = tokio::spawn(prune::prune_forever(gateway.clone()));
-    let clock = gateway.cosigner.clock.clone();
-    let interval = gateway.chain_refresh;
-    let reading = tokio::spawn(async move { clock.refresh_forever(interval).await });
+    let mut supervisor = media_service::tasks::Supervisor::with_health(gateway.tasks.clone());
+    let router = server::router(gateway.clone());
+    supervisor.add_future("http", move |stopping| async move {
+        media_service::http::serve(listener, router, Default::default(), stopping.wait())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    supervisor.add(chain::ChainRead {
+        clock: gateway.cosigner.clock.clone(),
+        every: gateway.chain_refresh,
+    });
+    supervisor.add(prune::PruneLoop(gateway.clone()));
     let probed = gateway.clone();
-    let health = gateway.store_health.clone();
-    let (stop, watching) =
-        media_service::stop_on_store_failure(shutdown, health.clone(), move || {
-            probed.cosigner.store.probe()
-        });
-    let served = media_service::http::serve(
-        listener,
-        server::router(gateway),
-        media_service::http::ServerLimits::default(),
-        stop,
-    )
-    .await;
-    pruning.abort();
-    reading.abort();
-    watching.abort();
-    served?;
-    if let Some(failed) = health.stop_error() {
-        return Err(failed);
-    }
+    media_service::supervise_store(&mut supervisor, gateway.store_health.clone(), move || {
+        probed.cosigner.store.probe()
+    });
+    supervisor.run(shutdown).await?;
     tracing::info!("gateway stopped");
     Ok(())
 }

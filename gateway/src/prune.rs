@@ -61,16 +61,23 @@ pub async fn prune_once(gateway: &Arc<Gateway>, now: i64) -> anyhow::Result<Prun
     })
 }
 
-/// Prunes every `pruning.interval` until the task is dropped.
-pub async fn prune_forever(gateway: Arc<Gateway>) {
-    loop {
-        tokio::time::sleep(gateway.pruning.interval).await;
-        match prune_once(&gateway, unix_now()).await {
-            Ok(pruned) if pruned != Pruned::default() => {
-                tracing::info!(?pruned, "pruned the record")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning the record failed; will retry"),
+/// The pruning job: a pass every `pruning.interval`.
+pub struct PruneLoop(pub Arc<Gateway>);
+
+impl media_service::tasks::Job for PruneLoop {
+    fn name(&self) -> &'static str {
+        "pruning"
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        self.0.pruning.interval
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        let pruned = prune_once(&self.0, unix_now()).await?;
+        if pruned != Pruned::default() {
+            tracing::info!(?pruned, "pruned the record");
         }
+        Ok(())
     }
 }

@@ -30,6 +30,8 @@ pub struct Gateway {
     pub store_health: Arc<media_service::StoreHealth>,
     /// `POST /cosign` per peer address (review M3).
     pub cosign_rate: Arc<media_service::rate::PeerRateLimit>,
+    /// The supervised jobs' state, for `/health`.
+    pub tasks: Arc<media_service::tasks::TaskHealth>,
 }
 
 /// A session request is one small JSON object.
@@ -176,16 +178,19 @@ async fn cosign(
 }
 
 async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
-    gateway.store_health.health_response(json!({
-        "consumer": gateway.cosigner.consumer.to_string(),
-        "receipt_signer": pubkey_of(&gateway.cosigner.signers.current).to_string(),
-        "previous_receipt_signer": gateway
-            .cosigner
-            .signers
-            .previous
-            .as_ref()
-            .map(|k| pubkey_of(k).to_string()),
-    }))
+    gateway.store_health.health_response(
+        &gateway.tasks,
+        json!({
+            "consumer": gateway.cosigner.consumer.to_string(),
+            "receipt_signer": pubkey_of(&gateway.cosigner.signers.current).to_string(),
+            "previous_receipt_signer": gateway
+                .cosigner
+                .signers
+                .previous
+                .as_ref()
+                .map(|k| pubkey_of(k).to_string()),
+        }),
+    )
 }
 
 async fn metrics_text(State(gateway): State<Arc<Gateway>>) -> Response {

@@ -6,6 +6,7 @@ use media_network::state::{Config, Consumer, Provider};
 use media_sdk::client::Cluster;
 use media_sdk::pda;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The least time between two reads made because a receipt looked stale. Anyone can post
@@ -135,6 +136,29 @@ pub async fn read(cluster: &Cluster) -> anyhow::Result<ChainCache> {
         providers,
         consumers,
     })
+}
+
+/// The job that keeps the shared view fresh; a failed read keeps the last view.
+pub struct Refresh {
+    pub cluster: Arc<Cluster>,
+    pub view: Arc<std::sync::RwLock<Arc<ChainCache>>>,
+    pub every: std::time::Duration,
+}
+
+impl media_service::tasks::Job for Refresh {
+    fn name(&self) -> &'static str {
+        "chain refresh"
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        self.every
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        let fresh = read(&self.cluster).await?;
+        *self.view.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

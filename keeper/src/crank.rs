@@ -55,6 +55,26 @@ impl Switches {
     }
 }
 
+/// The crank job: a round every `every`.
+pub struct CrankLoop {
+    pub cranker: Cranker,
+    pub every: std::time::Duration,
+}
+
+impl media_service::tasks::Job for CrankLoop {
+    fn name(&self) -> &'static str {
+        "cranks"
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        self.every
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        self.cranker.round().await
+    }
+}
+
 pub struct Cranker {
     pub cluster: Arc<Cluster>,
     pub keeper: Keypair,

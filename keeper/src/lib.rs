@@ -52,96 +52,59 @@ pub async fn run(
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
     let chain = Arc::new(RwLock::new(Arc::new(view)));
 
-    let refresher = {
-        let (cluster, chain) = (cluster.clone(), chain.clone());
-        let every = Duration::from_secs(config.chain_refresh_secs.max(1));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                match chain::read(&cluster).await {
-                    Ok(fresh) => {
-                        *chain.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh)
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "chain refresh failed; keeping the last view")
-                    }
-                }
-            }
-        })
-    };
-    let settler = settle::Settler {
-        cluster: cluster.clone(),
-        keeper: clone_keypair(&keypair),
-        store: store.clone(),
-        receipts_per_tx: config.receipts_per_tx,
-        attempts: config.attempts,
-        lookup: config.lookup_table.then(|| {
-            lookup::LookupTable::new(cluster.clone(), clone_keypair(&keypair), store.clone())
-        }),
-        min_keeper_fee: config.min_keeper_fee,
-    };
-    let settling = {
-        let chain = chain.clone();
-        let every = Duration::from_millis(config.settle_interval_ms);
-        tokio::spawn(async move {
-            loop {
-                let epoch = chain.read().unwrap_or_else(|e| e.into_inner()).epoch;
-                match settler.round(epoch).await {
-                    Ok(round) if round != settle::Round::default() => {
-                        tracing::info!(?round, "settlement round")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "settlement round failed; will retry"),
-                }
-                tokio::time::sleep(every).await;
-            }
-        })
-    };
-    let cranker = crank::Cranker {
-        cluster: cluster.clone(),
-        keeper: clone_keypair(&keypair),
-        switches: config.cranks.clone(),
-    };
-    let cranking = {
-        let every = Duration::from_secs(config.crank_interval_secs.max(1));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                if let Err(e) = cranker.round().await {
-                    tracing::warn!(error = %e, "crank round failed; will retry");
-                }
-            }
-        })
-    };
+    let mut supervisor = media_service::tasks::Supervisor::new();
     let keeper = Arc::new(server::Keeper {
-        store,
-        chain,
-        cluster,
+        store: store.clone(),
+        chain: chain.clone(),
+        cluster: cluster.clone(),
         metrics: metrics_handle(),
         on_demand: tokio::sync::Mutex::new(chain::ReadGate::new(chain::ON_DEMAND_MIN_INTERVAL)),
         unknown: std::sync::Mutex::new(chain::UnknownKeys::default()),
         store_health: Default::default(),
         receipts_rate: media_service::rate::PeerRateLimit::new(config.receipts_rate),
+        tasks: supervisor.health(),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
     let probed = keeper.store.clone();
-    let health = keeper.store_health.clone();
-    let (stop, watching) =
-        media_service::stop_on_store_failure(shutdown, health.clone(), move || probed.probe());
-    let served = media_service::http::serve(
-        listener,
-        server::router(keeper),
-        media_service::http::ServerLimits::default(),
-        stop,
-    )
-    .await;
-    for task in [refresher, settling, cranking, watching] {
-        task.abort();
-    }
-    served?;
-    if let Some(failed) = health.stop_error() {
-        return Err(failed);
-    }
+    media_service::supervise_store(&mut supervisor, keeper.store_health.clone(), move || {
+        probed.probe()
+    });
+    let router = server::router(keeper);
+    // Added first, so it stops first: no receipt arrives once the jobs begin to stop.
+    supervisor.add_future("http", move |stopping| async move {
+        media_service::http::serve(listener, router, Default::default(), stopping.wait())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    supervisor.add(chain::Refresh {
+        cluster: cluster.clone(),
+        view: chain.clone(),
+        every: Duration::from_secs(config.chain_refresh_secs.max(1)),
+    });
+    supervisor.add(settle::SettleLoop {
+        settler: settle::Settler {
+            cluster: cluster.clone(),
+            keeper: clone_keypair(&keypair),
+            store: store.clone(),
+            receipts_per_tx: config.receipts_per_tx,
+            attempts: config.attempts,
+            lookup: config.lookup_table.then(|| {
+                lookup::LookupTable::new(cluster.clone(), clone_keypair(&keypair), store.clone())
+            }),
+            min_keeper_fee: config.min_keeper_fee,
+        },
+        view: chain.clone(),
+        every: Duration::from_millis(config.settle_interval_ms),
+    });
+    supervisor.add(crank::CrankLoop {
+        cranker: crank::Cranker {
+            cluster: cluster.clone(),
+            keeper: clone_keypair(&keypair),
+            switches: config.cranks.clone(),
+        },
+        every: Duration::from_secs(config.crank_interval_secs.max(1)),
+    });
+    supervisor.run(shutdown).await?;
     tracing::info!("keeper stopped");
     Ok(())
 }

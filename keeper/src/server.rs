@@ -35,6 +35,8 @@ pub struct Keeper {
     pub store_health: Arc<media_service::StoreHealth>,
     /// `POST /receipts` per peer address (review M3).
     pub receipts_rate: Arc<media_service::rate::PeerRateLimit>,
+    /// The supervised jobs' state, for `/health`.
+    pub tasks: Arc<media_service::tasks::TaskHealth>,
 }
 
 impl Keeper {
@@ -324,11 +326,14 @@ pub fn check_and_store(
 
 async fn health(State(keeper): State<Arc<Keeper>>) -> Response {
     let chain = keeper.view();
-    keeper.store_health.health_response(json!({
-        "epoch": chain.epoch,
-        "providers": chain.providers.len(),
-        "consumers": chain.consumers.len(),
-    }))
+    keeper.store_health.health_response(
+        &keeper.tasks,
+        json!({
+            "epoch": chain.epoch,
+            "providers": chain.providers.len(),
+            "consumers": chain.consumers.len(),
+        }),
+    )
 }
 
 async fn metrics_text(State(keeper): State<Arc<Keeper>>) -> Response {

@@ -22,6 +22,32 @@ use std::time::Duration;
 /// Receipts of one consumer from which a lookup table lets a transaction carry more.
 pub const LOOKUP_PAYS_FROM: usize = 3;
 
+/// The settlement job: a round every `every`, for the current epoch of the shared view.
+pub struct SettleLoop {
+    pub settler: Settler,
+    pub view: Arc<std::sync::RwLock<Arc<crate::chain::ChainCache>>>,
+    pub every: std::time::Duration,
+}
+
+impl media_service::tasks::Job for SettleLoop {
+    fn name(&self) -> &'static str {
+        "settlement"
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        self.every
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        let epoch = self.view.read().unwrap_or_else(|e| e.into_inner()).epoch;
+        let round = self.settler.round(epoch).await?;
+        if round != Round::default() {
+            tracing::info!(?round, "settlement round");
+        }
+        Ok(())
+    }
+}
+
 pub struct Settler {
     pub cluster: Arc<Cluster>,
     pub keeper: Keypair,

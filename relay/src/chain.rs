@@ -149,27 +149,33 @@ pub async fn read(
     Ok(view)
 }
 
-/// Keeps `view` current, every `interval`, until the task is dropped. A failed read keeps
-/// the last snapshot and is logged.
-pub async fn refresh_forever(
-    cluster: Arc<Cluster>,
-    node_key: Pubkey,
-    consumers: Vec<Pubkey>,
-    view: SharedView,
-    interval: Duration,
-) {
-    loop {
-        match read(&cluster, &node_key, &consumers).await {
-            Ok(fresh) => {
-                let mut current = view.write().unwrap_or_else(|e| e.into_inner());
-                if current.epoch != fresh.epoch {
-                    tracing::info!(epoch = fresh.epoch, "epoch changed");
-                }
-                *current = fresh;
-            }
-            Err(e) => tracing::warn!(error = %e, "chain refresh failed; keeping the last view"),
+/// The job that keeps the relay's view of its lanes and consumers fresh; a failed read keeps
+/// the last view.
+pub struct Refresh {
+    pub cluster: Arc<Cluster>,
+    pub node_key: Pubkey,
+    pub consumers: Vec<Pubkey>,
+    pub view: SharedView,
+    pub every: Duration,
+}
+
+impl media_service::tasks::Job for Refresh {
+    fn name(&self) -> &'static str {
+        "chain refresh"
+    }
+
+    fn interval(&self) -> Duration {
+        self.every
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        let fresh = read(&self.cluster, &self.node_key, &self.consumers).await?;
+        let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+        if current.epoch != fresh.epoch {
+            tracing::info!(epoch = fresh.epoch, "epoch changed");
         }
-        tokio::time::sleep(interval).await;
+        *current = fresh;
+        Ok(())
     }
 }
 

@@ -67,13 +67,13 @@ pub async fn run(
     }
     let view = Arc::new(RwLock::new(view));
     let debts = Arc::new(debt::Debts::new(config.max_uncosigned_bytes));
-    let refresher = tokio::spawn(chain::refresh_forever(
-        cluster.clone(),
+    let refresh = chain::Refresh {
+        cluster: cluster.clone(),
         node_key,
         consumers,
-        view.clone(),
-        std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
-    ));
+        view: view.clone(),
+        every: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
+    };
     let mut secret = [0u8; 32];
     secret.copy_from_slice(&node.to_bytes()[..32]);
     let outbox = Arc::new(outbox::Outbox {
@@ -91,9 +91,7 @@ pub async fn run(
         debts: debts.clone(),
         shown: Default::default(),
     });
-    let settling = tokio::spawn(outbox.clone().run_forever(std::time::Duration::from_secs(
-        config.cosign_interval_secs.max(1),
-    )));
+    let mut supervisor = media_service::tasks::Supervisor::new();
     let relay = Arc::new(server::Relay {
         node_key,
         meter,
@@ -111,6 +109,7 @@ pub async fn run(
         debts,
         metrics: metrics_handle(),
         store_health: Default::default(),
+        tasks: supervisor.health(),
     });
     tracing::info!(
         listen = %listener.local_addr()?,
@@ -119,28 +118,24 @@ pub async fn run(
         keepers = config.keepers.len(),
         "relay serving"
     );
+    // In this order they stop: no request is served once the last co-sign round begins.
+    let router = server::router(relay.clone());
+    supervisor.add_future("http", move |stopping| async move {
+        media_service::http::serve(listener, router, Default::default(), stopping.wait())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    supervisor.add(refresh);
+    supervisor.add(outbox::OutboxLoop {
+        outbox,
+        every: std::time::Duration::from_secs(config.cosign_interval_secs.max(1)),
+        store_health: relay.store_health.clone(),
+    });
     let probed = relay.store.clone();
-    let health = relay.store_health.clone();
-    let (stop, watching) =
-        media_service::stop_on_store_failure(shutdown, health.clone(), move || probed.probe());
-    media_service::http::serve(
-        listener,
-        server::router(relay),
-        media_service::http::ServerLimits::default(),
-        stop,
-    )
-    .await?;
-    watching.abort();
-    if let Some(failed) = health.stop_error() {
-        refresher.abort();
-        settling.abort();
-        return Err(failed);
-    }
-    refresher.abort();
-    settling.abort();
-    // What viewers acknowledged until the end is co-signed and shipped before exiting.
-    outbox.cosign_round().await;
-    outbox.ship_round().await;
+    media_service::supervise_store(&mut supervisor, relay.store_health.clone(), move || {
+        probed.probe()
+    });
+    supervisor.run(shutdown).await?;
     tracing::info!("relay stopped");
     Ok(())
 }

@@ -478,13 +478,36 @@ impl Outbox {
         }
         Ok(())
     }
+}
 
-    /// Co-signs and ships every `interval` until the task is dropped.
-    pub async fn run_forever(self: Arc<Self>, interval: Duration) {
-        loop {
-            tokio::time::sleep(interval).await;
-            self.cosign_round().await;
-            self.ship_round().await;
+/// The outbox job: a co-sign round and a shipping round every `every`; when the relay stops,
+/// one more of each, so what viewers acknowledged until the end is co-signed and shipped
+/// (unless the store failed: then it is shipped after the restart).
+pub struct OutboxLoop {
+    pub outbox: Arc<Outbox>,
+    pub every: Duration,
+    pub store_health: Arc<media_service::StoreHealth>,
+}
+
+impl media_service::tasks::Job for OutboxLoop {
+    fn name(&self) -> &'static str {
+        "co-sign and ship"
+    }
+
+    fn interval(&self) -> Duration {
+        self.every
+    }
+
+    async fn tick(&mut self) -> anyhow::Result<()> {
+        self.outbox.cosign_round().await;
+        self.outbox.ship_round().await;
+        Ok(())
+    }
+
+    async fn stop(&mut self) -> anyhow::Result<()> {
+        if self.store_health.failure().is_none() {
+            self.tick().await?;
         }
+        Ok(())
     }
 }

@@ -53,6 +53,8 @@ pub struct Relay {
     pub metrics: PrometheusHandle,
     /// Whether the store still works; `/health` reports it.
     pub store_health: Arc<media_service::StoreHealth>,
+    /// The supervised jobs' state, for `/health`.
+    pub tasks: Arc<media_service::tasks::TaskHealth>,
 }
 
 pub fn router(relay: Arc<Relay>) -> Router {
@@ -404,11 +406,14 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
             )
         })
         .collect();
-    relay.store_health.health_response(json!({
-        "node_key": relay.node_key.to_string(),
-        "epoch": view.epoch,
-        "consumers": consumers,
-    }))
+    relay.store_health.health_response(
+        &relay.tasks,
+        json!({
+            "node_key": relay.node_key.to_string(),
+            "epoch": view.epoch,
+            "consumers": consumers,
+        }),
+    )
 }
 
 async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {

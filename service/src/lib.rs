@@ -3,6 +3,7 @@
 //! type of their embedded stores.
 pub mod http;
 pub mod rate;
+pub mod tasks;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -144,22 +145,31 @@ impl StoreHealth {
         notified.await;
     }
 
-    /// The error a service returns when it stopped for this reason.
-    /// A service's `/health` answer: `body` with `"status": "ok"` and `"store": "ok"`, or,
-    /// once the store has failed, 503 with `"status": "store_failed"` and the reason (M6).
-    pub fn health_response(&self, mut body: serde_json::Value) -> axum::response::Response {
+    /// A service's `/health` answer: `body` with `"status"`, `"store"` and `"tasks"` (each
+    /// supervised job's state). 200 with `"status": "ok"` while the store works and every job
+    /// is alive and recent; 503 with `"status": "store_failed"` once the store has failed (M6)
+    /// or `"status": "task_failed"` once a job is stale or dead.
+    pub fn health_response(
+        &self,
+        tasks: &tasks::TaskHealth,
+        mut body: serde_json::Value,
+    ) -> axum::response::Response {
+        use axum::http::StatusCode;
         use axum::response::IntoResponse;
-        let (status, verdict, store) = match self.failure() {
-            None => (axum::http::StatusCode::OK, "ok", "ok".to_string()),
-            Some(why) => (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        let (tasks_ok, task_report) = tasks.report();
+        let (status, verdict, store) = match (self.failure(), tasks_ok) {
+            (Some(why), _) => (
+                StatusCode::SERVICE_UNAVAILABLE,
                 "store_failed",
                 why.to_string(),
             ),
+            (None, false) => (StatusCode::SERVICE_UNAVAILABLE, "task_failed", "ok".into()),
+            (None, true) => (StatusCode::OK, "ok", "ok".into()),
         };
         if let Some(fields) = body.as_object_mut() {
             fields.insert("status".into(), verdict.into());
             fields.insert("store".into(), store.into());
+            fields.insert("tasks".into(), task_report);
         }
         (status, axum::Json(body)).into_response()
     }
@@ -199,26 +209,22 @@ pub async fn watch_store(
 /// How often services probe their store.
 pub const STORE_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// A service's stop signal: `shutdown`, or its store failing (probed with `probe`, recorded in
-/// `health`, which `/health` reports), whichever comes first. Returns the stop future and the
-/// watch task to abort.
-pub fn stop_on_store_failure(
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+/// Supervises the probe of a service's store (`probe`, every `STORE_PROBE_INTERVAL`): the
+/// first failure is recorded in `health`, which `/health` reports, and ends the task with an
+/// error, which stops the service so its manager restarts it with the store reopened.
+pub fn supervise_store(
+    supervisor: &mut tasks::Supervisor,
     health: std::sync::Arc<StoreHealth>,
     probe: impl Fn() -> Result<(), StoreError> + Send + Sync + 'static,
-) -> (
-    impl std::future::Future<Output = ()> + Send + 'static,
-    tokio::task::JoinHandle<()>,
 ) {
-    let watching = tokio::spawn(watch_store(probe, STORE_PROBE_INTERVAL, health.clone()));
-    let failed = health.clone();
-    let stop = async move {
+    supervisor.add_future("store probe", move |stopping| async move {
         tokio::select! {
-            _ = shutdown => {}
-            _ = failed.failed() => {}
+            _ = stopping.wait() => Ok(()),
+            _ = watch_store(probe, STORE_PROBE_INTERVAL, health.clone()) => {
+                Err(health.stop_error().unwrap_or_else(|| anyhow::anyhow!("the store failed")))
+            }
         }
-    };
-    (stop, watching)
+    });
 }
 
 /// The shapes every embedded store repeats: open-and-create, and a grow-only counter.
@@ -372,7 +378,8 @@ mod store_tests {
         ));
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(health.failure().is_none(), "a working store is healthy");
-        let ok = health.health_response(serde_json::json!({"epoch": 3}));
+        let tasks = tasks::TaskHealth::default();
+        let ok = health.health_response(&tasks, serde_json::json!({"epoch": 3}));
         assert_eq!(ok.status(), axum::http::StatusCode::OK);
         broken.store(true, Ordering::SeqCst);
         tokio::time::timeout(std::time::Duration::from_secs(10), health.failed())
@@ -390,7 +397,7 @@ mod store_tests {
             .to_string()
             .contains("test store"));
         // `/health` says so while the service shuts down.
-        let failed = health.health_response(serde_json::json!({"epoch": 3}));
+        let failed = health.health_response(&tasks, serde_json::json!({"epoch": 3}));
         assert_eq!(failed.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
         let body = axum::body::to_bytes(failed.into_body(), 1 << 16)
             .await

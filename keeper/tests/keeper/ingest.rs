@@ -112,6 +112,7 @@ async fn start_offline_keeper(
         unknown: Default::default(),
         store_health: Default::default(),
         receipts_rate: media_service::rate::PeerRateLimit::new(receipts_rate),
+        tasks: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -182,6 +182,7 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         debts: Arc::new(media_relay::debt::Debts::new(u64::MAX)),
         metrics: media_relay::metrics_handle(),
         store_health: Default::default(),
+        tasks: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
