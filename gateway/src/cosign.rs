@@ -9,44 +9,9 @@ use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use media_sdk::receipt::{pubkey_of, sign, ReceiptV1};
 use media_sdk::session::{SessionGrant, SessionToken, ViewerReceipt};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SessionProof {
-    /// The session token, base64url.
-    pub token: String,
-    /// The session's latest viewer receipt for this relay and epoch, base64url.
-    pub receipt: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CosignRequest {
-    /// The relay's node key (base58).
-    pub node_key: String,
-    pub epoch: u64,
-    pub sessions: Vec<SessionProof>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Rejected {
-    pub index: usize,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CosignResponse {
-    /// The 120-byte v1 receipt, base64url.
-    pub receipt: String,
-    pub cumulative: u64,
-    /// The consumer's receipt signer (base58) and its signature over the receipt (base64url).
-    pub consumer_signer: String,
-    pub consumer_signature: String,
-    /// Sessions not counted, and why.
-    pub rejected: Vec<Rejected>,
-    /// Sessions cut at their max_bytes.
-    pub capped: Vec<String>,
-}
+pub use media_sdk::api::gateway::{CosignRequest, CosignResponse, Rejected, SessionProof};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CosignError {

@@ -8,11 +8,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use media_sdk::api::gateway::{SessionRequest, SessionResponse};
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::SessionGrant;
 use metrics::counter;
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,12 +67,10 @@ pub fn unix_now() -> i64 {
 }
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-#[derive(Deserialize)]
-struct SessionRequest {
-    session_key: String,
+    let error = media_sdk::api::ErrorBody {
+        error: message.into(),
+    };
+    (status, Json(error)).into_response()
 }
 
 async fn session(
@@ -134,11 +132,11 @@ async fn session(
         .unwrap_or(&cosigner.signers.current);
     let token = grant.sign(signer);
     counter!("media_gateway_tokens_issued_total").increment(1);
-    Json(json!({
-        "token": token.to_base64(),
-        "expires_at": grant.expires_at,
-        "max_bytes": grant.max_bytes,
-    }))
+    Json(SessionResponse {
+        token: token.to_base64(),
+        expires_at: grant.expires_at,
+        max_bytes: grant.max_bytes,
+    })
     .into_response()
 }
 

@@ -11,11 +11,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use media_sdk::receipt::{SignedReceipt, WireReceipt, SIGNED_RECEIPT_LEN};
+use media_sdk::api::keeper::{IngestRequest, IngestResponse};
+use media_sdk::receipt::{SignedReceipt, SIGNED_RECEIPT_LEN};
 use metrics::counter;
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -109,13 +109,11 @@ pub fn router(keeper: Arc<Keeper>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH * 1_024))
 }
 
-#[derive(Deserialize)]
-struct Batch {
-    receipts: Vec<WireReceipt>,
-}
-
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let error = media_sdk::api::ErrorBody {
+        error: message.into(),
+    };
+    (status, Json(error)).into_response()
 }
 
 /// Decodes the request: JSON `{"receipts": [...]}`, or `application/octet-stream` with
@@ -140,7 +138,7 @@ fn decode(
             .map(|c| SignedReceipt::from_bytes(c).map_err(|e| Rejection::Malformed(e.to_string())))
             .collect());
     }
-    let batch: Batch =
+    let batch: IngestRequest =
         serde_json::from_slice(body).map_err(|e| format!("invalid JSON batch: {e}"))?;
     Ok(batch
         .receipts
@@ -235,8 +233,10 @@ async fn ingest(State(keeper): State<Arc<Keeper>>, headers: HeaderMap, body: Byt
             }
         }
     }
-    let results: Vec<Value> = verdicts.iter().map(Verdict::to_json).collect();
-    Json(json!({ "results": results })).into_response()
+    Json(IngestResponse {
+        results: verdicts.iter().map(Verdict::to_result).collect(),
+    })
+    .into_response()
 }
 
 /// `check_and_store` of the receipts at `indices`, on a blocking thread (signature checks

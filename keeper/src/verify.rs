@@ -50,17 +50,20 @@ impl Verdict {
         )
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
+    /// The answer for this receipt on the wire.
+    pub fn to_result(&self) -> media_sdk::api::keeper::IngestResult {
+        use media_sdk::api::keeper::IngestResult;
         match self {
-            Verdict::Accepted => json!({"status": "accepted"}),
-            Verdict::Duplicate => json!({"status": "duplicate"}),
-            Verdict::Rejected(r) => {
-                json!({"status": "rejected", "code": r.code(), "reason": r.to_string()})
-            }
-            Verdict::Retry(r) => {
-                json!({"status": "retry", "code": r.code(), "reason": r.to_string()})
-            }
+            Verdict::Accepted => IngestResult::Accepted,
+            Verdict::Duplicate => IngestResult::Duplicate,
+            Verdict::Rejected(r) => IngestResult::Rejected {
+                code: r.code().into(),
+                reason: r.to_string(),
+            },
+            Verdict::Retry(r) => IngestResult::Retry {
+                code: r.code().into(),
+                reason: r.to_string(),
+            },
         }
     }
 }

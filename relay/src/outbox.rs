@@ -15,10 +15,10 @@ use crate::store::Store;
 use anchor_lang::prelude::Pubkey;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use media_sdk::receipt::{sign, ReceiptV1, SignedReceipt, WireReceipt};
+use media_sdk::api::gateway::{CosignRequest, CosignResponse, SessionProof};
+use media_sdk::api::keeper::{IngestRequest, IngestResponse, IngestResult};
+use media_sdk::receipt::{sign, ReceiptV1, SignedReceipt};
 use metrics::{counter, gauge};
-use serde::Deserialize;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,25 +32,6 @@ pub enum CosignError {
     Invalid(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-}
-
-#[derive(Deserialize)]
-struct GatewayAnswer {
-    receipt: String,
-    consumer_signer: String,
-    consumer_signature: String,
-    /// Sessions of the request not counted (index into the request's sessions), and why.
-    #[serde(default)]
-    rejected: Vec<RejectedSession>,
-    /// Sessions (base58 session keys) whose bytes the gateway cut at their max_bytes.
-    #[serde(default)]
-    capped: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RejectedSession {
-    index: usize,
-    reason: String,
 }
 
 /// Sessions per co-sign request: about 560 bytes each on the wire, so a request stays far
@@ -300,21 +281,28 @@ impl Outbox {
             url: url.to_string(),
             message,
         };
-        let sessions: Vec<_> = chunk
-            .iter()
-            .map(|p| json!({"token": p.token.to_base64(), "receipt": p.receipt.to_base64()}))
-            .collect();
+        let request = CosignRequest {
+            node_key: self.node_key().to_string(),
+            epoch,
+            sessions: chunk
+                .iter()
+                .map(|p| SessionProof {
+                    token: p.token.to_base64(),
+                    receipt: p.receipt.to_base64(),
+                })
+                .collect(),
+        };
         let response = self
             .http
             .post(url.clone())
-            .json(&json!({"node_key": self.node_key().to_string(), "epoch": epoch, "sessions": sessions}))
+            .json(&request)
             .send()
             .await
             .map_err(|e| failure(e.to_string()))?;
         if !response.status().is_success() {
             return Err(failure(error_text(response).await));
         }
-        let answer: GatewayAnswer = read_json(response).await.map_err(failure)?;
+        let answer: CosignResponse = read_json(response).await.map_err(failure)?;
         let signed = self.check_answer(config, consumer, epoch, &answer)?;
         {
             let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
@@ -361,7 +349,7 @@ impl Outbox {
         config: Pubkey,
         consumer: &Pubkey,
         epoch: u64,
-        answer: &GatewayAnswer,
+        answer: &CosignResponse,
     ) -> Result<SignedReceipt, CosignError> {
         let invalid = |m: &str| CosignError::Invalid(m.to_string());
         let bytes = b64()
@@ -440,18 +428,15 @@ impl Outbox {
 
     async fn ship(&self, keeper: &str, batch: &[SignedReceipt]) -> anyhow::Result<()> {
         let url = Url::parse(keeper)?.join("receipts")?;
-        let wire: Vec<WireReceipt> = batch.iter().map(SignedReceipt::to_wire).collect();
-        let response = self
-            .http
-            .post(url)
-            .json(&json!({ "receipts": wire }))
-            .send()
-            .await?;
+        let request = IngestRequest {
+            receipts: batch.iter().map(SignedReceipt::to_wire).collect(),
+        };
+        let response = self.http.post(url).json(&request).send().await?;
         if !response.status().is_success() {
             anyhow::bail!("{}", error_text(response).await);
         }
-        let answer: serde_json::Value = read_json(response).await.map_err(anyhow::Error::msg)?;
-        let results = answer["results"].as_array().cloned().unwrap_or_default();
+        let answer: IngestResponse = read_json(response).await.map_err(anyhow::Error::msg)?;
+        let results = answer.results;
         anyhow::ensure!(
             results.len() == batch.len(),
             "the keeper answered for {} of {} receipts",
@@ -459,13 +444,16 @@ impl Outbox {
             batch.len()
         );
         for (receipt, result) in batch.iter().zip(results) {
-            let status = result["status"].as_str().unwrap_or("unknown");
-            let code = result["code"].as_str().unwrap_or_default();
-            let retry =
-                status == "retry" || (status == "rejected" && RETRYABLE_REJECTIONS.contains(&code));
-            if status == "rejected" {
-                tracing::warn!(%keeper, reason = %result["reason"], epoch = receipt.receipt.epoch, retry, "a keeper rejected a receipt");
-            }
+            let status = result.status();
+            let retry = match &result {
+                IngestResult::Retry { .. } => true,
+                IngestResult::Rejected { code, reason } => {
+                    let retry = RETRYABLE_REJECTIONS.contains(&code.as_str());
+                    tracing::warn!(%keeper, %reason, epoch = receipt.receipt.epoch, retry, "a keeper rejected a receipt");
+                    retry
+                }
+                _ => false,
+            };
             counter!("media_relay_receipts_shipped_total", "status" => status.to_string())
                 .increment(1);
             if retry {

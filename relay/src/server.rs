@@ -22,12 +22,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use url::Url;
 
-pub const SESSION_HEADER: &str = "x-media-session";
-pub const EPOCH_HEADER: &str = "x-media-epoch";
-pub const NODE_KEY_HEADER: &str = "x-media-node-key";
-pub const DELIVERED_HEADER: &str = "x-media-delivered";
-pub const ACKED_HEADER: &str = "x-media-acked";
-pub const CACHE_HEADER: &str = "x-media-cache";
+pub use media_sdk::api::relay::{
+    ACKED_HEADER, CACHE_HEADER, DELIVERED_HEADER, EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER,
+};
 /// Retry-After for a consumer whose gateway lags: about one co-signing round.
 const RETRY_LAGGING_SECS: u64 = 5;
 /// Retry-After when the relay's origin fetches are all busy.
@@ -354,7 +351,11 @@ async fn receipt(State(relay): State<Arc<Relay>>, body: String) -> Response {
     match result {
         Ok(accepted) => {
             counter!("media_relay_viewer_receipts_total", "result" => if accepted.duplicate { "duplicate" } else { "accepted" }).increment(1);
-            Json(json!({"acked": accepted.acked, "duplicate": accepted.duplicate})).into_response()
+            Json(media_sdk::api::relay::ReceiptAnswer {
+                acked: accepted.acked,
+                duplicate: accepted.duplicate,
+            })
+            .into_response()
         }
         Err(rejection) => {
             let reason = match rejection {

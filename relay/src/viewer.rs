@@ -2,10 +2,11 @@
 //! downloads through a relay that acknowledge body bytes as they arrive (viewer receipts
 //! posted in the background, so the relay's credit window never runs dry), resuming with a
 //! Range request after a 402 or a cut connection.
-use crate::server::{EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER};
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
+use media_sdk::api::gateway::{SessionRequest, SessionResponse};
+use media_sdk::api::relay::{EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER};
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::{SessionToken, ViewerAck};
 use reqwest::header::RANGE;
@@ -61,9 +62,9 @@ pub async fn request_token(
     let url = gateway
         .join("session")
         .map_err(|e| ViewerError::Gateway(e.to_string()))?;
-    let mut request = http
-        .post(url.clone())
-        .json(&serde_json::json!({ "session_key": session_key.to_string() }));
+    let mut request = http.post(url.clone()).json(&SessionRequest {
+        session_key: session_key.to_string(),
+    });
     if let Some(secret) = secret {
         request = request.bearer_auth(secret);
     }
@@ -72,17 +73,15 @@ pub async fn request_token(
         source,
     })?;
     let status = response.status();
-    let body: serde_json::Value = response
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(ViewerError::Gateway(format!("{status}: {body}")));
+    }
+    let answer: SessionResponse = response
         .json()
         .await
         .map_err(|e| ViewerError::Gateway(format!("{status}: {e}")))?;
-    if !status.is_success() {
-        return Err(ViewerError::Gateway(format!("{status}: {body}")));
-    }
-    let token = body["token"]
-        .as_str()
-        .ok_or_else(|| ViewerError::Gateway("no token in the answer".into()))?;
-    SessionToken::from_base64(token).map_err(|e| ViewerError::Gateway(e.to_string()))
+    SessionToken::from_base64(&answer.token).map_err(|e| ViewerError::Gateway(e.to_string()))
 }
 
 /// A token is renewed this long before it expires (review L7).

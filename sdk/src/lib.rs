@@ -2,6 +2,7 @@
 //! builders and account decoding for the Media Network programs, and (feature `client`) a
 //! JSON-RPC view of a cluster.
 #[cfg(feature = "client")]
+pub mod api;
 pub mod client;
 pub mod decode;
 pub mod gov;

@@ -1,0 +1,64 @@
+//! A consumer's gateway: `POST /session` (a session token for a viewer) and `POST /cosign`
+//! (a relay shows its sessions' viewer receipts and gets the receipt co-signed).
+use serde::{Deserialize, Serialize};
+
+/// `POST /session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRequest {
+    /// The viewer's session key, base58 (the gateway answers 400 to anything else).
+    pub session_key: String,
+}
+
+/// The answer to `POST /session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    /// The signed session token, base64url.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Bytes the session may be billed for, across every relay.
+    pub max_bytes: u64,
+}
+
+/// One session a relay served, as it shows it to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionProof {
+    /// The session token, base64url.
+    pub token: String,
+    /// The session's latest viewer receipt for this relay and epoch, base64url.
+    pub receipt: String,
+}
+
+/// `POST /cosign`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignRequest {
+    /// The relay's node key, base58 (the gateway answers 400 to anything else).
+    pub node_key: String,
+    pub epoch: u64,
+    pub sessions: Vec<SessionProof>,
+}
+
+/// A session of the request that was not counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// Its index in the request's `sessions`.
+    pub index: usize,
+    pub reason: String,
+}
+
+/// The answer to `POST /cosign`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignResponse {
+    /// The 120-byte v1 receipt, base64url.
+    pub receipt: String,
+    pub cumulative: u64,
+    /// The consumer's receipt signer (base58) and its signature over the receipt (base64url).
+    pub consumer_signer: String,
+    pub consumer_signature: String,
+    /// Sessions not counted, and why.
+    #[serde(default)]
+    pub rejected: Vec<Rejected>,
+    /// Sessions (base58 session keys) whose bytes were cut at their max_bytes.
+    #[serde(default)]
+    pub capped: Vec<String>,
+}
