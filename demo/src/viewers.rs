@@ -2,7 +2,7 @@
 //! follow the live stream through one relay, as a player would (poll the playlist, fetch the
 //! new segments), acknowledging every byte. Each relay's bytes are counted as they arrive.
 use crate::origin::segments_of;
-use media_relay::viewer::Viewer;
+use media_viewer::Viewer;
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};

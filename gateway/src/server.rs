@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use media_sdk::api::gateway::{SessionRequest, SessionResponse};
+pub use media_sdk::clock::unix_now;
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::SessionGrant;
 use metrics::counter;
@@ -57,13 +58,6 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(gateway)
-}
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {

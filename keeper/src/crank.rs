@@ -7,6 +7,7 @@ use anchor_lang::solana_program::instruction::Instruction;
 use media_network::constants::EMPTY_SLOT;
 use media_network::state::{Buyback, Config, Epoch, Keeper, Provider};
 use media_sdk::client::Cluster;
+use media_sdk::clock::unix_now;
 use media_sdk::{ix, pda};
 use metrics::counter;
 use serde::Deserialize;
@@ -79,13 +80,6 @@ pub struct Cranker {
     pub cluster: Arc<Cluster>,
     pub keeper: Keypair,
     pub switches: Switches,
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 impl Cranker {

@@ -1,11 +1,13 @@
 //! media-relay: an HTTP reverse proxy and cache in front of consumers' origins, metered by
-//! viewer receipts (PROTOCOL.md §5 and §9), and the viewer client library.
+//! viewer receipts (PROTOCOL.md §5 and §9). The viewer client is its own crate,
+//! `media-viewer`.
 //!
 //! - `target`: the origin URL and cache key of a request (traversal refused);
 //! - `origin`: fetching from an origin (no redirects, public addresses only, bounded buffering);
 //!   `cache`: byte-budgeted LRU with collapsing and
 //!   freshness; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
-//!   view and lanes; `server`: the HTTP routes; `viewer`: the client side.
+//!   view and lanes; `server`: the HTTP routes; `acks`: group commit of viewer receipts;
+//!   `outbox`: co-signing and shipping.
 pub mod acks;
 pub mod cache;
 pub mod chain;
@@ -17,7 +19,6 @@ pub mod outbox;
 pub mod server;
 pub mod store;
 pub mod target;
-pub mod viewer;
 
 pub use media_service::metrics_handle;
 

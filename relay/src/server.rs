@@ -25,6 +25,7 @@ use url::Url;
 pub use media_sdk::api::relay::{
     ACKED_HEADER, CACHE_HEADER, DELIVERED_HEADER, EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER,
 };
+pub(crate) use media_sdk::clock::unix_now;
 /// Retry-After for a consumer whose gateway lags: about one co-signing round.
 const RETRY_LAGGING_SECS: u64 = 5;
 /// Retry-After when the relay's origin fetches are all busy.
@@ -61,14 +62,6 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(relay)
-}
-
-/// Seconds since the Unix epoch, by this machine's clock.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 fn error(status: StatusCode, message: String) -> Response {

@@ -4,6 +4,7 @@
 #[cfg(feature = "client")]
 pub mod api;
 pub mod client;
+pub mod clock;
 pub mod decode;
 pub mod gov;
 pub mod ix;

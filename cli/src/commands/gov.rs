@@ -9,10 +9,11 @@ use media_governance::state::{
     GovConfig, GovField, ParamField, Proposal, ProposalAction, ProposalStatus, Proposer, VoteChoice,
 };
 use media_network::state::StakeAccount;
+use media_sdk::clock::unix_now;
 use media_sdk::{gov, pda};
 use serde_json::json;
 use solana_signer::Signer;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// What a proposal asks for, as typed on the command line.
 pub enum Request {
@@ -313,13 +314,6 @@ async fn require_proposal(ctx: &Ctx, id: u64) -> Result<(Pubkey, Proposal)> {
         1 => Ok(found.remove(0)),
         n => bail!("{n} accounts claim to be proposal {id}; the chain is not media-governance's"),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 /// Without `--wait`, a step that is not due yet is an error that says when it will be.

@@ -1,7 +1,7 @@
 //! `media fetch` and `media proxy`: the viewer client from the command line.
 use crate::context::Ctx;
 use anyhow::{Context, Result};
-use media_relay::viewer::{player_proxy, Viewer};
+use media_viewer::{proxy::player_proxy, Viewer};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -76,7 +76,7 @@ async fn receipts_accepted_before_a_sigkill_are_shipped_after_the_restart() {
     let mut relay = spawn_relay(&write_config(3_600));
     wait_until_serving(&url).await;
     let session = SigningKey::from_bytes(&[72; 32]);
-    let token = media_relay::viewer::request_token(
+    let token = media_viewer::request_token(
         &reqwest::Client::new(),
         &gateway,
         &pubkey_of(&session),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use ed25519_dalek::SigningKey;
-use media_relay::viewer::{player_proxy, Viewer};
+use media_viewer::{proxy::player_proxy, Viewer};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;

@@ -4,9 +4,9 @@ use crate::fixtures::*;
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
 use media_relay::server::{DELIVERED_HEADER, SESSION_HEADER};
-use media_relay::viewer::Viewer;
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::{SessionGrant, ViewerAck};
+use media_viewer::Viewer;
 use reqwest::StatusCode;
 use std::time::Duration;
 

@@ -6,9 +6,9 @@ use crate::network::*;
 use media_network::fees::{cumulative_fee, split_fee};
 use media_network::state::{Consumer, Lane, Provider};
 use media_relay::config::{ConsumerConfig, RelayConfig};
-use media_relay::viewer::Viewer;
 use media_sdk::pda;
 use media_sdk::settlement::{settlement_instructions, Settlement};
+use media_viewer::Viewer;
 use solana_signer::Signer;
 use std::time::Duration;
 
@@ -232,7 +232,7 @@ async fn a_consumer_whose_gateway_stops_cosigning_is_not_served_until_it_catches
     }
     let refused = viewer.fetch("vod/b.ts", &mut Vec::new()).await.unwrap_err();
     match refused {
-        media_relay::viewer::ViewerError::Refused { status, body } => {
+        media_viewer::ViewerError::Refused { status, body } => {
             assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
             assert!(body.contains("has not co-signed"), "{body}");
         }

@@ -10,9 +10,9 @@ use media_relay::config::RelayConfig;
 use media_relay::debt::Debts;
 use media_relay::outbox::{peer_client, Outbox};
 use media_relay::server::SESSION_HEADER;
-use media_relay::viewer::Viewer;
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::ViewerAck;
+use media_viewer::Viewer;
 use solana_signer::Signer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -198,7 +198,7 @@ async fn h5_a_hung_gateway_cannot_freeze_the_debt_guard() {
     let http = reqwest::Client::new();
     let mut status = None;
     for _ in 0..60 {
-        let token = media_relay::viewer::request_token(
+        let token = media_viewer::request_token(
             &http,
             &issuer,
             &pubkey_of(&Viewer::new_session_key()),
@@ -371,7 +371,7 @@ async fn h2_a_session_reused_across_relays_is_refused_once_the_gateway_caps_it()
     let relay_b = spawn_relay(config_b).await;
 
     let session_key = Viewer::new_session_key();
-    let token = media_relay::viewer::request_token(
+    let token = media_viewer::request_token(
         &reqwest::Client::new(),
         &gateway,
         &pubkey_of(&session_key),
