@@ -90,11 +90,7 @@ pub async fn start(
         prune_interval_secs: 5,
         ..GatewayConfig::default()
     };
-    let signer = ed25519_dalek::SigningKey::from_bytes(
-        &actors.gateway_key.keypair.to_bytes()[..32]
-            .try_into()
-            .context("gateway key")?,
-    );
+    let signer = media_sdk::client::signing_key(&actors.gateway_key.keypair);
     let gateway = media_gateway::build(&gateway_config, signer)?;
     let (stop, _) = watch::channel(false);
     let mut tasks: Vec<(String, JoinHandle<Result<()>>)> = Vec::new();

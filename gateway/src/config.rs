@@ -1,6 +1,6 @@
 //! The gateway's configuration (TOML; `media gateway` flags override it).
 use anchor_lang::prelude::Pubkey;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -113,9 +113,7 @@ impl Default for GatewayConfig {
 
 impl GatewayConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read gateway config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("gateway config {}", path.display()))
+        media_service::load_config(path, "gateway config")
     }
 
     pub fn validate(&self) -> Result<Pubkey> {

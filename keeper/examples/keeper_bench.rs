@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
             &[],
         )
         .await?;
-    let node_key = SigningKey::from_bytes(&node.to_bytes()[..32].try_into()?);
+    let node_key = media_sdk::client::signing_key(&node);
 
     eprintln!("== signing {total} receipts (not timed)");
     let receipts: Vec<SignedReceipt> = (1..=total as u64)

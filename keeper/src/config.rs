@@ -1,6 +1,6 @@
 //! The keeper's configuration: a TOML file, flags override it.
 use crate::crank::Switches;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -60,9 +60,7 @@ impl Default for KeeperConfig {
 
 impl KeeperConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read keeper config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("keeper config {}", path.display()))
+        media_service::load_config(path, "keeper config")
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The relay's configuration: a TOML file, with command-line flags overriding it.
 use anchor_lang::prelude::Pubkey;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -89,9 +89,7 @@ impl Default for RelayConfig {
 
 impl RelayConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read relay config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("relay config {}", path.display()))
+        media_service::load_config(path, "relay config")
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -75,10 +75,8 @@ pub async fn run(
         view: view.clone(),
         every: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
     };
-    let mut secret = [0u8; 32];
-    secret.copy_from_slice(&node.to_bytes()[..32]);
     let outbox = Arc::new(outbox::Outbox {
-        node: ed25519_dalek::SigningKey::from_bytes(&secret),
+        node: media_sdk::client::signing_key(&node),
         meter: meter.clone(),
         store: store.clone(),
         view: view.clone(),

@@ -2,6 +2,17 @@
 //! logging to stderr, one Prometheus recorder per process, a shutdown signal, and the error
 //! type of their embedded stores.
 pub mod http;
+
+/// Reads a service's TOML configuration; `what` names it in errors ("keeper config").
+pub fn load_config<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{what} {}", path.display()))
+}
 pub mod rate;
 pub mod tasks;
 

@@ -623,5 +623,5 @@ pub fn test_gov_params() -> GovParams {
 
 /// The ed25519 signing key of a Solana keypair (node keys sign both transactions and receipts).
 pub fn signing_key(keypair: &Keypair) -> ed25519_dalek::SigningKey {
-    ed25519_dalek::SigningKey::from_bytes(keypair.secret_bytes())
+    media_sdk::client::signing_key(keypair)
 }

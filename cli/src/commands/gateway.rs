@@ -116,12 +116,7 @@ pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
         config.rpc_url = flags.rpc_url;
     }
     let signing_key = |path: &std::path::Path| -> Result<ed25519_dalek::SigningKey> {
-        let keypair = crate::wallet::load(path)?;
-        Ok(ed25519_dalek::SigningKey::from_bytes(
-            &keypair.to_bytes()[..32]
-                .try_into()
-                .context("keypair secret")?,
-        ))
+        Ok(media_sdk::client::signing_key(&crate::wallet::load(path)?))
     };
     let signers = media_gateway::cosign::Signers {
         current: signing_key(&config.receipt_signer_keypair)?,

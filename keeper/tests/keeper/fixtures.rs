@@ -159,7 +159,7 @@ impl Market {
 }
 
 pub fn signing_key(keypair: &Keypair) -> SigningKey {
-    SigningKey::from_bytes(&keypair.to_bytes()[..32].try_into().unwrap())
+    media_sdk::client::signing_key(keypair)
 }
 
 /// Settle-only keeper settings (cranks off, so tests see only settlement).
