@@ -83,14 +83,14 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new("gateway", e)
 }
 
-fn lane_key(node_key: &Pubkey, epoch: u64) -> [u8; 40] {
+fn relay_epoch_key(node_key: &Pubkey, epoch: u64) -> [u8; 40] {
     let mut key = [0u8; 40];
     key[..32].copy_from_slice(node_key.as_ref());
     key[32..].copy_from_slice(&epoch.to_be_bytes());
     key
 }
 
-fn epoch_of_lane_key(key: &[u8]) -> u64 {
+fn epoch_of_relay_epoch_key(key: &[u8]) -> u64 {
     let mut epoch = [0u8; 8];
     epoch.copy_from_slice(&key[32..40]);
     u64::from_be_bytes(epoch)
@@ -105,7 +105,7 @@ fn expiry_key(expires_at: i64, session: &Pubkey) -> [u8; 40] {
 
 fn session_key(node_key: &Pubkey, epoch: u64, session: &Pubkey) -> [u8; 72] {
     let mut key = [0u8; 72];
-    key[..40].copy_from_slice(&lane_key(node_key, epoch));
+    key[..40].copy_from_slice(&relay_epoch_key(node_key, epoch));
     key[40..].copy_from_slice(session.as_ref());
     key
 }
@@ -201,7 +201,7 @@ impl Store {
                     .insert(s.session.as_ref(), total + delta)
                     .map_err(err)?;
             }
-            let lane = lane_key(node_key, epoch);
+            let lane = relay_epoch_key(node_key, epoch);
             let mut sum: u64 = 0;
             // Sessions of this node key and epoch: keys from lane‖0… to the next epoch's.
             let start = session_key(node_key, epoch, &Pubkey::default());
@@ -237,7 +237,7 @@ impl Store {
         limits: &CosignLimits,
     ) -> Result<u64, StoreError> {
         let txn = self.db.begin_write().map_err(err)?;
-        let lane = lane_key(node_key, epoch);
+        let lane = relay_epoch_key(node_key, epoch);
         let (before, target) = {
             let mut cosigned = txn.open_table(COSIGNED).map_err(err)?;
             let mut totals = txn.open_table(EPOCH_COSIGNED).map_err(err)?;
@@ -307,7 +307,7 @@ impl Store {
             &self.db,
             "gateway",
             COSIGNED,
-            &lane_key(node_key, epoch),
+            &relay_epoch_key(node_key, epoch),
             cumulative,
         )
     }
@@ -323,11 +323,11 @@ impl Store {
             let mut totals = txn.open_table(EPOCH_COSIGNED).map_err(err)?;
             let _old_totals = totals.extract_if(|e, _| e < epoch).map_err(err)?.count();
             removed = acked
-                .extract_if(|k, _| epoch_of_lane_key(k) < epoch)
+                .extract_if(|k, _| epoch_of_relay_epoch_key(k) < epoch)
                 .map_err(err)?
                 .count()
                 + cosigned
-                    .extract_if(|k, _| epoch_of_lane_key(k) < epoch)
+                    .extract_if(|k, _| epoch_of_relay_epoch_key(k) < epoch)
                     .map_err(err)?
                     .count();
         }
@@ -362,7 +362,7 @@ impl Store {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(COSIGNED).map_err(err)?;
         Ok(table
-            .get(&lane_key(node_key, epoch)[..])
+            .get(&relay_epoch_key(node_key, epoch)[..])
             .map_err(err)?
             .map_or(0, |v| v.value()))
     }

@@ -53,7 +53,7 @@ pub async fn run(
     let chain = Arc::new(RwLock::new(Arc::new(view)));
 
     let mut supervisor = media_service::tasks::Supervisor::new();
-    let keeper = Arc::new(server::Keeper {
+    let keeper = Arc::new(server::KeeperService {
         store: store.clone(),
         chain: chain.clone(),
         cluster: cluster.clone(),

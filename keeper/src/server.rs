@@ -22,7 +22,8 @@ use std::time::Instant;
 /// The most receipts one request may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-pub struct Keeper {
+/// The ingest service's state (not the on-chain `media_network::state::Keeper` account).
+pub struct KeeperService {
     pub store: Arc<Store>,
     pub chain: Arc<RwLock<Arc<ChainCache>>>,
     pub cluster: Arc<media_sdk::client::Cluster>,
@@ -39,7 +40,7 @@ pub struct Keeper {
     pub tasks: Arc<media_service::tasks::TaskHealth>,
 }
 
-impl Keeper {
+impl KeeperService {
     /// The current view; a cheap `Arc` clone, not a copy of every provider and consumer.
     pub fn view(&self) -> Arc<ChainCache> {
         self.chain.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -94,7 +95,7 @@ fn read_could_help(
     }
 }
 
-pub fn router(keeper: Arc<Keeper>) -> Router {
+pub fn router(keeper: Arc<KeeperService>) -> Router {
     Router::new()
         .route(
             "/receipts",
@@ -147,7 +148,7 @@ fn decode(
         .collect())
 }
 
-async fn ingest(State(keeper): State<Arc<Keeper>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest(State(keeper): State<Arc<KeeperService>>, headers: HeaderMap, body: Bytes) -> Response {
     let decoded = match decode(&headers, &body) {
         Ok(decoded) => decoded,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
@@ -242,7 +243,7 @@ async fn ingest(State(keeper): State<Arc<Keeper>>, headers: HeaderMap, body: Byt
 /// `check_and_store` of the receipts at `indices`, on a blocking thread (signature checks
 /// and the durable write).
 async fn check_off_thread(
-    keeper: &Arc<Keeper>,
+    keeper: &Arc<KeeperService>,
     view: Arc<ChainCache>,
     decoded: &Arc<Vec<Result<SignedReceipt, Rejection>>>,
     indices: Vec<usize>,
@@ -324,7 +325,7 @@ pub fn check_and_store(
         .collect())
 }
 
-async fn health(State(keeper): State<Arc<Keeper>>) -> Response {
+async fn health(State(keeper): State<Arc<KeeperService>>) -> Response {
     let chain = keeper.view();
     keeper.store_health.health_response(
         &keeper.tasks,
@@ -336,7 +337,7 @@ async fn health(State(keeper): State<Arc<Keeper>>) -> Response {
     )
 }
 
-async fn metrics_text(State(keeper): State<Arc<Keeper>>) -> Response {
+async fn metrics_text(State(keeper): State<Arc<KeeperService>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         keeper.metrics.render(),

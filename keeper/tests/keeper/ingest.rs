@@ -88,7 +88,7 @@ async fn start_offline_keeper(
     receipts_rate: media_service::rate::PeerQuota,
 ) -> (String, std::path::PathBuf) {
     use media_keeper::chain::{ChainCache, ReadGate, ON_DEMAND_MIN_INTERVAL};
-    use media_keeper::server::{router, Keeper};
+    use media_keeper::server::{router, KeeperService};
     use std::sync::{Arc, RwLock};
 
     let dir = std::env::temp_dir().join(format!("media-keeper-{name}-{}", std::process::id()));
@@ -100,7 +100,7 @@ async fn start_offline_keeper(
         epoch: 3,
         ..ChainCache::default()
     };
-    let keeper = Arc::new(Keeper {
+    let keeper = Arc::new(KeeperService {
         store,
         chain: Arc::new(RwLock::new(Arc::new(view))),
         cluster: Arc::new(media_sdk::client::Cluster::new(
