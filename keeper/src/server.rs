@@ -148,7 +148,11 @@ fn decode(
         .collect())
 }
 
-async fn ingest(State(keeper): State<Arc<KeeperService>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest(
+    State(keeper): State<Arc<KeeperService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let decoded = match decode(&headers, &body) {
         Ok(decoded) => decoded,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
