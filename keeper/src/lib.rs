@@ -65,10 +65,7 @@ pub async fn run(
         tasks: supervisor.health(),
     });
     tracing::info!(listen = %listener.local_addr()?, "keeper serving");
-    let probed = keeper.store.clone();
-    media_service::supervise_store(&mut supervisor, keeper.store_health.clone(), move || {
-        probed.probe()
-    });
+    let store_health = keeper.store_health.clone();
     let router = server::router(keeper);
     // Added first, so it stops first: no receipt arrives once the jobs begin to stop.
     supervisor.add_future("http", move |stopping| async move {
@@ -104,6 +101,8 @@ pub async fn run(
         },
         every: Duration::from_secs(config.crank_interval_secs.max(1)),
     });
+    let probed = store.clone();
+    media_service::supervise_store(&mut supervisor, store_health, move || probed.probe());
     supervisor.run(shutdown).await?;
     tracing::info!("keeper stopped");
     Ok(())

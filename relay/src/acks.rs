@@ -58,9 +58,19 @@ impl AckWriter {
     }
 
     /// A writer whose worker runs on its own blocking thread until every writer is dropped.
-    pub fn start(store: Arc<Store>) -> AckWriter {
+    /// A worker that panics is recorded in `health` as a store failure, which stops the relay
+    /// (supervised store probe) and turns `/health` to 503, instead of leaving every later
+    /// receipt refused while the relay looks healthy.
+    pub fn start(store: Arc<Store>, health: Arc<media_service::StoreHealth>) -> AckWriter {
         let (writer, worker) = AckWriter::new(store);
-        tokio::task::spawn_blocking(move || worker.run());
+        let running = tokio::task::spawn_blocking(move || worker.run());
+        tokio::spawn(async move {
+            if let Err(e) = running.await {
+                let why = format!("the acknowledgement writer stopped: {e}");
+                tracing::error!(error = %why, "viewer receipts can no longer be stored");
+                health.fail(why);
+            }
+        });
         writer
     }
 

@@ -91,6 +91,7 @@ pub async fn run(
         shown: Default::default(),
     });
     let mut supervisor = media_service::tasks::Supervisor::new();
+    let store_health = Arc::new(media_service::StoreHealth::default());
     let relay = Arc::new(server::Relay {
         node_key,
         meter,
@@ -103,11 +104,11 @@ pub async fn run(
             .iter()
             .map(|c| (c.owner, c.origin.clone()))
             .collect(),
-        acks: acks::AckWriter::start(store.clone()),
+        acks: acks::AckWriter::start(store.clone(), store_health.clone()),
         store,
         debts,
         metrics: metrics_handle(),
-        store_health: Default::default(),
+        store_health,
         tasks: supervisor.health(),
     });
     tracing::info!(

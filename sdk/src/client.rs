@@ -31,13 +31,13 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Turns the Solana CLI's cluster monikers into URLs.
 /// The ed25519 signing key of a Solana keypair (its first 32 bytes are the secret seed), for
 /// signing receipts, tokens and viewer acknowledgements with a node key or receipt signer.
 pub fn signing_key(keypair: &Keypair) -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(keypair.secret_bytes())
 }
 
+/// Turns the Solana CLI's cluster monikers into URLs.
 pub fn cluster_url(url_or_moniker: &str) -> String {
     match url_or_moniker {
         "localhost" | "l" => "http://127.0.0.1:8899".into(),

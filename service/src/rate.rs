@@ -40,6 +40,22 @@ impl Default for PeerQuota {
 pub struct PeerRateLimit {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// When idle entries were last dropped (Unix ms), so a flood of sources costs one scan a
+    /// second at most.
+    pruned_at_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The bucket an address counts in: an IPv4 address (IPv4-mapped IPv6 included) on its own,
+/// an IPv6 address by its /64, the smallest block a site is handed, so one host cannot take a
+/// fresh bucket for every address it controls.
+pub fn bucket_of(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
 }
 
 impl PeerRateLimit {
@@ -50,16 +66,29 @@ impl PeerRateLimit {
         Arc::new(PeerRateLimit {
             limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
+            pruned_at_ms: Default::default(),
         })
     }
 
     /// `Ok` when `peer` may make another request now, else how long until it may.
     pub fn check(&self, peer: IpAddr) -> Result<(), std::time::Duration> {
         if self.limiter.len() > MAX_TRACKED_PEERS {
-            self.limiter.retain_recent();
+            use std::sync::atomic::Ordering;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let last = self.pruned_at_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(last) >= 1_000
+                && self
+                    .pruned_at_ms
+                    .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.limiter.retain_recent();
+            }
         }
         self.limiter
-            .check_key(&peer)
+            .check_key(&bucket_of(peer))
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
@@ -116,6 +145,25 @@ mod tests {
         // One request a second replenishes: the wait is at most that.
         assert!(wait <= std::time::Duration::from_secs(1), "{wait:?}");
         assert_eq!(limit.check(other), Ok(()));
+    }
+
+    #[test]
+    fn m3_an_ipv6_host_gets_one_bucket_for_its_whole_64() {
+        let limit = PeerRateLimit::new(PeerQuota {
+            per_minute: 60,
+            burst: 1,
+        });
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(limit.check(one), Ok(()));
+        assert!(limit.check(same_64).is_err(), "same /64, same bucket");
+        assert_eq!(limit.check(other_64), Ok(()));
+        // An IPv4-mapped address counts as its IPv4 address.
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(limit.check(v4), Ok(()));
+        assert!(limit.check(mapped).is_err());
     }
 
     #[test]

@@ -135,6 +135,10 @@ impl TaskHealth {
 
 type Outcome = (&'static str, anyhow::Result<()>);
 
+/// How long shutdown waits for each task's stop (its last tick and stop step). systemd's
+/// default `TimeoutStopSec` is 90 s and the units here set 30 s: two slow tasks still fit.
+pub const STOP_GRACE: Duration = Duration::from_secs(12);
+
 /// Runs a service's jobs and supervised futures; see the module documentation.
 pub struct Supervisor {
     health: Arc<TaskHealth>,
@@ -274,9 +278,22 @@ impl Supervisor {
                 }
             }
         }
-        for Supervised { name, stop, handle } in self.tasks {
+        for Supervised {
+            name,
+            stop,
+            mut handle,
+        } in self.tasks
+        {
             let _ = stop.send(true);
-            match handle.await {
+            // A task that does not finish its stop within the grace is abandoned, so the
+            // service exits before its manager's own stop timeout kills it.
+            let ended = tokio::time::timeout(STOP_GRACE, &mut handle).await;
+            let Ok(ended) = ended else {
+                tracing::warn!(task = name, grace = ?STOP_GRACE, "task did not stop in time; abandoned");
+                handle.abort();
+                continue;
+            };
+            match ended {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     if failure.is_none() {

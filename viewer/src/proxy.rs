@@ -118,7 +118,17 @@ pub fn player_proxy(viewer: Arc<Viewer>) -> axum::Router {
                 let content_type = download
                     .content_type
                     .unwrap_or_else(|| "application/octet-stream".into());
-                ([(header::CONTENT_TYPE, content_type)], body).into_response()
+                // The proxy's origin is this machine: whatever the relay serves must not run as
+                // a page of it (its scripts' requests would pass as same-origin).
+                (
+                    [
+                        (header::CONTENT_TYPE, content_type),
+                        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                        (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+                    ],
+                    body,
+                )
+                    .into_response()
             }
             Err(ViewerError::Refused { status, body }) => {
                 let status = Status::from_u16(status.as_u16()).unwrap_or(Status::BAD_GATEWAY);

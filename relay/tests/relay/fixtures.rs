@@ -178,7 +178,7 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         view: Arc::new(RwLock::new(view)),
         origins: HashMap::from([(consumer, origin.clone())]),
         store: store.clone(),
-        acks: media_relay::acks::AckWriter::start(store),
+        acks: media_relay::acks::AckWriter::start(store, Default::default()),
         debts: Arc::new(media_relay::debt::Debts::new(u64::MAX)),
         metrics: media_relay::metrics_handle(),
         store_health: Default::default(),

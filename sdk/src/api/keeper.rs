@@ -23,9 +23,23 @@ pub enum IngestResult {
     /// Already stored (this or a higher cumulative).
     Duplicate,
     /// Refused for good, with a stable `code` and a readable `reason`.
-    Rejected { code: String, reason: String },
+    Rejected {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        reason: String,
+    },
     /// Refused by a chain view the keeper could not refresh: post it again later.
-    Retry { code: String, reason: String },
+    Retry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        reason: String,
+    },
+    /// A status this version does not know (another keeper implementation's): counted as
+    /// answered, so one unfamiliar answer cannot stall shipping to that keeper.
+    #[serde(other)]
+    Unknown,
 }
 
 impl IngestResult {
@@ -35,6 +49,7 @@ impl IngestResult {
             IngestResult::Duplicate => "duplicate",
             IngestResult::Rejected { .. } => "rejected",
             IngestResult::Retry { .. } => "retry",
+            IngestResult::Unknown => "unknown",
         }
     }
 
@@ -62,6 +77,11 @@ mod tests {
         assert_eq!(answer.results[3].status(), "retry");
         let back = serde_json::to_value(&answer.results[2]).unwrap();
         assert_eq!(back["status"], "rejected");
-        assert!(serde_json::from_str::<IngestResult>(r#"{"status": "maybe"}"#).is_err());
+        // Another keeper's answers: an unknown status, a refusal without a code.
+        let other: IngestResult = serde_json::from_str(r#"{"status": "maybe"}"#).unwrap();
+        assert_eq!(other, IngestResult::Unknown);
+        let bare: IngestResult = serde_json::from_str(r#"{"status": "rejected"}"#).unwrap();
+        assert_eq!(bare.code(), Some(""));
+        assert!(serde_json::from_str::<IngestResult>(r#"{"code": "x"}"#).is_err());
     }
 }

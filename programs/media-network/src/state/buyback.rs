@@ -147,11 +147,14 @@ impl Buyback {
         self.reference_price =
             auction::next_reference(self.lot, self.sold, self.media_burned, self.floor_price);
         self.active = false;
-        // A lot that sold nothing backs nothing: without bids there is no price to trust.
-        let average = auction::average_price(self.sold, self.media_burned);
-        self.backing_price = average.min(self.reference_price);
-        self.backing_volume = self.sold;
-        self.backing_remaining = self.sold;
+        // A lot that sold nothing has no price to trust: the last lot that sold keeps backing
+        // what it has left (its total use stays within its own sold volume).
+        if self.sold > 0 {
+            let average = auction::average_price(self.sold, self.media_burned);
+            self.backing_price = average.min(self.reference_price);
+            self.backing_volume = self.sold;
+            self.backing_remaining = self.sold;
+        }
     }
 
     /// The backing an epoch finalized now may use: the last lot's volume, spread over the

@@ -43,8 +43,8 @@ pub struct Config {
     pub reward_reserved: u64,
     /// Running totals of the epochs that can still settle, at index `epoch % 2`.
     pub epoch_totals: [EpochTotals; 2],
-    /// Crank bounties paid out of the treasury and not yet deducted from the revenue that
-    /// backs rewards (payment units).
+    /// Crank bounties paid out of a MEDIA treasury and not yet deducted from the revenue that
+    /// backs rewards.
     pub bounties_to_net: u64,
 }
 
@@ -151,7 +151,12 @@ impl Config {
     pub fn take_crank_bounty(&mut self) -> u64 {
         let bounty = self.params.crank_bounty.min(self.treasury_accrued);
         self.treasury_accrued -= bounty;
-        self.bounties_to_net = self.bounties_to_net.saturating_add(bounty);
+        // Fees in MEDIA are burned as they are, so a bounty paid from them is MEDIA that backs
+        // no burn. Any other mint's bounty already shrinks the next buy-back lot, whose sold
+        // volume is what backs rewards.
+        if self.payment_mint == self.media_mint {
+            self.bounties_to_net = self.bounties_to_net.saturating_add(bounty);
+        }
         bounty
     }
 

@@ -72,10 +72,17 @@ pub struct BuybackParams {
 }
 
 impl Params {
-    /// Epochs one buy-back lot covers: ceil(interval / epoch duration), at least one.
+    /// Epochs one buy-back lot's backing must cover: lots end up to interval + duration
+    /// apart (one sells out at its start, the next runs to its end), so
+    /// ceil((interval + duration) / epoch duration), at least one.
     pub fn epochs_per_buyback(&self) -> u64 {
         let epoch = self.epoch_duration_secs.max(1) as u64;
-        (self.buyback.interval_secs.max(1) as u64).div_ceil(epoch)
+        let spacing = self
+            .buyback
+            .interval_secs
+            .max(1)
+            .saturating_add(self.buyback.duration_secs.max(0)) as u64;
+        spacing.div_ceil(epoch)
     }
 
     pub fn validate(&self) -> Result<()> {

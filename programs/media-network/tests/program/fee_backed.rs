@@ -103,8 +103,9 @@ async fn fee_backed_cap_without_treasury_revenue_emits_nothing() {
 
 #[tokio::test]
 async fn fee_backed_cap_values_another_mint_at_the_last_lot_for_its_volume_a_slice_an_epoch() {
-    // Epochs of 600 s, a lot every 2,000 s: a lot covers 4 epochs. No crank bounty, so the
-    // treasury holds exactly the fees' share.
+    // Epochs of 600 s, a lot every 2,000 s auctioned over 1,000 s: lots end up to 3,000 s
+    // apart, so a lot's backing covers 5 epochs. No crank bounty, so the treasury holds
+    // exactly the fees' share.
     let params = Params {
         crank_bounty: 0,
         ..auction_params()
@@ -128,15 +129,15 @@ async fn fee_backed_cap_values_another_mint_at_the_last_lot_for_its_volume_a_sli
         (2 * ONE, 5_400, 5_400)
     );
 
-    // Epoch 3 brings another 5,400 of revenue; one epoch may value a quarter of the lot.
+    // Epoch 3 brings another 5,400 of revenue; one epoch may value a fifth of the lot.
     m.settle(&[(0, m.signed(0, 0, 3, 3 * GIB))]).await.unwrap();
     let epoch = finalize(&mut m, 3).await;
     assert_eq!(
         (epoch.emission, epoch.backed_revenue, epoch.backing_price),
-        (2_700, 1_350, 2 * ONE)
+        (2_160, 1_080, 2 * ONE)
     );
     let b: Buyback = m.env.get(&pda::buyback()).await;
-    assert_eq!(b.backing_remaining, 5_400 - 1_350);
+    assert_eq!(b.backing_remaining, 5_400 - 1_080);
     m.assert_rewards_solvent().await;
 }
 
