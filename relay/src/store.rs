@@ -114,17 +114,9 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps `receipt` as its session's latest for its epoch unless a later one is stored.
-    pub fn save_viewer_receipt(
-        &self,
-        token: &SessionToken,
-        receipt: &ViewerReceipt,
-    ) -> Result<(), StoreError> {
-        self.save_viewer_receipts(&[(*token, *receipt)])
-    }
-
-    /// `save_viewer_receipt` for each of `batch`, in one durable commit (the relay's group
-    /// commit of acknowledgements: one fsync for all receipts that arrived meanwhile).
+    /// Keeps each receipt of `batch` as its session's latest for its epoch unless a later one
+    /// is stored, in one durable commit (the relay's group commit of acknowledgements: one
+    /// fsync for all receipts that arrived meanwhile).
     pub fn save_viewer_receipts(
         &self,
         batch: &[(SessionToken, ViewerReceipt)],
@@ -374,7 +366,7 @@ pub(crate) mod tests {
             txn.commit().unwrap();
         }
         let store = Store::open(&path).unwrap();
-        store.save_viewer_receipt(&token_b, &low).unwrap();
+        store.save_viewer_receipts(&[(token_b, low)]).unwrap();
         let mut rows = store.viewer_receipts_since(7).unwrap();
         rows.sort_by_key(|(_, r)| r.ack.cumulative);
         let kept: Vec<(Pubkey, u64)> = rows

@@ -231,14 +231,13 @@ pub fn supervise_store(
     supervisor.add_future("store probe", move |stopping| async move {
         // A failure recorded elsewhere (the relay's acknowledgement writer) ends it too.
         tokio::select! {
-            _ = stopping.wait() => Ok(()),
-            _ = watch_store(probe, STORE_PROBE_INTERVAL, health.clone()) => {
-                Err(health.stop_error().unwrap_or_else(|| anyhow::anyhow!("the store failed")))
-            }
-            _ = health.failed() => {
-                Err(health.stop_error().unwrap_or_else(|| anyhow::anyhow!("the store failed")))
-            }
+            _ = stopping.wait() => return Ok(()),
+            _ = watch_store(probe, STORE_PROBE_INTERVAL, health.clone()) => {}
+            _ = health.failed() => {}
         }
+        Err(health
+            .stop_error()
+            .unwrap_or_else(|| anyhow::anyhow!("the store failed")))
     });
 }
 

@@ -110,7 +110,6 @@ struct World {
     arbitrageur: crate::Wallet,
     /// The farmer's MEDIA for pumping auctions.
     bidder: crate::Wallet,
-    settled_epochs: u64,
 }
 
 const HONEST_RELAYS: [usize; 2] = [0, 1];
@@ -140,7 +139,6 @@ impl World {
             farmer_publisher,
             arbitrageur,
             bidder,
-            settled_epochs: 0,
         }
     }
 
@@ -188,15 +186,9 @@ impl World {
             let signed = self
                 .m
                 .signed(self.farmer_relay, self.farmer_publisher, epoch, wash);
-            let settlement = self.m.settlement(self.farmer_relay, signed);
-            let ixs = media_sdk::settlement::settlement_instructions(
-                &farmer.pubkey(),
-                &[settlement],
-                crate::market::ED25519_INDEX,
-            );
-            self.m.env.send(&ixs, &[&farmer]).await.unwrap();
+            let relay = self.farmer_relay;
+            self.m.settle_as(&farmer, &[(relay, signed)]).await.unwrap();
         }
-        self.settled_epochs += 1;
     }
 
     /// Auctions the treasury when a lot is due: the farmer may buy its share at the start
@@ -210,8 +202,9 @@ impl World {
             }
             return;
         }
-        let (now, params) = (self.m.env.now().await, self.m.env.config().await.params);
-        let treasury = self.m.env.config().await.treasury_accrued;
+        let now = self.m.env.now().await;
+        let config = self.m.env.config().await;
+        let (params, treasury) = (config.params, config.treasury_accrued);
         let due = now.saturating_sub(b.last_started_at) >= params.buyback.interval_secs;
         if !due || treasury < params.buyback.min_lot {
             return;

@@ -184,12 +184,22 @@ impl Market {
 
     /// Settles receipts in one transaction sent by the keeper.
     pub async fn settle(&mut self, items: &[(usize, SignedReceipt)]) -> TxResult {
+        let keeper = self.keeper.insecure_clone();
+        self.settle_as(&keeper, items).await
+    }
+
+    /// Settles receipts in one transaction sent by `keeper` (which earns the keeper share).
+    pub async fn settle_as(
+        &mut self,
+        keeper: &Keypair,
+        items: &[(usize, SignedReceipt)],
+    ) -> TxResult {
         let settlements: Vec<Settlement> = items
             .iter()
             .map(|(relay, signed)| self.settlement(*relay, signed.clone()))
             .collect();
-        let ixs = settlement_instructions(&self.keeper.pubkey(), &settlements, ED25519_INDEX);
-        self.send_as_keeper(&ixs).await
+        let ixs = settlement_instructions(&keeper.pubkey(), &settlements, ED25519_INDEX);
+        self.env.send(&ixs, &[keeper]).await
     }
 
     pub async fn send_as_keeper(&mut self, ixs: &[solana_transaction::Instruction]) -> TxResult {

@@ -78,6 +78,8 @@ struct Outcome {
     honest: Vec<u64>,
     farmer: Vec<u64>,
     farmer_treasury: u64,
+    /// Everything the epoch's settlements put in the treasury.
+    treasury: u64,
     reward_bytes: u64,
     stake: u64,
 }
@@ -115,6 +117,7 @@ fn epoch(honest: &[Relay], farmer: &[Relay], terms: &Terms, backing: &Backing) -
             .map(|(b, r)| reward(*b, r.bond))
             .collect(),
         farmer_treasury: f.treasury,
+        treasury: h.treasury + f.treasury,
         reward_bytes,
         stake,
     }
@@ -330,8 +333,7 @@ fn run(
             backing_left.remaining -= out.valued;
             buyback.use_backing(out.valued).unwrap();
             emitted += u128::from(out.emission);
-            let (all, _) = settle(&honest, terms);
-            treasury += all.treasury + out.farmer_treasury;
+            treasury += out.treasury;
             // Its fee comes back to it but for the treasury's share, worth the market price.
             pnl += i128::from(out.farmer[0]) * one
                 - i128::from(out.farmer_treasury) * i128::from(market);
