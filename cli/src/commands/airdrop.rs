@@ -8,13 +8,37 @@ use media_network::constants::MEDIA_DECIMALS;
 use serde_json::json;
 use solana_signer::Signer;
 
-pub struct Request {
-    pub lamports: u64,
+#[derive(clap::Args)]
+pub struct AirdropArgs {
+    /// Amount of SOL.
+    #[arg(default_value = "1")]
+    pub sol: String,
+    /// Also receive this many test MEDIA (localnet only).
+    #[arg(long)]
     pub media: Option<String>,
+    /// Also receive this many test payment tokens (localnet only).
+    #[arg(long)]
     pub payment: Option<String>,
 }
 
-pub async fn run(ctx: &Ctx, request: Request) -> Result<()> {
+impl AirdropArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let request = Request {
+            lamports: crate::wallet::parse_amount(&self.sol, 9)?,
+            media: self.media,
+            payment: self.payment,
+        };
+        run(ctx, request).await
+    }
+}
+
+struct Request {
+    lamports: u64,
+    media: Option<String>,
+    payment: Option<String>,
+}
+
+async fn run(ctx: &Ctx, request: Request) -> Result<()> {
     let media_units = request
         .media
         .as_deref()

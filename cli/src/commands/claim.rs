@@ -10,7 +10,16 @@ use media_sdk::{ix, pda};
 use serde_json::json;
 use solana_signer::Signer;
 
-pub async fn run(ctx: &Ctx) -> Result<()> {
+#[derive(clap::Args)]
+pub struct ClaimArgs {}
+
+impl ClaimArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        run(ctx).await
+    }
+}
+
+async fn run(ctx: &Ctx) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let decimals = ctx.decimals(&config.payment_mint).await?;

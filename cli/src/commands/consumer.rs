@@ -12,7 +12,58 @@ use media_sdk::{ix, pda};
 use serde_json::json;
 use solana_signer::Signer;
 
-pub async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> Result<()> {
+/// `media consumer …`: publishers register a consumer, fund its escrow, rotate its signer.
+#[derive(clap::Subcommand)]
+pub enum ConsumerCommand {
+    /// Register the wallet as a consumer, bonding active stake for bandwidth quota.
+    Register {
+        /// MEDIA of active stake to bond; quota per epoch grows with it.
+        #[arg(long, value_parser = crate::args::media_amount)]
+        bond: u64,
+        /// The gateway's receipt signer: a key of its own (`media keygen -o gateway.json`),
+        /// never the wallet, since the gateway is online and the wallet controls stake and
+        /// escrow.
+        #[arg(long, value_parser = crate::args::pubkey)]
+        receipt_signer: Option<Pubkey>,
+    },
+    /// Deposit payment tokens into a consumer's fee escrow.
+    Deposit {
+        /// Amount in the payment mint's units (its decimals apply).
+        amount: String,
+        /// The consumer to fund [default: the wallet's].
+        #[arg(long, value_parser = crate::args::pubkey)]
+        consumer: Option<Pubkey>,
+    },
+    /// With AMOUNT, request escrow back (payable two epochs later); without, collect it.
+    Withdraw { amount: Option<String> },
+    /// Rotate the receipt signer (effective next epoch).
+    SetSigner {
+        #[arg(value_parser = crate::args::pubkey)]
+        receipt_signer: Pubkey,
+    },
+    /// Show a consumer [default: the wallet's].
+    Show {
+        #[arg(value_parser = crate::args::pubkey)]
+        owner: Option<Pubkey>,
+    },
+}
+
+impl ConsumerCommand {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            ConsumerCommand::Register {
+                bond,
+                receipt_signer,
+            } => register(ctx, bond, receipt_signer).await,
+            ConsumerCommand::Deposit { amount, consumer } => deposit(ctx, &amount, consumer).await,
+            ConsumerCommand::Withdraw { amount } => withdraw(ctx, amount.as_deref()).await,
+            ConsumerCommand::SetSigner { receipt_signer } => set_signer(ctx, receipt_signer).await,
+            ConsumerCommand::Show { owner } => show(ctx, owner).await,
+        }
+    }
+}
+
+async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> Result<()> {
     let signer = ctx.signer()?;
     let owner = signer.pubkey();
     // The receipt signer lives in the internet-facing gateway; the owner key controls stake,
@@ -64,7 +115,7 @@ pub async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> R
 }
 
 /// Deposits payment tokens into a consumer's escrow (the signer's own unless `for_consumer`).
-pub async fn deposit(ctx: &Ctx, amount_text: &str, for_consumer: Option<Pubkey>) -> Result<()> {
+async fn deposit(ctx: &Ctx, amount_text: &str, for_consumer: Option<Pubkey>) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let decimals = ctx.decimals(&config.payment_mint).await?;
@@ -107,7 +158,7 @@ pub async fn deposit(ctx: &Ctx, amount_text: &str, for_consumer: Option<Pubkey>)
 
 /// With an amount, asks for it back (payable two epochs later); without, pays out a
 /// withdrawal asked for earlier.
-pub async fn withdraw(ctx: &Ctx, amount_text: Option<&str>) -> Result<()> {
+async fn withdraw(ctx: &Ctx, amount_text: Option<&str>) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let decimals = ctx.decimals(&config.payment_mint).await?;
@@ -182,7 +233,7 @@ pub async fn withdraw(ctx: &Ctx, amount_text: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-pub async fn set_signer(ctx: &Ctx, receipt_signer: Pubkey) -> Result<()> {
+async fn set_signer(ctx: &Ctx, receipt_signer: Pubkey) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let owner = signer.pubkey();
@@ -204,7 +255,7 @@ pub async fn set_signer(ctx: &Ctx, receipt_signer: Pubkey) -> Result<()> {
     Ok(())
 }
 
-pub async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
+async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
     let owner = match owner {
         Some(owner) => owner,
         None => ctx.signer()?.pubkey(),

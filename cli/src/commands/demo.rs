@@ -1,5 +1,6 @@
 //! `media demo`: the whole network on this machine (see `media_demo`), with progress on
 //! stderr and the summary on stdout (a table, or JSON with `--output json`).
+use crate::context::Ctx;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -8,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
-pub struct Flags {
+pub struct DemoArgs {
     /// Epoch length in seconds.
     #[arg(long, default_value_t = Options::default().epoch_secs)]
     pub epoch_secs: i64,
@@ -66,7 +67,13 @@ impl Progress for Console {
     }
 }
 
-pub async fn run(flags: Flags, json: bool) -> Result<()> {
+impl DemoArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        run(self, ctx.json).await
+    }
+}
+
+async fn run(flags: DemoArgs, json: bool) -> Result<()> {
     let options = Options {
         epoch_secs: flags.epoch_secs,
         epochs: flags.epochs,

@@ -8,7 +8,28 @@ use media_sdk::{ix, pda};
 use serde_json::json;
 use solana_signer::Signer;
 
-pub async fn show(ctx: &Ctx, number: Option<u64>) -> Result<()> {
+/// `media epoch …`: inspect epochs and turn the epoch cranks (anyone may).
+#[derive(clap::Subcommand)]
+pub enum EpochCommand {
+    /// Show an epoch [default: the current one].
+    Show { number: Option<u64> },
+    /// Start the next epoch when it is due; finalizes the epoch whose settlement closes.
+    Advance,
+    /// Accrue every provider's rewards of a finalized epoch [default: the latest].
+    Finalize { number: Option<u64> },
+}
+
+impl EpochCommand {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            EpochCommand::Show { number } => show(ctx, number).await,
+            EpochCommand::Advance => advance(ctx).await,
+            EpochCommand::Finalize { number } => finalize(ctx, number).await,
+        }
+    }
+}
+
+async fn show(ctx: &Ctx, number: Option<u64>) -> Result<()> {
     let config = ctx.config().await?;
     let number = number.unwrap_or(config.epoch);
     if number > config.epoch {
@@ -72,7 +93,7 @@ pub async fn show(ctx: &Ctx, number: Option<u64>) -> Result<()> {
 
 /// Starts the next epoch (finalizing the one whose settlement window closes); pays the
 /// cranker's bounty into its keeper account.
-pub async fn advance(ctx: &Ctx) -> Result<()> {
+async fn advance(ctx: &Ctx) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let signature = ctx
@@ -98,7 +119,7 @@ pub async fn advance(ctx: &Ctx) -> Result<()> {
 
 /// Accrues every provider's rewards for a finalized epoch (by default the latest one), so
 /// providers can claim and the slots are free for settlement.
-pub async fn finalize(ctx: &Ctx, number: Option<u64>) -> Result<()> {
+async fn finalize(ctx: &Ctx, number: Option<u64>) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let number = match number {

@@ -1,5 +1,6 @@
 //! `media gateway`: the consumer gateway service (tokens for viewers, co-signatures for
 //! relays), configured by TOML and flags.
+use crate::context::Ctx;
 use anchor_lang::prelude::Pubkey;
 use anyhow::{Context, Result};
 use media_gateway::config::GatewayConfig;
@@ -7,14 +8,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Flags {
+pub struct GatewayArgs {
     /// TOML configuration (see docs/relay-protocol.md); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[arg(long)]
     pub listen: Option<SocketAddr>,
     /// The consumer's owner address.
-    #[arg(long, value_parser = crate::pubkey)]
+    #[arg(long, value_parser = crate::args::pubkey)]
     pub consumer: Option<Pubkey>,
     /// Keypair of the consumer's receipt signer.
     #[arg(long)]
@@ -62,7 +63,13 @@ pub struct Flags {
 
 /// Runs until Ctrl-C or SIGTERM. The receipt signer comes from --receipt-signer, else the
 /// config file, else the CLI's keypair.
-pub async fn run(flags: Flags, default_keypair: PathBuf) -> Result<()> {
+impl GatewayArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        run(self, ctx.keypair_path.clone()).await
+    }
+}
+
+async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
     let mut config = match &flags.config {
         Some(path) => GatewayConfig::load(path)?,
         None => GatewayConfig {

@@ -15,14 +15,90 @@ use serde_json::json;
 use solana_signer::Signer;
 use std::time::Duration;
 
+/// `media gov …`: governance of the protocol's parameters.
+#[derive(clap::Subcommand)]
+pub enum GovCommand {
+    /// Create a proposal (needs warmed-up stake of at least proposal_min_stake).
+    #[command(subcommand)]
+    Propose(ProposeCommand),
+    /// Vote with all of the wallet's warmed-up stake (locked until the vote ends).
+    Vote {
+        id: u64,
+        #[arg(value_enum)]
+        choice: Choice,
+    },
+    /// Finalize the vote and execute a passed proposal after its timelock.
+    Execute {
+        id: u64,
+        /// Wait for the vote to end and the timelock to pass instead of failing.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a proposal.
+    Show { id: u64 },
+    /// List every proposal.
+    List,
+}
+
 /// What a proposal asks for, as typed on the command line.
-pub enum Request {
+#[derive(clap::Subcommand)]
+pub enum ProposeCommand {
+    /// Change a media-network parameter (see `media status` for names; values in base units).
     SetParam { field: String, value: u64 },
+    /// Change a governance parameter (voting_period_secs, quorum_bps, approval_bps,
+    /// timelock_secs, execution_window_secs, proposal_min_stake).
     SetGovParam { field: String, value: u64 },
+    /// Pause settlement, staking and registration.
     Pause,
+    /// Lift a pause.
     Unpause,
-    SetGuardian { guardian: Option<Pubkey> },
-    SetAuthority { new_authority: Pubkey },
+    /// Set the guardian (may pause briefly), or `none` to remove it.
+    SetGuardian {
+        #[arg(value_parser = guardian)]
+        guardian: Guardian,
+    },
+    /// Hand the protocol authority to another key (leaves governance).
+    SetAuthority {
+        #[arg(value_parser = crate::args::pubkey)]
+        new_authority: Pubkey,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Choice {
+    Yes,
+    No,
+    Abstain,
+}
+
+/// A guardian key, or none (`none` on the command line).
+#[derive(Clone, Copy)]
+pub struct Guardian(Option<Pubkey>);
+
+fn guardian(text: &str) -> Result<Guardian, String> {
+    match text {
+        "none" => Ok(Guardian(None)),
+        key => crate::args::pubkey(key).map(|k| Guardian(Some(k))),
+    }
+}
+
+impl GovCommand {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            GovCommand::Propose(request) => propose(ctx, request).await,
+            GovCommand::Vote { id, choice } => {
+                let choice = match choice {
+                    Choice::Yes => VoteChoice::Yes,
+                    Choice::No => VoteChoice::No,
+                    Choice::Abstain => VoteChoice::Abstain,
+                };
+                vote(ctx, id, choice).await
+            }
+            GovCommand::Execute { id, wait } => execute(ctx, id, wait).await,
+            GovCommand::Show { id } => show(ctx, id).await,
+            GovCommand::List => list(ctx).await,
+        }
+    }
 }
 
 /// `PricePerGib` → `price_per_gib`: the names the CLI and JSON use for fields.
@@ -68,21 +144,21 @@ fn gov_field(name: &str) -> Result<GovField> {
         })
 }
 
-pub async fn propose(ctx: &Ctx, request: Request) -> Result<()> {
+async fn propose(ctx: &Ctx, request: ProposeCommand) -> Result<()> {
     let signer = ctx.signer()?;
     // Field names are checked before anything touches the network.
     let param = match &request {
-        Request::SetParam { field, .. } => Some(param_field(field)?),
+        ProposeCommand::SetParam { field, .. } => Some(param_field(field)?),
         _ => None,
     };
     let gov_param = match &request {
-        Request::SetGovParam { field, .. } => Some(gov_field(field)?),
+        ProposeCommand::SetGovParam { field, .. } => Some(gov_field(field)?),
         _ => None,
     };
     let network = ctx.config().await?;
     let gov_config = governance(ctx).await?;
     let action = match request {
-        Request::SetParam { value, .. } => {
+        ProposeCommand::SetParam { value, .. } => {
             let field = param.ok_or_else(|| anyhow!("parameter checked above"))?;
             ProposalAction::SetParam {
                 field,
@@ -90,7 +166,7 @@ pub async fn propose(ctx: &Ctx, request: Request) -> Result<()> {
                 new: value,
             }
         }
-        Request::SetGovParam { value, .. } => {
+        ProposeCommand::SetGovParam { value, .. } => {
             let field = gov_param.ok_or_else(|| anyhow!("parameter checked above"))?;
             ProposalAction::SetGovParam {
                 field,
@@ -98,10 +174,14 @@ pub async fn propose(ctx: &Ctx, request: Request) -> Result<()> {
                 new: value,
             }
         }
-        Request::Pause => ProposalAction::Pause,
-        Request::Unpause => ProposalAction::Unpause,
-        Request::SetGuardian { guardian } => ProposalAction::SetGuardian { guardian },
-        Request::SetAuthority { new_authority } => ProposalAction::SetAuthority { new_authority },
+        ProposeCommand::Pause => ProposalAction::Pause,
+        ProposeCommand::Unpause => ProposalAction::Unpause,
+        ProposeCommand::SetGuardian { guardian } => ProposalAction::SetGuardian {
+            guardian: guardian.0,
+        },
+        ProposeCommand::SetAuthority { new_authority } => {
+            ProposalAction::SetAuthority { new_authority }
+        }
     };
     let proposer = signer.pubkey();
     let now = unix_now();
@@ -149,7 +229,7 @@ pub async fn propose(ctx: &Ctx, request: Request) -> Result<()> {
     Ok(())
 }
 
-pub async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
+async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
     let signer = ctx.signer()?;
     ctx.config().await?;
     let (address, proposal) = require_proposal(ctx, id).await?;
@@ -194,7 +274,7 @@ pub async fn vote(ctx: &Ctx, id: u64, choice: VoteChoice) -> Result<()> {
 
 /// Finalizes the vote if it is over, then executes once the timelock has passed. With
 /// `wait`, waits (with a spinner) for the vote to end and the timelock to pass.
-pub async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
+async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
     let signer = ctx.signer()?;
     ctx.config().await?;
     let (address, mut proposal) = require_proposal(ctx, id).await?;
@@ -254,7 +334,7 @@ pub async fn execute(ctx: &Ctx, id: u64, wait: bool) -> Result<()> {
     Ok(())
 }
 
-pub async fn show(ctx: &Ctx, id: u64) -> Result<()> {
+async fn show(ctx: &Ctx, id: u64) -> Result<()> {
     ctx.config().await?;
     let (address, proposal) = require_proposal(ctx, id).await?;
     ctx.report(proposal_json(&address, &proposal), || {
@@ -263,7 +343,7 @@ pub async fn show(ctx: &Ctx, id: u64) -> Result<()> {
     Ok(())
 }
 
-pub async fn list(ctx: &Ctx) -> Result<()> {
+async fn list(ctx: &Ctx) -> Result<()> {
     ctx.config().await?;
     let mut proposals = ctx.rpc.all::<Proposal>(&media_governance::ID).await?;
     proposals.sort_by_key(|(_, p)| p.id);

@@ -1,11 +1,28 @@
 //! `media keygen -o FILE`: a fresh Solana keypair file (mode 600), for a gateway's receipt
 //! signer, a relay's node key or a wallet, without the Solana CLI.
+use crate::context::Ctx;
 use anyhow::{bail, Result};
 use serde_json::json;
 use solana_signer::Signer;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn run(out: &Path, force: bool, json_output: bool) -> Result<()> {
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write it.
+    #[arg(short = 'o', long = "outfile")]
+    pub out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl KeygenArgs {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        run(&self.out, self.force, ctx.json)
+    }
+}
+
+fn run(out: &Path, force: bool, json_output: bool) -> Result<()> {
     if out.exists() && !force {
         bail!(
             "{} exists; it may hold a key in use (pass --force to replace it)",

@@ -10,6 +10,35 @@ use serde_json::json;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 
+/// Which lane: a consumer, and the provider whose node key it settles.
+#[derive(clap::Args)]
+pub struct LaneArgs {
+    /// The consumer's owner.
+    #[arg(long, value_parser = crate::args::pubkey)]
+    consumer: Pubkey,
+    /// The provider's owner, when the wallet is the provider's node key [default: the wallet].
+    #[arg(long, value_parser = crate::args::pubkey)]
+    provider: Option<Pubkey>,
+}
+
+/// `media lane open|close`.
+#[derive(clap::Subcommand)]
+pub enum LaneCommand {
+    /// Open the lane (pays its rent).
+    Open(LaneArgs),
+    /// Close the lane once it has nothing left to settle (returns the rent).
+    Close(LaneArgs),
+}
+
+impl LaneCommand {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            LaneCommand::Open(lane) => open(ctx, lane.consumer, lane.provider).await,
+            LaneCommand::Close(lane) => close(ctx, lane.consumer, lane.provider).await,
+        }
+    }
+}
+
 /// Who acts for the provider: its owner (the signer), or its node key signing on the owner's
 /// behalf when `provider_owner` names another wallet.
 async fn parties(ctx: &Ctx, provider_owner: Option<Pubkey>) -> Result<(Keypair, Pubkey, Pubkey)> {
@@ -27,7 +56,7 @@ async fn parties(ctx: &Ctx, provider_owner: Option<Pubkey>) -> Result<(Keypair, 
     Ok((signer, owner, provider.node_key))
 }
 
-pub async fn open(ctx: &Ctx, consumer: Pubkey, provider_owner: Option<Pubkey>) -> Result<()> {
+async fn open(ctx: &Ctx, consumer: Pubkey, provider_owner: Option<Pubkey>) -> Result<()> {
     let (signer, owner, node_key) = parties(ctx, provider_owner).await?;
     let lane = pda::lane(&node_key, &consumer);
     if ctx.rpc.account(&lane).await?.is_some() {
@@ -54,7 +83,7 @@ pub async fn open(ctx: &Ctx, consumer: Pubkey, provider_owner: Option<Pubkey>) -
     Ok(())
 }
 
-pub async fn close(ctx: &Ctx, consumer: Pubkey, provider_owner: Option<Pubkey>) -> Result<()> {
+async fn close(ctx: &Ctx, consumer: Pubkey, provider_owner: Option<Pubkey>) -> Result<()> {
     let (signer, owner, node_key) = parties(ctx, provider_owner).await?;
     let address = pda::lane(&node_key, &consumer);
     let lane: Lane = ctx

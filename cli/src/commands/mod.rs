@@ -1,4 +1,5 @@
-//! One module per command family; each takes the shared `Ctx` and prints its own report.
+//! One module per command or command family: each holds its `clap` arguments and a `run`
+//! that takes the shared `Ctx` and prints its own report.
 pub mod airdrop;
 pub mod claim;
 pub mod consumer;
@@ -8,6 +9,7 @@ pub mod gateway;
 pub mod gov;
 pub mod keygen;
 pub mod lane;
+pub mod localnet;
 pub mod provider;
 pub mod stake;
 pub mod status;

@@ -12,17 +12,101 @@ use media_sdk::{ix, pda};
 use serde_json::json;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
+use std::path::PathBuf;
 
-pub struct Registration {
-    pub endpoint: String,
-    pub region: String,
-    pub bond: u64,
-    pub guard: bool,
-    /// The relay's node key; `None` uses the owner's keypair as node key.
-    pub node_key: Option<Keypair>,
+/// `media provider …`: relay operators register and manage a provider.
+#[derive(clap::Subcommand)]
+pub enum ProviderCommand {
+    /// Register the wallet as a provider, bonding active stake.
+    Register {
+        /// Public URL of the relay (http:// or https://).
+        #[arg(long)]
+        endpoint: String,
+        /// Region code: 1-8 characters of a-z, 0-9 and -.
+        #[arg(long)]
+        region: String,
+        /// MEDIA of active stake to bond (at least the minimum provider stake).
+        #[arg(long, value_parser = crate::args::media_amount)]
+        bond: u64,
+        /// Register a guard (relays between edges and origins) instead of an edge.
+        #[arg(long)]
+        guard: bool,
+        /// Keypair of the relay's node key [default: the wallet].
+        #[arg(long)]
+        node_keypair: Option<PathBuf>,
+    },
+    /// Change the endpoint, region or node key.
+    Update {
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Keypair of the new node key (it signs too).
+        #[arg(long)]
+        node_keypair: Option<PathBuf>,
+    },
+    /// Stop serving; the bond is released after the settlement window.
+    Deactivate,
+    /// Show a provider [default: the wallet's].
+    Show {
+        #[arg(value_parser = crate::args::pubkey)]
+        owner: Option<Pubkey>,
+    },
+    /// List every provider.
+    List,
 }
 
-pub async fn register(ctx: &Ctx, registration: Registration) -> Result<()> {
+impl ProviderCommand {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            ProviderCommand::Register {
+                endpoint,
+                region,
+                bond,
+                guard,
+                node_keypair,
+            } => {
+                let node_key = node_keypair
+                    .as_deref()
+                    .map(crate::wallet::load)
+                    .transpose()?;
+                let registration = Registration {
+                    endpoint,
+                    region,
+                    bond,
+                    guard,
+                    node_key,
+                };
+                register(ctx, registration).await
+            }
+            ProviderCommand::Update {
+                endpoint,
+                region,
+                node_keypair,
+            } => {
+                let node_key = node_keypair
+                    .as_deref()
+                    .map(crate::wallet::load)
+                    .transpose()?;
+                update(ctx, endpoint, region, node_key).await
+            }
+            ProviderCommand::Deactivate => deactivate(ctx).await,
+            ProviderCommand::Show { owner } => show(ctx, owner).await,
+            ProviderCommand::List => list(ctx).await,
+        }
+    }
+}
+
+struct Registration {
+    endpoint: String,
+    region: String,
+    bond: u64,
+    guard: bool,
+    /// The relay's node key; `None` uses the owner's keypair as node key.
+    node_key: Option<Keypair>,
+}
+
+async fn register(ctx: &Ctx, registration: Registration) -> Result<()> {
     let signer = ctx.signer()?;
     check_endpoint_and_region(Some(&registration.endpoint), Some(&registration.region))?;
     let config = ctx.config().await?;
@@ -69,7 +153,7 @@ pub async fn register(ctx: &Ctx, registration: Registration) -> Result<()> {
     .await
 }
 
-pub async fn update(
+async fn update(
     ctx: &Ctx,
     endpoint: Option<String>,
     region: Option<String>,
@@ -107,7 +191,7 @@ pub async fn update(
     .await
 }
 
-pub async fn deactivate(ctx: &Ctx) -> Result<()> {
+async fn deactivate(ctx: &Ctx) -> Result<()> {
     let signer = ctx.signer()?;
     ctx.config().await?;
     let owner = signer.pubkey();
@@ -148,7 +232,7 @@ async fn submit(
 }
 
 /// Shows `owner`'s provider, or the signer's when no owner is given.
-pub async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
+async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
     let owner = match owner {
         Some(owner) => owner,
         None => ctx.signer()?.pubkey(),
@@ -159,7 +243,7 @@ pub async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
     Ok(())
 }
 
-pub async fn list(ctx: &Ctx) -> Result<()> {
+async fn list(ctx: &Ctx) -> Result<()> {
     ctx.config().await?;
     let mut providers = ctx.rpc.all::<Provider>(&media_network::ID).await?;
     providers.sort_by_key(|(_, p)| p.owner.to_string());

@@ -12,7 +12,53 @@ use media_sdk::{ix, pda};
 use serde_json::json;
 use solana_signer::Signer;
 
-pub async fn stake(ctx: &Ctx, amount: u64) -> Result<()> {
+/// `media stake AMOUNT`.
+#[derive(clap::Args)]
+pub struct StakeArgs {
+    #[arg(value_parser = crate::args::media_amount)]
+    amount: u64,
+}
+
+impl StakeArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        stake(ctx, self.amount).await
+    }
+}
+
+/// `media unstake AMOUNT`.
+#[derive(clap::Args)]
+pub struct UnstakeArgs {
+    #[arg(value_parser = crate::args::media_amount)]
+    amount: u64,
+}
+
+impl UnstakeArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        unstake(ctx, self.amount).await
+    }
+}
+
+/// `media cancel-unstake`.
+#[derive(clap::Args)]
+pub struct CancelUnstakeArgs {}
+
+impl CancelUnstakeArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        cancel_unstake(ctx).await
+    }
+}
+
+/// `media withdraw`.
+#[derive(clap::Args)]
+pub struct WithdrawArgs {}
+
+impl WithdrawArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        withdraw(ctx).await
+    }
+}
+
+async fn stake(ctx: &Ctx, amount: u64) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let owner = signer.pubkey();
@@ -37,7 +83,7 @@ pub async fn stake(ctx: &Ctx, amount: u64) -> Result<()> {
     Ok(())
 }
 
-pub async fn unstake(ctx: &Ctx, amount: u64) -> Result<()> {
+async fn unstake(ctx: &Ctx, amount: u64) -> Result<()> {
     change_stake(
         ctx,
         "unstake",
@@ -53,7 +99,7 @@ pub async fn unstake(ctx: &Ctx, amount: u64) -> Result<()> {
     .await
 }
 
-pub async fn cancel_unstake(ctx: &Ctx) -> Result<()> {
+async fn cancel_unstake(ctx: &Ctx) -> Result<()> {
     change_stake(ctx, "cancel-unstake", ix::cancel_unstake, |s| {
         format!("Unstake cancelled.\n{}", stake_text(s))
     })
@@ -82,7 +128,7 @@ async fn change_stake(
     Ok(())
 }
 
-pub async fn withdraw(ctx: &Ctx) -> Result<()> {
+async fn withdraw(ctx: &Ctx) -> Result<()> {
     let signer = ctx.signer()?;
     let config = ctx.config().await?;
     let owner = signer.pubkey();

@@ -7,7 +7,16 @@ use media_governance::state::{GovConfig, ParamField};
 use media_sdk::{gov, pda};
 use serde_json::{json, Map, Value};
 
-pub async fn run(ctx: &Ctx) -> Result<()> {
+#[derive(clap::Args)]
+pub struct StatusArgs {}
+
+impl StatusArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        run(ctx).await
+    }
+}
+
+async fn run(ctx: &Ctx) -> Result<()> {
     let config = ctx.config().await?;
     let governance: Option<GovConfig> = ctx.rpc.try_decode(&gov::pda::gov_config()).await?;
     let p = &config.params;

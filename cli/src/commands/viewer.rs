@@ -11,10 +11,52 @@ use url::Url;
 /// Acknowledge every this many bytes: far inside any sane credit window.
 const ACK_EVERY: u64 = 256 * 1024;
 
+/// Where a viewer gets its session: the relay and the consumer's gateway.
+#[derive(clap::Args)]
 pub struct Session {
-    pub relay: Url,
-    pub gateway: Url,
-    pub secret: Option<String>,
+    /// The relay's base URL.
+    #[arg(long)]
+    relay: Url,
+    /// The consumer's gateway URL (issues the session token).
+    #[arg(long)]
+    gateway: Url,
+    /// The gateway's shared secret, if it wants one.
+    #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
+    secret: Option<String>,
+}
+
+/// `media fetch PATH`.
+#[derive(clap::Args)]
+pub struct FetchArgs {
+    /// The path of the file at the consumer's origin (e.g. vod/film.ts).
+    path: String,
+    #[command(flatten)]
+    session: Session,
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "out")]
+    out_file: Option<PathBuf>,
+}
+
+impl FetchArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        fetch(ctx, self.session, &self.path, self.out_file).await
+    }
+}
+
+/// `media proxy`.
+#[derive(clap::Args)]
+pub struct ProxyArgs {
+    /// Address for players to connect to.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    session: Session,
+}
+
+impl ProxyArgs {
+    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
+        proxy(self.session, self.listen).await
+    }
 }
 
 async fn open(session: &Session) -> Result<Viewer> {
@@ -29,7 +71,7 @@ async fn open(session: &Session) -> Result<Viewer> {
 }
 
 /// Downloads `path` through the relay into `output` (stdout when absent).
-pub async fn fetch(ctx: &Ctx, session: Session, path: &str, output: Option<PathBuf>) -> Result<()> {
+async fn fetch(ctx: &Ctx, session: Session, path: &str, output: Option<PathBuf>) -> Result<()> {
     let viewer = open(&session).await?;
     let started = std::time::Instant::now();
     let download = match &output {
@@ -60,7 +102,7 @@ pub async fn fetch(ctx: &Ctx, session: Session, path: &str, output: Option<PathB
 }
 
 /// Serves a local HTTP proxy for stock players until Ctrl-C.
-pub async fn proxy(session: Session, listen: SocketAddr) -> Result<()> {
+async fn proxy(session: Session, listen: SocketAddr) -> Result<()> {
     let viewer = Arc::new(open(&session).await?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

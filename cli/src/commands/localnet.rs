@@ -1,17 +1,28 @@
 //! `media localnet`: the embedded JSON-RPC endpoint, bootstrapped once on start.
+use crate::context::Ctx;
 use anyhow::{Context, Result};
-pub use media_migrations::localnet::localnet_params;
-use media_migrations::localnet::Localnet;
+use media_migrations::localnet::{localnet_params, Localnet};
 use media_migrations::Plan;
 use std::io::Write;
 use tokio::net::TcpListener;
 
-pub struct Options {
+#[derive(clap::Args)]
+pub struct LocalnetArgs {
+    /// Port on 127.0.0.1 to serve JSON-RPC on (0 picks a free one).
+    #[arg(long, default_value_t = 8899)]
     pub port: u16,
+    /// Epoch length in seconds (short epochs for demos).
+    #[arg(long, default_value_t = 60)]
     pub epoch_secs: i64,
 }
 
-pub async fn run(options: Options, output_json: bool) -> Result<()> {
+impl LocalnetArgs {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        run(self, ctx.json).await
+    }
+}
+
+async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     anyhow::ensure!(
         (1..=86_400).contains(&options.epoch_secs),
         "--epoch-secs must be between 1 and 86400, got {}",
