@@ -41,8 +41,14 @@ pub fn describe(err: &TransactionError, programs: &[Pubkey]) -> Option<String> {
         return None;
     };
     let program = programs.get(usize::from(*index))?;
-    let found = errors_of(program)?.iter().find(|e| e.code == *code)?;
-    Some(format!("{} ({}): {}", found.name, found.code, found.msg))
+    let errors = errors_of(program)?;
+    if let Some(found) = errors.iter().find(|e| e.code == *code) {
+        return Some(format!("{} ({}): {}", found.name, found.code, found.msg));
+    }
+    // The account helpers both programs share number their errors from 9000.
+    let shared = [media_pda::PdaError::AccountAlreadyExists];
+    let found = shared.into_iter().find(|e| u32::from(*e) == *code)?;
+    Some(format!("{found:?} ({code}): {found}"))
 }
 
 #[cfg(test)]
@@ -67,5 +73,15 @@ mod tests {
         let governance = describe(&first, &[media_governance::ID]).unwrap();
         assert!(network.contains("initialize the protocol"), "{network}");
         assert!(governance.contains("governance program"), "{governance}");
+        // The shared account helpers' errors read the same from either program.
+        let exists = u32::from(media_pda::PdaError::AccountAlreadyExists);
+        let err = TransactionError::InstructionError(0, InstructionError::Custom(exists));
+        for program in [media_network::ID, media_governance::ID] {
+            let named = describe(&err, &[program]).unwrap();
+            assert!(
+                named.starts_with("AccountAlreadyExists (9000): "),
+                "{named}"
+            );
+        }
     }
 }

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 const MEDIA: &str = env!("CARGO_BIN_EXE_media");
 
 /// Kills the localnet when the test ends, passing or failing.
-struct Localnet {
+struct LocalnetProcess {
     child: Child,
     url: String,
     /// Lines the localnet printed on stdout after its JSON line.
     stdout: Option<std::sync::mpsc::Receiver<String>>,
 }
 
-impl Localnet {
+impl LocalnetProcess {
     /// Stops the localnet and returns what it printed on stdout after its JSON line.
     fn stop(mut self) -> Vec<String> {
         let _ = self.child.kill();
@@ -30,14 +30,14 @@ impl Localnet {
     }
 }
 
-impl Drop for Localnet {
+impl Drop for LocalnetProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn start_localnet(epoch_secs: u32) -> Localnet {
+fn start_localnet(epoch_secs: u32) -> LocalnetProcess {
     let epoch_secs = epoch_secs.to_string();
     let mut child = Command::new(MEDIA)
         .args([
@@ -56,7 +56,7 @@ fn start_localnet(epoch_secs: u32) -> Localnet {
     // Read on another thread so a localnet that hangs without output fails the test on time.
     let stdout = child.stdout.take().unwrap();
     // From here on the guard kills the process whatever happens.
-    let mut localnet = Localnet {
+    let mut localnet = LocalnetProcess {
         child,
         url: String::new(),
         stdout: None,
@@ -169,12 +169,12 @@ fn airdrop_funds_the_keypair_and_bad_input_is_refused_clearly() {
 
 /// A wallet driving the CLI against one localnet, asking for JSON output.
 struct Wallet<'a> {
-    localnet: &'a Localnet,
+    localnet: &'a LocalnetProcess,
     keypair_path: std::path::PathBuf,
 }
 
 impl<'a> Wallet<'a> {
-    fn new(localnet: &'a Localnet, name: &str) -> Self {
+    fn new(localnet: &'a LocalnetProcess, name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("media-cli-e2e-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let keypair_path = dir.join(format!("{name}.json"));
@@ -573,7 +573,7 @@ fn the_demo_refuses_bad_options_and_stops_cleanly_on_ctrl_c() {
             }
         }
     });
-    let mut demo = Localnet {
+    let mut demo = LocalnetProcess {
         child,
         url: String::new(),
         stdout: None,

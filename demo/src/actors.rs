@@ -4,7 +4,7 @@
 use anchor_lang::prelude::Pubkey;
 use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{Context, Result};
-use media_migrations::localnet::Localnet;
+use media_migrations::localnet::BootstrappedLocalnet;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
 use media_network::state::ProviderKind;
 use media_sdk::ix;
@@ -58,7 +58,12 @@ pub struct Actors {
     pub keeper: KeyFile,
 }
 
-async fn fund(localnet: &Localnet, who: &Pubkey, media: u64, payment: u64) -> Result<()> {
+async fn fund(
+    localnet: &BootstrappedLocalnet,
+    who: &Pubkey,
+    media: u64,
+    payment: u64,
+) -> Result<()> {
     let signature = localnet
         .cluster
         .client
@@ -83,7 +88,7 @@ async fn fund(localnet: &Localnet, who: &Pubkey, media: u64, payment: u64) -> Re
     Ok(())
 }
 
-async fn stake(localnet: &Localnet, owner: &Keypair, amount: u64) -> Result<()> {
+async fn stake(localnet: &BootstrappedLocalnet, owner: &Keypair, amount: u64) -> Result<()> {
     let mint: Pubkey = localnet.deployment.media_mint.parse()?;
     let source = get_associated_token_address(&owner.pubkey(), &mint);
     localnet
@@ -96,7 +101,11 @@ async fn stake(localnet: &Localnet, owner: &Keypair, amount: u64) -> Result<()> 
 
 impl Actors {
     /// Funds everyone and stakes; registration waits for the warm-up ([`Actors::register`]).
-    pub async fn fund_and_stake(localnet: &Localnet, relays: usize, dir: &Path) -> Result<Actors> {
+    pub async fn fund_and_stake(
+        localnet: &BootstrappedLocalnet,
+        relays: usize,
+        dir: &Path,
+    ) -> Result<Actors> {
         let publisher = Keypair::new();
         fund(localnet, &publisher.pubkey(), CONSUMER_STAKE, ESCROW).await?;
         stake(localnet, &publisher, CONSUMER_STAKE).await?;
@@ -121,7 +130,11 @@ impl Actors {
     }
 
     /// Registers relay `i` at `endpoint`, and the publisher with its escrow.
-    pub async fn register(&self, localnet: &Localnet, endpoints: &[String]) -> Result<()> {
+    pub async fn register(
+        &self,
+        localnet: &BootstrappedLocalnet,
+        endpoints: &[String],
+    ) -> Result<()> {
         for (operator, endpoint) in self.operators.iter().zip(endpoints) {
             let args = RegisterProviderArgs {
                 kind: ProviderKind::Edge,

@@ -6,7 +6,7 @@ use anchor_spl::associated_token::{
 };
 use anyhow::{Context, Result};
 use media_governance::state::{GovConfig, Proposal};
-use media_migrations::localnet::Localnet;
+use media_migrations::localnet::BootstrappedLocalnet;
 use media_network::constants::EMPTY_SLOT;
 use media_network::state::{Buyback, Config, Consumer, Epoch, Keeper, Lane, Provider};
 use media_sdk::client::Cluster;
@@ -30,7 +30,7 @@ pub struct Claim {
 }
 
 impl<'a> Ledger<'a> {
-    pub fn new(localnet: &'a Localnet) -> Result<Self> {
+    pub fn new(localnet: &'a BootstrappedLocalnet) -> Result<Self> {
         Ok(Ledger {
             cluster: &localnet.cluster,
             media_mint: localnet.deployment.media_mint.parse()?,

@@ -20,7 +20,7 @@ use anchor_lang::prelude::Pubkey;
 use anyhow::{Context, Result};
 use ledger::Ledger;
 use media_governance::state::{ParamField, ProposalAction, VoteChoice};
-use media_migrations::localnet::{localnet_params, Localnet};
+use media_migrations::localnet::{localnet_params, BootstrappedLocalnet};
 use media_migrations::Plan;
 use media_network::state::BuybackParams;
 use media_sdk::gov;
@@ -95,7 +95,7 @@ pub struct Interrupted;
 /// The report, and the localnet it ran on (still serving until dropped, for inspection).
 pub struct Outcome {
     pub report: Report,
-    pub localnet: Localnet,
+    pub localnet: BootstrappedLocalnet,
 }
 
 /// Stops waiting when the interrupt flag is raised.
@@ -170,7 +170,9 @@ async fn run_in(
     progress.step("starting the localnet and bootstrapping the programs");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let plan = plan(options);
-    let localnet = interrupt.guard(Localnet::start(listener, &plan)).await??;
+    let localnet = interrupt
+        .guard(BootstrappedLocalnet::start(listener, &plan))
+        .await??;
     let ledger = Ledger::new(&localnet)?;
     let supply_before = ledger.media_supply().await?;
     progress.step(&format!("localnet on {}", localnet.url));
@@ -218,7 +220,11 @@ async fn run_in(
 }
 
 /// Makes the demo's proposal and votes for it with every staker; returns its address.
-async fn propose(localnet: &Localnet, ledger: &Ledger<'_>, actors: &Actors) -> Result<Pubkey> {
+async fn propose(
+    localnet: &BootstrappedLocalnet,
+    ledger: &Ledger<'_>,
+    actors: &Actors,
+) -> Result<Pubkey> {
     let config = ledger.config().await?;
     let field = ParamField::PricePerGib;
     let action = ProposalAction::SetParam {

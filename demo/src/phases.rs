@@ -10,7 +10,7 @@ use crate::{Interrupt, Options, Progress};
 use anchor_lang::prelude::Pubkey;
 use anyhow::{Context, Result};
 use media_governance::state::{ProposalAction, ProposalStatus};
-use media_migrations::localnet::Localnet;
+use media_migrations::localnet::BootstrappedLocalnet;
 use media_network::state::Buyback;
 use media_sdk::gov;
 use solana_signer::Signer;
@@ -23,7 +23,7 @@ type Settled = BTreeMap<(usize, u64), u64>;
 pub struct Stage<'a> {
     pub options: &'a Options,
     pub progress: &'a dyn Progress,
-    pub localnet: &'a Localnet,
+    pub localnet: &'a BootstrappedLocalnet,
     pub ledger: &'a Ledger<'a>,
     pub actors: &'a Actors,
     pub services: &'a Running,
@@ -93,6 +93,12 @@ impl Stage<'_> {
     async fn watch(&self, interrupt: &mut Interrupt, settled: &mut Settled) -> Result<Watched> {
         let options = self.options;
         let first_epoch = self.ledger.config().await?.epoch;
+        interrupt
+            .guard(
+                self.services
+                    .wait_relays_in(first_epoch, self.epochs(2) + Duration::from_secs(10)),
+            )
+            .await??;
         // Bonds count from the epoch after registration: from then on relays earn MEDIA too.
         let rewarded_from = first_epoch + 1;
         let until = rewarded_from + options.epochs;

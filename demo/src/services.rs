@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use media_gateway::config::GatewayConfig;
 use media_keeper::config::KeeperConfig;
 use media_keeper::crank::Switches;
-use media_migrations::localnet::Localnet;
+use media_migrations::localnet::BootstrappedLocalnet;
 use media_relay::config::{ConsumerConfig, RelayConfig};
 use solana_signer::Signer;
 use std::path::Path;
@@ -76,7 +76,7 @@ fn stopped(stop: &watch::Sender<bool>) -> impl std::future::Future<Output = ()> 
 
 pub async fn start(
     sockets: Sockets,
-    localnet: &Localnet,
+    localnet: &BootstrappedLocalnet,
     actors: &Actors,
     dir: &Path,
     segment_bytes: usize,
@@ -204,6 +204,35 @@ impl Running {
                     break;
                 }
                 anyhow::ensure!(Instant::now() < deadline, "{url} did not become healthy");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every relay's chain view has reached `epoch` (its `/health` says so): a
+    /// relay refreshes its view every second, and bytes it serves before it learns of a new
+    /// epoch are settled in the epoch before, which the viewers' count would not start at.
+    pub async fn wait_relays_in(&self, epoch: u64, within: Duration) -> Result<()> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        let deadline = Instant::now() + within;
+        for url in &self.relay_urls {
+            let health = url.join("health")?;
+            loop {
+                let seen = match http.get(health.clone()).send().await {
+                    Ok(r) => r.json::<serde_json::Value>().await.ok(),
+                    Err(_) => None,
+                }
+                .and_then(|h| h["epoch"].as_u64());
+                if seen.is_some_and(|e| e >= epoch) {
+                    break;
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "relay {url} did not reach epoch {epoch} (its view: {seen:?})"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -21,7 +21,7 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Which lane and epoch a receipt belongs to.
-pub fn lane_key(epoch: u64, node_key: &Pubkey, consumer: &Pubkey) -> [u8; 72] {
+pub fn lane_epoch_key(epoch: u64, node_key: &Pubkey, consumer: &Pubkey) -> [u8; 72] {
     let mut key = [0u8; 72];
     key[..8].copy_from_slice(&epoch.to_be_bytes());
     key[8..40].copy_from_slice(node_key.as_ref());
@@ -31,7 +31,7 @@ pub fn lane_key(epoch: u64, node_key: &Pubkey, consumer: &Pubkey) -> [u8; 72] {
 
 fn key_of(receipt: &SignedReceipt) -> [u8; 72] {
     let r = &receipt.receipt;
-    lane_key(r.epoch, &r.node_key, &r.consumer)
+    lane_epoch_key(r.epoch, &r.node_key, &r.consumer)
 }
 
 /// The highest cumulative known for a lane and epoch: held, or settled on chain.

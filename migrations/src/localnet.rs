@@ -42,7 +42,9 @@ pub fn localnet_params(epoch_secs: i64) -> (Params, GovParams) {
 /// SOL the deployer starts with.
 const DEPLOYER_LAMPORTS: u64 = 1_000_000_000_000;
 
-pub struct Localnet {
+/// A localnet serving JSON-RPC on a local socket, bootstrapped with a deployment and a
+/// stocked token faucet; the server stops when this is dropped.
+pub struct BootstrappedLocalnet {
     pub url: String,
     pub cluster: Cluster,
     /// The programs' upgrade authority and the test mints' authority.
@@ -51,9 +53,9 @@ pub struct Localnet {
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-impl Localnet {
+impl BootstrappedLocalnet {
     /// Serves a fresh ledger on `listener` and bootstraps it with `plan`.
-    pub async fn start(listener: TcpListener, plan: &Plan) -> Result<Localnet> {
+    pub async fn start(listener: TcpListener, plan: &Plan) -> Result<BootstrappedLocalnet> {
         let deployer = Keypair::new();
         let mut program_test = programs::program_test();
         // The deployer is the programs' upgrade authority, as after a real deploy.
@@ -72,7 +74,7 @@ impl Localnet {
             .await
             .context("bootstrap")?;
         stock_token_faucet(&cluster, &deployer, &faucet, &deployment).await?;
-        Ok(Localnet {
+        Ok(BootstrappedLocalnet {
             url,
             cluster,
             deployer,
@@ -99,7 +101,7 @@ impl Localnet {
     }
 }
 
-impl Drop for Localnet {
+impl Drop for BootstrappedLocalnet {
     fn drop(&mut self) {
         if let Some(server) = &self.server {
             server.abort();

@@ -7,7 +7,7 @@ use anchor_spl::associated_token::{
 };
 use anchor_spl::token::spl_token;
 use media_governance::state::GovParams;
-use media_migrations::localnet::Localnet;
+use media_migrations::localnet::BootstrappedLocalnet;
 use media_migrations::Plan;
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
 use media_network::state::{Params, ProviderKind};
@@ -20,12 +20,12 @@ pub const MEDIA: u64 = 1_000_000;
 
 /// A bootstrapped localnet (its `cluster`, `deployer` and `deployment` are reachable through
 /// `Deref`) with helpers for the actors tests need.
-pub struct Network(Localnet);
+pub struct Network(BootstrappedLocalnet);
 
 impl std::ops::Deref for Network {
-    type Target = Localnet;
+    type Target = BootstrappedLocalnet;
 
-    fn deref(&self) -> &Localnet {
+    fn deref(&self) -> &BootstrappedLocalnet {
         &self.0
     }
 }
@@ -58,7 +58,7 @@ impl Network {
             reward_funding: 1_000 * MEDIA,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Network(Localnet::start(listener, &plan).await.unwrap())
+        Network(BootstrappedLocalnet::start(listener, &plan).await.unwrap())
     }
 
     pub fn url(&self) -> String {

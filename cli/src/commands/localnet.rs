@@ -1,7 +1,7 @@
 //! `media localnet`: the embedded JSON-RPC endpoint, bootstrapped once on start.
 use crate::context::Ctx;
 use anyhow::{Context, Result};
-use media_migrations::localnet::{localnet_params, Localnet};
+use media_migrations::localnet::{localnet_params, BootstrappedLocalnet};
 use media_migrations::Plan;
 use std::io::Write;
 use tokio::net::TcpListener;
@@ -42,7 +42,7 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
         payment_mint: None,
         reward_funding: 10_000_000 * 1_000_000,
     };
-    let localnet = Localnet::start(listener, &plan).await?;
+    let localnet = BootstrappedLocalnet::start(listener, &plan).await?;
     let (url, deployment) = (localnet.url.clone(), &localnet.deployment);
     if output_json {
         writeln!(

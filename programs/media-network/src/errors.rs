@@ -22,8 +22,6 @@ pub enum MediaError {
 
     #[msg("The protocol is already initialized")]
     AlreadyInitialized,
-    #[msg("An account already exists at that address")]
-    AccountAlreadyExists,
 
     // Mints and vaults.
     #[msg("Only classic SPL Token mints are accepted (Token-2022 is refused)")]

@@ -12,7 +12,6 @@ pub mod events;
 pub mod fees;
 pub mod instructions;
 pub mod math;
-pub mod pda_account;
 pub mod receipt;
 pub mod rewards;
 pub mod state;

@@ -4,9 +4,9 @@ use crate::events::VoteCast;
 use crate::state::{GovConfig, Proposal, VoteChoice, VoteRecord};
 use anchor_lang::prelude::*;
 use media_network::cpi::accounts::LockStake;
-use media_network::pda_account::create_account_of;
 use media_network::program::MediaNetwork;
 use media_network::state::StakeAccount;
+use media_pda::create;
 
 #[derive(Accounts)]
 pub struct CastVote<'info> {
@@ -51,8 +51,7 @@ pub fn handler(ctx: Context<CastVote>, choice: VoteChoice) -> Result<()> {
     let voter = a.voter.key();
     let proposal = a.proposal.key();
     let bump = ctx.bumps.vote_record;
-    create_account_of(
-        &crate::ID,
+    create(
         &a.voter,
         &a.vote_record,
         &a.system_program,

@@ -3,8 +3,8 @@ use crate::errors::GovernanceError;
 use crate::events::ProposalCreated;
 use crate::state::{GovConfig, Proposal, ProposalAction, ProposalStatus, Proposer};
 use anchor_lang::prelude::*;
-use media_network::pda_account::{create_account_of, load_or_create_of, store};
 use media_network::state::{Config as NetworkConfig, StakeAccount};
+use media_pda::{create, load_or_create};
 
 #[derive(Accounts)]
 #[instruction(action: ProposalAction, nonce: u64)]
@@ -52,8 +52,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction, nonce: u64)
 
     let proposer = a.proposer.key();
     let proposer_bump = ctx.bumps.proposer_record;
-    let mut record = load_or_create_of(
-        &crate::ID,
+    let mut record = load_or_create(
         &a.proposer,
         &a.proposer_record,
         &a.system_program,
@@ -95,8 +94,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction, nonce: u64)
         expires_at: 0,
         rules: params,
     };
-    create_account_of(
-        &crate::ID,
+    create(
         &a.proposer,
         &a.proposal,
         &a.system_program,
@@ -110,7 +108,7 @@ pub fn handler(ctx: Context<CreateProposal>, action: ProposalAction, nonce: u64)
         &proposal,
     )?;
     record.open_proposal = Some(id);
-    store(&a.proposer_record, &record)?;
+    record.store()?;
     a.gov_config.proposal_count = id
         .checked_add(1)
         .ok_or_else(|| error!(GovernanceError::MathOverflow))?;

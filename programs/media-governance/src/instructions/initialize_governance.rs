@@ -2,8 +2,8 @@ use crate::constants::*;
 use crate::errors::GovernanceError;
 use crate::state::{GovConfig, GovParams};
 use anchor_lang::prelude::*;
-use media_network::pda_account::{create_account_of, upgrade_authority};
 use media_network::state::Config as NetworkConfig;
+use media_pda::{create, upgrade_authority};
 
 #[derive(Accounts)]
 pub struct InitializeGovernance<'info> {
@@ -40,8 +40,7 @@ pub fn handler(ctx: Context<InitializeGovernance>, params: GovParams) -> Result<
     let bump = ctx.bumps.gov_config;
     let (_, authority_bump) = Pubkey::find_program_address(&[AUTHORITY_SEED], &crate::ID);
     let (_, vote_bump) = Pubkey::find_program_address(&[VOTE_SEED], &crate::ID);
-    create_account_of(
-        &crate::ID,
+    create(
         &a.deployer,
         &a.gov_config,
         &a.system_program,

@@ -1,12 +1,12 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::{EpochAdvanced, EpochFinalized};
-use crate::pda_account::{create_program_account, load_or_create, store};
 use crate::rewards;
 use crate::rewards::{Backing, EmissionCaps};
 use crate::state::{Buyback, Config, Emission, Epoch, EpochTotals, Keeper};
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
+use media_pda::{create, load_or_create};
 
 /// Permissionless crank: starts the next epoch once the current one has lasted
 /// `epoch_duration_secs`, finalizes the epoch whose settlement window this closes (fixing and
@@ -79,7 +79,7 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
 
     let totals = a.config.epoch_totals[(a.config.epoch % 2) as usize];
     let epoch_bump = ctx.bumps.next_epoch;
-    create_program_account(
+    create(
         &a.cranker,
         &a.next_epoch,
         &a.system_program,
@@ -99,7 +99,7 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
         || Keeper::new(cranker, keeper_bump),
     )?;
     keeper.add_fees(bounty)?;
-    store(&a.keeper_account, &keeper)?;
+    keeper.store()?;
 
     emit!(EpochAdvanced {
         epoch: totals.epoch,

@@ -1,11 +1,11 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProtocolInitialized;
-use crate::pda_account::{create_pda, create_program_account, upgrade_authority};
 use crate::state::{Buyback, Config, Epoch, EpochTotals, Params};
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Token, TokenAccount};
 use anchor_spl::token_interface::Mint;
+use media_pda::{create, create_pda, upgrade_authority};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct InitializeArgs {
@@ -144,7 +144,7 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         epoch_totals: [EpochTotals::start(0, &args.params, 0), EpochTotals::EMPTY],
         bounties_to_net: 0,
     };
-    create_program_account(
+    create(
         &a.deployer,
         &config_info,
         &a.system_program,
@@ -153,7 +153,7 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         &config,
     )?;
     let epoch_bump = ctx.bumps.first_epoch;
-    create_program_account(
+    create(
         &a.deployer,
         &a.first_epoch,
         &a.system_program,
@@ -162,7 +162,7 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         &Epoch::new(epoch_bump, now, &config.epoch_totals[0]),
     )?;
     let buyback_bump = ctx.bumps.buyback;
-    create_program_account(
+    create(
         &a.deployer,
         &a.buyback,
         &a.system_program,

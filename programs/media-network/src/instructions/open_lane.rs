@@ -1,9 +1,9 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::LaneOpened;
-use crate::pda_account::create_program_account;
 use crate::state::{Config, Consumer, Lane, Provider};
 use anchor_lang::prelude::*;
+use media_pda::create;
 
 /// Opens the settlement lane of a provider's node key for one consumer. Signed by the
 /// provider's owner or its node key, who pays the rent.
@@ -50,7 +50,7 @@ pub fn handler(ctx: Context<OpenLane>) -> Result<()> {
         last_epoch: a.config.epoch,
         slots: Lane::EMPTY_SLOTS,
     };
-    create_program_account(
+    create(
         &a.signer,
         &a.lane,
         &a.system_program,

@@ -1,9 +1,9 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ConsumerRegistered;
-use crate::pda_account::{create_program_account, load, store};
 use crate::state::{Config, Consumer, ConsumerStatus, EpochUsage, StakeAccount};
 use anchor_lang::prelude::*;
+use media_pda::{create, load, store};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug)]
 pub struct RegisterConsumerArgs {
@@ -80,7 +80,7 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
         withdrawal_epoch: 0,
         usage: [EpochUsage::EMPTY; 2],
     };
-    create_program_account(
+    create(
         &a.owner,
         &a.consumer,
         &a.system_program,

@@ -1,12 +1,12 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProviderRegistered;
-use crate::pda_account::{create_program_account, load, store};
 use crate::state::{
     parse_region, validate_endpoint, Config, NodeKey, Provider, ProviderKind, Registration,
     StakeAccount,
 };
 use anchor_lang::prelude::*;
+use media_pda::{create, load, store};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct RegisterProviderArgs {
@@ -92,7 +92,7 @@ pub fn handler(ctx: Context<RegisterProvider>, args: RegisterProviderArgs) -> Re
         }
         None => {
             let provider = Provider::register(ctx.bumps.provider, owner, registration, epoch);
-            create_program_account(
+            create(
                 &ctx.accounts.owner,
                 &ctx.accounts.provider,
                 &ctx.accounts.system_program,

@@ -3,10 +3,10 @@ use crate::ed25519::{read_entry, signed_receipt};
 use crate::errors::MediaError;
 use crate::events::ReceiptSettled;
 use crate::fees;
-use crate::pda_account::{load_or_create, store};
 use crate::receipt::ReceiptV1;
 use crate::state::{Config, Consumer, Keeper, Lane, Provider};
 use anchor_lang::prelude::*;
+use media_pda::load_or_create;
 use solana_instructions_sysvar::load_instruction_at_checked;
 
 /// Where, in this transaction's ed25519 precompile instruction, the receipt's two signatures
@@ -106,7 +106,7 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
         || Keeper::new(keeper_key, bump),
     )?;
     keeper.add_fees(split.keeper)?;
-    store(&a.keeper_account, &keeper)?;
+    keeper.store()?;
 
     emit!(ReceiptSettled {
         node_key: receipt.node_key,

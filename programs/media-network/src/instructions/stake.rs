@@ -1,10 +1,10 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::Staked;
-use crate::pda_account::{load_or_create, store};
 use crate::state::{Config, StakeAccount};
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Token, TokenAccount, Transfer};
+use media_pda::load_or_create;
 
 #[derive(Accounts)]
 pub struct Stake<'info> {
@@ -39,7 +39,7 @@ pub fn handler(ctx: Context<Stake>, amount: u64) -> Result<()> {
     let owner = a.owner.key();
     let stake_info = a.stake_account.to_account_info();
     let bump = ctx.bumps.stake_account;
-    let mut stake: StakeAccount = load_or_create(
+    let mut stake = load_or_create(
         &a.owner,
         &stake_info,
         &a.system_program,
@@ -50,7 +50,7 @@ pub fn handler(ctx: Context<Stake>, amount: u64) -> Result<()> {
     stake.refresh(now, a.config.epoch)?;
     let active_at = stake.deposit(amount, now, a.config.params.warmup_secs)?;
     a.config.add_stake(amount)?;
-    store(&stake_info, &stake)?;
+    stake.store()?;
 
     token::transfer(
         CpiContext::new(

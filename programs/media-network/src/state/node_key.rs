@@ -1,7 +1,7 @@
 use crate::constants::NODE_KEY_SEED;
 use crate::errors::MediaError;
-use crate::pda_account::load_or_create;
 use anchor_lang::prelude::*;
+use media_pda::load_or_create;
 
 /// `["node_key", key]`: binds a relay's node key to the one provider that registered or
 /// rotated to it. Lanes are keyed by node key, so without it whoever holds a key (a hosting
@@ -39,7 +39,8 @@ impl NodeKey {
                 node_key,
                 provider,
             },
-        )?;
+        )?
+        .into_inner();
         require_keys_eq!(claimed.provider, provider, MediaError::NodeKeyInUse);
         Ok(())
     }

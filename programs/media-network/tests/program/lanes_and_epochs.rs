@@ -59,7 +59,7 @@ async fn the_node_key_may_open_a_lane_and_strangers_may_not() {
                 &[&node],
             )
             .await,
-        MediaError::AccountAlreadyExists,
+        media_pda::PdaError::AccountAlreadyExists,
     );
 }
 

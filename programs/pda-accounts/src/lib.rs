@@ -1,4 +1,7 @@
-//! Creating, loading and storing program-derived accounts without Anchor's `init`.
+//! Creating, loading and storing program-derived accounts without Anchor's `init`, shared by
+//! the workspace's programs. Every helper is keyed on the account type's Anchor [`Owner`]: the
+//! program an account type belongs to decides who owns the account created and which owner a
+//! loaded account must have, so no call names a program id.
 //!
 //! Anchor 1.2's `init` switches to the system program's `CreateAccountAllowPrefund` when the
 //! address already holds lamports. Runtimes without that instruction (Agave 3.1 among them)
@@ -6,13 +9,27 @@
 //! account, even Config) by sending it one lamport. These helpers top up, allocate and assign
 //! instead, which every runtime supports, and let handlers validate their input before anything
 //! is created.
-use crate::errors::MediaError;
 use anchor_lang::prelude::*;
 use anchor_lang::system_program::{self, Allocate, Assign, CreateAccount, Transfer};
 use anchor_lang::Discriminator;
+use std::ops::{Deref, DerefMut};
 
-/// Creates `target` (a PDA of this program signed for by `seeds`) with `space` bytes, owned by
-/// `owner`, rent-exempt and paid by `payer`.
+/// Errors of these helpers, numbered apart from every program's own (which start at 6000), so a
+/// client reads the same code the same way whichever program returned it.
+#[error_code(offset = 9000)]
+pub enum PdaError {
+    #[msg("An account already exists at that address")]
+    AccountAlreadyExists,
+}
+
+/// What a program-derived account type needs: Anchor's (de)serialization, its discriminator
+/// and the program that owns it.
+pub trait ProgramAccount: AccountSerialize + AccountDeserialize + Discriminator + Owner {}
+impl<T: AccountSerialize + AccountDeserialize + Discriminator + Owner> ProgramAccount for T {}
+
+/// Creates `target` (a PDA of the running program, signed for by `seeds`) with `space` bytes,
+/// owned by `owner`, rent-exempt and paid by `payer`. For accounts of other programs' types
+/// (token vaults); program accounts use [`create`].
 pub fn create_pda<'info>(
     payer: &AccountInfo<'info>,
     target: &AccountInfo<'info>,
@@ -23,7 +40,7 @@ pub fn create_pda<'info>(
 ) -> Result<()> {
     require!(
         target.data_is_empty() && *target.owner == system_program::ID,
-        MediaError::AccountAlreadyExists
+        PdaError::AccountAlreadyExists
     );
     let rent = Rent::get()?.minimum_balance(space).max(1);
     let signer: &[&[&[u8]]] = &[seeds];
@@ -63,8 +80,8 @@ pub fn create_pda<'info>(
     )
 }
 
-/// Creates a PDA of this program holding `value`.
-pub fn create_program_account<'info, T: AccountSerialize + Discriminator>(
+/// Creates `target`, a PDA of `T`'s program, holding `value`.
+pub fn create<'info, T: ProgramAccount>(
     payer: &AccountInfo<'info>,
     target: &AccountInfo<'info>,
     system: &AccountInfo<'info>,
@@ -72,71 +89,79 @@ pub fn create_program_account<'info, T: AccountSerialize + Discriminator>(
     seeds: &[&[u8]],
     value: &T,
 ) -> Result<()> {
-    create_account_of(&crate::ID, payer, target, system, space, seeds, value)
-}
-
-/// Creates a PDA of `program_id` (the program running) holding `value`; lets other programs
-/// of the workspace share these helpers.
-pub fn create_account_of<'info, T: AccountSerialize + Discriminator>(
-    program_id: &Pubkey,
-    payer: &AccountInfo<'info>,
-    target: &AccountInfo<'info>,
-    system: &AccountInfo<'info>,
-    space: usize,
-    seeds: &[&[u8]],
-    value: &T,
-) -> Result<()> {
-    create_pda(payer, target, system, space, program_id, seeds)?;
+    create_pda(payer, target, system, space, &T::owner(), seeds)?;
     store(target, value)
 }
 
-/// Loads a PDA of this program, first creating it from `make()` if it does not exist yet.
-pub fn load_or_create<'info, T: AccountSerialize + AccountDeserialize + Discriminator>(
-    payer: &AccountInfo<'info>,
-    target: &AccountInfo<'info>,
-    system: &AccountInfo<'info>,
-    space: usize,
-    seeds: &[&[u8]],
-    make: impl FnOnce() -> T,
-) -> Result<T> {
-    load_or_create_of(&crate::ID, payer, target, system, space, seeds, make)
+/// An account loaded (or just created) by [`load_or_create`]: changes to it reach the chain
+/// only through [`Loaded::store`], and dropping it unused is a compile-time warning.
+#[must_use = "an account changed but not stored loses the change: call .store() (or .into_inner() to only read it)"]
+pub struct Loaded<'a, 'info, T: ProgramAccount> {
+    info: &'a AccountInfo<'info>,
+    value: T,
 }
 
-/// `load_or_create` for an account of `program_id` (the program running).
-pub fn load_or_create_of<'info, T: AccountSerialize + AccountDeserialize + Discriminator>(
-    program_id: &Pubkey,
-    payer: &AccountInfo<'info>,
-    target: &AccountInfo<'info>,
-    system: &AccountInfo<'info>,
-    space: usize,
-    seeds: &[&[u8]],
-    make: impl FnOnce() -> T,
-) -> Result<T> {
-    if target.data_is_empty() {
-        let value = make();
-        create_account_of(program_id, payer, target, system, space, seeds, &value)?;
-        return Ok(value);
+impl<T: ProgramAccount> Loaded<'_, '_, T> {
+    /// Writes the account back.
+    pub fn store(self) -> Result<()> {
+        store(self.info, &self.value)
     }
-    load_of(program_id, target)
+
+    /// The value, for a caller that only reads it.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
 }
 
-/// Reads an account of this program, checking owner and discriminator.
-pub fn load<T: AccountDeserialize>(info: &AccountInfo) -> Result<T> {
-    load_of(&crate::ID, info)
+impl<T: ProgramAccount> Deref for Loaded<'_, '_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
 }
 
-/// Reads an account owned by `program_id`, checking owner and discriminator.
-pub fn load_of<T: AccountDeserialize>(program_id: &Pubkey, info: &AccountInfo) -> Result<T> {
-    if info.owner != program_id {
+impl<T: ProgramAccount> DerefMut for Loaded<'_, '_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+/// Loads `target`, a PDA of `T`'s program, first creating it from `make()` if it does not
+/// exist yet.
+pub fn load_or_create<'a, 'info, T: ProgramAccount>(
+    payer: &AccountInfo<'info>,
+    target: &'a AccountInfo<'info>,
+    system: &AccountInfo<'info>,
+    space: usize,
+    seeds: &[&[u8]],
+    make: impl FnOnce() -> T,
+) -> Result<Loaded<'a, 'info, T>> {
+    let value = if target.data_is_empty() {
+        let value = make();
+        create(payer, target, system, space, seeds, &value)?;
+        value
+    } else {
+        load(target)?
+    };
+    Ok(Loaded {
+        info: target,
+        value,
+    })
+}
+
+/// Reads an account of `T`'s program, checking owner and discriminator.
+pub fn load<T: AccountDeserialize + Owner>(info: &AccountInfo) -> Result<T> {
+    let program = T::owner();
+    if *info.owner != program {
         return Err(
-            error!(ErrorCode::AccountOwnedByWrongProgram).with_pubkeys((*info.owner, *program_id))
+            error!(ErrorCode::AccountOwnedByWrongProgram).with_pubkeys((*info.owner, program))
         );
     }
     let data = info.try_borrow_data()?;
     T::try_deserialize(&mut &data[..])
 }
 
-/// Writes an account of this program (discriminator and data).
+/// Writes an account (discriminator and data).
 pub fn store<T: AccountSerialize>(info: &AccountInfo, value: &T) -> Result<()> {
     let mut data = info.try_borrow_mut_data()?;
     let mut cursor: &mut [u8] = &mut data[..];
