@@ -4,15 +4,13 @@
 //! A lot's price falls linearly from `start_multiplier` x reference to reference /
 //! `floor_divisor` over the auction; a bidder pays the current price, the MEDIA owed is
 //! rounded up, and the next reference is the lot's average with its unsold rest at the floor.
-use crate::errors::MediaError;
+use crate::math::{narrow, SafeMath};
 use anchor_lang::prelude::*;
 
 pub const PRICE_SHIFT: u32 = 32;
 
 pub fn start_price(reference: u64, multiplier: u64) -> Result<u64> {
-    reference
-        .checked_mul(multiplier)
-        .ok_or_else(|| error!(MediaError::MathOverflow))
+    reference.safe_mul(multiplier)
 }
 
 /// reference / divisor, never below one unit so an auction can always clear.
@@ -34,7 +32,7 @@ pub fn current_price(start: u64, floor: u64, started_at: i64, duration: i64, now
 pub fn media_owed(payment: u64, price: u64) -> Result<u64> {
     let product = u128::from(payment) * u128::from(price);
     let owed = product.div_ceil(1u128 << PRICE_SHIFT);
-    u64::try_from(owed).map_err(|_| error!(MediaError::MathOverflow))
+    narrow(owed)
 }
 
 /// The next auction's reference price: the lot's average price with its unsold rest valued
@@ -65,6 +63,7 @@ pub fn average_price(sold: u64, media_paid: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::MediaError;
     use crate::test_rng::Rng;
 
     const ONE: u64 = 1 << PRICE_SHIFT;

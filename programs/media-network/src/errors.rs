@@ -22,6 +22,10 @@ pub enum MediaError {
 
     #[msg("The protocol is already initialized")]
     AlreadyInitialized,
+    /// No longer returned: an existing account is media-pda's `AccountAlreadyExists` (9000).
+    /// Kept so the codes after it keep their numbers.
+    #[msg("Retired: see media-pda's AccountAlreadyExists (9000)")]
+    RetiredAccountAlreadyExists,
 
     // Mints and vaults.
     #[msg("Only classic SPL Token mints are accepted (Token-2022 is refused)")]
@@ -176,4 +180,8 @@ pub enum MediaError {
     NodeKeyRetired,
     #[msg("The node key was rotated this or last epoch; its receipts may still be settling, so rotate again later")]
     NodeKeyRotationTooSoon,
+    #[msg(
+        "An internal invariant does not hold; the instruction is refused so no state is corrupted"
+    )]
+    InvariantViolated,
 }

@@ -4,20 +4,18 @@
 //! lane and epoch cost at least one unit: an empty escrow settles nothing (review L-1), where
 //! rounding down let the first 2^30 / price bytes of every lane settle free.
 use crate::constants::{BPS_DENOMINATOR, GIB_SHIFT};
-use crate::errors::MediaError;
+use crate::math::{narrow, SafeMath};
 use anchor_lang::prelude::*;
 
 /// F(x): the fee for the first `bytes` bytes of an epoch's lane.
 pub fn cumulative_fee(bytes: u64, price_per_gib: u64) -> Result<u64> {
     let fee = (u128::from(bytes) * u128::from(price_per_gib)).div_ceil(1u128 << GIB_SHIFT);
-    u64::try_from(fee).map_err(|_| error!(MediaError::MathOverflow))
+    narrow(fee)
 }
 
 /// The fee for bytes `settled..settled + bytes`.
 pub fn fee_for(settled: u64, bytes: u64, price_per_gib: u64) -> Result<u64> {
-    let end = settled
-        .checked_add(bytes)
-        .ok_or_else(|| error!(MediaError::MathOverflow))?;
+    let end = settled.safe_add(bytes)?;
     let fee = cumulative_fee(end, price_per_gib)? - cumulative_fee(settled, price_per_gib)?;
     Ok(fee)
 }
@@ -48,14 +46,11 @@ pub struct FeeSplit {
 pub fn split_fee(fee: u64, provider_bps: u16, keeper_bps: u16) -> Result<FeeSplit> {
     let share = |bps: u16| {
         let part = u128::from(fee) * u128::from(bps) / u128::from(BPS_DENOMINATOR);
-        u64::try_from(part).map_err(|_| error!(MediaError::MathOverflow))
+        narrow(part)
     };
     let provider = share(provider_bps)?;
     let keeper = share(keeper_bps)?;
-    let treasury = fee
-        .checked_sub(provider)
-        .and_then(|rest| rest.checked_sub(keeper))
-        .ok_or_else(|| error!(MediaError::MathOverflow))?;
+    let treasury = fee.safe_sub(provider)?.safe_sub(keeper)?;
     Ok(FeeSplit {
         provider,
         keeper,
@@ -66,6 +61,7 @@ pub fn split_fee(fee: u64, provider_bps: u16, keeper_bps: u16) -> Result<FeeSpli
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::MediaError;
 
     const GIB: u64 = 1 << 30;
 

@@ -16,7 +16,7 @@
 //! costs the bidder at least what the raised cap can return.
 use crate::auction::PRICE_SHIFT;
 use crate::constants::{BPS_DENOMINATOR, GIB_SHIFT};
-use crate::errors::MediaError;
+use crate::math::ensure_invariant;
 use anchor_lang::prelude::*;
 
 /// The caps E is the smallest of.
@@ -98,10 +98,8 @@ pub fn provider_reward(
     if reward_bytes == 0 || provider_stake == 0 {
         return Ok(0);
     }
-    require!(
-        bytes <= reward_bytes && bond <= provider_stake,
-        MediaError::MathOverflow
-    );
+    // A provider's bytes and bond are parts of the epoch's totals.
+    ensure_invariant(bytes <= reward_bytes && bond <= provider_stake)?;
     let by_bytes = u128::from(emission) * u128::from(bytes) / u128::from(reward_bytes);
     let by_stake = u128::from(emission) * u128::from(bond) / u128::from(provider_stake);
     // Both are at most `emission`, so this fits.
@@ -114,6 +112,7 @@ mod properties;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::MediaError;
     use crate::test_rng::Rng;
 
     const GIB: u64 = 1 << 30;
@@ -217,7 +216,7 @@ mod tests {
         assert_eq!(provider_reward(1_000, 0, 0, 90, 100).unwrap(), 0);
         assert_eq!(
             provider_reward(1_000, 101, 100, 1, 100).unwrap_err(),
-            error!(MediaError::MathOverflow)
+            error!(MediaError::InvariantViolated)
         );
     }
 

@@ -22,5 +22,5 @@ pub fn handler(ctx: Context<AcceptAuthority>) -> Result<()> {
     emit!(AuthorityAccepted {
         authority: config.authority,
     });
-    Ok(())
+    config.invariant()
 }

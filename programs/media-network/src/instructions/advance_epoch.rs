@@ -109,7 +109,7 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
         finalized_epoch,
         bounty,
     });
-    Ok(())
+    a.config.invariant()
 }
 
 /// E for the epoch `totals` closes, with the fee-backed cap: its reward-eligible bytes' treasury

@@ -43,5 +43,5 @@ pub fn handler(ctx: Context<BurnFees>) -> Result<()> {
         amount,
     )?;
     emit!(FeesBurned { amount });
-    Ok(())
+    a.config.invariant()
 }

@@ -26,5 +26,5 @@ pub fn handler(ctx: Context<CancelUnstake>) -> Result<()> {
         owner: stake.owner,
         amount,
     });
-    Ok(())
+    config.invariant()
 }

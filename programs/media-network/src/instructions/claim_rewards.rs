@@ -45,5 +45,5 @@ pub fn handler(ctx: Context<ClaimRewards>) -> Result<()> {
         provider: a.provider.key(),
         amount,
     });
-    Ok(())
+    a.config.invariant()
 }

@@ -15,5 +15,5 @@ pub fn handler(ctx: Context<BuybackCrank>) -> Result<()> {
         unsold,
         reference_price: a.buyback.reference_price,
     });
-    Ok(())
+    a.config.invariant()
 }

@@ -1,6 +1,7 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ConsumerDeactivated;
+use crate::math::SafeMath;
 use crate::state::{Config, Consumer, StakeAccount};
 use anchor_lang::prelude::*;
 
@@ -28,13 +29,11 @@ pub fn handler(ctx: Context<DeactivateConsumer>) -> Result<()> {
     let epoch = a.config.epoch;
     let bond = a.consumer.deactivate(epoch)?;
     a.config.unbond_consumer(bond)?;
-    let release_epoch = epoch
-        .checked_add(2)
-        .ok_or_else(|| error!(MediaError::MathOverflow))?;
+    let release_epoch = epoch.safe_add(2)?;
     a.stake_account.schedule_consumer_release(release_epoch);
     emit!(ConsumerDeactivated {
         owner: a.consumer.owner,
         release_epoch,
     });
-    Ok(())
+    a.config.invariant()
 }

@@ -36,5 +36,5 @@ pub fn handler(ctx: Context<DeactivateProvider>) -> Result<()> {
         owner: provider.owner,
         bond_release_epoch: release_epoch,
     });
-    Ok(())
+    config.invariant()
 }

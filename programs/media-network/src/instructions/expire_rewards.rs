@@ -27,5 +27,5 @@ pub fn handler(ctx: Context<ExpireRewards>) -> Result<()> {
         epoch: a.epoch.epoch,
         returned,
     });
-    Ok(())
+    a.config.invariant()
 }

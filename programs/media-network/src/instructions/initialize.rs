@@ -144,6 +144,7 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         epoch_totals: [EpochTotals::start(0, &args.params, 0), EpochTotals::EMPTY],
         bounties_to_net: 0,
     };
+    config.invariant()?;
     create(
         &a.deployer,
         &config_info,

@@ -96,3 +96,46 @@ pub use update_provider::*;
 pub use withdraw::*;
 #[allow(ambiguous_glob_reexports)]
 pub use withdraw_fees::*;
+
+#[cfg(test)]
+mod tests {
+    /// Every handler whose accounts take Config mutably ends by checking `Config::invariant`
+    /// (on each of its successful returns), so a new instruction cannot forget it.
+    #[test]
+    fn every_handler_that_changes_config_checks_its_invariant() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/instructions");
+        let shared_accounts = ["AuthorityOnly", "BuybackCrank"];
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            let Some(start) = source.find("pub fn handler(") else {
+                continue;
+            };
+            let handler = &source[start..];
+            let handler = &handler[..handler.find("\n}\n").unwrap()];
+            let takes_mut_config = source.split("#[account(").skip(1).any(|attr| {
+                let (attr, rest) = attr.split_once(")]").unwrap_or((attr, ""));
+                attr.contains("mut") && rest.trim_start().starts_with("pub config:")
+            }) || shared_accounts
+                .iter()
+                .any(|s| handler.contains(&format!("Context<{s}>")));
+            if !takes_mut_config {
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                handler.trim_end().ends_with(".invariant()") || name == "initialize.rs",
+                "{name}: the handler changes Config but does not end with its invariant check"
+            );
+            for (i, _) in handler.match_indices("return Ok(") {
+                panic!("{name}: a successful early return at byte {i} skips Config::invariant");
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 19,
+            "only {checked} handlers found: the scan is broken"
+        );
+    }
+}

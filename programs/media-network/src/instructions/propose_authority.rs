@@ -10,5 +10,5 @@ pub fn handler(ctx: Context<AuthorityOnly>, new_authority: Pubkey) -> Result<()>
         current: config.authority,
         proposed: new_authority,
     });
-    Ok(())
+    config.invariant()
 }

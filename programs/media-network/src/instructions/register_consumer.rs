@@ -60,7 +60,7 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
             receipt_signer: args.receipt_signer,
             bond: args.bond,
         });
-        return Ok(());
+        return a.config.invariant();
     }
 
     let owner = a.owner.key();
@@ -93,5 +93,5 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
         receipt_signer: args.receipt_signer,
         bond: args.bond,
     });
-    Ok(())
+    a.config.invariant()
 }

@@ -108,5 +108,5 @@ pub fn handler(ctx: Context<RegisterProvider>, args: RegisterProviderArgs) -> Re
         kind: args.kind,
         bond: args.bond,
     });
-    Ok(())
+    config.invariant()
 }

@@ -26,5 +26,5 @@ pub fn handler(ctx: Context<RequestUnstake>, amount: u64) -> Result<()> {
         amount,
         unlock_at,
     });
-    Ok(())
+    config.invariant()
 }

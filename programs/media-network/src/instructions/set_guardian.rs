@@ -5,5 +5,5 @@ use anchor_lang::prelude::*;
 pub fn handler(ctx: Context<AuthorityOnly>, guardian: Option<Pubkey>) -> Result<()> {
     ctx.accounts.config.guardian = guardian;
     emit!(GuardianSet { guardian });
-    Ok(())
+    ctx.accounts.config.invariant()
 }

@@ -42,5 +42,5 @@ pub fn handler(ctx: Context<SetPaused>, args: SetPausedArgs) -> Result<()> {
         by: signer,
         paused_until: config.paused_until,
     });
-    Ok(())
+    config.invariant()
 }

@@ -3,6 +3,7 @@ use crate::ed25519::{read_entry, signed_receipt};
 use crate::errors::MediaError;
 use crate::events::ReceiptSettled;
 use crate::fees;
+use crate::math::SafeMath;
 use crate::receipt::ReceiptV1;
 use crate::state::{Config, Consumer, Keeper, Lane, Provider};
 use anchor_lang::prelude::*;
@@ -77,7 +78,7 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
     let spendable = a.consumer.spendable_for(epoch);
     let bytes = fees::payable_bytes(settled, delta, price, spendable)?;
     if bytes == 0 {
-        return Ok(());
+        return a.config.invariant();
     }
     let fee = fees::fee_for(settled, bytes, price)?;
     let split = fees::split_fee(fee, terms.provider_fee_bps, terms.keeper_fee_bps)?;
@@ -86,7 +87,8 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
         .count_eligible(epoch, bytes, params.quota_bytes_per_media)?;
 
     a.consumer.pay(fee)?;
-    a.lane.record(epoch, settled + bytes)?;
+    let settled_now = settled.safe_add(bytes)?;
+    a.lane.record(epoch, settled_now)?;
     a.provider.add_fees(split.provider)?;
     a.provider.roll_bond(a.config.epoch);
     a.provider.add_reward_bytes(epoch, reward_bytes)?;
@@ -112,7 +114,7 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
         node_key: receipt.node_key,
         consumer: receipt.consumer,
         epoch,
-        cumulative: settled + bytes,
+        cumulative: settled_now,
         bytes,
         reward_bytes,
         fee,
@@ -121,7 +123,7 @@ pub fn handler(ctx: Context<SettleReceipt>, args: SettleReceiptArgs) -> Result<(
         treasury_fee: split.treasury,
         keeper: keeper_key,
     });
-    Ok(())
+    a.config.invariant()
 }
 
 /// The receipt both parties signed, after checking every field of the two signature entries:

@@ -68,5 +68,5 @@ pub fn handler(ctx: Context<Stake>, amount: u64) -> Result<()> {
         amount,
         active_at,
     });
-    Ok(())
+    a.config.invariant()
 }

@@ -19,5 +19,5 @@ pub fn handler(ctx: Context<BuybackCrank>) -> Result<()> {
         floor_price: a.buyback.floor_price,
         ends_at: a.buyback.ends_at,
     });
-    Ok(())
+    a.config.invariant()
 }

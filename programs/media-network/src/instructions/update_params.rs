@@ -7,5 +7,5 @@ pub fn handler(ctx: Context<AuthorityOnly>, params: Params) -> Result<()> {
     params.validate()?;
     ctx.accounts.config.params = params;
     emit!(ParamsUpdated { params });
-    Ok(())
+    ctx.accounts.config.invariant()
 }

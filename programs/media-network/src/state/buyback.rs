@@ -1,7 +1,7 @@
 use super::BuybackParams;
 use crate::auction;
 use crate::errors::MediaError;
-use crate::math;
+use crate::math::SafeMath;
 use crate::rewards::Backing;
 use anchor_lang::prelude::*;
 
@@ -84,9 +84,9 @@ impl Buyback {
         self.sold = 0;
         self.media_burned = 0;
         self.started_at = now;
-        self.ends_at = math::add_secs(now, params.duration_secs)?;
+        self.ends_at = now.safe_add(params.duration_secs)?;
         self.last_started_at = now;
-        self.auctions = math::add(self.auctions, 1)?;
+        self.auctions = self.auctions.safe_add(1)?;
         Ok(())
     }
 
@@ -120,9 +120,9 @@ impl Buyback {
         require!(price <= max_price, MediaError::PriceAboveLimit);
         let media = auction::media_owed(payment, price)?;
         self.remaining -= payment;
-        self.sold = math::add(self.sold, payment)?;
-        self.media_burned = math::add(self.media_burned, media)?;
-        self.total_media_burned = math::add(self.total_media_burned, media)?;
+        self.sold = self.sold.safe_add(payment)?;
+        self.media_burned = self.media_burned.safe_add(media)?;
+        self.total_media_burned = self.total_media_burned.safe_add(media)?;
         if self.remaining == 0 {
             self.finish();
         }
@@ -170,7 +170,7 @@ impl Buyback {
 
     /// Records `valued` payment units as used by a finalized epoch.
     pub fn use_backing(&mut self, valued: u64) -> Result<()> {
-        self.backing_remaining = math::sub(self.backing_remaining, valued)?;
+        self.backing_remaining = self.backing_remaining.safe_sub(valued)?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 use super::{EpochTotals, Params};
-use crate::constants::{CONFIG_SEED, GUARDIAN_COOLDOWN_FACTOR};
+use crate::constants::{CONFIG_SEED, EMPTY_SLOT, GUARDIAN_COOLDOWN_FACTOR};
 use crate::errors::MediaError;
-use crate::math;
+use crate::math::{ensure_invariant, SafeMath};
 use anchor_lang::prelude::*;
 
 /// The protocol's root account, `["config"]`. It signs for every vault.
@@ -49,6 +49,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// What holds of Config between instructions; every handler that changes Config ends by
+    /// checking it, so a bug that breaks one of these fails its transaction with
+    /// `InvariantViolated` instead of corrupting the protocol's books.
+    /// - The parameters are valid ones (`update_params` and governance validate them).
+    /// - The epoch ring holds the current epoch in its slot and, in the other, the epoch just
+    ///   before it (or nothing yet).
+    /// - Bonds are parts of the stake: consumer bonds and next epoch's provider bonds never
+    ///   exceed the stake they are bonded from.
+    /// - Crank bounties are netted against revenue only when fees are paid in MEDIA.
+    pub fn invariant(&self) -> Result<()> {
+        ensure_invariant(self.params.validate().is_ok())?;
+        let slot = |epoch: u64| &self.epoch_totals[(epoch % 2) as usize];
+        ensure_invariant(slot(self.epoch).epoch == self.epoch)?;
+        let other = slot(self.epoch.wrapping_add(1)).epoch;
+        ensure_invariant(other == EMPTY_SLOT || other.checked_add(1) == Some(self.epoch))?;
+        let bonded = self.consumer_stake.checked_add(self.provider_stake_next);
+        ensure_invariant(bonded.is_some_and(|b| b <= self.staked_total))?;
+        ensure_invariant(self.bounties_to_net == 0 || self.payment_is_media())?;
+        Ok(())
+    }
+
     pub fn signer_seeds(&self) -> [&[u8]; 2] {
         [CONFIG_SEED, std::slice::from_ref(&self.bump)]
     }
@@ -84,13 +105,12 @@ impl Config {
             !self.is_paused(now) && now >= self.guardian_pause_allowed_at,
             MediaError::GuardianPauseNotAllowed
         );
-        self.paused_until = math::add_secs(now, duration_secs)?;
+        self.paused_until = now.safe_add(duration_secs)?;
         let cooldown = self
             .params
             .max_pause_secs
-            .checked_mul(GUARDIAN_COOLDOWN_FACTOR)
-            .ok_or_else(|| error!(MediaError::MathOverflow))?;
-        self.guardian_pause_allowed_at = math::add_secs(self.paused_until, cooldown)?;
+            .safe_mul(GUARDIAN_COOLDOWN_FACTOR)?;
+        self.guardian_pause_allowed_at = self.paused_until.safe_add(cooldown)?;
         Ok(())
     }
 
@@ -119,7 +139,9 @@ impl Config {
     /// the previous epoch's receipts the moment it was lifted (review L-5).
     pub fn require_epoch_due(&self, now: i64) -> Result<()> {
         let duration = self.params.epoch_duration_secs;
-        let due_at = math::add_secs(self.epoch_started_at, duration)?
+        let due_at = self
+            .epoch_started_at
+            .safe_add(duration)?
             .max(self.paused_until.saturating_add(duration));
         require!(now >= due_at, MediaError::EpochNotDue);
         Ok(())
@@ -129,10 +151,7 @@ impl Config {
     /// provider stake and snapshots price and S. Returns the totals of the epoch whose
     /// settlement window this closes (the one before the previous), if any.
     pub fn advance_epoch(&mut self, now: i64) -> Result<Option<EpochTotals>> {
-        let next = self
-            .epoch
-            .checked_add(1)
-            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        let next = self.epoch.safe_add(1)?;
         let slot = (next % 2) as usize;
         let closing = self.epoch_totals[slot];
         self.provider_stake_current = self.provider_stake_next;
@@ -169,13 +188,13 @@ impl Config {
 
     /// Sets aside an epoch's emission in the reward vault.
     pub fn reserve_rewards(&mut self, amount: u64) -> Result<()> {
-        self.reward_reserved = math::add(self.reward_reserved, amount)?;
+        self.reward_reserved = self.reward_reserved.safe_add(amount)?;
         Ok(())
     }
 
     /// Rewards leave the reserve when they are paid out or expire.
     pub fn release_rewards(&mut self, amount: u64) -> Result<()> {
-        self.reward_reserved = math::sub(self.reward_reserved, amount)?;
+        self.reward_reserved = self.reward_reserved.safe_sub(amount)?;
         Ok(())
     }
 
@@ -189,37 +208,113 @@ impl Config {
     }
 
     pub fn add_treasury(&mut self, amount: u64) -> Result<()> {
-        self.treasury_accrued = math::add(self.treasury_accrued, amount)?;
+        self.treasury_accrued = self.treasury_accrued.safe_add(amount)?;
         Ok(())
     }
 
     pub fn bond_consumer(&mut self, amount: u64) -> Result<()> {
-        self.consumer_stake = math::add(self.consumer_stake, amount)?;
+        self.consumer_stake = self.consumer_stake.safe_add(amount)?;
         Ok(())
     }
 
     pub fn unbond_consumer(&mut self, amount: u64) -> Result<()> {
-        self.consumer_stake = math::sub(self.consumer_stake, amount)?;
+        self.consumer_stake = self.consumer_stake.safe_sub(amount)?;
         Ok(())
     }
 
     pub fn add_stake(&mut self, amount: u64) -> Result<()> {
-        self.staked_total = math::add(self.staked_total, amount)?;
+        self.staked_total = self.staked_total.safe_add(amount)?;
         Ok(())
     }
 
     pub fn remove_stake(&mut self, amount: u64) -> Result<()> {
-        self.staked_total = math::sub(self.staked_total, amount)?;
+        self.staked_total = self.staked_total.safe_sub(amount)?;
         Ok(())
     }
 
     pub fn bond_provider_next(&mut self, amount: u64) -> Result<()> {
-        self.provider_stake_next = math::add(self.provider_stake_next, amount)?;
+        self.provider_stake_next = self.provider_stake_next.safe_add(amount)?;
         Ok(())
     }
 
     pub fn unbond_provider_next(&mut self, amount: u64) -> Result<()> {
-        self.provider_stake_next = math::sub(self.provider_stake_next, amount)?;
+        self.provider_stake_next = self.provider_stake_next.safe_sub(amount)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let params = Params::default();
+        Config {
+            bump: 255,
+            stake_vault_bump: 255,
+            reward_vault_bump: 255,
+            payment_vault_bump: 255,
+            authority: Pubkey::new_unique(),
+            pending_authority: None,
+            guardian: None,
+            media_mint: Pubkey::new_unique(),
+            payment_mint: Pubkey::new_unique(),
+            stake_vault: Pubkey::new_unique(),
+            reward_vault: Pubkey::new_unique(),
+            payment_vault: Pubkey::new_unique(),
+            params,
+            paused_until: 0,
+            guardian_pause_allowed_at: 0,
+            epoch: 7,
+            epoch_started_at: 0,
+            provider_stake_current: 50,
+            provider_stake_next: 60,
+            consumer_stake: 40,
+            staked_total: 100,
+            treasury_accrued: 0,
+            reward_reserved: 0,
+            epoch_totals: [
+                EpochTotals::start(6, &params, 50),
+                EpochTotals::start(7, &params, 50),
+            ],
+            bounties_to_net: 0,
+        }
+    }
+
+    fn violated(config: &Config) -> bool {
+        config.invariant().unwrap_err() == error!(MediaError::InvariantViolated)
+    }
+
+    #[test]
+    fn the_invariant_holds_of_a_consistent_config_and_names_each_break() {
+        let good = config();
+        good.invariant().unwrap();
+
+        let mut c = config();
+        c.epoch_totals[1].epoch = 5;
+        assert!(violated(&c), "the current epoch is not in its slot");
+        let mut c = config();
+        c.epoch_totals[0].epoch = 4;
+        assert!(
+            violated(&c),
+            "the other slot is neither empty nor the epoch before"
+        );
+        let mut c = config();
+        c.epoch_totals[0] = EpochTotals::EMPTY;
+        c.invariant().unwrap();
+        let mut c = config();
+        c.consumer_stake = 41;
+        assert!(violated(&c), "bonds above the stake they come from");
+        let mut c = config();
+        c.consumer_stake = u64::MAX;
+        assert!(violated(&c), "bonds that overflow");
+        let mut c = config();
+        c.params.price_per_gib = 0;
+        assert!(violated(&c), "invalid parameters");
+        let mut c = config();
+        c.bounties_to_net = 1;
+        assert!(violated(&c), "bounties netted while fees are not MEDIA");
+        c.payment_mint = c.media_mint;
+        c.invariant().unwrap();
     }
 }

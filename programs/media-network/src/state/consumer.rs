@@ -1,6 +1,6 @@
 use crate::constants::{EMPTY_SLOT, ONE_MEDIA};
 use crate::errors::MediaError;
-use crate::math;
+use crate::math::SafeMath;
 use anchor_lang::prelude::*;
 
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,9 +83,7 @@ impl Consumer {
             self.previous_signer = self.receipt_signer;
         }
         self.receipt_signer = new_signer;
-        self.signer_since_epoch = current_epoch
-            .checked_add(1)
-            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        self.signer_since_epoch = current_epoch.safe_add(1)?;
         Ok(())
     }
 
@@ -123,14 +121,14 @@ impl Consumer {
         }
         let room = slot.quota.saturating_sub(slot.eligible_bytes);
         let eligible = bytes.min(room);
-        slot.eligible_bytes = math::add(slot.eligible_bytes, eligible)?;
+        slot.eligible_bytes = slot.eligible_bytes.safe_add(eligible)?;
         Ok(eligible)
     }
 
     pub fn deposit(&mut self, amount: u64) -> Result<()> {
         require!(amount > 0, MediaError::ZeroAmount);
         require!(self.is_active(), MediaError::ConsumerInactive);
-        self.escrow = math::add(self.escrow, amount)?;
+        self.escrow = self.escrow.safe_add(amount)?;
         Ok(())
     }
 
@@ -147,7 +145,7 @@ impl Consumer {
     }
 
     pub fn pay(&mut self, fee: u64) -> Result<()> {
-        self.escrow = math::sub(self.escrow, fee)?;
+        self.escrow = self.escrow.safe_sub(fee)?;
         Ok(())
     }
 
@@ -164,13 +162,10 @@ impl Consumer {
     /// the meantime is not paid out.
     pub fn take_withdrawal(&mut self, epoch: u64) -> Result<u64> {
         require!(self.pending_withdrawal > 0, MediaError::NoPendingWithdrawal);
-        let payable_from = self
-            .withdrawal_epoch
-            .checked_add(2)
-            .ok_or_else(|| error!(MediaError::MathOverflow))?;
+        let payable_from = self.withdrawal_epoch.safe_add(2)?;
         require!(epoch >= payable_from, MediaError::WithdrawalNotYetPayable);
         let amount = self.pending_withdrawal.min(self.escrow);
-        self.escrow = math::sub(self.escrow, amount)?;
+        self.escrow = self.escrow.safe_sub(amount)?;
         self.pending_withdrawal = 0;
         Ok(amount)
     }

@@ -1,6 +1,6 @@
 use crate::constants::EMPTY_SLOT;
 use crate::errors::MediaError;
-use crate::math;
+use crate::math::{ensure_invariant, SafeMath};
 use crate::state::Params;
 use anchor_lang::prelude::*;
 
@@ -52,8 +52,8 @@ impl EpochTotals {
     }
 
     pub fn add_settlement(&mut self, reward_bytes: u64, fee: u64) -> Result<()> {
-        self.reward_bytes = math::add(self.reward_bytes, reward_bytes)?;
-        self.fees = math::add(self.fees, fee)?;
+        self.reward_bytes = self.reward_bytes.safe_add(reward_bytes)?;
+        self.fees = self.fees.safe_add(fee)?;
         Ok(())
     }
 }
@@ -127,8 +127,8 @@ impl Epoch {
 
     /// Records `amount` of E as accrued; never beyond E.
     pub fn pay(&mut self, amount: u64) -> Result<()> {
-        let paid = math::add(self.paid, amount)?;
-        require!(paid <= self.emission, MediaError::MathOverflow);
+        let paid = self.paid.safe_add(amount)?;
+        ensure_invariant(paid <= self.emission)?;
         self.paid = paid;
         Ok(())
     }
@@ -136,10 +136,7 @@ impl Epoch {
     /// The first epoch in which the claim period of this epoch's rewards is over: it
     /// finalizes two epochs after it starts, then stays claimable `claim_epochs` epochs.
     pub fn expires_at_epoch(&self, claim_epochs: u64) -> Result<u64> {
-        self.epoch
-            .checked_add(2)
-            .and_then(|e| e.checked_add(claim_epochs))
-            .ok_or_else(|| error!(MediaError::MathOverflow))
+        self.epoch.safe_add(2)?.safe_add(claim_epochs)
     }
 
     /// Ends the claim period; returns the unpaid rest of E, which leaves the reserve.
@@ -147,6 +144,6 @@ impl Epoch {
         require!(self.finalized, MediaError::EpochNotFinalized);
         require!(!self.expired, MediaError::RewardsExpired);
         self.expired = true;
-        math::sub(self.emission, self.paid)
+        self.emission.safe_sub(self.paid)
     }
 }

@@ -1,4 +1,4 @@
-use crate::math;
+use crate::math::SafeMath;
 use anchor_lang::prelude::*;
 
 /// Earnings of whoever settles receipts or turns cranks, `["keeper", authority]`.
@@ -21,7 +21,7 @@ impl Keeper {
     }
 
     pub fn add_fees(&mut self, amount: u64) -> Result<()> {
-        self.fees_claimable = math::add(self.fees_claimable, amount)?;
+        self.fees_claimable = self.fees_claimable.safe_add(amount)?;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 use crate::constants::EMPTY_SLOT;
 use crate::errors::MediaError;
+use crate::math::ensure_invariant;
 use anchor_lang::prelude::*;
 
 /// The cumulative bytes already settled for one epoch.
@@ -54,7 +55,8 @@ impl Lane {
             );
             *slot = LaneSlot { epoch, settled: 0 };
         }
-        require!(cumulative >= slot.settled, MediaError::MathOverflow);
+        // Settlement only adds bytes to what a lane has settled.
+        ensure_invariant(cumulative >= slot.settled)?;
         slot.settled = cumulative;
         self.last_epoch = self.last_epoch.max(epoch);
         Ok(())

@@ -1,6 +1,6 @@
 use crate::constants::{EMPTY_SLOT, MAX_ENDPOINT_LEN, REGION_LEN};
 use crate::errors::MediaError;
-use crate::math;
+use crate::math::SafeMath;
 use anchor_lang::prelude::*;
 
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,9 +192,7 @@ impl Provider {
     }
 
     pub fn release_epoch(&self) -> Result<u64> {
-        self.deactivated_epoch
-            .checked_add(1)
-            .ok_or_else(|| error!(MediaError::MathOverflow))
+        self.deactivated_epoch.safe_add(1)
     }
 
     /// Serves (and settles) the epochs from its (latest) registration on while active, and
@@ -205,7 +203,7 @@ impl Provider {
     }
 
     pub fn add_fees(&mut self, amount: u64) -> Result<()> {
-        self.fees_claimable = math::add(self.fees_claimable, amount)?;
+        self.fees_claimable = self.fees_claimable.safe_add(amount)?;
         Ok(())
     }
 
@@ -228,7 +226,7 @@ impl Provider {
     }
 
     pub fn add_rewards(&mut self, amount: u64) -> Result<()> {
-        self.rewards_claimable = math::add(self.rewards_claimable, amount)?;
+        self.rewards_claimable = self.rewards_claimable.safe_add(amount)?;
         Ok(())
     }
 
@@ -255,7 +253,7 @@ impl Provider {
                 bond,
             };
         }
-        slot.bytes = math::add(slot.bytes, bytes)?;
+        slot.bytes = slot.bytes.safe_add(bytes)?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 use crate::constants::NO_RELEASE_EPOCH;
 use crate::errors::MediaError;
-use crate::math;
+use crate::math::SafeMath;
 use anchor_lang::prelude::*;
 
 /// A wallet's MEDIA stake, `["stake", owner]`.
@@ -44,7 +44,7 @@ impl StakeAccount {
     /// release epoch has come are freed. Every instruction calls this before reading balances.
     pub fn refresh(&mut self, now: i64, epoch: u64) -> Result<()> {
         if self.warming > 0 && now >= self.warm_at {
-            self.active = math::add(self.active, self.warming)?;
+            self.active = self.active.safe_add(self.warming)?;
             self.warming = 0;
         }
         if self.provider_bond > 0 && epoch >= self.provider_bond_release_epoch {
@@ -66,23 +66,23 @@ impl StakeAccount {
     }
 
     pub fn bonded(&self) -> Result<u64> {
-        math::add(self.provider_bond, self.consumer_bond)
+        self.provider_bond.safe_add(self.consumer_bond)
     }
 
     /// Active stake not held by any role.
     pub fn unbonded_active(&self) -> Result<u64> {
-        math::sub(self.active, self.bonded()?)
+        self.active.safe_sub(self.bonded()?)
     }
 
     /// Everything this account owns in the stake vault.
     pub fn total(&self) -> Result<u64> {
-        math::add(math::add(self.active, self.warming)?, self.unstaking)
+        self.active.safe_add(self.warming)?.safe_add(self.unstaking)
     }
 
     pub fn deposit(&mut self, amount: u64, now: i64, warmup_secs: i64) -> Result<i64> {
         require!(amount > 0, MediaError::ZeroAmount);
-        self.warming = math::add(self.warming, amount)?;
-        self.warm_at = math::add_secs(now, warmup_secs)?;
+        self.warming = self.warming.safe_add(amount)?;
+        self.warm_at = now.safe_add(warmup_secs)?;
         Ok(self.warm_at)
     }
 
@@ -91,9 +91,9 @@ impl StakeAccount {
         require!(now >= self.vote_lock, MediaError::StakeLockedByVote);
         require!(amount <= self.active, MediaError::InsufficientActiveStake);
         require!(amount <= self.unbonded_active()?, MediaError::StakeBonded);
-        self.active = math::sub(self.active, amount)?;
-        self.unstaking = math::add(self.unstaking, amount)?;
-        self.unlock_at = math::add_secs(now, cooldown_secs)?;
+        self.active = self.active.safe_sub(amount)?;
+        self.unstaking = self.unstaking.safe_add(amount)?;
+        self.unlock_at = now.safe_add(cooldown_secs)?;
         Ok(self.unlock_at)
     }
 
@@ -101,7 +101,7 @@ impl StakeAccount {
     pub fn cancel_unstake(&mut self) -> Result<u64> {
         let amount = self.unstaking;
         require!(amount > 0, MediaError::NoPendingUnstake);
-        self.active = math::add(self.active, amount)?;
+        self.active = self.active.safe_add(amount)?;
         self.unstaking = 0;
         self.unlock_at = 0;
         Ok(amount)
