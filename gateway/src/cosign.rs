@@ -235,7 +235,7 @@ impl Cosigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use media_network::state::{Consumer, ConsumerStatus, EpochUsage};
+    use media_network::state::{Consumer, ConsumerStatus, EpochRing};
     use media_sdk::session::ViewerAck;
 
     /// A consumer that moved its receipt signer from `old` to `new`, effective in `since`.
@@ -253,7 +253,7 @@ mod tests {
             escrow: u64::MAX,
             pending_withdrawal: 0,
             withdrawal_epoch: 0,
-            usage: [EpochUsage::EMPTY; 2],
+            usage: EpochRing::EMPTY,
         }
     }
 

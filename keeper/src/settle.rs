@@ -461,7 +461,7 @@ mod tests {
     /// minimum, are not worth a transaction.
     #[test]
     fn m2_unpayable_and_unprofitable_receipts_are_skipped() {
-        use media_network::state::{ConsumerStatus, EpochUsage};
+        use media_network::state::{ConsumerStatus, EpochRing};
         let consumer = |escrow: u64| Consumer {
             bump: 0,
             owner: Pubkey::new_unique(),
@@ -475,7 +475,7 @@ mod tests {
             escrow,
             pending_withdrawal: 0,
             withdrawal_epoch: 0,
-            usage: [EpochUsage::EMPTY; 2],
+            usage: EpochRing::EMPTY,
         };
         let receipt = media_sdk::receipt::ReceiptV1 {
             config: Pubkey::new_unique(),

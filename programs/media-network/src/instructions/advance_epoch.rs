@@ -77,7 +77,7 @@ pub fn handler(ctx: Context<AdvanceEpoch>) -> Result<()> {
         (None, _) => None,
     };
 
-    let totals = a.config.epoch_totals[(a.config.epoch % 2) as usize];
+    let totals = *a.config.epoch_totals.slot(a.config.epoch);
     let epoch_bump = ctx.bumps.next_epoch;
     create(
         &a.cranker,

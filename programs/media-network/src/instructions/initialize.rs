@@ -1,7 +1,7 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ProtocolInitialized;
-use crate::state::{Buyback, Config, Epoch, EpochTotals, Params};
+use crate::state::{Buyback, Config, Epoch, EpochRing, EpochTotals, Params};
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Token, TokenAccount};
 use anchor_spl::token_interface::Mint;
@@ -141,7 +141,9 @@ pub fn handler(ctx: Context<Initialize>, args: InitializeArgs) -> Result<()> {
         staked_total: 0,
         treasury_accrued: 0,
         reward_reserved: 0,
-        epoch_totals: [EpochTotals::start(0, &args.params, 0), EpochTotals::EMPTY],
+        epoch_totals: EpochRing {
+            slots: [EpochTotals::start(0, &args.params, 0), EpochTotals::EMPTY],
+        },
         bounties_to_net: 0,
     };
     config.invariant()?;

@@ -1,7 +1,7 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::LaneOpened;
-use crate::state::{Config, Consumer, Lane, Provider};
+use crate::state::{Config, Consumer, EpochRing, Lane, Provider};
 use anchor_lang::prelude::*;
 use media_pda::create;
 
@@ -48,7 +48,7 @@ pub fn handler(ctx: Context<OpenLane>) -> Result<()> {
         provider: a.provider.key(),
         rent_payer: a.signer.key(),
         last_epoch: a.config.epoch,
-        slots: Lane::EMPTY_SLOTS,
+        slots: EpochRing::EMPTY,
     };
     create(
         &a.signer,

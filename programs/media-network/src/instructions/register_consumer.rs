@@ -1,7 +1,7 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ConsumerRegistered;
-use crate::state::{Config, Consumer, ConsumerStatus, EpochUsage, StakeAccount};
+use crate::state::{Config, Consumer, ConsumerStatus, EpochRing, StakeAccount};
 use anchor_lang::prelude::*;
 use media_pda::{create, load, store};
 
@@ -78,7 +78,7 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
         escrow: 0,
         pending_withdrawal: 0,
         withdrawal_epoch: 0,
-        usage: [EpochUsage::EMPTY; 2],
+        usage: EpochRing::EMPTY,
     };
     create(
         &a.owner,

@@ -1,4 +1,4 @@
-use super::{EpochTotals, Params};
+use super::{EpochRing, EpochTotals, Params};
 use crate::constants::{CONFIG_SEED, EMPTY_SLOT, GUARDIAN_COOLDOWN_FACTOR};
 use crate::errors::MediaError;
 use crate::math::{ensure_invariant, SafeMath};
@@ -42,7 +42,7 @@ pub struct Config {
     /// MEDIA in the reward vault that finalized epochs still owe.
     pub reward_reserved: u64,
     /// Running totals of the epochs that can still settle, at index `epoch % 2`.
-    pub epoch_totals: [EpochTotals; 2],
+    pub epoch_totals: EpochRing<EpochTotals>,
     /// Crank bounties paid out of a MEDIA treasury and not yet deducted from the revenue that
     /// backs rewards.
     pub bounties_to_net: u64,
@@ -60,9 +60,8 @@ impl Config {
     /// - Crank bounties are netted against revenue only when fees are paid in MEDIA.
     pub fn invariant(&self) -> Result<()> {
         ensure_invariant(self.params.validate().is_ok())?;
-        let slot = |epoch: u64| &self.epoch_totals[(epoch % 2) as usize];
-        ensure_invariant(slot(self.epoch).epoch == self.epoch)?;
-        let other = slot(self.epoch.wrapping_add(1)).epoch;
+        ensure_invariant(self.epoch_totals.get(self.epoch).is_some())?;
+        let other = self.epoch_totals.slot(self.epoch.wrapping_add(1)).epoch;
         ensure_invariant(other == EMPTY_SLOT || other.checked_add(1) == Some(self.epoch))?;
         let bonded = self.consumer_stake.checked_add(self.provider_stake_next);
         ensure_invariant(bonded.is_some_and(|b| b <= self.staked_total))?;
@@ -118,20 +117,17 @@ impl Config {
     pub fn settling_totals(&mut self, epoch: u64) -> Result<&mut EpochTotals> {
         let in_window = epoch == self.epoch || epoch.checked_add(1) == Some(self.epoch);
         require!(in_window, MediaError::EpochOutOfWindow);
-        let totals = &mut self.epoch_totals[(epoch % 2) as usize];
-        require!(totals.epoch == epoch, MediaError::EpochOutOfWindow);
-        Ok(totals)
+        self.epoch_totals
+            .get_mut(epoch)
+            .ok_or_else(|| error!(MediaError::EpochOutOfWindow))
     }
 
     /// The price receipts of `epoch` settle at: its snapshot while it can settle, else (an
     /// epoch not started yet) today's parameter.
     pub fn price_for(&self, epoch: u64) -> u64 {
-        let totals = self.epoch_totals[(epoch % 2) as usize];
-        if totals.epoch == epoch {
-            totals.price_per_gib
-        } else {
-            self.params.price_per_gib
-        }
+        self.epoch_totals
+            .get(epoch)
+            .map_or(self.params.price_per_gib, |totals| totals.price_per_gib)
     }
 
     /// An epoch ends `epoch_duration_secs` after it started, and never sooner than that after
@@ -152,11 +148,11 @@ impl Config {
     /// settlement window this closes (the one before the previous), if any.
     pub fn advance_epoch(&mut self, now: i64) -> Result<Option<EpochTotals>> {
         let next = self.epoch.safe_add(1)?;
-        let slot = (next % 2) as usize;
-        let closing = self.epoch_totals[slot];
         self.provider_stake_current = self.provider_stake_next;
-        self.epoch_totals[slot] =
-            EpochTotals::start(next, &self.params, self.provider_stake_current);
+        let closing = self.epoch_totals.replace(
+            next,
+            EpochTotals::start(next, &self.params, self.provider_stake_current),
+        );
         self.epoch = next;
         self.epoch_started_at = now;
         Ok(closing
@@ -273,10 +269,12 @@ mod tests {
             staked_total: 100,
             treasury_accrued: 0,
             reward_reserved: 0,
-            epoch_totals: [
-                EpochTotals::start(6, &params, 50),
-                EpochTotals::start(7, &params, 50),
-            ],
+            epoch_totals: EpochRing {
+                slots: [
+                    EpochTotals::start(6, &params, 50),
+                    EpochTotals::start(7, &params, 50),
+                ],
+            },
             bounties_to_net: 0,
         }
     }
@@ -291,16 +289,16 @@ mod tests {
         good.invariant().unwrap();
 
         let mut c = config();
-        c.epoch_totals[1].epoch = 5;
+        c.epoch_totals.slots[1].epoch = 5;
         assert!(violated(&c), "the current epoch is not in its slot");
         let mut c = config();
-        c.epoch_totals[0].epoch = 4;
+        c.epoch_totals.slots[0].epoch = 4;
         assert!(
             violated(&c),
             "the other slot is neither empty nor the epoch before"
         );
         let mut c = config();
-        c.epoch_totals[0] = EpochTotals::EMPTY;
+        c.epoch_totals.slots[0] = EpochTotals::EMPTY;
         c.invariant().unwrap();
         let mut c = config();
         c.consumer_stake = 41;

@@ -1,6 +1,7 @@
 use crate::constants::{EMPTY_SLOT, ONE_MEDIA};
 use crate::errors::MediaError;
 use crate::math::SafeMath;
+use crate::state::{EpochRing, EpochSlot};
 use anchor_lang::prelude::*;
 
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,12 +19,15 @@ pub struct EpochUsage {
     pub eligible_bytes: u64,
 }
 
-impl EpochUsage {
-    pub const EMPTY: EpochUsage = EpochUsage {
+impl EpochSlot for EpochUsage {
+    const EMPTY: EpochUsage = EpochUsage {
         epoch: EMPTY_SLOT,
         quota: 0,
         eligible_bytes: 0,
     };
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
 }
 
 /// A publisher or platform buying bandwidth, `["consumer", owner]`.
@@ -47,7 +51,7 @@ pub struct Consumer {
     /// Requested withdrawal (`u64::MAX`: everything), payable from `withdrawal_epoch + 2`.
     pub pending_withdrawal: u64,
     pub withdrawal_epoch: u64,
-    pub usage: [EpochUsage; 2],
+    pub usage: EpochRing<EpochUsage>,
 }
 
 impl Consumer {
@@ -107,18 +111,13 @@ impl Consumer {
         quota_bytes_per_media: u64,
     ) -> Result<u64> {
         let quota = self.quota_for(epoch, quota_bytes_per_media);
-        let slot = &mut self.usage[(epoch % 2) as usize];
-        if slot.epoch != epoch {
-            require!(
-                slot.epoch == EMPTY_SLOT || slot.epoch < epoch,
-                MediaError::EpochOutOfWindow
-            );
-            *slot = EpochUsage {
+        let slot = self.usage.entry(epoch, |_| {
+            Ok(EpochUsage {
                 epoch,
                 quota,
                 eligible_bytes: 0,
-            };
-        }
+            })
+        })?;
         let room = slot.quota.saturating_sub(slot.eligible_bytes);
         let eligible = bytes.min(room);
         slot.eligible_bytes = slot.eligible_bytes.safe_add(eligible)?;
@@ -218,7 +217,7 @@ mod tests {
             escrow: 0,
             pending_withdrawal: 0,
             withdrawal_epoch: 0,
-            usage: [EpochUsage::EMPTY; 2],
+            usage: EpochRing::EMPTY,
         }
     }
 

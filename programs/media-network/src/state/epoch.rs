@@ -1,7 +1,7 @@
 use crate::constants::EMPTY_SLOT;
 use crate::errors::MediaError;
 use crate::math::{ensure_invariant, SafeMath};
-use crate::state::Params;
+use crate::state::{EpochSlot, Params};
 use anchor_lang::prelude::*;
 
 /// One epoch's running totals, kept in Config while the epoch can still settle (so settlement
@@ -21,6 +21,13 @@ pub struct EpochTotals {
     pub reward_bytes: u64,
     /// Fees settled for this epoch.
     pub fees: u64,
+}
+
+impl EpochSlot for EpochTotals {
+    const EMPTY: EpochTotals = EpochTotals::EMPTY;
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
 }
 
 impl EpochTotals {

@@ -1,6 +1,6 @@
 use crate::constants::EMPTY_SLOT;
-use crate::errors::MediaError;
 use crate::math::ensure_invariant;
+use crate::state::{EpochRing, EpochSlot};
 use anchor_lang::prelude::*;
 
 /// The cumulative bytes already settled for one epoch.
@@ -8,6 +8,16 @@ use anchor_lang::prelude::*;
 pub struct LaneSlot {
     pub epoch: u64,
     pub settled: u64,
+}
+
+impl EpochSlot for LaneSlot {
+    const EMPTY: LaneSlot = LaneSlot {
+        epoch: EMPTY_SLOT,
+        settled: 0,
+    };
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
 }
 
 /// The settlement record of one relay (by node key) serving one consumer,
@@ -26,35 +36,20 @@ pub struct Lane {
     pub rent_payer: Pubkey,
     /// The newest epoch the lane was opened in or settled for.
     pub last_epoch: u64,
-    pub slots: [LaneSlot; 2],
+    pub slots: EpochRing<LaneSlot>,
 }
 
 impl Lane {
-    pub const EMPTY_SLOTS: [LaneSlot; 2] = [LaneSlot {
-        epoch: EMPTY_SLOT,
-        settled: 0,
-    }; 2];
-
     /// Cumulative bytes settled so far for `epoch`.
     pub fn settled(&self, epoch: u64) -> u64 {
-        let slot = &self.slots[(epoch % 2) as usize];
-        if slot.epoch == epoch {
-            slot.settled
-        } else {
-            0
-        }
+        self.slots.get(epoch).map_or(0, |slot| slot.settled)
     }
 
     /// Records that `epoch` has now settled up to `cumulative` bytes.
     pub fn record(&mut self, epoch: u64, cumulative: u64) -> Result<()> {
-        let slot = &mut self.slots[(epoch % 2) as usize];
-        if slot.epoch != epoch {
-            require!(
-                slot.epoch == EMPTY_SLOT || slot.epoch < epoch,
-                MediaError::EpochOutOfWindow
-            );
-            *slot = LaneSlot { epoch, settled: 0 };
-        }
+        let slot = self
+            .slots
+            .entry(epoch, |_| Ok(LaneSlot { epoch, settled: 0 }))?;
         // Settlement only adds bytes to what a lane has settled.
         ensure_invariant(cumulative >= slot.settled)?;
         slot.settled = cumulative;
@@ -72,6 +67,7 @@ impl Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::MediaError;
 
     fn lane() -> Lane {
         Lane {
@@ -81,7 +77,7 @@ mod tests {
             provider: Pubkey::default(),
             rent_payer: Pubkey::default(),
             last_epoch: 3,
-            slots: Lane::EMPTY_SLOTS,
+            slots: EpochRing::EMPTY,
         }
     }
 

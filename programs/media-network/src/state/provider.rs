@@ -1,6 +1,7 @@
 use crate::constants::{EMPTY_SLOT, MAX_ENDPOINT_LEN, REGION_LEN};
 use crate::errors::MediaError;
 use crate::math::SafeMath;
+use crate::state::{EpochRing, EpochSlot};
 use anchor_lang::prelude::*;
 
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,12 +27,15 @@ pub struct EpochBytes {
     pub bond: u64,
 }
 
-impl EpochBytes {
-    pub const EMPTY: EpochBytes = EpochBytes {
+impl EpochSlot for EpochBytes {
+    const EMPTY: EpochBytes = EpochBytes {
         epoch: EMPTY_SLOT,
         bytes: 0,
         bond: 0,
     };
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
 }
 
 /// What a registration (first or again) sets.
@@ -65,7 +69,7 @@ pub struct Provider {
     pub bond_epoch: u64,
     pub registered_epoch: u64,
     pub deactivated_epoch: u64,
-    pub reward_slots: [EpochBytes; 2],
+    pub reward_slots: EpochRing<EpochBytes>,
     pub fees_claimable: u64,
     pub rewards_claimable: u64,
     /// The node key this provider rotated away from (default: none yet); its lanes settle
@@ -123,7 +127,7 @@ impl Provider {
             bond_epoch: epoch,
             registered_epoch: epoch,
             deactivated_epoch: 0,
-            reward_slots: [EpochBytes::EMPTY; 2],
+            reward_slots: EpochRing::EMPTY,
             fees_claimable: 0,
             rewards_claimable: 0,
             retired_node_key: Pubkey::default(),
@@ -217,12 +221,11 @@ impl Provider {
 
     /// Empties the reward slot holding `epoch` and returns it (none: nothing to accrue).
     pub fn take_reward_slot(&mut self, epoch: u64) -> Result<EpochBytes> {
-        let slot = &mut self.reward_slots[(epoch % 2) as usize];
-        require!(
-            slot.epoch == epoch && slot.bytes > 0,
-            MediaError::NothingToAccrue
-        );
-        Ok(std::mem::replace(slot, EpochBytes::EMPTY))
+        let has_bytes = self.reward_slots.get(epoch).is_some_and(|s| s.bytes > 0);
+        require!(has_bytes, MediaError::NothingToAccrue);
+        self.reward_slots
+            .take(epoch)
+            .ok_or_else(|| error!(MediaError::NothingToAccrue))
     }
 
     pub fn add_rewards(&mut self, amount: u64) -> Result<()> {
@@ -237,22 +240,17 @@ impl Provider {
             return Ok(());
         }
         let bond = self.bond_for(epoch)?;
-        let slot = &mut self.reward_slots[(epoch % 2) as usize];
-        if slot.epoch != epoch {
+        let slot = self.reward_slots.entry(epoch, |held| {
             require!(
-                slot.epoch == EMPTY_SLOT || slot.epoch < epoch,
-                MediaError::EpochOutOfWindow
-            );
-            require!(
-                slot.epoch == EMPTY_SLOT || slot.bytes == 0,
+                held.epoch == EMPTY_SLOT || held.bytes == 0,
                 MediaError::RewardSlotNotAccrued
             );
-            *slot = EpochBytes {
+            Ok(EpochBytes {
                 epoch,
                 bytes: 0,
                 bond,
-            };
-        }
+            })
+        })?;
         slot.bytes = slot.bytes.safe_add(bytes)?;
         Ok(())
     }
