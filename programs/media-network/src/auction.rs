@@ -64,7 +64,6 @@ pub fn average_price(sold: u64, media_paid: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::errors::MediaError;
-    use crate::test_rng::Rng;
 
     const ONE: u64 = 1 << PRICE_SHIFT;
 
@@ -107,43 +106,63 @@ mod tests {
         assert_eq!(next_reference(0, 0, 0, 0), 1);
     }
 
-    /// Random auctions and bids: a bidder never pays less than the exact price (rounding
-    /// favours the protocol) and prices stay within [floor, start].
-    #[test]
-    fn random_bids_never_favour_the_bidder() {
-        let mut rng = Rng::new(42);
-        for _ in 0..20_000 {
-            let reference = rng.range(1, 1 << 40);
-            let start = start_price(reference, rng.range(1, 10)).unwrap();
-            let floor = floor_price(reference, rng.range(1, 10));
-            let duration = rng.range(1, 100_000) as i64;
-            let now = rng.range(0, 200_000) as i64;
-            let price = current_price(start, floor, 0, duration, now);
-            assert!(price <= start.max(floor) && price >= floor.min(start));
-            let payment = rng.range(0, 1 << 30);
-            let owed = media_owed(payment, price).unwrap();
-            assert!(u128::from(owed) << PRICE_SHIFT >= u128::from(payment) * u128::from(price));
-            assert!(
-                u128::from(owed.saturating_sub(1)) << PRICE_SHIFT
-                    < u128::from(payment) * u128::from(price)
-                    || owed == 0
-            );
-        }
-    }
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 5_000, ..Default::default() })]
 
-    /// M-2: whatever one dust fill pays, at most its share of the lot lifts the reference
-    /// above the floor, so one cheap fill per auction cannot freeze an above-market price.
-    #[test]
-    fn m2_a_dust_fill_each_auction_cannot_freeze_the_reference() {
-        let mut rng = Rng::new(7);
-        for _ in 0..20_000 {
-            let reference = rng.range(2, 1 << 40);
-            let start = start_price(reference, rng.range(1, 4)).unwrap();
-            let floor = floor_price(reference, rng.range(2, 4));
-            let lot = rng.range(1_000, 1 << 40);
-            let sold = rng.range(1, lot / 1_000 + 1);
+        /// A bidder never pays less than the exact price (rounding favours the protocol) and
+        /// prices stay within [floor, start].
+        #[test]
+        fn bids_never_favour_the_bidder(
+            reference in 1u64..1 << 40,
+            multiplier in 1u64..10,
+            divisor in 1u64..10,
+            duration in 1i64..100_000,
+            now in 0i64..200_000,
+            payment in 0u64..1 << 30,
+        ) {
+            let start = start_price(reference, multiplier).unwrap();
+            let floor = floor_price(reference, divisor);
+            let price = current_price(start, floor, 0, duration, now);
+            proptest::prop_assert!(price <= start.max(floor) && price >= floor.min(start));
+            let owed = media_owed(payment, price).unwrap();
+            let exact = u128::from(payment) * u128::from(price);
+            proptest::prop_assert!(u128::from(owed) << PRICE_SHIFT >= exact);
+            proptest::prop_assert!(owed == 0 || u128::from(owed - 1) << PRICE_SHIFT < exact);
+        }
+
+        /// Price monotonicity: the Dutch auction's price never rises as time passes.
+        #[test]
+        fn the_price_never_rises(
+            reference in 1u64..1 << 40,
+            multiplier in 1u64..10,
+            divisor in 1u64..10,
+            duration in 1i64..100_000,
+            earlier in 0i64..200_000,
+            later_by in 0i64..200_000,
+        ) {
+            let start = start_price(reference, multiplier).unwrap();
+            let floor = floor_price(reference, divisor);
+            let before = current_price(start, floor, 0, duration, earlier);
+            let after = current_price(start, floor, 0, duration, earlier + later_by);
+            proptest::prop_assert!(after <= before, "{after} > {before}");
+        }
+
+        /// M-2: whatever one dust fill pays, at most its share of the lot lifts the reference
+        /// above the floor, so one cheap fill per auction cannot freeze an above-market price.
+        #[test]
+        fn m2_a_dust_fill_each_auction_cannot_freeze_the_reference(
+            reference in 2u64..1 << 40,
+            multiplier in 1u64..4,
+            divisor in 2u64..4,
+            lot in 1_000u64..1 << 40,
+            sold_fraction in 0.0f64..1.0,
+            price_fraction in 0.0f64..=1.0,
+        ) {
+            let start = start_price(reference, multiplier).unwrap();
+            let floor = floor_price(reference, divisor);
+            let sold = 1 + ((lot / 1_000) as f64 * sold_fraction) as u64;
             // The dust is bought at any price up to the start price.
-            let price = rng.range(floor, start + 1);
+            let price = floor + ((start - floor) as f64 * price_fraction) as u64;
             let paid = media_owed(sold, price).unwrap();
             let next = next_reference(lot, sold, paid, floor);
             // Its share of the price range, plus the one MEDIA base unit that rounding up
@@ -151,11 +170,8 @@ mod tests {
             let lift = (u128::from(start - floor) * u128::from(sold) + (1u128 << PRICE_SHIFT))
                 / u128::from(lot)
                 + 1;
-            assert!(next >= floor, "{next} < floor {floor}");
-            assert!(
-                u128::from(next - floor) <= lift,
-                "dust lifted {next} from {floor}"
-            );
+            proptest::prop_assert!(next >= floor, "{next} < floor {floor}");
+            proptest::prop_assert!(u128::from(next - floor) <= lift, "dust lifted {next} from {floor}");
         }
     }
 }

@@ -134,4 +134,39 @@ mod tests {
             }
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
+
+        /// Fee additivity: settling a delta in two receipts costs what one receipt of both
+        /// costs, so splitting receipts never changes what a consumer pays.
+        #[test]
+        fn fees_are_additive_over_receipts(
+            settled in 0u64..1 << 50,
+            a in 0u64..1 << 45,
+            b in 0u64..1 << 45,
+            price in 1u64..1 << 40,
+        ) {
+            let split = fee_for(settled, a, price).unwrap()
+                + fee_for(settled + a, b, price).unwrap();
+            proptest::prop_assert_eq!(split, fee_for(settled, a + b, price).unwrap());
+        }
+
+        /// Payable maximality: the bytes settled are the longest prefix of the delta the
+        /// escrow can pay for.
+        #[test]
+        fn payable_bytes_is_maximal(
+            settled in 0u64..1 << 50,
+            delta in 0u64..1 << 45,
+            price in 1u64..1 << 40,
+            escrow in 0u64..1 << 40,
+        ) {
+            let p = payable_bytes(settled, delta, price, escrow).unwrap();
+            proptest::prop_assert!(p <= delta);
+            proptest::prop_assert!(fee_for(settled, p, price).unwrap() <= escrow);
+            if p < delta {
+                proptest::prop_assert!(fee_for(settled, p + 1, price).unwrap() > escrow);
+            }
+        }
+    }
 }

@@ -15,8 +15,6 @@ pub mod math;
 pub mod receipt;
 pub mod rewards;
 pub mod state;
-#[cfg(test)]
-mod test_rng;
 
 use instructions::*;
 use state::Params;

@@ -113,7 +113,6 @@ mod properties;
 mod tests {
     use super::*;
     use crate::errors::MediaError;
-    use crate::test_rng::Rng;
 
     const GIB: u64 = 1 << 30;
 
@@ -220,39 +219,35 @@ mod tests {
         );
     }
 
-    /// Many random epochs with random providers: the total paid never exceeds E, nobody gets
-    /// more than either share, and rounding only ever loses a fraction of a unit per provider.
-    #[test]
-    fn random_epochs_never_overpay() {
-        let mut rng = Rng::new(0x5eed);
-        for _ in 0..2_000 {
-            let providers = rng.range(1, 40) as usize;
-            let bytes: Vec<u64> = (0..providers).map(|_| rng.range(0, 50 * GIB)).collect();
-            let bonds: Vec<u64> = (0..providers)
-                .map(|_| rng.range(0, 1_000_000_000_000))
-                .collect();
-            let b: u64 = bytes.iter().sum();
-            let s: u64 = bonds.iter().sum();
-            let e = epoch_emission(
-                b,
-                s,
-                &EmissionCaps {
-                    emission_per_epoch: rng.range(0, 1 << 50),
-                    unreserved: rng.range(0, 1 << 52),
-                    max_reward_per_gib: rng.range(0, 1 << 40),
-                    fee_backed: rng.range(0, 1 << 52),
-                },
-            );
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1_000, ..Default::default() })]
+
+        /// Emission bounds: E is within every cap; the total paid never exceeds E, nobody gets
+        /// more than either share, and rounding only ever loses a fraction of a unit per
+        /// provider.
+        #[test]
+        fn rewards_stay_within_the_emission_and_the_emission_within_its_caps(
+            providers in proptest::collection::vec((0u64..50 * GIB, 0u64..1_000_000_000_000), 1..40),
+            emission_per_epoch in 0u64..1 << 50,
+            unreserved in 0u64..1 << 52,
+            max_reward_per_gib in 0u64..1 << 40,
+            fee_backed in 0u64..1 << 52,
+        ) {
+            let b: u64 = providers.iter().map(|p| p.0).sum();
+            let s: u64 = providers.iter().map(|p| p.1).sum();
+            let caps = EmissionCaps { emission_per_epoch, unreserved, max_reward_per_gib, fee_backed };
+            let e = epoch_emission(b, s, &caps);
+            proptest::prop_assert!(e <= emission_per_epoch && e <= unreserved && e <= fee_backed);
+            let per_gib_cap = (u128::from(max_reward_per_gib) * u128::from(b)) >> GIB_SHIFT;
+            proptest::prop_assert!(u128::from(e) <= per_gib_cap);
             let mut total = 0u128;
-            for (bi, si) in bytes.iter().zip(&bonds) {
+            for (bi, si) in &providers {
                 let r = provider_reward(e, *bi, b, *si, s).unwrap();
-                let exact_bytes = u128::from(e) * u128::from(*bi);
-                let exact_stake = u128::from(e) * u128::from(*si);
-                assert!(u128::from(r) * u128::from(b) <= exact_bytes);
-                assert!(u128::from(r) * u128::from(s) <= exact_stake);
+                proptest::prop_assert!(u128::from(r) * u128::from(b) <= u128::from(e) * u128::from(*bi));
+                proptest::prop_assert!(u128::from(r) * u128::from(s) <= u128::from(e) * u128::from(*si));
                 total += u128::from(r);
             }
-            assert!(total <= u128::from(e), "paid {total} > E {e}");
+            proptest::prop_assert!(total <= u128::from(e), "paid {total} > E {e}");
         }
     }
 }
