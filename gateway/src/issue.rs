@@ -10,12 +10,11 @@
 //!   ceiling, and with a chain view no more than `session_bytes_per_escrow_byte` times what
 //!   the consumer's spendable escrow pays for.
 use crate::chain::ChainClock;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use media_service::rate::{KeyedLimit, PeerQuota};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -73,7 +72,7 @@ struct Issued {
 pub struct IssuePolicy {
     pub admission: Admission,
     pub budget: Budget,
-    per_client: DefaultKeyedRateLimiter<String>,
+    per_client: KeyedLimit<String>,
     issued: Mutex<Issued>,
 }
 
@@ -88,18 +87,12 @@ struct CallbackAnswer {
     client: Option<String>,
 }
 
-/// Rate-limiter keys beyond which old ones are dropped at once, so a flood of distinct
-/// addresses cannot grow the limiter's memory between prune passes.
-const MAX_TRACKED_CLIENTS: usize = 100_000;
-
 impl IssuePolicy {
     pub fn new(admission: Admission, per_minute: u32, burst: u32, budget: Budget) -> Self {
-        let rate = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
         IssuePolicy {
             admission,
             budget,
-            per_client: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
+            per_client: KeyedLimit::new(PeerQuota { per_minute, burst }),
             issued: Mutex::new(Issued::default()),
         }
     }
@@ -196,11 +189,8 @@ impl IssuePolicy {
     }
 
     fn limit(&self, client: &str) -> Result<(), IssueRefusal> {
-        if self.per_client.len() > MAX_TRACKED_CLIENTS {
-            self.per_client.retain_recent();
-        }
         self.per_client
-            .check_key(&client.to_string())
+            .check(&client.to_string())
             .map_err(|_| IssueRefusal::RateLimited)
     }
 
@@ -238,8 +228,7 @@ impl IssuePolicy {
 
     /// Forgets clients that have not asked for a while (called by the prune loop).
     pub fn forget_idle_clients(&self) {
-        self.per_client.retain_recent();
-        self.per_client.shrink_to_fit();
+        self.per_client.forget_idle();
     }
 }
 

@@ -37,13 +37,64 @@ impl Default for PeerQuota {
     }
 }
 
-pub struct PeerRateLimit {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+/// A rate limit per key (a peer's address, a client's identity) with a bound on the keys it
+/// tracks: past `MAX_TRACKED_PEERS`, keys whose bucket is full again are dropped, at most once
+/// a second, so a flood of distinct keys costs bounded memory and one scan a second.
+pub struct KeyedLimit<K: std::hash::Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
     clock: DefaultClock,
-    /// When idle entries were last dropped (Unix ms), so a flood of sources costs one scan a
-    /// second at most.
+    /// When idle entries were last dropped (Unix ms).
     pruned_at_ms: std::sync::atomic::AtomicU64,
 }
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
+    /// A limit of `quota`; a zero rate or burst counts as one.
+    pub fn new(quota: PeerQuota) -> Self {
+        let rate = NonZeroU32::new(quota.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
+        KeyedLimit {
+            limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+            pruned_at_ms: Default::default(),
+        }
+    }
+
+    /// `Ok` when `key` may make another request now, else how long until it may.
+    pub fn check(&self, key: &K) -> Result<(), std::time::Duration> {
+        if self.limiter.len() > MAX_TRACKED_PEERS {
+            use std::sync::atomic::Ordering;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let last = self.pruned_at_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(last) >= 1_000
+                && self
+                    .pruned_at_ms
+                    .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.limiter.retain_recent();
+            }
+        }
+        self.limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Drops every key whose bucket is full again (for a periodic prune).
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Keys tracked now.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// The per-address limit: a [`KeyedLimit`] over [`bucket_of`] the peer's address.
+pub struct PeerRateLimit(KeyedLimit<IpAddr>);
 
 /// The bucket an address counts in: an IPv4 address (IPv4-mapped IPv6 included) on its own,
 /// an IPv6 address by its /64, the smallest block a site is handed, so one host cannot take a
@@ -61,35 +112,12 @@ pub fn bucket_of(peer: IpAddr) -> IpAddr {
 impl PeerRateLimit {
     /// A limit of `quota`; a zero rate or burst counts as one.
     pub fn new(quota: PeerQuota) -> Arc<Self> {
-        let rate = NonZeroU32::new(quota.per_minute).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
-        Arc::new(PeerRateLimit {
-            limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
-            clock: DefaultClock::default(),
-            pruned_at_ms: Default::default(),
-        })
+        Arc::new(PeerRateLimit(KeyedLimit::new(quota)))
     }
 
     /// `Ok` when `peer` may make another request now, else how long until it may.
     pub fn check(&self, peer: IpAddr) -> Result<(), std::time::Duration> {
-        if self.limiter.len() > MAX_TRACKED_PEERS {
-            use std::sync::atomic::Ordering;
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            let last = self.pruned_at_ms.load(Ordering::Relaxed);
-            if now_ms.saturating_sub(last) >= 1_000
-                && self
-                    .pruned_at_ms
-                    .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.limiter.retain_recent();
-            }
-        }
-        self.limiter
-            .check_key(&bucket_of(peer))
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.0.check(&bucket_of(peer))
     }
 }
 
@@ -177,9 +205,9 @@ mod tests {
         }
         // Every entry replenished within the loop (100,000 a second), so pruning dropped them.
         assert!(
-            limit.limiter.len() <= MAX_TRACKED_PEERS + 1,
+            limit.0.tracked() <= MAX_TRACKED_PEERS + 1,
             "{}",
-            limit.limiter.len()
+            limit.0.tracked()
         );
     }
 }
