@@ -147,18 +147,9 @@ pub async fn run(
 ) -> Result<Outcome> {
     options.validate()?;
     let mut interrupt = Interrupt(interrupt);
-    let dir = std::env::temp_dir().join(format!(
-        "media-demo-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = run_in(options, progress, &mut interrupt, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    // The run's stores and keys, removed when the run ends.
+    let stores = media_service::TempStores::new("demo").context("creating the demo's directory")?;
+    run_in(options, progress, &mut interrupt, stores.dir()).await
 }
 
 async fn run_in(

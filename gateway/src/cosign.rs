@@ -275,11 +275,9 @@ mod tests {
         owner: Pubkey,
         signers: Signers,
         test: &str,
-    ) -> (Cosigner, std::path::PathBuf) {
-        let path = std::env::temp_dir().join(format!(
-            "media-gateway-{test}-{}-{owner}.redb",
-            std::process::id()
-        ));
+    ) -> (Cosigner, media_service::TempStores) {
+        let stores = media_service::TempStores::new(&format!("gateway-{test}")).unwrap();
+        let path = stores.path("store");
         let cosigner = Cosigner {
             config: media_sdk::pda::config(),
             consumer: owner,
@@ -296,7 +294,7 @@ mod tests {
             store: Store::open(&path).unwrap(),
             clock: std::sync::Arc::new(ChainClock::fixed(snapshot.clone(), owner)),
         };
-        (cosigner, path)
+        (cosigner, stores)
     }
 
     /// M7: through a rotation the gateway co-signs each epoch with the key the program
@@ -314,7 +312,7 @@ mod tests {
             current: new.clone(),
             previous: Some(old.clone()),
         };
-        let (cosigner, path) = cosigner_at(&snapshot, owner, signers, "m7");
+        let (cosigner, _stores) = cosigner_at(&snapshot, owner, signers, "m7");
         // A token issued before the rotation, by the old key.
         let session = SigningKey::from_bytes(&[3; 32]);
         let token = SessionGrant {
@@ -375,7 +373,6 @@ mod tests {
             "without a chain view the current key signs"
         );
         drop(cosigner);
-        let _ = std::fs::remove_file(&path);
     }
 
     /// L9: with a chain view only the previous and the current epoch are co-signed: a
@@ -386,7 +383,7 @@ mod tests {
         let key = SigningKey::from_bytes(&[9; 32]);
         let owner = Pubkey::new_unique();
         let now = 1_000_000;
-        let (cosigner, path) = cosigner_at(&epoch_4(now, None), owner, Signers::from(key), "l9");
+        let (cosigner, _stores) = cosigner_at(&epoch_4(now, None), owner, Signers::from(key), "l9");
         let request = |epoch| CosignRequest {
             node_key: Pubkey::new_unique().to_string(),
             epoch,
@@ -405,6 +402,5 @@ mod tests {
             assert_eq!(cosigner.cosign(&request(epoch), now).unwrap().cumulative, 0);
         }
         drop(cosigner);
-        let _ = std::fs::remove_file(&path);
     }
 }

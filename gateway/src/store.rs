@@ -77,37 +77,32 @@ impl RelayHistory {
     }
 }
 
+use media_service::store_key;
 pub use media_service::StoreError;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new("gateway", e)
 }
 
+/// node key ‖ epoch.
 fn relay_epoch_key(node_key: &Pubkey, epoch: u64) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..32].copy_from_slice(node_key.as_ref());
-    key[32..].copy_from_slice(&epoch.to_be_bytes());
-    key
+    store_key::key_epoch(node_key, epoch)
 }
 
+/// The epoch of a `node key ‖ epoch …` key; a key too short to hold one reads as epoch 0, so
+/// pruning drops it.
 fn epoch_of_relay_epoch_key(key: &[u8]) -> u64 {
-    let mut epoch = [0u8; 8];
-    epoch.copy_from_slice(&key[32..40]);
-    u64::from_be_bytes(epoch)
+    store_key::epoch_after_key(key).unwrap_or(0)
 }
 
+/// expiry ‖ session key.
 fn expiry_key(expires_at: i64, session: &Pubkey) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..8].copy_from_slice(&expires_at.max(0).to_be_bytes());
-    key[8..].copy_from_slice(session.as_ref());
-    key
+    store_key::time_key(expires_at, session)
 }
 
+/// node key ‖ epoch ‖ session key.
 fn session_key(node_key: &Pubkey, epoch: u64, session: &Pubkey) -> [u8; 72] {
-    let mut key = [0u8; 72];
-    key[..40].copy_from_slice(&relay_epoch_key(node_key, epoch));
-    key[40..].copy_from_slice(session.as_ref());
-    key
+    store_key::key_epoch_key(node_key, epoch, session)
 }
 
 /// One session's acknowledged bytes as the relay shows them.
@@ -372,18 +367,15 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn store() -> (Store, std::path::PathBuf) {
-        let path = std::env::temp_dir().join(format!(
-            "media-gateway-store-{}-{}.redb",
-            std::process::id(),
-            Pubkey::new_unique()
-        ));
-        (Store::open(&path).unwrap(), path)
+    /// A store in a fresh directory, removed when the returned guard drops.
+    fn store() -> (Store, media_service::TempStores) {
+        let stores = media_service::TempStores::new("gateway-store").unwrap();
+        (Store::open(&stores.path("store")).unwrap(), stores)
     }
 
     #[test]
     fn sessions_count_once_grow_only_and_stop_at_max_bytes() {
-        let (store, path) = store();
+        let (store, stores) = store();
         let node = Pubkey::new_unique();
         let other_node = Pubkey::new_unique();
         let a = Pubkey::new_unique();
@@ -411,7 +403,7 @@ mod tests {
         assert_eq!(store.record(&node, 5, &[]).unwrap().justified, 0);
         assert_eq!(store.record(&node, 4, &[]).unwrap().justified, 500);
         drop(store);
-        let reopened = Store::open(&path).unwrap();
+        let reopened = Store::open(&stores.path("store")).unwrap();
         assert_eq!(
             reopened.record(&other_node, 4, &[]).unwrap().justified,
             700,
@@ -423,12 +415,11 @@ mod tests {
             500,
             "never goes back"
         );
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn epochs_that_cannot_settle_are_forgotten_and_the_others_kept() {
-        let (store, path) = store();
+        let (store, _stores) = store();
         let (node, other_node) = (Pubkey::new_unique(), Pubkey::new_unique());
         let shown = |cumulative| Shown {
             session: Pubkey::new_unique(),
@@ -452,12 +443,11 @@ mod tests {
         assert_eq!(store.record(&node, 4, &[]).unwrap().justified, 400);
         assert_eq!(store.record(&other_node, 5, &[]).unwrap().justified, 50);
         assert_eq!(store.prune_epochs_before(4).unwrap(), 0);
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn a_sessions_total_is_forgotten_only_once_its_token_is_past_use() {
-        let (store, path) = store();
+        let (store, _stores) = store();
         let node = Pubkey::new_unique();
         let (early, late) = (Pubkey::new_unique(), Pubkey::new_unique());
         let shown = |session, cumulative, expires_at| Shown {
@@ -478,6 +468,5 @@ mod tests {
         let r = store.record(&node, 8, &[shown(early, 500, 100)]).unwrap();
         assert_eq!(r.justified, 600);
         assert_eq!(store.prune_sessions_expired_before(i64::MAX).unwrap(), 2);
-        std::fs::remove_file(path).unwrap();
     }
 }

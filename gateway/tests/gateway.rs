@@ -18,11 +18,7 @@ struct Running {
 }
 
 fn temp_store() -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "media-gateway-test-{}-{}.redb",
-        std::process::id(),
-        Pubkey::new_unique()
-    ))
+    media_service::temp_path("gateway-test")
 }
 
 async fn start(store: PathBuf, consumer: Pubkey, secret: Option<&str>, max_bytes: u64) -> Running {

@@ -22,11 +22,7 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 
 /// Which lane and epoch a receipt belongs to.
 pub fn lane_epoch_key(epoch: u64, node_key: &Pubkey, consumer: &Pubkey) -> [u8; 72] {
-    let mut key = [0u8; 72];
-    key[..8].copy_from_slice(&epoch.to_be_bytes());
-    key[8..40].copy_from_slice(node_key.as_ref());
-    key[40..].copy_from_slice(consumer.as_ref());
-    key
+    media_service::store_key::epoch_key_key(epoch, node_key, consumer)
 }
 
 fn key_of(receipt: &SignedReceipt) -> [u8; 72] {
@@ -178,11 +174,9 @@ impl Store {
         {
             let mut receipts = txn.open_table(RECEIPTS).map_err(err)?;
             let mut settled = txn.open_table(SETTLED).map_err(err)?;
-            let old = |key: &[u8]| {
-                let mut e = [0u8; 8];
-                e.copy_from_slice(&key[..8]);
-                u64::from_be_bytes(e) < epoch
-            };
+            // A key too short to hold an epoch (not written by this keeper) goes too.
+            let old =
+                |key: &[u8]| media_service::store_key::int_at(key, 0).is_none_or(|e| e < epoch);
             removed += receipts.extract_if(|k, _| old(k)).map_err(err)?.count();
             settled.extract_if(|k, _| old(k)).map_err(err)?.count();
         }

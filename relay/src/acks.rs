@@ -135,12 +135,8 @@ mod tests {
     /// queued receipts take one commit, and every one of them is stored.
     #[tokio::test]
     async fn m3_receipts_waiting_together_share_one_commit() {
-        let path = std::env::temp_dir().join(format!(
-            "media-relay-acks-{}-{}.redb",
-            std::process::id(),
-            Pubkey::new_unique()
-        ));
-        let store = Arc::new(Store::open(&path).unwrap());
+        let stores = media_service::TempStores::new("relay-acks").unwrap();
+        let store = Arc::new(Store::open(&stores.path("relay")).unwrap());
         let (writer, worker) = AckWriter::new(store.clone());
         let mut saving = Vec::new();
         for n in 0..100u64 {
@@ -164,6 +160,5 @@ mod tests {
         writer.save(token, receipt).await.unwrap();
         assert_eq!(writer.commits(), 2);
         drop(writer);
-        let _ = std::fs::remove_file(&path);
     }
 }

@@ -27,12 +27,7 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new("relay", e)
 }
 
-fn key_epoch(key: &Pubkey, epoch: u64) -> [u8; 40] {
-    let mut out = [0u8; 40];
-    out[..32].copy_from_slice(key.as_ref());
-    out[32..].copy_from_slice(&epoch.to_be_bytes());
-    out
-}
+use media_service::store_key::{epoch_after_key, key_epoch, key_epoch_key};
 
 /// A stored session row: token ‖ viewer receipt.
 fn decode_viewer_row(value: &[u8]) -> Option<(SessionToken, ViewerReceipt)> {
@@ -41,18 +36,16 @@ fn decode_viewer_row(value: &[u8]) -> Option<(SessionToken, ViewerReceipt)> {
     Some((token, receipt))
 }
 
+/// consumer ‖ epoch ‖ session key.
 fn viewer_key(receipt: &ViewerReceipt) -> [u8; 72] {
     let ack = &receipt.ack;
-    let mut out = [0u8; 72];
-    out[..40].copy_from_slice(&key_epoch(&ack.consumer, ack.epoch));
-    out[40..].copy_from_slice(ack.session_key.as_ref());
-    out
+    key_epoch_key(&ack.consumer, ack.epoch, &ack.session_key)
 }
 
+/// The epoch of a `consumer ‖ epoch …` key; a key too short to hold one reads as epoch 0, so
+/// pruning drops it.
 fn epoch_of(key: &[u8]) -> u64 {
-    let mut epoch = [0u8; 8];
-    epoch.copy_from_slice(&key[32..40]);
-    u64::from_be_bytes(epoch)
+    epoch_after_key(key).unwrap_or(0)
 }
 
 /// An outbox entry: a co-signed receipt and the keepers that still need it.
@@ -282,11 +275,8 @@ pub(crate) mod tests {
 
     #[test]
     fn pruning_drops_the_outbox_and_shipping_progress_of_epochs_that_cannot_settle() {
-        let path = std::env::temp_dir().join(format!(
-            "media-relay-store-prune-{}-{}.redb",
-            std::process::id(),
-            Pubkey::new_unique()
-        ));
+        let stores = media_service::TempStores::new("relay-store").unwrap();
+        let path = stores.path("store");
         let store = Store::open(&path).unwrap();
         let consumer = Pubkey::new_unique();
         let keepers = vec!["http://keeper/".to_string()];
@@ -307,7 +297,6 @@ pub(crate) mod tests {
         assert_eq!(pending[0].receipt.receipt.epoch, 6);
         // Nothing older is left to prune.
         assert_eq!(store.prune(5).unwrap(), 0);
-        let _ = std::fs::remove_file(&path);
     }
 
     pub(crate) fn session_row(
@@ -342,11 +331,8 @@ pub(crate) mod tests {
     /// under their consumer at open.
     #[test]
     fn l4_a_session_key_used_with_two_consumers_keeps_both_receipts() {
-        let path = std::env::temp_dir().join(format!(
-            "media-relay-store-l4-{}-{}.redb",
-            std::process::id(),
-            Pubkey::new_unique()
-        ));
+        let stores = media_service::TempStores::new("relay-store").unwrap();
+        let path = stores.path("store");
         let (a, b) = (Pubkey::new_unique(), Pubkey::new_unique());
         let (token_a, high) = session_row(&a, 7, 9_000);
         let (token_b, low) = session_row(&b, 7, 10);
@@ -375,6 +361,5 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(kept, [(b, 10), (a, 9_000)]);
         drop(store);
-        let _ = std::fs::remove_file(&path);
     }
 }

@@ -15,12 +15,9 @@ use solana_signer::Signer;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// A fresh path for a test file of kind `ext`.
 pub fn temp_path(what: &str, ext: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "media-keeper-test-{what}-{}-{}.{ext}",
-        std::process::id(),
-        Pubkey::new_unique()
-    ))
+    media_service::temp_path(what).with_extension(ext)
 }
 
 /// One relay (node key) with lanes to two consumers whose receipts `gateway` co-signs.

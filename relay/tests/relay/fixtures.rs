@@ -20,14 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use url::Url;
 
-/// A fresh file path under the temp dir.
-pub fn temp_path(what: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "media-{what}-{}-{}.redb",
-        std::process::id(),
-        Pubkey::new_unique()
-    ))
-}
+pub use media_service::temp_path;
 
 /// Deterministic content of `len` bytes.
 pub fn content(len: usize, seed: u8) -> Vec<u8> {
