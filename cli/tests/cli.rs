@@ -123,6 +123,21 @@ fn status_reads_a_bootstrapped_localnet_and_bad_endpoints_fail_clearly() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+
+    // SIGTERM stops the localnet's supervised server gracefully: exit status 0.
+    let mut localnet = localnet;
+    let pid = localnet.child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = localnet.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the localnet ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "the localnet exited with {status} on SIGTERM");
 }
 
 #[test]

@@ -12,14 +12,19 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-/// Serves the JSON-RPC endpoint on `listener` until the future is dropped or fails, with the
-/// header-read and idle timeouts and the connection limit every service has.
-pub async fn serve(listener: TcpListener, chain: Chain) -> std::io::Result<()> {
+/// Serves the JSON-RPC endpoint on `listener` until `shutdown` completes (then drains the
+/// requests under way) or the server fails, with the header-read and idle timeouts and the
+/// connection limit every service has.
+pub async fn serve(
+    listener: TcpListener,
+    chain: Chain,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     media_service::http::serve(
         listener,
         rpc::router(Arc::new(Mutex::new(chain))),
         media_service::http::ServerLimits::default(),
-        std::future::pending(),
+        shutdown,
     )
     .await
 }

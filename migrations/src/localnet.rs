@@ -13,6 +13,7 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 use solana_transaction::Signature;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Test MEDIA and payment tokens the faucet hands out.
@@ -51,6 +52,8 @@ pub struct BootstrappedLocalnet {
     pub deployer: Keypair,
     pub deployment: Deployment,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// Raised to stop the server gracefully.
+    stop: watch::Sender<bool>,
 }
 
 impl BootstrappedLocalnet {
@@ -63,7 +66,11 @@ impl BootstrappedLocalnet {
         let chain = Chain::start(program_test).await;
         let faucet = chain.faucet().pubkey();
         let url = format!("http://{}", listener.local_addr()?);
-        let server = tokio::spawn(serve(listener, chain));
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(serve(listener, chain, async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
         let cluster = Cluster::new(&url, CommitmentConfig::confirmed());
         let airdrop = cluster
             .client
@@ -80,18 +87,34 @@ impl BootstrappedLocalnet {
             deployer,
             deployment,
             server: Some(server),
+            stop,
         })
     }
 
-    /// Serves until the server fails (it does not stop on its own).
-    pub async fn serve(mut self) -> Result<()> {
-        let Some(server) = self.server.take() else {
+    /// Serves as a supervised task until `shutdown` completes (then stops the server
+    /// gracefully) or the server fails (its error is returned, named after the task).
+    pub async fn serve_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        let Some(mut server) = self.server.take() else {
             return Ok(());
         };
-        server
-            .await
-            .context("localnet server task")?
-            .context("localnet server stopped")
+        let stop = self.stop.clone();
+        let mut supervisor = media_service::tasks::Supervisor::new();
+        supervisor.add_future("json-rpc", move |stopping| async move {
+            tokio::select! {
+                ended = &mut server => {
+                    ended.context("the server task")??;
+                    anyhow::bail!("the server stopped on its own");
+                }
+                _ = stopping.wait() => {}
+            }
+            stop.send_replace(true);
+            server.await.context("the server task")??;
+            Ok(())
+        });
+        supervisor.run(shutdown).await
     }
 
     /// Hands `amount` base units of `mint` from the faucet to `owner` (`requestTokenAirdrop`).
@@ -103,6 +126,7 @@ impl BootstrappedLocalnet {
 
 impl Drop for BootstrappedLocalnet {
     fn drop(&mut self) {
+        self.stop.send_replace(true);
         if let Some(server) = &self.server {
             server.abort();
         }

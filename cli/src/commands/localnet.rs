@@ -66,9 +66,9 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
             "Get SOL and test tokens with `media airdrop 10 --media 1000 --payment 100`. Ctrl-C stops."
         )?;
     }
-    tokio::select! {
-        result = localnet.serve() => result?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("stopping localnet"),
-    }
+    localnet
+        .serve_until(media_service::shutdown_signal())
+        .await?;
+    tracing::info!("localnet stopped");
     Ok(())
 }
