@@ -137,7 +137,10 @@ fn status_reads_a_bootstrapped_localnet_and_bad_endpoints_fail_clearly() {
         assert!(Instant::now() < deadline, "the localnet ignored SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(status.success(), "the localnet exited with {status} on SIGTERM");
+    assert!(
+        status.success(),
+        "the localnet exited with {status} on SIGTERM"
+    );
 }
 
 #[test]

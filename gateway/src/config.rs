@@ -113,7 +113,7 @@ impl Default for GatewayConfig {
 
 impl GatewayConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        media_service::load_config(path, "gateway config")
+        media_service::load_config(path, <Self as media_service::settings::ServiceConfig>::WHAT)
     }
 
     pub fn validate(&self) -> Result<Pubkey> {
@@ -147,5 +147,15 @@ impl GatewayConfig {
             bail!("max_sessions_per_epoch and max_session_bytes_per_epoch must be more than 0");
         }
         Ok(consumer)
+    }
+}
+
+impl media_service::settings::ServiceConfig for GatewayConfig {
+    const WHAT: &'static str = "gateway config";
+    fn listen_mut(&mut self) -> &mut std::net::SocketAddr {
+        &mut self.listen
+    }
+    fn store_mut(&mut self) -> &mut std::path::PathBuf {
+        &mut self.store
     }
 }

@@ -60,7 +60,7 @@ impl Default for KeeperConfig {
 
 impl KeeperConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        media_service::load_config(path, "keeper config")
+        media_service::load_config(path, <Self as media_service::settings::ServiceConfig>::WHAT)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -73,6 +73,16 @@ impl KeeperConfig {
             "settle_interval_ms must be positive"
         );
         Ok(())
+    }
+}
+
+impl media_service::settings::ServiceConfig for KeeperConfig {
+    const WHAT: &'static str = "keeper config";
+    fn listen_mut(&mut self) -> &mut std::net::SocketAddr {
+        &mut self.listen
+    }
+    fn store_mut(&mut self) -> &mut std::path::PathBuf {
+        &mut self.store
     }
 }
 

@@ -89,7 +89,7 @@ impl Default for RelayConfig {
 
 impl RelayConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        media_service::load_config(path, "relay config")
+        media_service::load_config(path, <Self as media_service::settings::ServiceConfig>::WHAT)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -146,6 +146,16 @@ impl RelayConfig {
 
     pub fn stall_timeout(&self) -> Duration {
         Duration::from_millis(self.stall_timeout_ms)
+    }
+}
+
+impl media_service::settings::ServiceConfig for RelayConfig {
+    const WHAT: &'static str = "relay config";
+    fn listen_mut(&mut self) -> &mut std::net::SocketAddr {
+        &mut self.listen
+    }
+    fn store_mut(&mut self) -> &mut std::path::PathBuf {
+        &mut self.store
     }
 }
 

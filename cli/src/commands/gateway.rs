@@ -2,18 +2,15 @@
 //! relays), configured by TOML and flags.
 use crate::context::Ctx;
 use anchor_lang::prelude::Pubkey;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use media_gateway::config::GatewayConfig;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct GatewayArgs {
-    /// TOML configuration (see docs/relay-protocol.md); flags override it.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
+    /// --config: TOML configuration (see docs/relay-protocol.md); flags override it.
+    #[command(flatten)]
+    pub service: media_service::settings::ServiceFlags,
     /// The consumer's owner address.
     #[arg(long, value_parser = crate::args::pubkey)]
     pub consumer: Option<Pubkey>,
@@ -24,9 +21,6 @@ pub struct GatewayArgs {
     /// co-signing the epochs before the new one takes over.
     #[arg(long)]
     pub previous_receipt_signer: Option<PathBuf>,
-    /// The durable record (redb file).
-    #[arg(long)]
-    pub store: Option<PathBuf>,
     /// Require `Authorization: Bearer SECRET` for session tokens (open without).
     #[arg(long, env = "MEDIA_GATEWAY_SECRET")]
     pub secret: Option<String>,
@@ -70,15 +64,9 @@ impl GatewayArgs {
 }
 
 async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
-    let mut config = match &flags.config {
-        Some(path) => GatewayConfig::load(path)?,
-        None => GatewayConfig {
-            receipt_signer_keypair: default_keypair,
-            ..GatewayConfig::default()
-        },
-    };
-    if let Some(listen) = flags.listen {
-        config.listen = listen;
+    let mut config: GatewayConfig = flags.service.load()?;
+    if flags.service.config.is_none() {
+        config.receipt_signer_keypair = default_keypair;
     }
     if let Some(consumer) = flags.consumer {
         config.consumer = Some(consumer);
@@ -88,9 +76,6 @@ async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
     }
     if flags.previous_receipt_signer.is_some() {
         config.previous_receipt_signer_keypair = flags.previous_receipt_signer;
-    }
-    if let Some(store) = flags.store {
-        config.store = store;
     }
     if flags.secret.is_some() {
         config.shared_secret = flags.secret;
@@ -134,9 +119,7 @@ async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
             .transpose()?,
     };
     let gateway = media_gateway::build(&config, signers)?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = media_service::settings::bind(config.listen).await?;
     println!("media gateway on http://{}/", listener.local_addr()?);
     media_gateway::run(gateway, listener, media_service::shutdown_signal()).await
 }

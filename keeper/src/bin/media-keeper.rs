@@ -1,8 +1,7 @@
 //! `media-keeper`: settle co-signed receipts and turn Media Network's cranks, for the keeper fee.
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use media_keeper::config::KeeperConfig;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -16,20 +15,14 @@ use std::path::PathBuf;
                   from --config (TOML) and the flags below, which override it."
 )]
 struct Args {
-    /// TOML configuration file.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    #[arg(long)]
-    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    service: media_service::settings::ServiceFlags,
     /// The keeper's keypair (pays fees, earns the keeper share).
     #[arg(short = 'k', long)]
     keypair: Option<PathBuf>,
     /// RPC URL or moniker (localhost, devnet, mainnet-beta).
     #[arg(short = 'u', long = "url")]
     rpc_url: Option<String>,
-    /// The durable store (redb file).
-    #[arg(long)]
-    store: Option<PathBuf>,
     /// The most receipts per settlement transaction (1-4; fewer when they do not fit).
     #[arg(long)]
     receipts_per_tx: Option<usize>,
@@ -48,21 +41,12 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let mut config = match &args.config {
-        Some(path) => KeeperConfig::load(path)?,
-        None => KeeperConfig::default(),
-    };
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
+    let mut config: KeeperConfig = args.service.load()?;
     if let Some(keypair) = args.keypair {
         config.keypair = keypair;
     }
     if let Some(url) = args.rpc_url {
         config.rpc_url = url;
-    }
-    if let Some(store) = args.store {
-        config.store = store;
     }
     if let Some(n) = args.receipts_per_tx {
         config.receipts_per_tx = n;
@@ -73,8 +57,6 @@ async fn run(args: Args) -> Result<()> {
     if args.no_cranks {
         config.cranks = media_keeper::crank::Switches::settle_only();
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = media_service::settings::bind(config.listen).await?;
     media_keeper::run(config, listener, media_service::shutdown_signal()).await
 }

@@ -1,8 +1,7 @@
 //! `media-relay`: serve consumers' media through a metered cache and earn MEDIA for it.
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use media_relay::config::RelayConfig;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use url::Url;
 
@@ -19,12 +18,8 @@ use url::Url;
                   docs/relay-protocol.md."
 )]
 struct Args {
-    /// TOML configuration file.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long)]
-    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    service: media_service::settings::ServiceFlags,
     /// The relay's node key (Solana keypair file); it signs receipts and opens lanes.
     #[arg(long)]
     node_keypair: Option<PathBuf>,
@@ -49,13 +44,7 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let mut config = match &args.config {
-        Some(path) => RelayConfig::load(path)?,
-        None => RelayConfig::default(),
-    };
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
+    let mut config: RelayConfig = args.service.load()?;
     if let Some(path) = args.node_keypair {
         config.node_keypair = path;
     }
@@ -72,8 +61,6 @@ async fn run(args: Args) -> Result<()> {
         config.credit_window_bytes = bytes;
     }
     config.validate()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = media_service::settings::bind(config.listen).await?;
     media_relay::run(config, listener, media_relay::shutdown_signal()).await
 }
