@@ -2,12 +2,8 @@
 //! a gateway key co-signing its receipts), relay operators (providers, each with a node key)
 //! and a keeper. Everyone stakes MEDIA; providers and the consumer register once warmed up.
 use anchor_lang::prelude::Pubkey;
-use anchor_spl::associated_token::get_associated_token_address;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use media_migrations::localnet::BootstrappedLocalnet;
-use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
-use media_network::state::ProviderKind;
-use media_sdk::ix;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 use std::path::{Path, PathBuf};
@@ -15,7 +11,6 @@ use std::path::{Path, PathBuf};
 pub const MEDIA: u64 = 1_000_000;
 /// Payment tokens have 6 decimals, like USDC.
 pub const PAYMENT: u64 = 1_000_000;
-const SOL: u64 = 1_000_000_000;
 
 pub const PROVIDER_STAKE: u64 = 100 * MEDIA;
 pub const PROVIDER_BOND: u64 = 50 * MEDIA;
@@ -58,47 +53,6 @@ pub struct Actors {
     pub keeper: KeyFile,
 }
 
-async fn fund(
-    localnet: &BootstrappedLocalnet,
-    who: &Pubkey,
-    media: u64,
-    payment: u64,
-) -> Result<()> {
-    let signature = localnet
-        .cluster
-        .client
-        .request_airdrop(who, 10 * SOL)
-        .await?;
-    localnet
-        .cluster
-        .client
-        .poll_for_signature(&signature)
-        .await?;
-    let deployment = &localnet.deployment;
-    if media > 0 {
-        localnet
-            .token_airdrop(who, &deployment.media_mint.parse()?, media)
-            .await?;
-    }
-    if payment > 0 {
-        localnet
-            .token_airdrop(who, &deployment.payment_mint.parse()?, payment)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn stake(localnet: &BootstrappedLocalnet, owner: &Keypair, amount: u64) -> Result<()> {
-    let mint: Pubkey = localnet.deployment.media_mint.parse()?;
-    let source = get_associated_token_address(&owner.pubkey(), &mint);
-    localnet
-        .cluster
-        .send_and_confirm(&[ix::stake(&owner.pubkey(), &source, amount)], owner, &[])
-        .await
-        .with_context(|| format!("staking for {}", owner.pubkey()))?;
-    Ok(())
-}
-
 impl Actors {
     /// Funds everyone and stakes; registration waits for the warm-up ([`Actors::register`]).
     pub async fn fund_and_stake(
@@ -107,20 +61,22 @@ impl Actors {
         dir: &Path,
     ) -> Result<Actors> {
         let publisher = Keypair::new();
-        fund(localnet, &publisher.pubkey(), CONSUMER_STAKE, ESCROW).await?;
-        stake(localnet, &publisher, CONSUMER_STAKE).await?;
+        localnet
+            .fund(&publisher.pubkey(), CONSUMER_STAKE, ESCROW)
+            .await?;
+        localnet.stake(&publisher, CONSUMER_STAKE).await?;
         let mut operators = Vec::with_capacity(relays);
         for i in 0..relays {
             let owner = Keypair::new();
-            fund(localnet, &owner.pubkey(), PROVIDER_STAKE, 0).await?;
-            stake(localnet, &owner, PROVIDER_STAKE).await?;
+            localnet.fund(&owner.pubkey(), PROVIDER_STAKE, 0).await?;
+            localnet.stake(&owner, PROVIDER_STAKE).await?;
             let node = KeyFile::create(dir, &format!("relay-{}-node", i + 1))?;
             // The node key pays the rent of the lanes its relay opens.
-            fund(localnet, &node.pubkey(), 0, 0).await?;
+            localnet.fund(&node.pubkey(), 0, 0).await?;
             operators.push(RelayOperator { owner, node });
         }
         let keeper = KeyFile::create(dir, "keeper")?;
-        fund(localnet, &keeper.pubkey(), KEEPER_MEDIA, 0).await?;
+        localnet.fund(&keeper.pubkey(), KEEPER_MEDIA, 0).await?;
         Ok(Actors {
             publisher,
             gateway_key: KeyFile::create(dir, "gateway-receipt-signer")?,
@@ -136,49 +92,23 @@ impl Actors {
         endpoints: &[String],
     ) -> Result<()> {
         for (operator, endpoint) in self.operators.iter().zip(endpoints) {
-            let args = RegisterProviderArgs {
-                kind: ProviderKind::Edge,
-                endpoint: endpoint.clone(),
-                region: "local".into(),
-                bond: PROVIDER_BOND,
-            };
             localnet
-                .cluster
-                .send_and_confirm(
-                    &[ix::register_provider(
-                        &operator.owner.pubkey(),
-                        &operator.node.pubkey(),
-                        args,
-                    )],
+                .register_edge(
                     &operator.owner,
-                    &[&operator.node.keypair],
+                    &operator.node.keypair,
+                    endpoint,
+                    PROVIDER_BOND,
                 )
-                .await
-                .context("registering a relay")?;
+                .await?;
         }
-        let owner = self.publisher.pubkey();
-        let payment: Pubkey = localnet.deployment.payment_mint.parse()?;
-        let args = RegisterConsumerArgs {
-            bond: CONSUMER_BOND,
-            receipt_signer: self.gateway_key.pubkey(),
-        };
         localnet
-            .cluster
-            .send_and_confirm(
-                &[
-                    ix::register_consumer(&owner, args),
-                    ix::deposit_fees(
-                        &owner,
-                        &owner,
-                        &get_associated_token_address(&owner, &payment),
-                        ESCROW,
-                    ),
-                ],
+            .register_consumer(
                 &self.publisher,
-                &[],
+                &self.gateway_key.pubkey(),
+                CONSUMER_BOND,
+                ESCROW,
             )
-            .await
-            .context("registering the publisher")?;
+            .await?;
         Ok(())
     }
 

@@ -3,11 +3,14 @@
 //! faucet stocked so `requestTokenAirdrop` (`media airdrop`) can hand out test tokens.
 use crate::{Deployment, Plan};
 use anchor_lang::prelude::Pubkey;
+use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{Context, Result};
 use media_governance::state::GovParams;
 use media_localnet::{programs, serve, Chain};
-use media_network::state::Params;
+use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
+use media_network::state::{Params, ProviderKind};
 use media_sdk::client::Cluster;
+use media_sdk::ix;
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -40,6 +43,8 @@ pub fn localnet_params(epoch_secs: i64) -> (Params, GovParams) {
     (params, gov)
 }
 
+/// SOL each actor `fund` sets up starts with (10 SOL).
+const ACTOR_LAMPORTS: u64 = 10_000_000_000;
 /// SOL the deployer starts with.
 const DEPLOYER_LAMPORTS: u64 = 1_000_000_000_000;
 
@@ -115,6 +120,98 @@ impl BootstrappedLocalnet {
             Ok(())
         });
         supervisor.run(shutdown).await
+    }
+
+    pub fn media_mint(&self) -> Result<Pubkey> {
+        Ok(self.deployment.media_mint.parse()?)
+    }
+
+    pub fn payment_mint(&self) -> Result<Pubkey> {
+        Ok(self.deployment.payment_mint.parse()?)
+    }
+
+    /// Gives `who` 10 SOL and, from the faucet, `media` MEDIA and `payment` payment units:
+    /// how the demo and the tests set up every actor.
+    pub async fn fund(&self, who: &Pubkey, media: u64, payment: u64) -> Result<()> {
+        let signature = self
+            .cluster
+            .client
+            .request_airdrop(who, ACTOR_LAMPORTS)
+            .await?;
+        self.cluster.client.poll_for_signature(&signature).await?;
+        if media > 0 {
+            self.token_airdrop(who, &self.media_mint()?, media).await?;
+        }
+        if payment > 0 {
+            self.token_airdrop(who, &self.payment_mint()?, payment)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stakes `amount` of `owner`'s MEDIA.
+    pub async fn stake(&self, owner: &Keypair, amount: u64) -> Result<()> {
+        let source = get_associated_token_address(&owner.pubkey(), &self.media_mint()?);
+        self.cluster
+            .send_and_confirm(&[ix::stake(&owner.pubkey(), &source, amount)], owner, &[])
+            .await
+            .with_context(|| format!("staking for {}", owner.pubkey()))?;
+        Ok(())
+    }
+
+    /// Registers `owner` as an edge provider at `endpoint` with node key `node` (which signs
+    /// too), bonding `bond` of its warmed-up stake.
+    pub async fn register_edge(
+        &self,
+        owner: &Keypair,
+        node: &Keypair,
+        endpoint: &str,
+        bond: u64,
+    ) -> Result<()> {
+        let args = RegisterProviderArgs {
+            kind: ProviderKind::Edge,
+            endpoint: endpoint.into(),
+            region: "local".into(),
+            bond,
+        };
+        self.cluster
+            .send_and_confirm(
+                &[ix::register_provider(&owner.pubkey(), &node.pubkey(), args)],
+                owner,
+                &[node],
+            )
+            .await
+            .with_context(|| format!("registering the relay {}", node.pubkey()))?;
+        Ok(())
+    }
+
+    /// Registers `owner` as a consumer whose receipts `receipt_signer` co-signs, bonding
+    /// `bond` of its warmed-up stake, and deposits `escrow` payment units.
+    pub async fn register_consumer(
+        &self,
+        owner: &Keypair,
+        receipt_signer: &Pubkey,
+        bond: u64,
+        escrow: u64,
+    ) -> Result<()> {
+        let who = owner.pubkey();
+        let args = RegisterConsumerArgs {
+            bond,
+            receipt_signer: *receipt_signer,
+        };
+        let source = get_associated_token_address(&who, &self.payment_mint()?);
+        self.cluster
+            .send_and_confirm(
+                &[
+                    ix::register_consumer(&who, args),
+                    ix::deposit_fees(&who, &who, &source, escrow),
+                ],
+                owner,
+                &[],
+            )
+            .await
+            .with_context(|| format!("registering the consumer {who}"))?;
+        Ok(())
     }
 
     /// Hands `amount` base units of `mint` from the faucet to `owner` (`requestTokenAirdrop`).

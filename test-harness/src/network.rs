@@ -2,15 +2,12 @@
 //! actors off-chain components meet: funded wallets, a provider with a node key, a consumer
 //! whose receipts a given key co-signs. Warm-up and cool-down are one second.
 use anchor_lang::prelude::Pubkey;
-use anchor_spl::associated_token::{
-    get_associated_token_address, spl_associated_token_account::instruction as ata,
-};
+use anchor_spl::associated_token::spl_associated_token_account::instruction as ata;
 use anchor_spl::token::spl_token;
 use media_governance::state::GovParams;
 use media_migrations::localnet::BootstrappedLocalnet;
 use media_migrations::Plan;
-use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
-use media_network::state::{Params, ProviderKind};
+use media_network::state::Params;
 use media_sdk::client::Cluster;
 use media_sdk::ix;
 use solana_keypair::Keypair;
@@ -76,61 +73,38 @@ impl Network {
     /// A funded wallet holding `media` MEDIA and `payment` payment units.
     pub async fn wallet(&self, media: u64, payment: u64) -> Keypair {
         let wallet = Keypair::new();
-        airdrop(&self.cluster, &wallet.pubkey()).await;
-        let mut instructions = Vec::new();
-        for (mint, amount) in [(self.media_mint(), media), (self.payment_mint(), payment)] {
-            instructions.push(ata::create_associated_token_account_idempotent(
-                &self.deployer.pubkey(),
-                &wallet.pubkey(),
-                &mint,
-                &spl_token::ID,
-            ));
-            instructions.push(
-                spl_token::instruction::transfer(
+        self.fund(&wallet.pubkey(), media, payment).await.unwrap();
+        // Both token accounts exist even when empty (fees and rewards are paid into them).
+        let accounts: Vec<_> = [self.media_mint(), self.payment_mint()]
+            .iter()
+            .map(|mint| {
+                ata::create_associated_token_account_idempotent(
+                    &wallet.pubkey(),
+                    &wallet.pubkey(),
+                    mint,
                     &spl_token::ID,
-                    &get_associated_token_address(&self.deployer.pubkey(), &mint),
-                    &get_associated_token_address(&wallet.pubkey(), &mint),
-                    &self.deployer.pubkey(),
-                    &[],
-                    amount,
                 )
-                .unwrap(),
-            );
-        }
+            })
+            .collect();
         self.cluster
-            .send_and_confirm(&instructions, &self.deployer, &[])
+            .send_and_confirm(&accounts, &wallet, &[])
             .await
             .unwrap();
         wallet
     }
 
     pub async fn stake(&self, owner: &Keypair, amount: u64) {
-        let source = get_associated_token_address(&owner.pubkey(), &self.media_mint());
-        self.cluster
-            .send_and_confirm(&[ix::stake(&owner.pubkey(), &source, amount)], owner, &[])
-            .await
-            .unwrap();
+        self.0.stake(owner, amount).await.unwrap();
     }
 
     /// A provider owner with a registered node key (which also has SOL for lane rent).
     pub async fn provider(&self) -> (Keypair, Keypair) {
         let owner = self.wallet(100 * MEDIA, 0).await;
         let node = Keypair::new();
-        airdrop(&self.cluster, &node.pubkey()).await;
+        self.fund(&node.pubkey(), 0, 0).await.unwrap();
         self.stake(&owner, 100 * MEDIA).await;
         tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
-        let args = RegisterProviderArgs {
-            kind: ProviderKind::Edge,
-            endpoint: "http://127.0.0.1".into(),
-            region: "local".into(),
-            bond: 50 * MEDIA,
-        };
-        self.cluster
-            .send_and_confirm(
-                &[ix::register_provider(&owner.pubkey(), &node.pubkey(), args)],
-                &owner,
-                &[&node],
-            )
+        self.register_edge(&owner, &node, "http://127.0.0.1", 50 * MEDIA)
             .await
             .unwrap();
         (owner, node)
@@ -141,20 +115,7 @@ impl Network {
         let owner = self.wallet(100 * MEDIA, escrow).await;
         self.stake(&owner, 100 * MEDIA).await;
         tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
-        let args = RegisterConsumerArgs {
-            bond: 50 * MEDIA,
-            receipt_signer: *receipt_signer,
-        };
-        let source = get_associated_token_address(&owner.pubkey(), &self.payment_mint());
-        self.cluster
-            .send_and_confirm(
-                &[
-                    ix::register_consumer(&owner.pubkey(), args),
-                    ix::deposit_fees(&owner.pubkey(), &owner.pubkey(), &source, escrow),
-                ],
-                &owner,
-                &[],
-            )
+        self.register_consumer(&owner, receipt_signer, 50 * MEDIA, escrow)
             .await
             .unwrap();
         owner
