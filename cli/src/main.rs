@@ -109,7 +109,8 @@ enum Command {
     #[command(subcommand)]
     Gov(gov::GovCommand),
     /// Publishers: run the consumer gateway (session tokens for viewers, co-signatures for
-    /// relays). Its receipt signer is --receipt-signer, the config's, or -k.
+    /// relays; see docs/relay-protocol.md). Its receipt signer is --receipt-signer, the
+    /// config's, or -k.
     Gateway(gateway::GatewayArgs),
     /// Viewers: download a consumer's file through a relay, acknowledging bytes as they arrive.
     Fetch(viewer::FetchArgs),

@@ -158,7 +158,8 @@ impl IssuePolicy {
     ) -> Result<(), IssueRefusal> {
         let bearer = authorization.and_then(bearer_of);
         let client = match &self.admission {
-            Admission::Open => peer.to_string(),
+            // By /64 for IPv6, so one host cannot take a fresh burst per address.
+            Admission::Open => media_service::rate::bucket_of(peer).to_string(),
             Admission::Secret(digest) => {
                 let presented: [u8; 32] =
                     Sha256::digest(bearer.unwrap_or_default().as_bytes()).into();
@@ -167,7 +168,7 @@ impl IssuePolicy {
                         "a valid bearer secret is required".into(),
                     ));
                 }
-                peer.to_string()
+                media_service::rate::bucket_of(peer).to_string()
             }
             Admission::Jwt(check) => {
                 let token = bearer.ok_or_else(|| {
@@ -323,6 +324,30 @@ mod tests {
         );
         let other = IpAddr::from([10, 0, 0, 2]);
         policy.authorize(None, other, 1, &clock, 0).await.unwrap();
+    }
+
+    /// C1: an IPv6 host counts by its /64, so rotating through its addresses does not buy a
+    /// fresh burst each time; another /64 is a client of its own.
+    #[tokio::test]
+    async fn c1_an_ipv6_host_cannot_rotate_addresses_past_the_limit() {
+        let clock = ChainClock::new(None, Pubkey::new_unique());
+        let policy = open(60, 3, roomy());
+        let host = |suffix: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, suffix]);
+        for suffix in 1..=3 {
+            policy
+                .authorize(None, host(suffix), 1, &clock, 0)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            policy.authorize(None, host(4), 1, &clock, 0).await,
+            Err(IssueRefusal::RateLimited)
+        );
+        let elsewhere = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        policy
+            .authorize(None, elsewhere, 1, &clock, 0)
+            .await
+            .unwrap();
     }
 
     /// C1: the epoch's budget caps how many tokens, and how many bytes of promises, the

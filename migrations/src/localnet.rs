@@ -200,15 +200,12 @@ impl BootstrappedLocalnet {
             receipt_signer: *receipt_signer,
         };
         let source = get_associated_token_address(&who, &self.payment_mint()?);
+        let mut instructions = vec![ix::register_consumer(&who, args)];
+        if escrow > 0 {
+            instructions.push(ix::deposit_fees(&who, &who, &source, escrow));
+        }
         self.cluster
-            .send_and_confirm(
-                &[
-                    ix::register_consumer(&who, args),
-                    ix::deposit_fees(&who, &who, &source, escrow),
-                ],
-                owner,
-                &[],
-            )
+            .send_and_confirm(&instructions, owner, &[])
             .await
             .with_context(|| format!("registering the consumer {who}"))?;
         Ok(())

@@ -43,8 +43,10 @@ impl Default for PeerQuota {
 pub struct KeyedLimit<K: std::hash::Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,
     clock: DefaultClock,
-    /// When idle entries were last dropped (Unix ms).
+    /// When idle entries were last dropped, in ms since `started` (a monotonic clock, so a
+    /// wall clock stepping back cannot stop the pruning).
     pruned_at_ms: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
@@ -56,6 +58,7 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
             limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
             pruned_at_ms: Default::default(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -63,9 +66,7 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
     pub fn check(&self, key: &K) -> Result<(), std::time::Duration> {
         if self.limiter.len() > MAX_TRACKED_PEERS {
             use std::sync::atomic::Ordering;
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
+            let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let last = self.pruned_at_ms.load(Ordering::Relaxed);
             if now_ms.saturating_sub(last) >= 1_000
                 && self

@@ -94,7 +94,9 @@ pub fn create<'info, T: ProgramAccount>(
 }
 
 /// An account loaded (or just created) by [`load_or_create`]: changes to it reach the chain
-/// only through [`Loaded::store`], and dropping it unused is a compile-time warning.
+/// only through [`Loaded::store`]. Discarding the result unused is a compile-time warning;
+/// a named binding changed and never stored is not caught by the compiler, which is why
+/// every account type's changes go through methods on it and each handler ends by storing.
 #[must_use = "an account changed but not stored loses the change: call .store() (or .into_inner() to only read it)"]
 pub struct Loaded<'a, 'info, T: ProgramAccount> {
     info: &'a AccountInfo<'info>,

@@ -1,0 +1,365 @@
+//! The meter's tests: admission, credit windows, receipts, epochs and restarts.
+use super::*;
+use crate::chain::ConsumerState;
+use ed25519_dalek::SigningKey;
+use media_sdk::receipt::pubkey_of;
+use media_sdk::session::ViewerAck;
+
+struct Fixture {
+    meter: Meter,
+    view: ChainView,
+    signer: SigningKey,
+    consumer: Pubkey,
+    node_key: Pubkey,
+}
+
+fn fixture(window: u64) -> Fixture {
+    let signer = SigningKey::from_bytes(&[7; 32]);
+    let consumer = Pubkey::new_unique();
+    let node_key = Pubkey::new_unique();
+    let mut view = ChainView {
+        config: Pubkey::new_unique(),
+        epoch: 3,
+        ..ChainView::default()
+    };
+    view.consumers.insert(
+        consumer,
+        ConsumerState {
+            signers: vec![pubkey_of(&signer)],
+            ..ConsumerState::default()
+        },
+    );
+    Fixture {
+        meter: Meter::new(node_key, window, Duration::from_millis(50)),
+        view,
+        signer,
+        consumer,
+        node_key,
+    }
+}
+
+impl Fixture {
+    fn token(&self, session: &SigningKey, max_bytes: u64) -> String {
+        SessionGrant {
+            config: self.view.config,
+            consumer: self.consumer,
+            session_key: pubkey_of(session),
+            expires_at: 2_000,
+            max_bytes,
+        }
+        .sign(&self.signer)
+        .to_base64()
+    }
+
+    fn receipt(&self, session: &SigningKey, epoch: u64, cumulative: u64) -> String {
+        ViewerAck {
+            config: self.view.config,
+            consumer: self.consumer,
+            node_key: self.node_key,
+            session_key: pubkey_of(session),
+            epoch,
+            cumulative,
+        }
+        .sign(session)
+        .to_base64()
+    }
+}
+
+#[tokio::test]
+async fn credit_runs_exactly_the_window_ahead_of_receipts() {
+    let f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[1; 32]);
+    let token = f.token(&session, u64::MAX);
+    let key = f
+        .meter
+        .admit(Some(&token), &f.consumer, &f.view, 1_000)
+        .unwrap();
+    assert_eq!(f.meter.take_credit(&key, 600).await, 600);
+    assert_eq!(
+        f.meter.take_credit(&key, 600).await,
+        400,
+        "the window's rest"
+    );
+    assert_eq!(
+        f.meter.take_credit(&key, 1).await,
+        0,
+        "stalled, then gave up"
+    );
+    assert!(matches!(
+        f.meter.admit(Some(&token), &f.consumer, &f.view, 1_000),
+        Err(Refusal::PaymentRequired {
+            delivered: 1_000,
+            acked: 0,
+            ..
+        })
+    ));
+    let accepted = f
+        .meter
+        .accept_receipt(&f.receipt(&session, 3, 700), &f.view)
+        .unwrap();
+    assert_eq!(
+        accepted,
+        Accepted {
+            acked: 700,
+            duplicate: false
+        }
+    );
+    assert_eq!(f.meter.take_credit(&key, 5_000).await, 700);
+    // A retry of the same receipt counts nothing new; an older one is refused.
+    let again = f
+        .meter
+        .accept_receipt(&f.receipt(&session, 3, 700), &f.view)
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 600), &f.view),
+        Err(ReceiptRejection::Stale {
+            claimed: 600,
+            acked: 700
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_waiting_response_resumes_when_a_receipt_arrives() {
+    let f = Arc::new(fixture(100));
+    let session = SigningKey::from_bytes(&[1; 32]);
+    let key = f
+        .meter
+        .admit(Some(&f.token(&session, u64::MAX)), &f.consumer, &f.view, 0)
+        .unwrap();
+    assert_eq!(f.meter.take_credit(&key, 100).await, 100);
+    let waiter = {
+        let f = f.clone();
+        tokio::spawn(async move { f.meter.take_credit(&key, 50).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    f.meter
+        .accept_receipt(&f.receipt(&session, 3, 100), &f.view)
+        .unwrap();
+    assert_eq!(waiter.await.unwrap(), 50);
+}
+
+#[tokio::test]
+async fn forged_and_foreign_receipts_and_tokens_are_refused() {
+    let f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[1; 32]);
+    let key = f
+        .meter
+        .admit(Some(&f.token(&session, u64::MAX)), &f.consumer, &f.view, 0)
+        .unwrap();
+    f.meter.take_credit(&key, 500).await;
+    let thief = SigningKey::from_bytes(&[9; 32]);
+    // Signed by another key than the session key it names.
+    let mut forged = ViewerAck {
+        config: f.view.config,
+        consumer: f.consumer,
+        node_key: f.node_key,
+        session_key: pubkey_of(&thief),
+        epoch: 3,
+        cumulative: 100,
+    }
+    .sign(&thief);
+    forged.ack.session_key = pubkey_of(&session);
+    assert_eq!(
+        f.meter.accept_receipt(&forged.to_base64(), &f.view),
+        Err(ReceiptRejection::BadSignature)
+    );
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 501), &f.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 501,
+            delivered: 500
+        })
+    );
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 2, 100), &f.view),
+        Err(ReceiptRejection::WrongEpoch { got: 2, current: 3 })
+    );
+    assert_eq!(
+        f.meter.accept_receipt(&f.receipt(&thief, 3, 1), &f.view),
+        Err(ReceiptRejection::UnknownSession(pubkey_of(&thief)))
+    );
+    assert!(
+        f.meter.acknowledged(&f.consumer, 3).is_empty(),
+        "nothing counted"
+    );
+
+    // Tokens: signed by someone else, expired, for another consumer, garbage.
+    let forged_token = SessionGrant {
+        config: f.view.config,
+        consumer: f.consumer,
+        session_key: pubkey_of(&thief),
+        expires_at: 2_000,
+        max_bytes: u64::MAX,
+    }
+    .sign(&thief)
+    .to_base64();
+    assert_eq!(
+        f.meter.admit(Some(&forged_token), &f.consumer, &f.view, 0),
+        Err(Refusal::NotSigned)
+    );
+    let token = f.token(&thief, u64::MAX);
+    assert_eq!(
+        f.meter.admit(Some(&token), &f.consumer, &f.view, 2_000),
+        Err(Refusal::Expired(2_000))
+    );
+    let other = Pubkey::new_unique();
+    assert_eq!(
+        f.meter.admit(Some(&token), &other, &f.view, 0),
+        Err(Refusal::UnknownConsumer(other))
+    );
+    assert!(matches!(
+        f.meter.admit(Some("garbage"), &f.consumer, &f.view, 0),
+        Err(Refusal::BadToken(_))
+    ));
+    assert_eq!(
+        f.meter.admit(None, &f.consumer, &f.view, 0),
+        Err(Refusal::MissingToken)
+    );
+}
+
+#[tokio::test]
+async fn another_consumers_token_for_the_same_key_is_another_session() {
+    let mut f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[1; 32]);
+    let key = f
+        .meter
+        .admit(Some(&f.token(&session, u64::MAX)), &f.consumer, &f.view, 0)
+        .unwrap();
+    assert_eq!(f.meter.take_credit(&key, 400).await, 400);
+    // A second consumer (whose gateway hands out tokens to anyone) and the same key.
+    let other = Pubkey::new_unique();
+    let other_signer = SigningKey::from_bytes(&[8; 32]);
+    f.view.consumers.insert(
+        other,
+        ConsumerState {
+            signers: vec![pubkey_of(&other_signer)],
+            ..ConsumerState::default()
+        },
+    );
+    let token = SessionGrant {
+        config: f.view.config,
+        consumer: other,
+        session_key: pubkey_of(&session),
+        expires_at: 2_000,
+        max_bytes: u64::MAX,
+    }
+    .sign(&other_signer)
+    .to_base64();
+    let other_key = f.meter.admit(Some(&token), &other, &f.view, 0).unwrap();
+    assert_ne!(other_key, key);
+    assert_eq!(f.meter.position(&key), Some((3, 400)), "untouched");
+    assert_eq!(f.meter.position(&other_key), Some((3, 0)));
+    f.meter
+        .accept_receipt(&f.receipt(&session, 3, 400), &f.view)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn max_bytes_bounds_a_session_and_epochs_restart_the_count() {
+    let mut f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[1; 32]);
+    let token = f.token(&session, 1_500);
+    let key = f
+        .meter
+        .admit(Some(&token), &f.consumer, &f.view, 0)
+        .unwrap();
+    assert_eq!(f.meter.take_credit(&key, 900).await, 900);
+    f.meter
+        .accept_receipt(&f.receipt(&session, 3, 900), &f.view)
+        .unwrap();
+    f.view.epoch = 4;
+    f.meter
+        .admit(Some(&token), &f.consumer, &f.view, 0)
+        .unwrap();
+    assert_eq!(
+        f.meter.position(&key),
+        Some((4, 0)),
+        "a new epoch counts from 0"
+    );
+    assert_eq!(
+        f.meter.take_credit(&key, 900).await,
+        600,
+        "max_bytes is 1,500 in all"
+    );
+    assert_eq!(
+        f.meter.admit(Some(&token), &f.consumer, &f.view, 0),
+        Err(Refusal::SessionSpent(1_500))
+    );
+    let closed = f.meter.acknowledged(&f.consumer, 3);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].receipt.ack.cumulative, 900);
+    // Once epoch 3 cannot settle, its receipts and idle sessions are forgotten.
+    f.meter.prune(4);
+    assert!(f.meter.acknowledged(&f.consumer, 3).is_empty());
+    assert_eq!(
+        f.meter.session_count(),
+        1,
+        "the session active in epoch 4 stays"
+    );
+    f.meter.prune(5);
+    assert_eq!(f.meter.session_count(), 0);
+}
+
+/// L8: the last receipt of an epoch that reaches the relay after the boundary still
+/// counts: it closes that epoch higher instead of getting 409, and only that one epoch
+/// back is accepted.
+#[tokio::test]
+async fn l8_a_late_receipt_of_the_epoch_just_left_closes_it_higher() {
+    let mut f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[2; 32]);
+    let token = f.token(&session, 1 << 30);
+    let key = f
+        .meter
+        .admit(Some(&token), &f.consumer, &f.view, 0)
+        .unwrap();
+    assert_eq!(f.meter.take_credit(&key, 800).await, 800);
+    f.meter
+        .accept_receipt(&f.receipt(&session, 3, 300), &f.view)
+        .unwrap();
+    f.view.epoch = 4;
+    f.meter
+        .admit(Some(&token), &f.consumer, &f.view, 0)
+        .unwrap();
+    // Epoch 3's tail arrives now: accepted up to what epoch 3 delivered.
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 900), &f.view)
+            .unwrap_err(),
+        ReceiptRejection::BeyondDelivered {
+            claimed: 900,
+            delivered: 800
+        }
+    );
+    let late = f
+        .meter
+        .accept_receipt(&f.receipt(&session, 3, 800), &f.view)
+        .unwrap();
+    assert_eq!((late.acked, late.duplicate), (800, false));
+    let closed = f.meter.acknowledged(&f.consumer, 3);
+    assert_eq!(closed.len(), 1, "one closed receipt per session and epoch");
+    assert_eq!(closed[0].receipt.ack.cumulative, 800);
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 500), &f.view)
+            .unwrap_err(),
+        ReceiptRejection::Stale {
+            claimed: 500,
+            acked: 800
+        }
+    );
+    // The new epoch counts on its own; two epochs back is refused.
+    assert_eq!(f.meter.position(&key), Some((4, 0)));
+    f.view.epoch = 6;
+    f.meter
+        .admit(Some(&token), &f.consumer, &f.view, 0)
+        .unwrap();
+    assert!(matches!(
+        f.meter.accept_receipt(&f.receipt(&session, 4, 0), &f.view),
+        Err(ReceiptRejection::WrongEpoch { got: 4, current: 6 })
+    ));
+}
