@@ -68,10 +68,12 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
             use std::sync::atomic::Ordering;
             let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let last = self.pruned_at_ms.load(Ordering::Relaxed);
-            if now_ms.saturating_sub(last) >= 1_000
+            // 0: never pruned yet, so the first scan is not held back.
+            let due = last == 0 || now_ms.saturating_sub(last) >= 1_000;
+            if due
                 && self
                     .pruned_at_ms
-                    .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
             {
                 self.limiter.retain_recent();

@@ -13,7 +13,7 @@ pub struct InitializeArgs {
     pub guardian: Option<Pubkey>,
 }
 
-/// Config and the vaults are created by the handler (see `pda_account`) so that every check
+/// Config and the vaults are created by the handler (see `media_pda`) so that every check
 /// below runs first and a pre-funded address cannot block the deployment.
 #[derive(Accounts)]
 pub struct Initialize<'info> {

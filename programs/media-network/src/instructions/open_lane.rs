@@ -25,7 +25,7 @@ pub struct OpenLane<'info> {
     #[account(seeds = [CONSUMER_SEED, consumer.owner.as_ref()], bump = consumer.bump)]
     pub consumer: Box<Account<'info, Consumer>>,
 
-    /// CHECK: the lane PDA, created by the handler (see `pda_account`).
+    /// CHECK: the lane PDA, created by the handler (see `media_pda`).
     #[account(
         mut, seeds = [LANE_SEED, provider.node_key.as_ref(), consumer.owner.as_ref()], bump,
     )]

@@ -24,7 +24,7 @@ pub struct RegisterConsumer<'info> {
     #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump = stake_account.bump)]
     pub stake_account: Box<Account<'info, StakeAccount>>,
 
-    /// CHECK: the owner's consumer PDA, created by the handler (see `pda_account`), or a
+    /// CHECK: the owner's consumer PDA, created by the handler (see `media_pda`), or a
     /// deactivated one that registers again (loaded and checked by the handler).
     #[account(mut, seeds = [CONSUMER_SEED, owner.key().as_ref()], bump)]
     pub consumer: UncheckedAccount<'info>,

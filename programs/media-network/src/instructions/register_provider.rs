@@ -31,7 +31,7 @@ pub struct RegisterProvider<'info> {
     #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump = stake_account.bump)]
     pub stake_account: Box<Account<'info, StakeAccount>>,
 
-    /// CHECK: the owner's provider PDA, created by the handler (see `pda_account`), or a
+    /// CHECK: the owner's provider PDA, created by the handler (see `media_pda`), or a
     /// deactivated one that registers again (loaded and checked by the handler).
     #[account(mut, seeds = [PROVIDER_SEED, owner.key().as_ref()], bump)]
     pub provider: UncheckedAccount<'info>,

@@ -15,7 +15,7 @@ pub struct Stake<'info> {
     pub config: Box<Account<'info, Config>>,
 
     /// CHECK: the owner's stake PDA; created on the first stake, then loaded with owner and
-    /// discriminator checks (see `pda_account`).
+    /// discriminator checks (see `media_pda`).
     #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump)]
     pub stake_account: UncheckedAccount<'info>,
 
