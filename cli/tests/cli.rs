@@ -433,9 +433,12 @@ fn serve_through_relay(
         let origin_url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, origin).await });
         let config = media_relay::config::RelayConfig {
+            service: media_service::settings::ServiceSettings {
+                rpc_url: Some(rpc_url.to_string()),
+                store: node.with_extension("relay.redb"),
+                ..Default::default()
+            },
             node_keypair: node.to_path_buf(),
-            rpc_url: rpc_url.to_string(),
-            store: node.with_extension("relay.redb"),
             credit_window_bytes: 1 << 20,
             consumers: vec![media_relay::config::ConsumerConfig {
                 owner: consumer.parse().unwrap(),

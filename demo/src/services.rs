@@ -83,10 +83,13 @@ pub async fn start(
 ) -> Result<Running> {
     // Everything that can fail before a task is spawned goes first: nothing is left running.
     let gateway_config = GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: dir.join("gateway.redb"),
+            rpc_url: Some(localnet.url.clone()),
+            ..Default::default()
+        },
         receipt_signer_keypair: actors.gateway_key.path.clone(),
         consumer: Some(actors.publisher.pubkey()),
-        store: dir.join("gateway.redb"),
-        rpc_url: Some(localnet.url.clone()),
         prune_interval_secs: 5,
         ..GatewayConfig::default()
     };
@@ -112,12 +115,15 @@ pub async fn start(
     ));
 
     let keeper = KeeperConfig {
+        service: media_service::settings::ServiceSettings {
+            rpc_url: Some(localnet.url.clone()),
+            store: dir.join("keeper.redb"),
+            chain_refresh_secs: 1,
+            ..Default::default()
+        },
         keypair: actors.keeper.path.clone(),
-        rpc_url: localnet.url.clone(),
-        store: dir.join("keeper.redb"),
         settle_interval_ms: 500,
         crank_interval_secs: 1,
-        chain_refresh_secs: 1,
         cranks: Switches {
             bid_max_price: Some(u64::MAX),
             bid_amount: u64::MAX,
@@ -142,12 +148,15 @@ pub async fn start(
         .enumerate()
     {
         let config = RelayConfig {
+            service: media_service::settings::ServiceSettings {
+                rpc_url: Some(localnet.url.clone()),
+                chain_refresh_secs: 1,
+                store: dir.join(format!("relay-{}.redb", i + 1)),
+                ..Default::default()
+            },
             node_keypair: operator.node.path.clone(),
-            rpc_url: localnet.url.clone(),
             keepers: vec![keeper_url.clone()],
-            chain_refresh_secs: 1,
             cosign_interval_secs: 1,
-            store: dir.join(format!("relay-{}.redb", i + 1)),
             consumers: vec![ConsumerConfig {
                 owner: actors.publisher.pubkey(),
                 origin: origin_url.clone(),

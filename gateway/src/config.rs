@@ -1,6 +1,7 @@
 //! The gateway's configuration (TOML; `media gateway` flags override it).
 use anchor_lang::prelude::Pubkey;
 use anyhow::{bail, Result};
+use media_service::settings::{RefuseUnknownKeys, ServiceConfig, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,9 +16,11 @@ fn base58_pubkey<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Pubkey
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct GatewayConfig {
-    pub listen: SocketAddr,
+    /// `listen`, `rpc_url`, `store` and `chain_refresh_secs`, at the file's top level.
+    #[serde(flatten)]
+    pub service: ServiceSettings<GatewayDefaults>,
     /// The consumer's receipt signer keypair (Solana keypair file).
     pub receipt_signer_keypair: PathBuf,
     /// During a rotation, the signer it replaces: it still co-signs the epochs before the new
@@ -26,8 +29,6 @@ pub struct GatewayConfig {
     /// The consumer's owner address.
     #[serde(deserialize_with = "base58_pubkey")]
     pub consumer: Option<Pubkey>,
-    /// The durable record (redb file).
-    pub store: PathBuf,
     /// Viewers must send `Authorization: Bearer <secret>` for a token. At most one of
     /// `shared_secret`, `jwt_public_key` and `auth_callback_url`; none: open (demos).
     pub shared_secret: Option<String>,
@@ -65,13 +66,11 @@ pub struct GatewayConfig {
     /// is 429 before the body is read (review M3).
     pub cosign_rate: media_service::rate::PeerQuota,
     pub expiry_grace_secs: i64,
-    /// Solana RPC endpoint to read the current epoch from, so the records of epochs that can
-    /// no longer settle are pruned; absent: they are kept.
-    pub rpc_url: Option<String>,
     /// Seconds between pruning passes.
     pub prune_interval_secs: u64,
-    /// Seconds between reads of the chain (epoch, escrow), with `rpc_url`.
-    pub chain_refresh_secs: u64,
+    /// Refuses a key no setting took.
+    #[serde(flatten)]
+    pub unknown: RefuseUnknownKeys,
 }
 
 const GIB: u64 = 1 << 30;
@@ -80,11 +79,10 @@ const TIB: u64 = 1 << 40;
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            service: ServiceSettings::default(),
             receipt_signer_keypair: PathBuf::from("receipt-signer.json"),
             previous_receipt_signer_keypair: None,
             consumer: None,
-            store: PathBuf::from("gateway.redb"),
             shared_secret: None,
             jwt_public_key: None,
             jwt_algorithm: "EdDSA".into(),
@@ -104,16 +102,15 @@ impl Default for GatewayConfig {
             max_cosigned_bytes_per_epoch: 16 * TIB,
             cosign_rate: Default::default(),
             expiry_grace_secs: 3_600,
-            rpc_url: None,
             prune_interval_secs: 60,
-            chain_refresh_secs: 5,
+            unknown: RefuseUnknownKeys,
         }
     }
 }
 
 impl GatewayConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        media_service::load_config(path, <Self as media_service::settings::ServiceConfig>::WHAT)
+        <Self as ServiceConfig>::load(path)
     }
 
     pub fn validate(&self) -> Result<Pubkey> {
@@ -150,12 +147,28 @@ impl GatewayConfig {
     }
 }
 
-impl media_service::settings::ServiceConfig for GatewayConfig {
+/// The gateway's defaults for the shared settings.
+pub struct GatewayDefaults;
+
+impl ServiceDefaults for GatewayDefaults {
     const WHAT: &'static str = "gateway config";
-    fn listen_mut(&mut self) -> &mut std::net::SocketAddr {
-        &mut self.listen
+    fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8090))
     }
-    fn store_mut(&mut self) -> &mut std::path::PathBuf {
-        &mut self.store
+    fn store() -> PathBuf {
+        PathBuf::from("gateway.redb")
+    }
+    fn rpc_url() -> Option<String> {
+        None
+    }
+}
+
+impl ServiceConfig for GatewayConfig {
+    type Defaults = GatewayDefaults;
+    fn service(&self) -> &ServiceSettings<GatewayDefaults> {
+        &self.service
+    }
+    fn service_mut(&mut self) -> &mut ServiceSettings<GatewayDefaults> {
+        &mut self.service
     }
 }

@@ -37,9 +37,13 @@ pub fn build(
              stake or escrow"
         );
     }
-    let store = store::Store::open(&config.store)
-        .with_context(|| format!("opening the gateway store {}", config.store.display()))?;
-    let cluster = config.rpc_url.as_deref().map(|url| {
+    let store = store::Store::open(&config.service.store).with_context(|| {
+        format!(
+            "opening the gateway store {}",
+            config.service.store.display()
+        )
+    })?;
+    let cluster = config.service.rpc_url.as_deref().map(|url| {
         media_sdk::client::Cluster::new(
             url,
             solana_commitment_config::CommitmentConfig::confirmed(),
@@ -64,7 +68,7 @@ pub fn build(
                     max_bytes_per_relay_epoch: config.max_bytes_per_relay_epoch,
                     new_relay_bytes: config.new_relay_bytes,
                     max_cosigned_bytes_per_epoch: config.max_cosigned_bytes_per_epoch,
-                    grow: config.rpc_url.is_some(),
+                    grow: config.service.rpc_url.is_some(),
                 },
             },
             store,
@@ -86,7 +90,7 @@ pub fn build(
         pruning: prune::Pruning {
             interval: std::time::Duration::from_secs(config.prune_interval_secs),
         },
-        chain_refresh: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
+        chain_refresh: std::time::Duration::from_secs(config.service.chain_refresh_secs.max(1)),
         store_health: Default::default(),
         cosign_rate: media_service::rate::PeerRateLimit::new(config.cosign_rate),
         tasks: Default::default(),

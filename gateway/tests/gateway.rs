@@ -23,8 +23,11 @@ fn temp_store() -> PathBuf {
 
 async fn start(store: PathBuf, consumer: Pubkey, secret: Option<&str>, max_bytes: u64) -> Running {
     start_with(GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store,
+            ..Default::default()
+        },
         consumer: Some(consumer),
-        store,
         shared_secret: secret.map(String::from),
         max_bytes_per_session: max_bytes,
         ..GatewayConfig::default()
@@ -34,7 +37,7 @@ async fn start(store: PathBuf, consumer: Pubkey, secret: Option<&str>, max_bytes
 
 async fn start_with(config: GatewayConfig) -> Running {
     let signer = SigningKey::from_bytes(&[41; 32]);
-    let store = config.store.clone();
+    let store = config.service.store.clone();
     let gateway = media_gateway::build(&config, signer.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -317,9 +320,12 @@ async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned()
     let consumer = Pubkey::new_unique();
     let gateway = |rpc_url: Option<String>| {
         let config = GatewayConfig {
+            service: media_service::settings::ServiceSettings {
+                store: temp_store(),
+                rpc_url,
+                ..Default::default()
+            },
             consumer: Some(consumer),
-            store: temp_store(),
-            rpc_url,
             ..GatewayConfig::default()
         };
         media_gateway::build(&config, SigningKey::from_bytes(&[41; 32])).unwrap()
@@ -395,8 +401,11 @@ async fn records_of_epochs_that_cannot_settle_and_sessions_past_use_are_pruned()
 async fn c1_sybil_relays_with_many_tokens_get_no_more_than_the_stated_ceilings() {
     let consumer = Pubkey::new_unique();
     let gw = start_with(GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: temp_store(),
+            ..Default::default()
+        },
         consumer: Some(consumer),
-        store: temp_store(),
         max_bytes_per_session: 1 << 30,
         new_relay_bytes: 10 << 20,
         max_cosigned_bytes_per_epoch: 15 << 20,
@@ -450,8 +459,11 @@ async fn c1_sybil_relays_with_many_tokens_get_no_more_than_the_stated_ceilings()
 async fn c1_session_tokens_are_rate_limited_and_budgeted() {
     let consumer = Pubkey::new_unique();
     let gw = start_with(GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: temp_store(),
+            ..Default::default()
+        },
         consumer: Some(consumer),
-        store: temp_store(),
         sessions_per_client_per_minute: 1,
         session_burst: 3,
         ..GatewayConfig::default()
@@ -472,8 +484,11 @@ async fn c1_session_tokens_are_rate_limited_and_budgeted() {
     gw.stop().await;
 
     let gw = start_with(GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: temp_store(),
+            ..Default::default()
+        },
         consumer: Some(consumer),
-        store: temp_store(),
         max_bytes_per_session: 1 << 30,
         max_session_bytes_per_epoch: 2 << 30,
         ..GatewayConfig::default()
@@ -529,8 +544,11 @@ async fn h1_cosign_requests_have_an_explicit_size_and_count_limit() {
 async fn m3_a_cosign_flood_from_one_address_is_rate_limited() {
     let consumer = Pubkey::new_unique();
     let gw = start_with(GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: temp_store(),
+            ..Default::default()
+        },
         consumer: Some(consumer),
-        store: temp_store(),
         cosign_rate: media_service::rate::PeerQuota {
             per_minute: 1,
             burst: 2,
@@ -565,8 +583,11 @@ async fn m3_a_cosign_flood_from_one_address_is_rate_limited() {
 fn m11_the_owner_key_cannot_be_the_gateway_key() {
     let signer = SigningKey::from_bytes(&[44; 32]);
     let config = GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: temp_store(),
+            ..Default::default()
+        },
         consumer: Some(pubkey_of(&signer)),
-        store: temp_store(),
         ..GatewayConfig::default()
     };
     let refused = media_gateway::build(&config, signer).err().unwrap();

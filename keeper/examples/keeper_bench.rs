@@ -90,9 +90,12 @@ async fn main() -> anyhow::Result<()> {
     solana_keypair::write_keypair_file(&keeper, &keypair_path)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let config = KeeperConfig {
+        service: media_service::settings::ServiceSettings {
+            rpc_url: Some(network.url()),
+            store: dir.join("keeper.redb"),
+            ..Default::default()
+        },
         keypair: keypair_path,
-        rpc_url: network.url(),
-        store: dir.join("keeper.redb"),
         settle_interval_ms: 3_600_000, // settlement would compete for the same two cores
         cranks: Switches::settle_only(),
         ..KeeperConfig::default()

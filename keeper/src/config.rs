@@ -1,6 +1,7 @@
 //! The keeper's configuration: a TOML file, flags override it.
 use crate::crank::Switches;
 use anyhow::Result;
+use media_service::settings::{RefuseUnknownKeys, ServiceConfig, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,14 +10,13 @@ use std::path::{Path, PathBuf};
 pub const MAX_RECEIPTS_PER_TX: usize = 4;
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct KeeperConfig {
-    pub listen: SocketAddr,
+    /// `listen`, `rpc_url`, `store` and `chain_refresh_secs`, at the file's top level.
+    #[serde(flatten)]
+    pub service: ServiceSettings<KeeperDefaults>,
     /// The keeper's keypair: pays for settlement and cranks, earns the keeper fee.
     pub keypair: PathBuf,
-    /// RPC URL or moniker (localhost, devnet, mainnet-beta).
-    pub rpc_url: String,
-    pub store: PathBuf,
     /// The most receipts per settlement transaction; the keeper sends fewer when they do not
     /// fit 1,232 bytes (2 in a legacy transaction, 3 of one consumer with the lookup table).
     pub receipts_per_tx: usize,
@@ -27,7 +27,6 @@ pub struct KeeperConfig {
     pub attempts: u32,
     pub settle_interval_ms: u64,
     pub crank_interval_secs: u64,
-    pub chain_refresh_secs: u64,
     pub cranks: Switches,
     /// A receipt whose keeper share (payment-mint units) would be below this waits until
     /// more is owed, so settlements that cost more than they earn are not sent; receipts the
@@ -36,31 +35,32 @@ pub struct KeeperConfig {
     /// `POST /receipts` per peer address (`[receipts_rate] per_minute, burst`); over it the
     /// answer is 429 before the body is read (review M3).
     pub receipts_rate: media_service::rate::PeerQuota,
+    /// Refuses a key no setting took.
+    #[serde(flatten)]
+    pub unknown: RefuseUnknownKeys,
 }
 
 impl Default for KeeperConfig {
     fn default() -> Self {
         KeeperConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            service: ServiceSettings::default(),
             keypair: PathBuf::from("keeper.json"),
-            rpc_url: "localhost".into(),
-            store: PathBuf::from("keeper.redb"),
             receipts_per_tx: 3,
             lookup_table: true,
             attempts: 3,
             settle_interval_ms: 2_000,
             crank_interval_secs: 5,
-            chain_refresh_secs: 5,
             cranks: Switches::default(),
             min_keeper_fee: 0,
             receipts_rate: Default::default(),
+            unknown: RefuseUnknownKeys,
         }
     }
 }
 
 impl KeeperConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        media_service::load_config(path, <Self as media_service::settings::ServiceConfig>::WHAT)
+        <Self as ServiceConfig>::load(path)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -76,13 +76,26 @@ impl KeeperConfig {
     }
 }
 
-impl media_service::settings::ServiceConfig for KeeperConfig {
+/// The keeper's defaults for the shared settings.
+pub struct KeeperDefaults;
+
+impl ServiceDefaults for KeeperDefaults {
     const WHAT: &'static str = "keeper config";
-    fn listen_mut(&mut self) -> &mut std::net::SocketAddr {
-        &mut self.listen
+    fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8700))
     }
-    fn store_mut(&mut self) -> &mut std::path::PathBuf {
-        &mut self.store
+    fn store() -> PathBuf {
+        PathBuf::from("keeper.redb")
+    }
+}
+
+impl ServiceConfig for KeeperConfig {
+    type Defaults = KeeperDefaults;
+    fn service(&self) -> &ServiceSettings<KeeperDefaults> {
+        &self.service
+    }
+    fn service_mut(&mut self) -> &mut ServiceSettings<KeeperDefaults> {
+        &mut self.service
     }
 }
 

@@ -39,12 +39,14 @@ pub async fn run(
             config.keypair.display()
         )
     })?;
-    let store = Arc::new(
-        store::Store::open(&config.store)
-            .with_context(|| format!("opening the keeper store {}", config.store.display()))?,
-    );
+    let store = Arc::new(store::Store::open(&config.service.store).with_context(|| {
+        format!(
+            "opening the keeper store {}",
+            config.service.store.display()
+        )
+    })?);
     let cluster = Arc::new(media_sdk::client::Cluster::new(
-        &config.rpc_url,
+        config.service.required_rpc_url()?,
         solana_commitment_config::CommitmentConfig::confirmed(),
     ));
     let view = chain::read(&cluster)
@@ -76,7 +78,7 @@ pub async fn run(
     supervisor.add(chain::Refresh {
         cluster: cluster.clone(),
         view: chain.clone(),
-        every: Duration::from_secs(config.chain_refresh_secs.max(1)),
+        every: Duration::from_secs(config.service.chain_refresh_secs.max(1)),
     });
     supervisor.add(settle::SettleLoop {
         settler: settle::Settler {

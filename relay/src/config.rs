@@ -1,6 +1,7 @@
 //! The relay's configuration: a TOML file, with command-line flags overriding it.
 use anchor_lang::prelude::Pubkey;
 use anyhow::{anyhow, bail, Result};
+use media_service::settings::{RefuseUnknownKeys, ServiceConfig, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,12 +27,12 @@ fn base58_pubkey<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Pubkey, D::Er
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct RelayConfig {
-    pub listen: SocketAddr,
+    /// `listen`, `rpc_url`, `store` and `chain_refresh_secs`, at the file's top level.
+    #[serde(flatten)]
+    pub service: ServiceSettings<RelayDefaults>,
     pub node_keypair: PathBuf,
-    /// RPC URL or moniker (localhost, devnet, mainnet-beta).
-    pub rpc_url: String,
     pub keepers: Vec<Url>,
     pub cache_bytes: u64,
     pub credit_window_bytes: u64,
@@ -50,23 +51,22 @@ pub struct RelayConfig {
     /// The most one call to a gateway or keeper may take, connecting included.
     pub peer_timeout_ms: u64,
     pub stall_timeout_ms: u64,
-    pub chain_refresh_secs: u64,
     /// How often receipts are co-signed by gateways and shipped to keepers.
     pub cosign_interval_secs: u64,
     /// A consumer whose gateway leaves more acknowledged bytes than this un-co-signed is not
     /// served (503) until it catches up: the most this relay risks on one gateway.
     pub max_uncosigned_bytes: u64,
-    /// The durable store (redb file): viewer receipts and the outbox.
-    pub store: PathBuf,
     pub consumers: Vec<ConsumerConfig>,
+    /// Refuses a key no setting took.
+    #[serde(flatten)]
+    pub unknown: RefuseUnknownKeys,
 }
 
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            service: ServiceSettings::default(),
             node_keypair: PathBuf::from("node.json"),
-            rpc_url: "localhost".into(),
             keepers: Vec::new(),
             cache_bytes: 1 << 30,
             credit_window_bytes: 8 << 20,
@@ -78,18 +78,17 @@ impl Default for RelayConfig {
             origin_timeout_ms: 10_000,
             peer_timeout_ms: 10_000,
             stall_timeout_ms: 10_000,
-            chain_refresh_secs: 5,
             cosign_interval_secs: 10,
             max_uncosigned_bytes: 1 << 30,
-            store: PathBuf::from("relay.redb"),
             consumers: Vec::new(),
+            unknown: RefuseUnknownKeys,
         }
     }
 }
 
 impl RelayConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        media_service::load_config(path, <Self as media_service::settings::ServiceConfig>::WHAT)
+        <Self as ServiceConfig>::load(path)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -149,13 +148,26 @@ impl RelayConfig {
     }
 }
 
-impl media_service::settings::ServiceConfig for RelayConfig {
+/// The relay's defaults for the shared settings.
+pub struct RelayDefaults;
+
+impl ServiceDefaults for RelayDefaults {
     const WHAT: &'static str = "relay config";
-    fn listen_mut(&mut self) -> &mut std::net::SocketAddr {
-        &mut self.listen
+    fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
     }
-    fn store_mut(&mut self) -> &mut std::path::PathBuf {
-        &mut self.store
+    fn store() -> PathBuf {
+        PathBuf::from("relay.redb")
+    }
+}
+
+impl ServiceConfig for RelayConfig {
+    type Defaults = RelayDefaults;
+    fn service(&self) -> &ServiceSettings<RelayDefaults> {
+        &self.service
+    }
+    fn service_mut(&mut self) -> &mut ServiceSettings<RelayDefaults> {
+        &mut self.service
     }
 }
 

@@ -40,12 +40,12 @@ pub async fn run(
         )
     })?;
     let node_key = node.pubkey();
-    let store = Arc::new(
-        store::Store::open(&config.store)
-            .with_context(|| format!("opening the relay store {}", config.store.display()))?,
-    );
+    let store =
+        Arc::new(store::Store::open(&config.service.store).with_context(|| {
+            format!("opening the relay store {}", config.service.store.display())
+        })?);
     let cluster = Arc::new(media_sdk::client::Cluster::new(
-        &config.rpc_url,
+        config.service.required_rpc_url()?,
         solana_commitment_config::CommitmentConfig::confirmed(),
     ));
     let consumers: Vec<_> = config.consumers.iter().map(|c| c.owner).collect();
@@ -73,7 +73,7 @@ pub async fn run(
         node_key,
         consumers,
         view: view.clone(),
-        every: std::time::Duration::from_secs(config.chain_refresh_secs.max(1)),
+        every: std::time::Duration::from_secs(config.service.chain_refresh_secs.max(1)),
     };
     let outbox = Arc::new(outbox::Outbox {
         node: media_sdk::client::signing_key(&node),

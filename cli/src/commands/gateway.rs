@@ -105,7 +105,7 @@ async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
         config.max_bytes_per_session = max;
     }
     if flags.rpc_url.is_some() {
-        config.rpc_url = flags.rpc_url;
+        config.service.rpc_url = flags.rpc_url;
     }
     let signing_key = |path: &std::path::Path| -> Result<ed25519_dalek::SigningKey> {
         Ok(media_sdk::client::signing_key(&crate::wallet::load(path)?))
@@ -119,7 +119,7 @@ async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
             .transpose()?,
     };
     let gateway = media_gateway::build(&config, signers)?;
-    let listener = media_service::settings::bind(config.listen).await?;
+    let listener = media_service::settings::bind(config.service.listen).await?;
     println!("media gateway on http://{}/", listener.local_addr()?);
     media_gateway::run(gateway, listener, media_service::shutdown_signal()).await
 }

@@ -46,7 +46,7 @@ async fn run(args: Args) -> Result<()> {
         config.keypair = keypair;
     }
     if let Some(url) = args.rpc_url {
-        config.rpc_url = url;
+        config.service.rpc_url = Some(url);
     }
     if let Some(n) = args.receipts_per_tx {
         config.receipts_per_tx = n;
@@ -57,6 +57,6 @@ async fn run(args: Args) -> Result<()> {
     if args.no_cranks {
         config.cranks = media_keeper::crank::Switches::settle_only();
     }
-    let listener = media_service::settings::bind(config.listen).await?;
+    let listener = media_service::settings::bind(config.service.listen).await?;
     media_keeper::run(config, listener, media_service::shutdown_signal()).await
 }

@@ -162,11 +162,14 @@ pub fn signing_key(keypair: &Keypair) -> SigningKey {
 /// Settle-only keeper settings (cranks off, so tests see only settlement).
 pub fn keeper_config(rpc_url: &str, keypair: PathBuf) -> KeeperConfig {
     KeeperConfig {
+        service: media_service::settings::ServiceSettings {
+            rpc_url: Some(rpc_url.to_string()),
+            store: temp_path("store", "redb"),
+            chain_refresh_secs: 1,
+            ..Default::default()
+        },
         keypair,
-        rpc_url: rpc_url.to_string(),
-        store: temp_path("store", "redb"),
         settle_interval_ms: 200,
-        chain_refresh_secs: 1,
         cranks: Switches::settle_only(),
         ..KeeperConfig::default()
     }

@@ -49,7 +49,7 @@ async fn run(args: Args) -> Result<()> {
         config.node_keypair = path;
     }
     if let Some(url) = args.rpc_url {
-        config.rpc_url = url;
+        config.service.rpc_url = Some(url);
     }
     if !args.keepers.is_empty() {
         config.keepers = args.keepers;
@@ -61,6 +61,6 @@ async fn run(args: Args) -> Result<()> {
         config.credit_window_bytes = bytes;
     }
     config.validate()?;
-    let listener = media_service::settings::bind(config.listen).await?;
+    let listener = media_service::settings::bind(config.service.listen).await?;
     media_relay::run(config, listener, media_relay::shutdown_signal()).await
 }

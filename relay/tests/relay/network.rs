@@ -19,8 +19,11 @@ pub async fn start_gateway(
     store: std::path::PathBuf,
 ) -> Url {
     let config = media_gateway::config::GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store,
+            ..Default::default()
+        },
         consumer: Some(consumer),
-        store,
         ..Default::default()
     };
     start_gateway_with(signer, config).await

@@ -25,13 +25,16 @@ pub fn paid_relay_config(
     let node_path = temp_path("node").with_extension("json");
     solana_keypair::write_keypair_file(node, &node_path).unwrap();
     RelayConfig {
+        service: media_service::settings::ServiceSettings {
+            rpc_url: Some(network.url()),
+            chain_refresh_secs: 1,
+            store: temp_path("relay"),
+            ..Default::default()
+        },
         node_keypair: node_path,
-        rpc_url: network.url(),
         keepers: vec![keeper],
         credit_window_bytes: 512 << 10,
         cosign_interval_secs: 1,
-        chain_refresh_secs: 1,
-        store: temp_path("relay"),
         consumers: vec![ConsumerConfig {
             owner: consumer,
             origin,

@@ -117,8 +117,11 @@ async fn l7_a_session_outlives_its_token() {
     let gateway = start_gateway_with(
         &gateway_key,
         media_gateway::config::GatewayConfig {
+            service: media_service::settings::ServiceSettings {
+                store: temp_path("gateway"),
+                ..Default::default()
+            },
             consumer: Some(consumer.pubkey()),
-            store: temp_path("gateway"),
             token_ttl_secs: 2,
             ..Default::default()
         },
@@ -342,8 +345,11 @@ async fn h2_a_session_reused_across_relays_is_refused_once_the_gateway_caps_it()
     let gateway = start_gateway_with(
         &gateway_key,
         media_gateway::config::GatewayConfig {
+            service: media_service::settings::ServiceSettings {
+                store: temp_path("gateway"),
+                ..Default::default()
+            },
             consumer: Some(consumer.pubkey()),
-            store: temp_path("gateway"),
             max_bytes_per_session: 1 << 20,
             ..Default::default()
         },
