@@ -312,6 +312,23 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
         &gateway_pubkey,
     ]);
     assert_eq!(consumer["consumer"]["bond"], 25_000_000u64);
+    assert_eq!(consumer["consumer"]["gateway_url"], serde_json::Value::Null);
+    // The gateway's URL is published on chain for relays, checked before anything is sent.
+    alice.refused(
+        &["consumer", "update", "--gateway-url", "ftp://gw.example/"],
+        "http:// or https://",
+    );
+    let updated = alice.ok(&["consumer", "update", "--gateway-url", "https://gw.example/"]);
+    assert_eq!(updated["gateway_url"], "https://gw.example/");
+    assert_eq!(
+        alice.ok(&["consumer", "show"])["gateway_url"],
+        "https://gw.example/"
+    );
+    alice.ok(&["consumer", "update", "--unlist"]);
+    assert_eq!(
+        alice.ok(&["consumer", "show"])["gateway_url"],
+        serde_json::Value::Null
+    );
     let deposit = alice.ok(&["consumer", "deposit", "100"]);
     assert_eq!(deposit["consumer"]["escrow"], 100_000_000u64);
     alice.refused(

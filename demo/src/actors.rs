@@ -107,6 +107,7 @@ impl Actors {
                 &self.gateway_key.pubkey(),
                 CONSUMER_BOND,
                 ESCROW,
+                None,
             )
             .await?;
         Ok(())

@@ -254,6 +254,7 @@ mod tests {
             pending_withdrawal: 0,
             withdrawal_epoch: 0,
             usage: EpochRing::EMPTY,
+            gateway_url: None,
         }
     }
 

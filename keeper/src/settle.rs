@@ -476,6 +476,7 @@ mod tests {
             pending_withdrawal: 0,
             withdrawal_epoch: 0,
             usage: EpochRing::EMPTY,
+            gateway_url: None,
         };
         let receipt = media_sdk::receipt::ReceiptV1 {
             config: Pubkey::new_unique(),

@@ -186,18 +186,21 @@ impl BootstrappedLocalnet {
     }
 
     /// Registers `owner` as a consumer whose receipts `receipt_signer` co-signs, bonding
-    /// `bond` of its warmed-up stake, and deposits `escrow` payment units.
+    /// `bond` of its warmed-up stake and publishing `gateway_url` (if any), and deposits
+    /// `escrow` payment units.
     pub async fn register_consumer(
         &self,
         owner: &Keypair,
         receipt_signer: &Pubkey,
         bond: u64,
         escrow: u64,
+        gateway_url: Option<&str>,
     ) -> Result<()> {
         let who = owner.pubkey();
         let args = RegisterConsumerArgs {
             bond,
             receipt_signer: *receipt_signer,
+            gateway_url: gateway_url.map(String::from),
         };
         let source = get_associated_token_address(&who, &self.payment_mint()?);
         let mut instructions = vec![ix::register_consumer(&who, args)];

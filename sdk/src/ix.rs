@@ -7,7 +7,7 @@ use anchor_lang::{system_program, InstructionData, ToAccountMetas};
 use anchor_spl::token;
 use media_network::instructions::{
     BidBuybackArgs, InitializeArgs, RegisterConsumerArgs, RegisterProviderArgs, SetPausedArgs,
-    SettleReceiptArgs, UpdateProviderArgs,
+    SettleReceiptArgs, UpdateConsumerArgs, UpdateProviderArgs,
 };
 use media_network::state::Params;
 use media_network::{accounts, instruction};
@@ -231,6 +231,16 @@ fn consumer_owner(owner: &Pubkey) -> accounts::ConsumerOwner {
         config: pda::config(),
         consumer: pda::consumer(owner),
     }
+}
+
+/// Publishes, changes or (with `None`) withdraws the consumer's gateway URL.
+pub fn update_consumer(owner: &Pubkey, gateway_url: Option<String>) -> Instruction {
+    build(
+        consumer_owner(owner),
+        instruction::UpdateConsumer {
+            args: UpdateConsumerArgs { gateway_url },
+        },
+    )
 }
 
 /// Rotates the consumer's receipt signer; effective from the next epoch.

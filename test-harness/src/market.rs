@@ -105,6 +105,7 @@ impl Market {
         let args = RegisterConsumerArgs {
             bond,
             receipt_signer: gateway.pubkey(),
+            gateway_url: None,
         };
         self.env
             .send(

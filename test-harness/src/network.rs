@@ -115,7 +115,7 @@ impl Network {
         let owner = self.wallet(100 * MEDIA, escrow).await;
         self.stake(&owner, 100 * MEDIA).await;
         tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
-        self.register_consumer(&owner, receipt_signer, 50 * MEDIA, escrow)
+        self.register_consumer(&owner, receipt_signer, 50 * MEDIA, escrow, None)
             .await
             .unwrap();
         owner

@@ -25,6 +25,19 @@ pub enum ConsumerCommand {
         /// escrow.
         #[arg(long, value_parser = crate::args::pubkey)]
         receipt_signer: Option<Pubkey>,
+        /// The gateway's public URL, published on chain so relays find it (http:// or
+        /// https://, at most 128 bytes) [default: unlisted].
+        #[arg(long)]
+        gateway_url: Option<String>,
+    },
+    /// Publish, change or withdraw the gateway URL on chain.
+    Update {
+        /// The gateway's public URL (http:// or https://, at most 128 bytes).
+        #[arg(long, required_unless_present = "unlist", conflicts_with = "unlist")]
+        gateway_url: Option<String>,
+        /// Withdraw the gateway URL: only relays configured for this consumer serve it.
+        #[arg(long)]
+        unlist: bool,
     },
     /// Deposit payment tokens into a consumer's fee escrow.
     Deposit {
@@ -54,7 +67,12 @@ impl ConsumerCommand {
             ConsumerCommand::Register {
                 bond,
                 receipt_signer,
-            } => register(ctx, bond, receipt_signer).await,
+                gateway_url,
+            } => register(ctx, bond, receipt_signer, gateway_url).await,
+            ConsumerCommand::Update {
+                gateway_url,
+                unlist: _,
+            } => update(ctx, gateway_url).await,
             ConsumerCommand::Deposit { amount, consumer } => deposit(ctx, &amount, consumer).await,
             ConsumerCommand::Withdraw { amount } => withdraw(ctx, amount.as_deref()).await,
             ConsumerCommand::SetSigner { receipt_signer } => set_signer(ctx, receipt_signer).await,
@@ -63,7 +81,15 @@ impl ConsumerCommand {
     }
 }
 
-async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> Result<()> {
+async fn register(
+    ctx: &Ctx,
+    bond: u64,
+    receipt_signer: Option<Pubkey>,
+    gateway_url: Option<String>,
+) -> Result<()> {
+    if let Some(url) = &gateway_url {
+        check_gateway_url(url)?;
+    }
     let signer = ctx.signer()?;
     let owner = signer.pubkey();
     // The receipt signer lives in the internet-facing gateway; the owner key controls stake,
@@ -89,6 +115,7 @@ async fn register(ctx: &Ctx, bond: u64, receipt_signer: Option<Pubkey>) -> Resul
     let args = RegisterConsumerArgs {
         bond,
         receipt_signer,
+        gateway_url,
     };
     let signature = ctx
         .rpc
@@ -255,6 +282,45 @@ async fn set_signer(ctx: &Ctx, receipt_signer: Pubkey) -> Result<()> {
     Ok(())
 }
 
+/// The program's own check, before anything is sent.
+fn check_gateway_url(url: &str) -> Result<()> {
+    media_network::state::validate_endpoint(url).map_err(|_| {
+        anyhow::anyhow!("--gateway-url {url:?} must be an http:// or https:// URL of at most 128 printable bytes")
+    })
+}
+
+async fn update(ctx: &Ctx, gateway_url: Option<String>) -> Result<()> {
+    if let Some(url) = &gateway_url {
+        check_gateway_url(url)?;
+    }
+    let signer = ctx.signer()?;
+    ctx.config().await?;
+    let owner = signer.pubkey();
+    let consumer = require_consumer(ctx, &owner).await?;
+    if !consumer.is_active() {
+        bail!("consumer {owner} is deactivated; register it again first");
+    }
+    let signature = ctx
+        .rpc
+        .send(
+            "consumer update",
+            &[ix::update_consumer(&owner, gateway_url.clone())],
+            &signer,
+            &[],
+        )
+        .await?;
+    ctx.report(
+        json!({"signature": signature.to_string(), "gateway_url": gateway_url}),
+        || match &gateway_url {
+            Some(url) => {
+                format!("Gateway URL {url} published; relays read it at their next chain refresh.")
+            }
+            None => "Gateway URL withdrawn: the consumer is unlisted.".to_string(),
+        },
+    );
+    Ok(())
+}
+
 async fn show(ctx: &Ctx, owner: Option<Pubkey>) -> Result<()> {
     let owner = match owner {
         Some(owner) => owner,
@@ -294,6 +360,7 @@ fn consumer_json(c: &Consumer) -> serde_json::Value {
         "escrow": c.escrow,
         "pending_withdrawal": c.pending_withdrawal,
         "withdrawal_epoch": c.withdrawal_epoch,
+        "gateway_url": c.gateway_url,
         "usage": c.usage.iter().map(|u| json!({"epoch": u.epoch, "quota": u.quota, "eligible_bytes": u.eligible_bytes})).collect::<Vec<_>>(),
     })
 }
@@ -304,11 +371,12 @@ fn consumer_text(c: &Consumer, payment_decimals: Option<u8>) -> String {
         None => format!("{} base units", c.escrow),
     };
     format!(
-        "Consumer {}\n  status          {}\n  receipt signer  {} (since epoch {})\n  bond            {} MEDIA\n  escrow          {escrow}",
+        "Consumer {}\n  status          {}\n  receipt signer  {} (since epoch {})\n  gateway         {}\n  bond            {} MEDIA\n  escrow          {escrow}",
         c.owner,
         status_name(c.status),
         c.receipt_signer,
         c.signer_since_epoch,
+        c.gateway_url.as_deref().unwrap_or("unlisted"),
         media(c.bond),
     )
 }

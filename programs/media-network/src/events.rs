@@ -89,6 +89,12 @@ pub struct ConsumerRegistered {
 }
 
 #[event]
+pub struct ConsumerUpdated {
+    pub owner: Pubkey,
+    pub gateway_url: Option<String>,
+}
+
+#[event]
 pub struct ReceiptSignerRotated {
     pub owner: Pubkey,
     pub receipt_signer: Pubkey,

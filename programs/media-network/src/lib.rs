@@ -95,6 +95,10 @@ pub mod media_network {
         instructions::register_consumer::handler(ctx, args)
     }
 
+    pub fn update_consumer(ctx: Context<ConsumerOwner>, args: UpdateConsumerArgs) -> Result<()> {
+        instructions::update_consumer::handler(ctx, args)
+    }
+
     pub fn set_receipt_signer(ctx: Context<ConsumerOwner>, receipt_signer: Pubkey) -> Result<()> {
         instructions::set_receipt_signer::handler(ctx, receipt_signer)
     }

@@ -31,6 +31,7 @@ pub mod set_receipt_signer;
 pub mod settle_receipt;
 pub mod stake;
 pub mod start_buyback;
+pub mod update_consumer;
 pub mod update_params;
 pub mod update_provider;
 pub mod withdraw;
@@ -90,6 +91,7 @@ pub use set_paused::*;
 pub use settle_receipt::*;
 #[allow(ambiguous_glob_reexports)]
 pub use stake::*;
+pub use update_consumer::*;
 #[allow(ambiguous_glob_reexports)]
 pub use update_provider::*;
 #[allow(ambiguous_glob_reexports)]

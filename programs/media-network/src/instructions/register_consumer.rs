@@ -1,16 +1,19 @@
 use crate::constants::*;
 use crate::errors::MediaError;
 use crate::events::ConsumerRegistered;
-use crate::state::{Config, Consumer, ConsumerStatus, EpochRing, StakeAccount};
+use crate::state::{validate_endpoint, Config, Consumer, ConsumerStatus, EpochRing, StakeAccount};
 use anchor_lang::prelude::*;
 use media_pda::{create, load, store};
 
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug)]
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
 pub struct RegisterConsumerArgs {
     /// MEDIA base units of active stake to bond for quota.
     pub bond: u64,
     /// The key (held by the consumer's gateway) that co-signs receipts.
     pub receipt_signer: Pubkey,
+    /// The gateway's public URL, published for relays (http(s), at most 128 bytes); none:
+    /// unlisted.
+    pub gateway_url: Option<String>,
 }
 
 #[derive(Accounts)]
@@ -41,6 +44,9 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
         Pubkey::default(),
         MediaError::WrongReceiptSigner
     );
+    if let Some(url) = &args.gateway_url {
+        validate_endpoint(url)?;
+    }
     let again = if a.consumer.data_is_empty() {
         None
     } else {
@@ -54,6 +60,7 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
     a.config.bond_consumer(args.bond)?;
     if let Some(mut consumer) = again {
         consumer.reactivate(args.bond, args.receipt_signer, a.config.epoch)?;
+        consumer.set_gateway_url(args.gateway_url)?;
         store(&a.consumer, &consumer)?;
         emit!(ConsumerRegistered {
             owner: consumer.owner,
@@ -79,6 +86,7 @@ pub fn handler(ctx: Context<RegisterConsumer>, args: RegisterConsumerArgs) -> Re
         pending_withdrawal: 0,
         withdrawal_epoch: 0,
         usage: EpochRing::EMPTY,
+        gateway_url: args.gateway_url,
     };
     create(
         &a.owner,

@@ -1,7 +1,7 @@
 use crate::constants::{EMPTY_SLOT, ONE_MEDIA};
 use crate::errors::MediaError;
 use crate::math::SafeMath;
-use crate::state::{EpochRing, EpochSlot};
+use crate::state::{validate_endpoint, EpochRing, EpochSlot};
 use anchor_lang::prelude::*;
 
 #[derive(AnchorSerialize, AnchorDeserialize, InitSpace, Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,9 +52,24 @@ pub struct Consumer {
     pub pending_withdrawal: u64,
     pub withdrawal_epoch: u64,
     pub usage: EpochRing<EpochUsage>,
+    /// The public URL of the consumer's gateway, where relays find it (sessions, co-signing,
+    /// the origin handshake); none: an unlisted consumer served only by relays configured
+    /// for it. Validated like a provider endpoint: http(s), at most 128 bytes.
+    #[max_len(128)]
+    pub gateway_url: Option<String>,
 }
 
 impl Consumer {
+    /// Publishes (or, with `None`, withdraws) the gateway URL, checked like a provider
+    /// endpoint.
+    pub fn set_gateway_url(&mut self, url: Option<String>) -> Result<()> {
+        if let Some(url) = &url {
+            validate_endpoint(url)?;
+        }
+        self.gateway_url = url;
+        Ok(())
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == ConsumerStatus::Active
     }
@@ -218,6 +233,7 @@ mod tests {
             pending_withdrawal: 0,
             withdrawal_epoch: 0,
             usage: EpochRing::EMPTY,
+            gateway_url: None,
         }
     }
 

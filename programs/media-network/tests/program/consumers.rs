@@ -3,7 +3,7 @@ use crate::staker;
 use anchor_lang::error::ErrorCode as AnchorError;
 use media_network::errors::MediaError;
 use media_network::instructions::RegisterConsumerArgs;
-use media_network::state::ConsumerStatus;
+use media_network::state::{Consumer, ConsumerStatus};
 use media_sdk::{ix, pda};
 use media_test_harness::solana_keypair::Keypair;
 use media_test_harness::solana_signer::Signer;
@@ -55,6 +55,7 @@ async fn registration_is_validated() {
         let args = RegisterConsumerArgs {
             bond,
             receipt_signer,
+            gateway_url: None,
         };
         assert_error(
             m.env
@@ -69,10 +70,11 @@ async fn registration_is_validated() {
     let args = RegisterConsumerArgs {
         bond: MEDIA,
         receipt_signer: gateway,
+        gateway_url: None,
     };
     m.env
         .send(
-            &[ix::register_consumer(&alice.pubkey(), args)],
+            &[ix::register_consumer(&alice.pubkey(), args.clone())],
             &[&alice.keypair],
         )
         .await
@@ -235,17 +237,24 @@ async fn l8_a_deactivated_consumer_registers_again_once_its_bond_is_released() {
     let again = RegisterConsumerArgs {
         bond: 10 * MEDIA,
         receipt_signer: new_signer,
+        gateway_url: None,
     };
     assert_error(
         m.env
-            .send(&[ix::register_consumer(&owner.pubkey(), again)], &[&owner])
+            .send(
+                &[ix::register_consumer(&owner.pubkey(), again.clone())],
+                &[&owner],
+            )
             .await,
         MediaError::ConsumerAlreadyRegistered,
     );
     m.advance_epoch().await;
     m.advance_epoch().await;
     m.env
-        .send(&[ix::register_consumer(&owner.pubkey(), again)], &[&owner])
+        .send(
+            &[ix::register_consumer(&owner.pubkey(), again.clone())],
+            &[&owner],
+        )
         .await
         .unwrap();
     let c = m.consumer(0).await;
@@ -270,4 +279,90 @@ async fn l8_a_deactivated_consumer_registers_again_once_its_bond_is_released() {
         MediaError::ConsumerAlreadyRegistered,
     );
     m.assert_ledger_balanced().await;
+}
+
+/// Issue 17: a consumer publishes its gateway's URL on chain (validated like a provider
+/// endpoint), changes or withdraws it; only its owner can, and only while it is active.
+#[tokio::test]
+async fn a_consumer_publishes_changes_and_withdraws_its_gateway_url() {
+    let mut m = market().await;
+    let gateway = Keypair::new().pubkey();
+    let register = |url: &str| RegisterConsumerArgs {
+        bond: MEDIA,
+        receipt_signer: gateway,
+        gateway_url: Some(url.to_string()),
+    };
+    let bob = staker(&mut m.env, 10 * MEDIA).await;
+    let too_long = format!("https://{}.example/", "g".repeat(120));
+    for (url, expected) in [
+        ("ftp://gw.example/", MediaError::InvalidEndpoint),
+        ("https://", MediaError::InvalidEndpoint),
+        ("https://gw.example/a b", MediaError::InvalidEndpoint),
+        (too_long.as_str(), MediaError::EndpointTooLong),
+    ] {
+        assert_error(
+            m.env
+                .send(
+                    &[ix::register_consumer(&bob.pubkey(), register(url))],
+                    &[&bob.keypair],
+                )
+                .await,
+            expected,
+        );
+    }
+    m.env
+        .send(
+            &[ix::register_consumer(
+                &bob.pubkey(),
+                register("https://gw.example/"),
+            )],
+            &[&bob.keypair],
+        )
+        .await
+        .unwrap();
+    let consumer: Consumer = m.env.get(&pda::consumer(&bob.pubkey())).await;
+    assert_eq!(consumer.gateway_url.as_deref(), Some("https://gw.example/"));
+
+    let update = |url: Option<&str>| ix::update_consumer(&bob.pubkey(), url.map(String::from));
+    m.env
+        .send(&[update(Some("http://10.0.0.7:8090/"))], &[&bob.keypair])
+        .await
+        .unwrap();
+    let consumer: Consumer = m.env.get(&pda::consumer(&bob.pubkey())).await;
+    assert_eq!(
+        consumer.gateway_url.as_deref(),
+        Some("http://10.0.0.7:8090/")
+    );
+    assert_error(
+        m.env
+            .send(&[update(Some("gopher://x/"))], &[&bob.keypair])
+            .await,
+        MediaError::InvalidEndpoint,
+    );
+
+    // Nobody else changes it.
+    let mallory = Keypair::new();
+    m.env.airdrop(&mallory.pubkey(), 1_000_000_000).await;
+    let mut hijack = ix::update_consumer(&mallory.pubkey(), Some("https://evil.example/".into()));
+    hijack.accounts[2].pubkey = pda::consumer(&bob.pubkey());
+    assert_error(
+        m.env.send(&[hijack], &[&mallory]).await,
+        AnchorError::ConstraintSeeds,
+    );
+
+    m.env.send(&[update(None)], &[&bob.keypair]).await.unwrap();
+    let consumer: Consumer = m.env.get(&pda::consumer(&bob.pubkey())).await;
+    assert_eq!(consumer.gateway_url, None, "unlisted");
+
+    // A deactivated consumer is not listed again.
+    m.env
+        .send(&[ix::deactivate_consumer(&bob.pubkey())], &[&bob.keypair])
+        .await
+        .unwrap();
+    assert_error(
+        m.env
+            .send(&[update(Some("https://gw.example/"))], &[&bob.keypair])
+            .await,
+        MediaError::ConsumerInactive,
+    );
 }
