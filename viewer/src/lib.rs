@@ -4,6 +4,7 @@
 //! dry), resuming with a Range request after a 402 or a cut connection. `proxy` serves stock
 //! players on this machine through a `Viewer`. It shares no code with the relay server: only
 //! the wire types of `media_sdk::api`.
+pub mod discovery;
 pub mod proxy;
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;

@@ -22,3 +22,19 @@ pub struct ReceiptAnswer {
     /// The receipt acknowledged nothing new.
     pub duplicate: bool,
 }
+
+/// What a viewer reads of a relay's `GET /health` to choose it: the node key it signs with,
+/// its epoch, and for each consumer it is configured for whether it serves it now. Other
+/// fields (tasks, store, debts) are for operators and ignored here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayHealth {
+    pub node_key: String,
+    pub epoch: u64,
+    #[serde(default)]
+    pub consumers: std::collections::BTreeMap<String, ConsumerHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerHealth {
+    pub served: bool,
+}

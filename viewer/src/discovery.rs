@@ -1,0 +1,229 @@
+//! Finding relays: the candidates are the active edge providers the chain lists (endpoint,
+//! region, node key), and a probe of each one's `/health` keeps those that answer with the
+//! node key the chain has for them and serve the consumer, ranked by round-trip time.
+//! A relay's own word is never enough: one whose node key differs from the chain's is
+//! dropped, since the receipts a viewer signs name the node key they pay.
+use anchor_lang::prelude::Pubkey;
+use media_network::state::{Provider, ProviderKind, ProviderStatus};
+use media_sdk::api::relay::RelayHealth;
+use media_sdk::client::Cluster;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// The most of a relay's `/health` a probe reads.
+const MAX_HEALTH_BYTES: usize = 256 << 10;
+
+/// A relay the chain lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub owner: Pubkey,
+    pub node_key: Pubkey,
+    pub endpoint: Url,
+    pub region: String,
+}
+
+/// A candidate that answered its probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked {
+    pub candidate: Candidate,
+    pub rtt: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("reading the providers from {url}: {message}")]
+    Chain { url: String, message: String },
+}
+
+/// The candidates of `providers`: active edges whose endpoint parses as an http(s) URL.
+pub fn candidates(providers: &[Provider]) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = providers
+        .iter()
+        .filter(|p| p.status == ProviderStatus::Active && p.kind == ProviderKind::Edge)
+        .filter_map(|p| {
+            let endpoint = Url::parse(&p.endpoint).ok()?;
+            matches!(endpoint.scheme(), "http" | "https").then(|| Candidate {
+                owner: p.owner,
+                node_key: p.node_key,
+                endpoint,
+                region: String::from_utf8_lossy(&p.region)
+                    .trim_end_matches('\0')
+                    .to_string(),
+            })
+        })
+        .collect();
+    out.sort_by_key(|c| c.owner.to_string());
+    out
+}
+
+/// The candidates the chain at `cluster` lists now.
+pub async fn relays_from_chain(cluster: &Cluster) -> Result<Vec<Candidate>, DiscoveryError> {
+    let providers = cluster
+        .all::<Provider>(&media_network::ID)
+        .await
+        .map_err(|e| DiscoveryError::Chain {
+            url: cluster.url.clone(),
+            message: format!("{e:#}"),
+        })?;
+    let providers: Vec<Provider> = providers.into_iter().map(|(_, p)| p).collect();
+    Ok(candidates(&providers))
+}
+
+/// Probes every candidate's `/health` at once (each within `timeout`) and keeps those that
+/// answer with their chain node key and serve `consumer`, fastest first.
+pub async fn rank(
+    http: &reqwest::Client,
+    candidates: Vec<Candidate>,
+    consumer: &Pubkey,
+    timeout: Duration,
+) -> Vec<Ranked> {
+    let probes = candidates.into_iter().map(|candidate| async move {
+        let started = Instant::now();
+        let health = tokio::time::timeout(timeout, probe(http, &candidate.endpoint))
+            .await
+            .ok()
+            .flatten()?;
+        let rtt = started.elapsed();
+        let serves = health
+            .consumers
+            .get(&consumer.to_string())
+            .is_some_and(|c| c.served);
+        let same_key = health.node_key == candidate.node_key.to_string();
+        if !same_key {
+            tracing::warn!(relay = %candidate.endpoint, chain = %candidate.node_key, answered = %health.node_key,
+                "a relay answered with another node key than the chain's; not used");
+        }
+        (same_key && serves).then_some(Ranked { candidate, rtt })
+    });
+    let mut ranked: Vec<Ranked> = futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    ranked.sort_by_key(|r| r.rtt);
+    ranked
+}
+
+/// A relay's health, read up to `MAX_HEALTH_BYTES`; `None` for any failure (a relay whose
+/// store failed answers 503, still with its health, and is still a candidate only if 200).
+async fn probe(http: &reqwest::Client, endpoint: &Url) -> Option<RelayHealth> {
+    let url = endpoint.join("health").ok()?;
+    let mut response = http.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_HEALTH_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    fn provider(endpoint: &str, status: ProviderStatus, kind: ProviderKind) -> Provider {
+        let mut region = [0u8; 8];
+        region[..2].copy_from_slice(b"eu");
+        let registration = media_network::state::Registration {
+            node_key: Pubkey::new_unique(),
+            kind,
+            endpoint: endpoint.into(),
+            region,
+            bond: 1,
+        };
+        let mut provider = Provider::register(255, Pubkey::new_unique(), registration, 1);
+        provider.status = status;
+        provider
+    }
+
+    #[test]
+    fn only_active_edges_with_a_usable_endpoint_are_candidates() {
+        let listed = [
+            provider(
+                "http://127.0.0.1:1/",
+                ProviderStatus::Active,
+                ProviderKind::Edge,
+            ),
+            provider(
+                "http://127.0.0.1:2/",
+                ProviderStatus::Deactivated,
+                ProviderKind::Edge,
+            ),
+            provider(
+                "http://127.0.0.1:3/",
+                ProviderStatus::Active,
+                ProviderKind::Guard,
+            ),
+            provider(
+                "ftp://127.0.0.1:4/",
+                ProviderStatus::Active,
+                ProviderKind::Edge,
+            ),
+        ];
+        let found = candidates(&listed);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].endpoint.as_str(), "http://127.0.0.1:1/");
+        assert_eq!(found[0].region, "eu");
+        assert_eq!(found[0].node_key, listed[0].node_key);
+    }
+
+    /// A relay that serves the consumer with its chain node key is ranked, the faster first;
+    /// one that answers with another node key, one that does not serve the consumer, and
+    /// one that does not answer within the timeout are not.
+    #[tokio::test]
+    async fn relays_are_ranked_by_rtt_and_impostors_are_dropped() {
+        let consumer = Pubkey::new_unique();
+        let serve = |node_key: Pubkey, served: bool, delay_ms: u64| async move {
+            let body = serde_json::json!({
+                "node_key": node_key.to_string(),
+                "epoch": 3,
+                "consumers": { consumer.to_string(): { "served": served } },
+                "tasks": {},
+            });
+            let app = axum::Router::new().route(
+                "/health",
+                get(move || async move {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    axum::Json(body)
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            url
+        };
+        let candidate = |url: String, node_key: Pubkey| Candidate {
+            owner: Pubkey::new_unique(),
+            node_key,
+            endpoint: url.parse().unwrap(),
+            region: "eu".into(),
+        };
+        let (slow, fast, impostor, idle, hung) = (
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+        );
+        let candidates = vec![
+            candidate(serve(slow, true, 150).await, slow),
+            candidate(serve(fast, true, 0).await, fast),
+            // Answers with a key the chain does not have for it.
+            candidate(serve(Pubkey::new_unique(), true, 0).await, impostor),
+            candidate(serve(idle, false, 0).await, idle),
+            candidate(serve(hung, true, 5_000).await, hung),
+            candidate("http://127.0.0.1:1/".into(), Pubkey::new_unique()),
+        ];
+        let http = reqwest::Client::new();
+        let ranked = rank(&http, candidates, &consumer, Duration::from_secs(1)).await;
+        let order: Vec<Pubkey> = ranked.iter().map(|r| r.candidate.node_key).collect();
+        assert_eq!(order, vec![fast, slow]);
+        assert!(ranked[0].rtt <= ranked[1].rtt);
+    }
+}
