@@ -172,6 +172,13 @@ async fn consumer_health(
         .json()
         .await
         .unwrap();
+    // What a viewer choosing a relay reads of it agrees with the whole answer.
+    let typed: media_sdk::api::relay::RelayHealth =
+        serde_json::from_value(health.clone()).expect("a relay's /health is a RelayHealth");
+    assert_eq!(
+        typed.consumers[&consumer.to_string()].served,
+        health["consumers"][consumer.to_string()]["served"] == true
+    );
     health["consumers"][consumer.to_string()].clone()
 }
 
