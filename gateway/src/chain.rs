@@ -1,12 +1,14 @@
 //! What the gateway knows of the chain, read every few seconds when it has an RPC endpoint:
 //! the epoch (so it co-signs only epochs that can still settle, review L9, and budgets
 //! sessions per epoch) and what the consumer's escrow can still pay for (so the session
-//! budget follows the escrow). Without an endpoint the gateway keeps its own clock.
+//! budget follows the escrow), and the relays the chain lists (served to clients without RPC
+//! access at `GET /.media/relays`). Without an endpoint the gateway keeps its own clock.
 use anchor_lang::prelude::Pubkey;
-use media_network::state::{Config, Consumer};
+use media_network::state::{Config, Consumer, Provider};
+use media_sdk::api::gateway::RelaysResponse;
 use media_sdk::client::Cluster;
 use media_sdk::pda;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// A snapshot of the chain, as last read.
@@ -53,6 +55,9 @@ pub struct ChainClock {
     cluster: Option<Cluster>,
     consumer: Pubkey,
     snapshot: RwLock<Option<ChainSnapshot>>,
+    /// The relays the last read listed (`GET /.media/relays`); kept apart from the snapshot,
+    /// which co-signing clones per request.
+    relays: RwLock<Option<Arc<RelaysResponse>>>,
 }
 
 impl ChainClock {
@@ -61,6 +66,7 @@ impl ChainClock {
             cluster,
             consumer,
             snapshot: RwLock::new(None),
+            relays: RwLock::new(None),
         }
     }
 
@@ -70,6 +76,7 @@ impl ChainClock {
             cluster: None,
             consumer,
             snapshot: RwLock::new(Some(snapshot)),
+            relays: RwLock::new(None),
         }
     }
 
@@ -79,6 +86,15 @@ impl ChainClock {
 
     pub fn snapshot(&self) -> Option<ChainSnapshot> {
         self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The relays the last chain read listed; `None` before the first read or without a
+    /// chain.
+    pub fn relays(&self) -> Option<Arc<RelaysResponse>> {
+        self.relays
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -111,7 +127,14 @@ impl ChainClock {
             price_per_gib,
             consumer,
         };
+        let epoch = snapshot.epoch;
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        let providers = cluster.all::<Provider>(&media_network::ID).await?;
+        let relays = RelaysResponse {
+            epoch,
+            relays: media_sdk::discovery::listed_relays(providers.iter().map(|(_, p)| p)),
+        };
+        *self.relays.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(relays));
         Ok(())
     }
 }

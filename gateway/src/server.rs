@@ -55,9 +55,22 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                     media_service::rate::limit_by_peer,
                 )),
         )
+        .route("/.media/relays", get(relays))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(gateway)
+}
+
+/// The relays the gateway's last chain read listed (issue 17), for clients without RPC
+/// access; 503 until the gateway has read the chain (or when it has no `rpc_url`).
+async fn relays(State(gateway): State<Arc<Gateway>>) -> Response {
+    match gateway.cosigner.clock.relays() {
+        Some(relays) => Json(relays.as_ref()).into_response(),
+        None => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no chain view yet: the gateway lists relays once it has read the chain (rpc_url)",
+        ),
+    }
 }
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {

@@ -593,3 +593,72 @@ fn m11_the_owner_key_cannot_be_the_gateway_key() {
     let refused = media_gateway::build(&config, signer).err().unwrap();
     assert!(refused.to_string().contains("owner key"), "{refused}");
 }
+
+/// Issue 17: `GET /.media/relays` lists the active edge providers from the gateway's own
+/// chain read, following registrations and deactivations; without a chain it answers 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_lists_the_relays_the_chain_has() {
+    use media_sdk::api::gateway::RelaysResponse;
+    use media_test_harness::solana_signer::Signer;
+    let network = media_test_harness::network::Network::start().await;
+    let gw = start_with(GatewayConfig {
+        service: media_service::settings::ServiceSettings {
+            store: temp_store(),
+            rpc_url: Some(network.url()),
+            chain_refresh_secs: 1,
+            ..Default::default()
+        },
+        consumer: Some(Pubkey::new_unique()),
+        ..GatewayConfig::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let listed = || async {
+        let response = http
+            .get(format!("{}/.media/relays", gw.url))
+            .send()
+            .await
+            .unwrap();
+        (response.status() == 200)
+            .then(|| async { response.json::<RelaysResponse>().await.unwrap() })
+    };
+    let wait_for = |want: Option<String>| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(answer) = listed().await {
+                let relays = answer.await.relays;
+                let keys: Vec<_> = relays.iter().map(|r| r.node_key.clone()).collect();
+                if keys == want.iter().cloned().collect::<Vec<_>>() {
+                    return relays;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "waiting for {want:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    wait_for(None).await;
+    let (owner, node) = network.provider().await;
+    let relays = wait_for(Some(node.pubkey().to_string())).await;
+    assert_eq!(relays[0].endpoint, "http://127.0.0.1");
+    assert_eq!(relays[0].region, "local");
+    network
+        .cluster
+        .send_and_confirm(
+            &[media_sdk::ix::deactivate_provider(&owner.pubkey())],
+            &owner,
+            &[],
+        )
+        .await
+        .unwrap();
+    wait_for(None).await;
+    gw.stop().await;
+
+    let blind = start(temp_store(), Pubkey::new_unique(), None, 1 << 20).await;
+    let answer = http
+        .get(format!("{}/.media/relays", blind.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    blind.stop().await;
+}

@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod clock;
 pub mod decode;
+pub mod discovery;
 pub mod gov;
 pub mod ix;
 pub mod pda;

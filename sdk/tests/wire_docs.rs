@@ -36,11 +36,12 @@ fn is<T: DeserializeOwned + Serialize>(value: &Value) -> bool {
 type Kind = (&'static str, fn(&Value) -> bool);
 
 fn typed(value: &Value) -> Option<&'static str> {
-    let kinds: [Kind; 10] = [
+    let kinds: [Kind; 11] = [
         ("gateway::SessionRequest", is::<gateway::SessionRequest>),
         ("gateway::SessionResponse", is::<gateway::SessionResponse>),
         ("gateway::CosignRequest", is::<gateway::CosignRequest>),
         ("gateway::CosignResponse", is::<gateway::CosignResponse>),
+        ("gateway::RelaysResponse", is::<gateway::RelaysResponse>),
         ("relay::ReceiptAnswer", is::<relay::ReceiptAnswer>),
         ("relay::RelayHealth", is::<relay::RelayHealth>),
         ("keeper::IngestRequest", is::<keeper::IngestRequest>),
@@ -76,6 +77,7 @@ fn every_json_example_in_the_wire_docs_is_an_api_type() {
         "gateway::SessionResponse",
         "gateway::CosignRequest",
         "gateway::CosignResponse",
+        "gateway::RelaysResponse",
         "relay::ReceiptAnswer",
         "relay::RelayHealth",
         "keeper::IngestRequest",

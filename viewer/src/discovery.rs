@@ -4,7 +4,7 @@
 //! A relay's own word is never enough: one whose node key differs from the chain's is
 //! dropped, since the receipts a viewer signs name the node key they pay.
 use anchor_lang::prelude::Pubkey;
-use media_network::state::{Provider, ProviderKind, ProviderStatus};
+use media_network::state::Provider;
 use media_sdk::api::relay::RelayHealth;
 use media_sdk::client::Cluster;
 use std::time::{Duration, Instant};
@@ -35,25 +35,24 @@ pub enum DiscoveryError {
     Chain { url: String, message: String },
 }
 
-/// The candidates of `providers`: active edges whose endpoint parses as an http(s) URL.
+/// The candidates of `providers`: the listed relays (active edges with an http(s)
+/// endpoint, `media_sdk::discovery`) whose endpoint and node key parse.
 pub fn candidates(providers: &[Provider]) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = providers
+    let owners: std::collections::HashMap<String, Pubkey> = providers
         .iter()
-        .filter(|p| p.status == ProviderStatus::Active && p.kind == ProviderKind::Edge)
-        .filter_map(|p| {
-            let endpoint = Url::parse(&p.endpoint).ok()?;
-            matches!(endpoint.scheme(), "http" | "https").then(|| Candidate {
-                owner: p.owner,
-                node_key: p.node_key,
-                endpoint,
-                region: String::from_utf8_lossy(&p.region)
-                    .trim_end_matches('\0')
-                    .to_string(),
+        .map(|p| (p.node_key.to_string(), p.owner))
+        .collect();
+    media_sdk::discovery::listed_relays(providers)
+        .into_iter()
+        .filter_map(|listed| {
+            Some(Candidate {
+                owner: *owners.get(&listed.node_key)?,
+                node_key: listed.node_key.parse().ok()?,
+                endpoint: Url::parse(&listed.endpoint).ok()?,
+                region: listed.region,
             })
         })
-        .collect();
-    out.sort_by_key(|c| c.owner.to_string());
-    out
+        .collect()
 }
 
 /// The candidates the chain at `cluster` lists now.
@@ -126,6 +125,7 @@ async fn probe(http: &reqwest::Client, endpoint: &Url) -> Option<RelayHealth> {
 mod tests {
     use super::*;
     use axum::routing::get;
+    use media_network::state::{ProviderKind, ProviderStatus};
 
     fn provider(endpoint: &str, status: ProviderStatus, kind: ProviderKind) -> Provider {
         let mut region = [0u8; 8];

@@ -62,3 +62,21 @@ pub struct CosignResponse {
     #[serde(default)]
     pub capped: Vec<String>,
 }
+
+/// One relay the chain lists: an active edge provider's node key (base58), endpoint and
+/// region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayListing {
+    pub node_key: String,
+    pub endpoint: String,
+    pub region: String,
+}
+
+/// The answer to `GET /.media/relays`: the relays the gateway's last chain read listed, for
+/// clients without RPC access (browsers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelaysResponse {
+    /// The chain epoch of the read.
+    pub epoch: u64,
+    pub relays: Vec<RelayListing>,
+}
