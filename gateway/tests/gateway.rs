@@ -619,14 +619,16 @@ async fn the_gateway_lists_the_relays_the_chain_has() {
             .send()
             .await
             .unwrap();
-        (response.status() == 200)
-            .then(|| async { response.json::<RelaysResponse>().await.unwrap() })
+        if response.status() != 200 {
+            return None;
+        }
+        Some(response.json::<RelaysResponse>().await.unwrap())
     };
     let wait_for = |want: Option<String>| async move {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             if let Some(answer) = listed().await {
-                let relays = answer.await.relays;
+                let relays = answer.relays;
                 let keys: Vec<_> = relays.iter().map(|r| r.node_key.clone()).collect();
                 if keys == want.iter().cloned().collect::<Vec<_>>() {
                     return relays;
