@@ -127,15 +127,31 @@ impl ChainClock {
             price_per_gib,
             consumer,
         };
-        let epoch = snapshot.epoch;
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
-        let providers = cluster.all::<Provider>(&media_network::ID).await?;
-        let relays = RelaysResponse {
-            epoch,
-            relays: media_sdk::discovery::listed_relays(providers.iter().map(|(_, p)| p)),
-        };
-        *self.relays.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(relays));
         Ok(())
+    }
+
+    /// Reads the relays the chain lists (a `getProgramAccounts`), for `GET /.media/relays`.
+    /// A failure leaves the last listing (which carries its read time) and is only logged:
+    /// an RPC endpoint that refuses the call must not stop co-signing or pruning.
+    pub async fn refresh_relays(&self, now: i64) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let epoch = self.snapshot().map_or(0, |s| s.epoch);
+        match cluster.all::<Provider>(&media_network::ID).await {
+            Ok(providers) => {
+                let relays = RelaysResponse {
+                    epoch,
+                    read_at: now,
+                    relays: media_sdk::discovery::listed_relays(providers.iter().map(|(_, p)| p)),
+                };
+                *self.relays.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(relays));
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "reading the relays the chain lists failed; the last listing stays")
+            }
+        }
     }
 }
 
@@ -155,7 +171,11 @@ impl media_service::tasks::Job for ChainRead {
     }
 
     async fn tick(&mut self) -> anyhow::Result<()> {
-        self.clock.refresh().await
+        self.clock.refresh().await?;
+        self.clock
+            .refresh_relays(media_sdk::clock::unix_now())
+            .await;
+        Ok(())
     }
 }
 

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 /// The most of a relay's `/health` a probe reads.
-const MAX_HEALTH_BYTES: usize = 256 << 10;
+const MAX_HEALTH_BYTES: usize = 64 << 10;
+/// Probes in flight at once: bounds sockets and memory however many providers the chain
+/// lists, and keeps the measured RTTs from being mostly contention.
+const PROBES_AT_ONCE: usize = 32;
 
 /// A relay the chain lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +51,24 @@ pub fn candidates(providers: &[Provider]) -> Vec<Candidate> {
             Some(Candidate {
                 owner: *owners.get(&listed.node_key)?,
                 node_key: listed.node_key.parse().ok()?,
-                endpoint: Url::parse(&listed.endpoint).ok()?,
+                endpoint: base_url(&listed.endpoint)?,
                 region: listed.region,
             })
         })
         .collect()
+}
+
+/// `endpoint` as a base that relative paths (`health`, `c/...`) extend rather than replace:
+/// a path gets a trailing `/`, and a query or fragment is dropped.
+fn base_url(endpoint: &str) -> Option<Url> {
+    let mut url = Url::parse(endpoint).ok()?;
+    url.set_query(None);
+    url.set_fragment(None);
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Some(url)
 }
 
 /// The candidates the chain at `cluster` lists now.
@@ -68,8 +84,9 @@ pub async fn relays_from_chain(cluster: &Cluster) -> Result<Vec<Candidate>, Disc
     Ok(candidates(&providers))
 }
 
-/// Probes every candidate's `/health` at once (each within `timeout`) and keeps those that
-/// answer with their chain node key and serve `consumer`, fastest first.
+/// Probes the candidates' `/health` (`PROBES_AT_ONCE` at a time, each within `timeout`) and
+/// keeps those that answer with their chain node key and serve `consumer`, fastest first.
+/// `http` should not follow redirects (a relay must answer for itself).
 pub async fn rank(
     http: &reqwest::Client,
     candidates: Vec<Candidate>,
@@ -94,11 +111,12 @@ pub async fn rank(
         }
         (same_key && serves).then_some(Ranked { candidate, rtt })
     });
-    let mut ranked: Vec<Ranked> = futures::future::join_all(probes)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    use futures::StreamExt;
+    let mut ranked: Vec<Ranked> = futures::stream::iter(probes)
+        .buffer_unordered(PROBES_AT_ONCE)
+        .filter_map(|r| async move { r })
+        .collect()
+        .await;
     ranked.sort_by_key(|r| r.rtt);
     ranked
 }
@@ -169,6 +187,17 @@ mod tests {
         let found = candidates(&listed);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].endpoint.as_str(), "http://127.0.0.1:1/");
+        // A path is a base that `health` extends, not replaces.
+        let with_path = [provider(
+            "https://edge.example/relay?x=1",
+            ProviderStatus::Active,
+            ProviderKind::Edge,
+        )];
+        let base = &candidates(&with_path)[0].endpoint;
+        assert_eq!(
+            base.join("health").unwrap().as_str(),
+            "https://edge.example/relay/health"
+        );
         assert_eq!(found[0].region, "eu");
         assert_eq!(found[0].node_key, listed[0].node_key);
     }

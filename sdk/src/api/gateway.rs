@@ -78,5 +78,7 @@ pub struct RelayListing {
 pub struct RelaysResponse {
     /// The chain epoch of the read.
     pub epoch: u64,
+    /// When the gateway read it (unix seconds): a listing that stops updating shows its age.
+    pub read_at: i64,
     pub relays: Vec<RelayListing>,
 }

@@ -208,6 +208,8 @@ impl Consumer {
         require!(self.is_active(), MediaError::ConsumerInactive);
         self.status = ConsumerStatus::Deactivated;
         self.deactivated_epoch = epoch;
+        // No longer listed: relays stop finding a consumer that no longer pays.
+        self.gateway_url = None;
         self.pending_withdrawal = u64::MAX;
         self.withdrawal_epoch = epoch;
         Ok(self.bond)

@@ -354,11 +354,20 @@ async fn a_consumer_publishes_changes_and_withdraws_its_gateway_url() {
     let consumer: Consumer = m.env.get(&pda::consumer(&bob.pubkey())).await;
     assert_eq!(consumer.gateway_url, None, "unlisted");
 
-    // A deactivated consumer is not listed again.
+    // Deactivation unlists the consumer, and it cannot list itself again while inactive.
+    m.env
+        .send(&[update(Some("https://gw.example/"))], &[&bob.keypair])
+        .await
+        .unwrap();
     m.env
         .send(&[ix::deactivate_consumer(&bob.pubkey())], &[&bob.keypair])
         .await
         .unwrap();
+    let consumer: Consumer = m.env.get(&pda::consumer(&bob.pubkey())).await;
+    assert_eq!(
+        consumer.gateway_url, None,
+        "a deactivated consumer is unlisted"
+    );
     assert_error(
         m.env
             .send(&[update(Some("https://gw.example/"))], &[&bob.keypair])
