@@ -231,10 +231,10 @@ impl Running {
             let health = url.join("health")?;
             loop {
                 let seen = match http.get(health.clone()).send().await {
-                    Ok(r) => r.json::<serde_json::Value>().await.ok(),
+                    Ok(r) => r.json::<media_sdk::api::relay::RelayHealth>().await.ok(),
                     Err(_) => None,
                 }
-                .and_then(|h| h["epoch"].as_u64());
+                .map(|h| h.epoch);
                 if seen.is_some_and(|e| e >= epoch) {
                     break;
                 }

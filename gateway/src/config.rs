@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use media_service::settings::{RefuseUnknownKeys, ServiceConfig, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn base58_pubkey<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Pubkey>, D::Error> {
     let text = Option::<String>::deserialize(d)?;
@@ -109,10 +109,6 @@ impl Default for GatewayConfig {
 }
 
 impl GatewayConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        <Self as ServiceConfig>::load(path)
-    }
-
     pub fn validate(&self) -> Result<Pubkey> {
         let Some(consumer) = self.consumer else {
             bail!("no consumer configured: set `consumer` (the consumer's owner address) or --consumer");
@@ -165,9 +161,6 @@ impl ServiceDefaults for GatewayDefaults {
 
 impl ServiceConfig for GatewayConfig {
     type Defaults = GatewayDefaults;
-    fn service(&self) -> &ServiceSettings<GatewayDefaults> {
-        &self.service
-    }
     fn service_mut(&mut self) -> &mut ServiceSettings<GatewayDefaults> {
         &mut self.service
     }

@@ -90,7 +90,7 @@ pub fn build(
         pruning: prune::Pruning {
             interval: std::time::Duration::from_secs(config.prune_interval_secs),
         },
-        chain_refresh: std::time::Duration::from_secs(config.service.chain_refresh_secs.max(1)),
+        chain_refresh: config.service.chain_refresh(),
         store_health: Default::default(),
         cosign_rate: media_service::rate::PeerRateLimit::new(config.cosign_rate),
         tasks: Default::default(),

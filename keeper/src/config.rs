@@ -4,7 +4,7 @@ use anyhow::Result;
 use media_service::settings::{RefuseUnknownKeys, ServiceConfig, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// More never fit a packet, even with every account in a lookup table.
 pub const MAX_RECEIPTS_PER_TX: usize = 4;
@@ -59,10 +59,6 @@ impl Default for KeeperConfig {
 }
 
 impl KeeperConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        <Self as ServiceConfig>::load(path)
-    }
-
     pub fn validate(&self) -> Result<()> {
         anyhow::ensure!(
             (1..=MAX_RECEIPTS_PER_TX).contains(&self.receipts_per_tx),
@@ -91,9 +87,6 @@ impl ServiceDefaults for KeeperDefaults {
 
 impl ServiceConfig for KeeperConfig {
     type Defaults = KeeperDefaults;
-    fn service(&self) -> &ServiceSettings<KeeperDefaults> {
-        &self.service
-    }
     fn service_mut(&mut self) -> &mut ServiceSettings<KeeperDefaults> {
         &mut self.service
     }

@@ -78,7 +78,7 @@ pub async fn run(
     supervisor.add(chain::Refresh {
         cluster: cluster.clone(),
         view: chain.clone(),
-        every: Duration::from_secs(config.service.chain_refresh_secs.max(1)),
+        every: config.service.chain_refresh(),
     });
     supervisor.add(settle::SettleLoop {
         settler: settle::Settler {

@@ -4,7 +4,7 @@ use anyhow::{anyhow, bail, Result};
 use media_service::settings::{RefuseUnknownKeys, ServiceConfig, ServiceDefaults, ServiceSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
@@ -87,10 +87,6 @@ impl Default for RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        <Self as ServiceConfig>::load(path)
-    }
-
     pub fn validate(&self) -> Result<()> {
         if self.consumers.is_empty() {
             bail!("no consumers configured: add [[consumers]] with owner and origin");
@@ -163,9 +159,6 @@ impl ServiceDefaults for RelayDefaults {
 
 impl ServiceConfig for RelayConfig {
     type Defaults = RelayDefaults;
-    fn service(&self) -> &ServiceSettings<RelayDefaults> {
-        &self.service
-    }
     fn service_mut(&mut self) -> &mut ServiceSettings<RelayDefaults> {
         &mut self.service
     }

@@ -73,7 +73,7 @@ pub async fn run(
         node_key,
         consumers,
         view: view.clone(),
-        every: std::time::Duration::from_secs(config.service.chain_refresh_secs.max(1)),
+        every: config.service.chain_refresh(),
     };
     let outbox = Arc::new(outbox::Outbox {
         node: media_sdk::client::signing_key(&node),

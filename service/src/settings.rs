@@ -125,7 +125,6 @@ impl<'de> serde::Deserialize<'de> for RefuseUnknownKeys {
 /// A service's TOML configuration, with its shared settings.
 pub trait ServiceConfig: serde::de::DeserializeOwned + Default {
     type Defaults: ServiceDefaults;
-    fn service(&self) -> &ServiceSettings<Self::Defaults>;
     fn service_mut(&mut self) -> &mut ServiceSettings<Self::Defaults>;
 
     /// Reads `path` (refusing keys no setting has).
@@ -219,9 +218,6 @@ mod tests {
 
     impl ServiceConfig for Demo {
         type Defaults = DemoDefaults;
-        fn service(&self) -> &ServiceSettings<DemoDefaults> {
-            &self.service
-        }
         fn service_mut(&mut self) -> &mut ServiceSettings<DemoDefaults> {
             &mut self.service
         }

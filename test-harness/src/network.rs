@@ -63,11 +63,11 @@ impl Network {
     }
 
     pub fn media_mint(&self) -> Pubkey {
-        self.deployment.media_mint.parse().unwrap()
+        self.0.media_mint().unwrap()
     }
 
     pub fn payment_mint(&self) -> Pubkey {
-        self.deployment.payment_mint.parse().unwrap()
+        self.0.payment_mint().unwrap()
     }
 
     /// A funded wallet holding `media` MEDIA and `payment` payment units.

@@ -39,23 +39,22 @@ pub enum DiscoveryError {
 }
 
 /// The candidates of `providers`: the listed relays (active edges with an http(s)
-/// endpoint, `media_sdk::discovery`) whose endpoint and node key parse.
+/// endpoint, `media_sdk::discovery::is_listed`) whose endpoint parses, by node key.
 pub fn candidates(providers: &[Provider]) -> Vec<Candidate> {
-    let owners: std::collections::HashMap<String, Pubkey> = providers
+    let mut found: Vec<Candidate> = providers
         .iter()
-        .map(|p| (p.node_key.to_string(), p.owner))
-        .collect();
-    media_sdk::discovery::listed_relays(providers)
-        .into_iter()
-        .filter_map(|listed| {
+        .filter(|p| media_sdk::discovery::is_listed(p))
+        .filter_map(|p| {
             Some(Candidate {
-                owner: *owners.get(&listed.node_key)?,
-                node_key: listed.node_key.parse().ok()?,
-                endpoint: base_url(&listed.endpoint)?,
-                region: listed.region,
+                owner: p.owner,
+                node_key: p.node_key,
+                endpoint: base_url(&p.endpoint)?,
+                region: media_sdk::discovery::region_text(&p.region),
             })
         })
-        .collect()
+        .collect();
+    found.sort_by_key(|c| c.node_key.to_string());
+    found
 }
 
 /// `endpoint` as a base that relative paths (`health`, `c/...`) extend rather than replace:

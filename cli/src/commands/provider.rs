@@ -262,7 +262,7 @@ async fn list(ctx: &Ctx) -> Result<()> {
                 p.owner.to_string(),
                 kind_name(p.kind),
                 status_name(p.status),
-                region_text(&p.region),
+                media_sdk::discovery::region_text(&p.region),
                 media(p.bond_next),
                 p.endpoint
             ));
@@ -310,12 +310,6 @@ fn status_name(status: ProviderStatus) -> &'static str {
     }
 }
 
-fn region_text(region: &[u8]) -> String {
-    String::from_utf8_lossy(region)
-        .trim_end_matches('\0')
-        .to_string()
-}
-
 pub fn provider_json(p: &Provider) -> serde_json::Value {
     json!({
         "address": pda::provider(&p.owner).to_string(),
@@ -324,7 +318,7 @@ pub fn provider_json(p: &Provider) -> serde_json::Value {
         "kind": kind_name(p.kind),
         "status": status_name(p.status),
         "endpoint": p.endpoint,
-        "region": region_text(&p.region),
+        "region": media_sdk::discovery::region_text(&p.region),
         "bond_current": p.bond_current,
         "bond_next": p.bond_next,
         "registered_epoch": p.registered_epoch,
@@ -346,7 +340,7 @@ fn provider_text(p: &Provider) -> String {
         kind_name(p.kind),
         status_name(p.status),
         p.endpoint,
-        region_text(&p.region),
+        media_sdk::discovery::region_text(&p.region),
         media(p.bond_next),
         media(p.bond_current),
         media(p.rewards_claimable),
