@@ -111,7 +111,7 @@ enum Command {
     /// Publishers: run the consumer gateway (session tokens for viewers, co-signatures for
     /// relays; see docs/relay-protocol.md). Its receipt signer is --receipt-signer, the
     /// config's, or -k.
-    Gateway(gateway::GatewayArgs),
+    Gateway(Box<gateway::GatewayArgs>),
     /// Viewers: download a consumer's file through a relay, acknowledging bytes as they arrive.
     Fetch(viewer::FetchArgs),
     /// Viewers: a local HTTP proxy so stock players (ffmpeg, VLC, browsers) play through a relay.

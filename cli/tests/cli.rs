@@ -288,7 +288,14 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     assert!(String::from_utf8_lossy(&malformed.stderr).contains("invalid amount \"12,5\""));
 
     sleep_past(warm_at);
-    let registered = alice.ok(&register_provider("https://edge.example"));
+    // The relay started below listens where the provider says it is, so viewers find it.
+    let relay_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{relay_port}");
+    let registered = alice.ok(&register_provider(&endpoint));
     assert_eq!(registered["provider"]["bond_next"], 50_000_000u64);
     assert_eq!(registered["provider"]["status"], "active");
     let listed = alice.ok(&["provider", "list"]);
@@ -392,8 +399,19 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     // receipt signer (her own key is refused), a relay with her key as node key, and
     // `media fetch` as the viewer.
     let gateway_store = alice.keypair_path.with_extension("gateway.redb");
-    let gateway = start_gateway(&gateway_keypair, &gateway_store, &alice_key);
-    let served = serve_through_relay(&localnet.url, &alice.keypair_path, &alice_key, &gateway.url);
+    let gateway = start_gateway(
+        &gateway_keypair,
+        &gateway_store,
+        &alice_key,
+        Some(&localnet.url),
+    );
+    let served = serve_through_relay(
+        &localnet.url,
+        &alice.keypair_path,
+        &alice_key,
+        &gateway.url,
+        relay_port,
+    );
     let output = alice.keypair_path.with_extension("film.ts");
     let fetched = alice.ok(&[
         "fetch",
@@ -407,6 +425,30 @@ fn a_staker_registers_and_a_vote_changes_a_parameter_end_to_end() {
     ]);
     assert_eq!(fetched["bytes"], FILM_BYTES as u64);
     assert_eq!(std::fs::read(&output).unwrap(), film());
+    // Without --relay, the relay is discovered: from the chain (-u), and from the gateway's
+    // listing.
+    for discover in ["chain", "gateway"] {
+        std::fs::remove_file(&output).unwrap();
+        let found = alice.ok(&[
+            "fetch",
+            "vod/film.ts",
+            "--gateway",
+            &gateway.url,
+            "--discover",
+            discover,
+            "-o",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(found["bytes"], FILM_BYTES as u64, "{discover}");
+        assert_eq!(std::fs::read(&output).unwrap(), film(), "{discover}");
+        assert_eq!(
+            found["relays"][0]["relay"],
+            format!("{endpoint}/"),
+            "{discover}"
+        );
+        assert_eq!(found["relays"][0]["bytes"], FILM_BYTES as u64, "{discover}");
+        assert_eq!(found["failovers"], 0u64);
+    }
     let health: serde_json::Value = served
         .runtime
         .block_on(async {
@@ -441,6 +483,7 @@ fn serve_through_relay(
     node: &std::path::Path,
     consumer: &str,
     gateway: &str,
+    port: u16,
 ) -> Served {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let relay_url = runtime.block_on(async {
@@ -465,7 +508,9 @@ fn serve_through_relay(
             allow_private_origins: true,
             ..Default::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let relay_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(media_relay::run(config, listener, std::future::pending()));
         for _ in 0..300 {
@@ -492,7 +537,12 @@ impl Drop for Gateway {
     }
 }
 
-fn start_gateway(signer: &std::path::Path, store: &std::path::Path, consumer: &str) -> Gateway {
+fn start_gateway(
+    signer: &std::path::Path,
+    store: &std::path::Path,
+    consumer: &str,
+    rpc_url: Option<&str>,
+) -> Gateway {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -501,6 +551,7 @@ fn start_gateway(signer: &std::path::Path, store: &std::path::Path, consumer: &s
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(MEDIA)
         .args(["gateway", "--listen", &listen, "--consumer", consumer])
+        .args(rpc_url.map(|url| ["--rpc-url", url]).into_iter().flatten())
         .arg("--receipt-signer")
         .arg(signer)
         .arg("--store")
@@ -561,7 +612,7 @@ fn a_gateway_killed_with_sigkill_keeps_what_it_cosigned() {
         .to_base64()
     };
 
-    let mut gateway = start_gateway(&signer_path, &store, &consumer.to_string());
+    let mut gateway = start_gateway(&signer_path, &store, &consumer.to_string(), None);
     let token = post_json(
         &format!("{}/session", gateway.url),
         serde_json::json!({"session_key": session_key.to_string()}),
@@ -581,7 +632,7 @@ fn a_gateway_killed_with_sigkill_keeps_what_it_cosigned() {
     gateway.child.kill().unwrap(); // SIGKILL right after the answer
     gateway.child.wait().unwrap();
 
-    let gateway = start_gateway(&signer_path, &store, &consumer.to_string());
+    let gateway = start_gateway(&signer_path, &store, &consumer.to_string(), None);
     // An older receipt cannot lower what was counted, and the same one adds nothing.
     assert_eq!(cosign(&gateway.url, 500_000)["cumulative"], 700_000);
     assert_eq!(cosign(&gateway.url, 700_000)["cumulative"], 700_000);

@@ -4,7 +4,7 @@
 //! budget follows the escrow), and the relays the chain lists (served to clients without RPC
 //! access at `GET /.media/relays`). Without an endpoint the gateway keeps its own clock.
 use anchor_lang::prelude::Pubkey;
-use media_network::state::{Config, Consumer, Provider};
+use media_network::state::{Config, Consumer, Provider, ProviderKind};
 use media_sdk::api::gateway::RelaysResponse;
 use media_sdk::client::Cluster;
 use media_sdk::pda;
@@ -58,6 +58,8 @@ pub struct ChainClock {
     /// The relays the last read listed (`GET /.media/relays`); kept apart from the snapshot,
     /// which co-signing clones per request.
     relays: RwLock<Option<Arc<RelaysResponse>>>,
+    /// Every provider the last read saw, by node key, for the origin handshake.
+    providers: RwLock<Option<Arc<crate::origin::Providers>>>,
 }
 
 impl ChainClock {
@@ -67,6 +69,7 @@ impl ChainClock {
             consumer,
             snapshot: RwLock::new(None),
             relays: RwLock::new(None),
+            providers: RwLock::new(None),
         }
     }
 
@@ -77,6 +80,7 @@ impl ChainClock {
             consumer,
             snapshot: RwLock::new(Some(snapshot)),
             relays: RwLock::new(None),
+            providers: RwLock::new(None),
         }
     }
 
@@ -98,6 +102,20 @@ impl ChainClock {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The providers the last chain read saw, by node key; `None` before the first read or
+    /// without a chain.
+    pub fn providers(&self) -> Option<Arc<crate::origin::Providers>> {
+        self.providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets the providers as a chain read would (tests).
+    pub fn set_providers(&self, providers: crate::origin::Providers) {
+        *self.providers.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(providers));
     }
 
     /// The budget window sessions issued at `now` count in: the chain's epoch when it is
@@ -147,6 +165,18 @@ impl ChainClock {
                     relays: media_sdk::discovery::listed_relays(providers.iter().map(|(_, p)| p)),
                 };
                 *self.relays.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(relays));
+                let by_node_key = providers
+                    .iter()
+                    .map(|(_, p)| {
+                        let listed = crate::origin::ListedProvider {
+                            owner: p.owner,
+                            active_edge: p.is_active() && p.kind == ProviderKind::Edge,
+                            bond: p.bond_next,
+                        };
+                        (p.node_key, listed)
+                    })
+                    .collect();
+                self.set_providers(by_node_key);
             }
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "reading the relays the chain lists failed; the last listing stays")

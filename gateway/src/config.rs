@@ -15,6 +15,16 @@ fn base58_pubkey<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Pubkey
     .transpose()
 }
 
+fn base58_pubkeys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Pubkey>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|t| {
+            t.parse()
+                .map_err(|_| serde::de::Error::custom(format!("{t:?} is not a base58 public key")))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct GatewayConfig {
@@ -68,6 +78,20 @@ pub struct GatewayConfig {
     pub expiry_grace_secs: i64,
     /// Seconds between pruning passes.
     pub prune_interval_secs: u64,
+    /// The origin relays fetch this consumer's content from, handed only to registered
+    /// relays that ask `POST /.media/origin` with their node key's signature (never shown to
+    /// viewers). None: relays are configured with the origin by hand.
+    pub origin: Option<url::Url>,
+    /// When not empty, only these relays (node keys or provider owners) get the origin.
+    #[serde(deserialize_with = "base58_pubkeys")]
+    pub origin_allow: Vec<Pubkey>,
+    /// These relays (node keys or provider owners) never get it.
+    #[serde(deserialize_with = "base58_pubkeys")]
+    pub origin_deny: Vec<Pubkey>,
+    /// The least bond (MEDIA base units) a relay must have to get it.
+    pub origin_min_bond: u64,
+    /// How far an origin ask's time may be from this gateway's clock (seconds).
+    pub origin_ask_window_secs: i64,
     /// Refuses a key no setting took.
     #[serde(flatten)]
     pub unknown: RefuseUnknownKeys,
@@ -103,6 +127,11 @@ impl Default for GatewayConfig {
             cosign_rate: Default::default(),
             expiry_grace_secs: 3_600,
             prune_interval_secs: 60,
+            origin: None,
+            origin_allow: Vec::new(),
+            origin_deny: Vec::new(),
+            origin_min_bond: 0,
+            origin_ask_window_secs: 120,
             unknown: RefuseUnknownKeys,
         }
     }
@@ -138,6 +167,17 @@ impl GatewayConfig {
         }
         if self.max_sessions_per_epoch == 0 || self.max_session_bytes_per_epoch == 0 {
             bail!("max_sessions_per_epoch and max_session_bytes_per_epoch must be more than 0");
+        }
+        if self.origin_ask_window_secs <= 0 {
+            bail!("origin_ask_window_secs must be more than 0");
+        }
+        if let Some(origin) = &self.origin {
+            if !matches!(origin.scheme(), "http" | "https") || origin.host().is_none() {
+                bail!("origin {origin} must be an http(s) URL with a host");
+            }
+            if self.service.rpc_url.is_none() {
+                bail!("origin needs rpc_url: the gateway hands it only to relays the chain lists");
+            }
         }
         Ok(consumer)
     }

@@ -4,11 +4,13 @@
 //!
 //! `store`: the durable record and the co-sign ceilings; `cosign`: the checks and the
 //! signature; `issue`: who gets a session token; `chain`: the epoch and escrow as last read;
-//! `server`: HTTP; `prune`: keeping the record bounded.
+//! `origin`: who learns the consumer's origin; `server`: HTTP; `prune`: keeping the record
+//! bounded.
 pub mod chain;
 pub mod config;
 pub mod cosign;
 pub mod issue;
+pub mod origin;
 pub mod prune;
 pub mod server;
 pub mod store;
@@ -84,6 +86,13 @@ pub fn build(
                 session_bytes_per_escrow_byte: config.session_bytes_per_escrow_byte,
             },
         ),
+        origin: origin::OriginPolicy {
+            origin: config.origin.clone(),
+            allow: config.origin_allow.clone(),
+            deny: config.origin_deny.clone(),
+            min_bond: config.origin_min_bond,
+            window_secs: config.origin_ask_window_secs,
+        },
         token_ttl_secs: config.token_ttl_secs,
         max_bytes_per_session: config.max_bytes_per_session,
         metrics: metrics_handle(),

@@ -1,5 +1,7 @@
 //! The gateway's HTTP routes: `POST /session` issues session tokens, `POST /cosign` co-signs
-//! a relay's cumulative receipt, `/health` and `/metrics` are for operators.
+//! a relay's cumulative receipt, `GET /.media/relays` lists the relays the chain lists,
+//! `POST /.media/origin` tells registered relays the origin, `/health` and `/metrics` are
+//! for operators.
 use crate::cosign::{CosignRequest, Cosigner};
 use crate::issue::{IssuePolicy, IssueRefusal};
 use anchor_lang::prelude::Pubkey;
@@ -22,6 +24,8 @@ pub struct Gateway {
     pub cosigner: Cosigner,
     /// Who gets a session token.
     pub issue: IssuePolicy,
+    /// Which relays learn the origin (`POST /.media/origin`).
+    pub origin: crate::origin::OriginPolicy,
     pub token_ttl_secs: i64,
     pub max_bytes_per_session: u64,
     pub metrics: PrometheusHandle,
@@ -37,6 +41,8 @@ pub struct Gateway {
 
 /// A session request is one small JSON object.
 pub const MAX_SESSION_REQUEST_BYTES: usize = 16 << 10;
+/// An origin request is one signed ask of 176 bytes, base64url, in JSON.
+pub const MAX_ORIGIN_REQUEST_BYTES: usize = 1 << 10;
 /// A co-sign request holds at most `MAX_SESSIONS_PER_REQUEST` sessions of about 560 bytes.
 pub const MAX_COSIGN_REQUEST_BYTES: usize = 4 << 20;
 
@@ -56,6 +62,15 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 )),
         )
         .route("/.media/relays", get(relays))
+        .route(
+            "/.media/origin",
+            post(origin)
+                .layer(DefaultBodyLimit::max(MAX_ORIGIN_REQUEST_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    gateway.cosign_rate.clone(),
+                    media_service::rate::limit_by_peer,
+                )),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(gateway)
@@ -70,6 +85,45 @@ async fn relays(State(gateway): State<Arc<Gateway>>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "no chain view yet: the gateway lists relays once it has read the chain (rpc_url)",
         ),
+    }
+}
+
+/// The consumer's origin, for a relay the chain lists that signs for it (issue 17); 403 for
+/// any other ask. Shares the co-sign rate limit per peer.
+async fn origin(
+    State(gateway): State<Arc<Gateway>>,
+    Json(request): Json<media_sdk::api::gateway::OriginRequest>,
+) -> Response {
+    use crate::origin::OriginRefusal;
+    let cosigner = &gateway.cosigner;
+    let providers = cosigner.clock.providers();
+    let admitted = gateway.origin.admit(
+        &request.ask,
+        &cosigner.consumer,
+        &cosigner.config,
+        providers.as_deref(),
+        unix_now(),
+    );
+    match admitted {
+        Ok(origin) => {
+            counter!("media_gateway_origin_answers_total").increment(1);
+            Json(media_sdk::api::gateway::OriginResponse {
+                consumer: cosigner.consumer.to_string(),
+                origin: origin.to_string(),
+            })
+            .into_response()
+        }
+        Err(refusal) => {
+            let status = match refusal {
+                OriginRefusal::NoOrigin => StatusCode::NOT_FOUND,
+                OriginRefusal::NoChainView => StatusCode::SERVICE_UNAVAILABLE,
+                OriginRefusal::Malformed(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            };
+            counter!("media_gateway_origin_refusals_total").increment(1);
+            tracing::info!(%refusal, "origin request refused");
+            refuse(status, refusal.to_string())
+        }
     }
 }
 

@@ -154,7 +154,7 @@ pub async fn read(
 pub struct Refresh {
     pub cluster: Arc<Cluster>,
     pub node_key: Pubkey,
-    pub consumers: Vec<Pubkey>,
+    pub directory: Arc<crate::directory::Directory>,
     pub view: SharedView,
     pub every: Duration,
 }
@@ -169,7 +169,7 @@ impl media_service::tasks::Job for Refresh {
     }
 
     async fn tick(&mut self) -> anyhow::Result<()> {
-        let fresh = read(&self.cluster, &self.node_key, &self.consumers).await?;
+        let fresh = read(&self.cluster, &self.node_key, &self.directory.consumers()).await?;
         let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
         if current.epoch != fresh.epoch {
             tracing::info!(epoch = fresh.epoch, "epoch changed");
@@ -179,6 +179,20 @@ impl media_service::tasks::Job for Refresh {
     }
 }
 
+/// The owner of the provider registered with `node_key`.
+pub async fn provider_owner(cluster: &Cluster, node_key: &Pubkey) -> anyhow::Result<Pubkey> {
+    cluster
+        .all::<Provider>(&media_network::ID)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .find(|p| p.node_key == *node_key)
+        .map(|p| p.owner)
+        .ok_or_else(|| {
+            anyhow::anyhow!("no provider is registered with node key {node_key}; register first")
+        })
+}
+
 /// Opens this relay's lane to every consumer that lacks one, signed and paid by the node key.
 pub async fn open_lanes(
     cluster: &Cluster,
@@ -186,15 +200,7 @@ pub async fn open_lanes(
     consumers: &[Pubkey],
 ) -> anyhow::Result<()> {
     let node_key = node.pubkey();
-    let provider = cluster
-        .all::<Provider>(&media_network::ID)
-        .await?
-        .into_iter()
-        .map(|(_, p)| p)
-        .find(|p| p.node_key == node_key)
-        .ok_or_else(|| {
-            anyhow::anyhow!("no provider is registered with node key {node_key}; register first")
-        })?;
+    let provider_owner = provider_owner(cluster, &node_key).await?;
     for consumer in consumers {
         if cluster
             .account(&pda::lane(&node_key, consumer))
@@ -207,7 +213,7 @@ pub async fn open_lanes(
             tracing::warn!(%consumer, "consumer not registered; no lane opened");
             continue;
         }
-        let open = ix::open_lane(&node_key, &provider.owner, &node_key, consumer);
+        let open = ix::open_lane(&node_key, &provider_owner, &node_key, consumer);
         cluster
             .send_and_confirm(&[open], node, &[])
             .await

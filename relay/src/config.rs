@@ -20,6 +20,48 @@ pub struct ConsumerConfig {
     pub gateway: Option<Url>,
 }
 
+/// Which consumers the chain lists this relay serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serve {
+    All,
+    Only(Vec<Pubkey>),
+}
+
+impl Serve {
+    pub fn includes(&self, consumer: &Pubkey) -> bool {
+        match self {
+            Serve::All => true,
+            Serve::Only(list) => list.contains(consumer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Serve {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            One(String),
+            Many(Vec<String>),
+        }
+        match Text::deserialize(d)? {
+            Text::One(all) if all == "all" => Ok(Serve::All),
+            Text::One(other) => Err(serde::de::Error::custom(format!(
+                "serve must be \"all\" or a list of consumer addresses, got {other:?}"
+            ))),
+            Text::Many(list) => list
+                .iter()
+                .map(|t| {
+                    t.parse().map_err(|_| {
+                        serde::de::Error::custom(format!("{t:?} is not a base58 public key"))
+                    })
+                })
+                .collect::<Result<Vec<Pubkey>, D::Error>>()
+                .map(Serve::Only),
+        }
+    }
+}
+
 fn base58_pubkey<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Pubkey, D::Error> {
     let text = String::deserialize(d)?;
     text.parse()
@@ -56,7 +98,24 @@ pub struct RelayConfig {
     /// A consumer whose gateway leaves more acknowledged bytes than this un-co-signed is not
     /// served (503) until it catches up: the most this relay risks on one gateway.
     pub max_uncosigned_bytes: u64,
+    /// The consumers in this table are served as configured (private deployments).
     pub consumers: Vec<ConsumerConfig>,
+    /// Also serve consumers the chain lists: `"all"` (every active consumer with a gateway
+    /// URL and spendable escrow) or a list of consumer addresses. Each one's origin is asked
+    /// of its gateway with this relay's node key; lanes are opened as needed.
+    pub serve: Option<Serve>,
+    /// The most consumers this relay keeps routes for (configured and discovered).
+    pub max_consumers: usize,
+    /// New consumers taken on per chain refresh at most (each costs a gateway call and
+    /// perhaps a lane): a flood of registrations is taken in slowly.
+    pub new_consumers_per_refresh: usize,
+    /// Ask gateways at loopback, private or link-local addresses. Off by default, as for
+    /// origins: a consumer's on-chain URL must not be a way into this host's network.
+    pub allow_private_gateways: bool,
+    /// With `serve`, origins that gateways hand out are fetched with the same client as
+    /// configured ones: `allow_private_origins` would then let any consumer point this relay
+    /// at its own network. So the two go together only when this is set too (a localnet).
+    pub allow_private_discovered_origins: bool,
     /// Refuses a key no setting took.
     #[serde(flatten)]
     pub unknown: RefuseUnknownKeys,
@@ -81,6 +140,11 @@ impl Default for RelayConfig {
             cosign_interval_secs: 10,
             max_uncosigned_bytes: 1 << 30,
             consumers: Vec::new(),
+            serve: None,
+            max_consumers: 1_000,
+            new_consumers_per_refresh: 16,
+            allow_private_gateways: false,
+            allow_private_discovered_origins: false,
             unknown: RefuseUnknownKeys,
         }
     }
@@ -88,8 +152,29 @@ impl Default for RelayConfig {
 
 impl RelayConfig {
     pub fn validate(&self) -> Result<()> {
-        if self.consumers.is_empty() {
-            bail!("no consumers configured: add [[consumers]] with owner and origin");
+        if self.consumers.is_empty() && self.serve.is_none() {
+            bail!(
+                "no consumers configured: set serve = \"all\" (or a list of consumer \
+                 addresses) to serve those the chain lists, or add [[consumers]] with owner \
+                 and origin"
+            );
+        }
+        if self.serve.is_some()
+            && self.allow_private_origins
+            && !self.allow_private_discovered_origins
+        {
+            bail!(
+                "serve with allow_private_origins would let any consumer on chain point this \
+                 relay at private addresses: serve private origins from a relay without serve, \
+                 or set allow_private_discovered_origins (trusted networks only)"
+            );
+        }
+        if self.max_consumers < self.consumers.len() {
+            bail!(
+                "max_consumers ({}) is less than the {} consumers configured",
+                self.max_consumers,
+                self.consumers.len()
+            );
         }
         if self.credit_window_bytes == 0 {
             bail!("credit_window_bytes must be more than 0");
@@ -201,5 +286,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no consumers"));
+    }
+
+    #[test]
+    fn the_serving_policy_is_all_or_a_list() {
+        let all: RelayConfig = toml::from_str(r#"serve = "all""#).unwrap();
+        all.validate().unwrap();
+        assert_eq!(all.serve, Some(Serve::All));
+        let key = "11111111111111111111111111111111";
+        let some: RelayConfig = toml::from_str(&format!("serve = [{key:?}]")).unwrap();
+        assert_eq!(some.serve, Some(Serve::Only(vec![key.parse().unwrap()])));
+        assert!(Serve::All.includes(&Pubkey::new_unique()));
+        assert!(!some.serve.unwrap().includes(&Pubkey::new_unique()));
+        let mut private = all.clone();
+        private.allow_private_origins = true;
+        assert!(private
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("allow_private_discovered_origins"));
+        private.allow_private_discovered_origins = true;
+        private.validate().unwrap();
+        for bad in [r#"serve = "everyone""#, r#"serve = ["nope"]"#, "serve = 3"] {
+            assert!(toml::from_str::<RelayConfig>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -7,12 +7,15 @@
 //!   `cache`: byte-budgeted LRU with collapsing and
 //!   freshness; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
 //!   view and lanes; `server`: the HTTP routes; `acks`: group commit of viewer receipts;
-//!   `outbox`: co-signing and shipping.
+//!   `outbox`: co-signing and shipping; `directory`: the consumers served and their origins
+//!   and gateways; `discover`: taking on the consumers the chain lists (`serve`).
 pub mod acks;
 pub mod cache;
 pub mod chain;
 pub mod config;
 pub mod debt;
+pub mod directory;
+pub mod discover;
 pub mod metering;
 pub mod origin;
 pub mod outbox;
@@ -48,11 +51,44 @@ pub async fn run(
         config.service.required_rpc_url()?,
         solana_commitment_config::CommitmentConfig::confirmed(),
     ));
-    let consumers: Vec<_> = config.consumers.iter().map(|c| c.owner).collect();
-    let view = chain::read(&cluster, &node_key, &consumers)
+    let directory = Arc::new(directory::Directory::configured(&config.consumers));
+    let configured: Vec<_> = config.consumers.iter().map(|c| c.owner).collect();
+    chain::open_lanes(&cluster, &node, &configured).await?;
+    let http = outbox::peer_client(config.peer_timeout());
+    let discovered_http =
+        outbox::public_peer_client(config.peer_timeout(), config.allow_private_gateways);
+    let node = Arc::new(node);
+    let discover = config.serve.clone().map(|serve| discover::Discover {
+        cluster: cluster.clone(),
+        node: node.clone(),
+        directory: directory.clone(),
+        serve,
+        max_consumers: config.max_consumers,
+        new_per_refresh: config.new_consumers_per_refresh.max(1),
+        limits: discover::HandshakeLimits {
+            allow_private_gateways: config.allow_private_gateways,
+            allow_private_origins: config.allow_private_origins,
+            timeout: config.peer_timeout(),
+        },
+        http: discovered_http.clone(),
+        every: config.service.chain_refresh(),
+        provider_owner: None,
+        retry: Default::default(),
+        taken: Default::default(),
+    });
+    // The first pass before serving, so the consumers listed now are served from the start.
+    let discover = match discover {
+        Some(mut job) => {
+            if let Err(e) = job.pass().await {
+                tracing::warn!(error = %format!("{e:#}"), "reading the consumers the chain lists failed; retrying at the next refresh");
+            }
+            Some(job)
+        }
+        None => None,
+    };
+    let view = chain::read(&cluster, &node_key, &directory.consumers())
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
-    chain::open_lanes(&cluster, &node, &consumers).await?;
     let meter = Arc::new(metering::Meter::new(
         node_key,
         config.credit_window_bytes,
@@ -71,7 +107,7 @@ pub async fn run(
     let refresh = chain::Refresh {
         cluster: cluster.clone(),
         node_key,
-        consumers,
+        directory: directory.clone(),
         view: view.clone(),
         every: config.service.chain_refresh(),
     };
@@ -80,13 +116,10 @@ pub async fn run(
         meter: meter.clone(),
         store: store.clone(),
         view: view.clone(),
-        gateways: config
-            .consumers
-            .iter()
-            .filter_map(|c| c.gateway.clone().map(|g| (c.owner, g)))
-            .collect(),
+        directory: directory.clone(),
         keepers: config.keepers.clone(),
-        http: outbox::peer_client(config.peer_timeout()),
+        http,
+        discovered_http,
         debts: debts.clone(),
         shown: Default::default(),
     });
@@ -99,11 +132,7 @@ pub async fn run(
         origin: origin::Origin::new(config.origin_limits()),
         forward_query: config.forward_query,
         view,
-        origins: config
-            .consumers
-            .iter()
-            .map(|c| (c.owner, c.origin.clone()))
-            .collect(),
+        directory: directory.clone(),
         acks: acks::AckWriter::start(store.clone(), store_health.clone()),
         store,
         debts,
@@ -114,7 +143,8 @@ pub async fn run(
     tracing::info!(
         listen = %listener.local_addr()?,
         %node_key,
-        consumers = relay.origins.len(),
+        consumers = relay.directory.len(),
+        serve = ?config.serve,
         keepers = config.keepers.len(),
         "relay serving"
     );
@@ -126,6 +156,9 @@ pub async fn run(
             .map_err(anyhow::Error::from)
     });
     supervisor.add(refresh);
+    if let Some(discover) = discover {
+        supervisor.add(discover);
+    }
     supervisor.add(outbox::OutboxLoop {
         outbox,
         every: std::time::Duration::from_secs(config.cosign_interval_secs.max(1)),

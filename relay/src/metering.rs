@@ -101,6 +101,11 @@ struct Session {
     /// The epoch just before `epoch`: its receipts still count when they arrive after the
     /// boundary (a viewer's last acknowledgement of an epoch, review L8).
     previous: Option<EpochCounters>,
+    /// For a session restored after a restart: what it may have been delivered in `epoch`
+    /// before the restart (its last receipt plus one credit window, which the relay never
+    /// sends beyond). The count of delivered bytes died with the process, so a viewer's
+    /// receipt up to this is taken: the bytes in flight at a crash are still paid (issue 17).
+    restored_ceiling: u64,
 }
 
 /// What a session delivered and had acknowledged in one epoch.
@@ -122,13 +127,14 @@ impl Session {
         self.epoch = epoch;
         self.delivered = 0;
         self.acked = 0;
+        self.restored_ceiling = 0;
         self.latest_receipt.take()
     }
 
     /// (delivered, acked) of `epoch`, if it is the session's current or previous epoch.
     fn counters(&self, epoch: u64) -> Option<(u64, u64)> {
         if epoch == self.epoch {
-            return Some((self.delivered, self.acked));
+            return Some((self.delivered.max(self.restored_ceiling), self.acked));
         }
         self.previous
             .filter(|p| p.epoch == epoch)
@@ -148,6 +154,7 @@ impl Session {
             latest_receipt: None,
             progress: Arc::new(Notify::new()),
             verified_in_epoch: None,
+            restored_ceiling: 0,
             previous: None,
         }
     }
@@ -462,6 +469,10 @@ impl Meter {
         let newer = session.epoch == ack.epoch && ack.cumulative > session.acked;
         if newer {
             session.acked = ack.cumulative;
+            // Past the delivered count only for a restored session (up to its ceiling).
+            let beyond = ack.cumulative.saturating_sub(session.delivered);
+            session.delivered = session.delivered.max(ack.cumulative);
+            session.delivered_total = session.delivered_total.saturating_add(beyond);
             session.latest_receipt = Some(checked.receipt);
             session.progress.notify_waiters();
         }
@@ -500,6 +511,9 @@ impl Meter {
         let cumulative = receipt.ack.cumulative;
         session.delivered = session.delivered.max(cumulative);
         session.acked = session.acked.max(cumulative);
+        session.restored_ceiling = session
+            .restored_ceiling
+            .max(cumulative.saturating_add(self.credit_window));
         session.delivered_total = session.delivered_total.saturating_add(cumulative);
         session.latest_receipt = Some(receipt);
     }

@@ -36,6 +36,23 @@ pub enum OriginError {
     Busy,
 }
 
+impl OriginError {
+    /// What a viewer is told: the kind of failure, never the origin's URL or address, which
+    /// the publisher keeps private (issue 17; the relay's log has the details).
+    pub fn viewer_message(&self) -> String {
+        match self {
+            OriginError::Unreachable(_) => "the origin is unreachable".into(),
+            OriginError::PrivateAddress(_) => {
+                "the origin's address is not one this relay fetches from".into()
+            }
+            OriginError::Timeout(_)
+            | OriginError::TooLarge { .. }
+            | OriginError::Redirect(_)
+            | OriginError::Busy => self.to_string(),
+        }
+    }
+}
+
 /// The origin's answer.
 #[derive(Debug)]
 pub struct Fetched {
@@ -170,9 +187,10 @@ fn kib(bytes: usize) -> usize {
     bytes.div_ceil(1024)
 }
 
-/// reqwest's resolver, refusing names that resolve to non-public addresses.
-struct PublicResolver {
-    allow_private: bool,
+/// reqwest's resolver, refusing names that resolve to non-public addresses (checked at every
+/// connection, so a name cannot be rebound to a private address after a check).
+pub(crate) struct PublicResolver {
+    pub(crate) allow_private: bool,
 }
 
 /// The error a refused resolution carries to the fetch, which names the address.
@@ -278,6 +296,23 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// Issue 17: errors shown to viewers do not carry the origin's URL or address.
+    #[test]
+    fn viewers_are_not_told_where_the_origin_is() {
+        let unreachable = super::OriginError::Unreachable(
+            "error sending request for url (http://10.0.0.5:9000/vod/a.ts)".into(),
+        );
+        let private = super::OriginError::PrivateAddress("10.0.0.5".parse().unwrap());
+        for e in [unreachable, private] {
+            assert!(e.to_string().contains("10.0.0.5"), "the log keeps it");
+            assert!(
+                !e.viewer_message().contains("10.0.0.5"),
+                "{}",
+                e.viewer_message()
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

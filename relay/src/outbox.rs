@@ -56,8 +56,23 @@ pub fn peer_client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// `peer_client` for gateways the chain names: no proxy, and unless `allow_private` every
+/// address a name resolves to must be public, at every connection (no DNS rebinding).
+pub fn public_peer_client(timeout: Duration, allow_private: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout / 3)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(std::sync::Arc::new(crate::origin::PublicResolver {
+            allow_private,
+        }))
+        .build()
+        .unwrap_or_default()
+}
+
 /// A peer's answer as JSON, read up to `MAX_PEER_ANSWER_BYTES`.
-async fn read_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     mut response: reqwest::Response,
 ) -> Result<T, String> {
     if response
@@ -77,7 +92,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 /// The start of an error answer, for the log.
-async fn error_text(response: reqwest::Response) -> String {
+pub(crate) async fn error_text(response: reqwest::Response) -> String {
     let status = response.status();
     let text = read_json::<serde_json::Value>(response)
         .await
@@ -94,10 +109,12 @@ pub struct Outbox {
     pub meter: Arc<Meter>,
     pub store: Arc<Store>,
     pub view: SharedView,
-    /// Consumer owner → its gateway.
-    pub gateways: HashMap<Pubkey, Url>,
+    /// The consumers and their gateways.
+    pub directory: Arc<crate::directory::Directory>,
     pub keepers: Vec<Url>,
     pub http: reqwest::Client,
+    /// For the gateways of consumers discovered on chain (`public_peer_client`).
+    pub discovered_http: reqwest::Client,
     /// Updated after every round: what each consumer owes this relay.
     pub debts: Arc<Debts>,
     /// What each session's receipt stood at when a gateway last answered for it: only
@@ -139,8 +156,8 @@ impl Outbox {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, e, _), _| *e >= settling);
-        let rounds = self
-            .gateways
+        let gateways = self.directory.gateways();
+        let rounds = gateways
             .iter()
             .map(|(consumer, gateway)| self.cosign_consumer(config, consumer, gateway, epochs));
         futures::future::join_all(rounds).await;
@@ -292,8 +309,13 @@ impl Outbox {
                 })
                 .collect(),
         };
-        let response = self
-            .http
+        let discovered = self.directory.route(consumer).is_some_and(|r| r.discovered);
+        let http = if discovered {
+            &self.discovered_http
+        } else {
+            &self.http
+        };
+        let response = http
             .post(url.clone())
             .json(&request)
             .send()

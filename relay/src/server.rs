@@ -17,10 +17,8 @@ use bytes::Bytes;
 use metrics::{counter, gauge};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use url::Url;
 
 pub use media_sdk::api::relay::{
     ACKED_HEADER, CACHE_HEADER, DELIVERED_HEADER, EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER,
@@ -41,8 +39,8 @@ pub struct Relay {
     /// Whether viewers' query strings reach the origin (and the cache key).
     pub forward_query: bool,
     pub view: SharedView,
-    /// Consumer owner → origin base URL.
-    pub origins: HashMap<Pubkey, Url>,
+    /// The consumers served and their origins.
+    pub directory: Arc<crate::directory::Directory>,
     pub store: Arc<crate::store::Store>,
     /// Viewer receipts are committed through it, in groups, before they are acknowledged.
     pub acks: crate::acks::AckWriter,
@@ -120,7 +118,7 @@ async fn proxy(
             format!("{consumer:?} is not a consumer address"),
         );
     };
-    let Some(origin_base) = relay.origins.get(&consumer) else {
+    let Some(origin_base) = relay.directory.origin(&consumer) else {
         return refusal_response(Refusal::UnknownConsumer(consumer));
     };
     let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
@@ -141,7 +139,7 @@ async fn proxy(
     } else {
         None
     };
-    let url = match origin_url(origin_base, &path, query) {
+    let url = match origin_url(&origin_base, &path, query) {
         Ok(url) => url,
         Err(refusal) => {
             counter!("media_relay_refused_paths_total").increment(1);
@@ -161,7 +159,8 @@ async fn proxy(
                 | OriginError::Redirect(_)
                 | OriginError::PrivateAddress(_) => StatusCode::BAD_GATEWAY,
             };
-            let mut response = error(status, e.to_string());
+            tracing::warn!(%consumer, error = %e, "origin fetch failed");
+            let mut response = error(status, e.viewer_message());
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 response
                     .headers_mut()
@@ -379,8 +378,9 @@ async fn receipt(State(relay): State<Arc<Relay>>, body: String) -> Response {
 async fn health(State(relay): State<Arc<Relay>>) -> Response {
     let view = relay.view.read().unwrap_or_else(|e| e.into_inner()).clone();
     let consumers: serde_json::Map<String, serde_json::Value> = relay
-        .origins
-        .keys()
+        .directory
+        .served()
+        .iter()
         .map(|c| {
             let state = view.consumers.get(c);
             let lagging = state

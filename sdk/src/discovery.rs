@@ -23,6 +23,7 @@ pub fn listed_relays<'a>(providers: impl IntoIterator<Item = &'a Provider>) -> V
         .into_iter()
         .filter(|p| is_listed(p))
         .map(|p| RelayListing {
+            owner: p.owner.to_string(),
             node_key: p.node_key.to_string(),
             endpoint: p.endpoint.clone(),
             region: region_text(&p.region),

@@ -33,6 +33,9 @@ pub const SESSION_TOKEN_LEN: usize = SESSION_TOKEN_MESSAGE_LEN + 64;
 pub const VIEWER_RECEIPT_DOMAIN: &[u8; 8] = b"MEDIAVR1";
 pub const VIEWER_RECEIPT_MESSAGE_LEN: usize = 152;
 pub const VIEWER_RECEIPT_LEN: usize = VIEWER_RECEIPT_MESSAGE_LEN + 64;
+pub const ORIGIN_ASK_DOMAIN: &[u8; 8] = b"MEDIAOR1";
+pub const ORIGIN_ASK_MESSAGE_LEN: usize = 112;
+pub const ORIGIN_ASK_LEN: usize = ORIGIN_ASK_MESSAGE_LEN + 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -383,5 +386,138 @@ mod tests {
         .sign(&other);
         forged.ack.session_key = ack.session_key;
         assert!(forged.verify().is_err(), "signed by a key it does not name");
+    }
+}
+
+/// A relay asking a consumer's gateway for its origin (`POST /.media/origin`, issue 17):
+/// `MEDIAOR1 ‖ config ‖ consumer ‖ node_key ‖ issued_at (i64 LE)`, 112 bytes, signed by the
+/// node key it names. The consumer in the message keeps one gateway from replaying it to
+/// another; `issued_at` bounds how long a captured one is good for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginAsk {
+    pub config: Pubkey,
+    pub consumer: Pubkey,
+    pub node_key: Pubkey,
+    pub issued_at: i64,
+}
+
+/// An origin ask signed by its node key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedOriginAsk {
+    pub ask: OriginAsk,
+    pub signature: [u8; 64],
+}
+
+impl OriginAsk {
+    pub fn encode(&self) -> [u8; ORIGIN_ASK_MESSAGE_LEN] {
+        let mut out = [0u8; ORIGIN_ASK_MESSAGE_LEN];
+        out[..8].copy_from_slice(ORIGIN_ASK_DOMAIN);
+        out[8..40].copy_from_slice(self.config.as_ref());
+        out[40..72].copy_from_slice(self.consumer.as_ref());
+        out[72..104].copy_from_slice(self.node_key.as_ref());
+        out[104..112].copy_from_slice(&self.issued_at.to_le_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, SessionError> {
+        check_frame(
+            bytes,
+            "origin ask message",
+            ORIGIN_ASK_MESSAGE_LEN,
+            ORIGIN_ASK_DOMAIN,
+        )?;
+        Ok(OriginAsk {
+            config: key_at(bytes, 8),
+            consumer: key_at(bytes, 40),
+            node_key: key_at(bytes, 72),
+            issued_at: u64_at(bytes, 104) as i64,
+        })
+    }
+
+    /// The ask signed by the relay's node key (which it must name).
+    pub fn sign(self, node: &SigningKey) -> SignedOriginAsk {
+        SignedOriginAsk {
+            signature: node.sign(&self.encode()).to_bytes(),
+            ask: self,
+        }
+    }
+}
+
+impl SignedOriginAsk {
+    pub fn encode(&self) -> [u8; ORIGIN_ASK_LEN] {
+        let mut out = [0u8; ORIGIN_ASK_LEN];
+        out[..ORIGIN_ASK_MESSAGE_LEN].copy_from_slice(&self.ask.encode());
+        out[ORIGIN_ASK_MESSAGE_LEN..].copy_from_slice(&self.signature);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, SessionError> {
+        check_frame(bytes, "origin ask", ORIGIN_ASK_LEN, ORIGIN_ASK_DOMAIN)?;
+        Ok(SignedOriginAsk {
+            ask: OriginAsk::decode(&bytes[..ORIGIN_ASK_MESSAGE_LEN])?,
+            signature: split_signature(bytes, ORIGIN_ASK_MESSAGE_LEN),
+        })
+    }
+
+    pub fn to_base64(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.encode())
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, SessionError> {
+        Self::decode(&decode_base64(text, "origin ask")?)
+    }
+
+    /// Checks the signature against the node key the ask names.
+    pub fn verify(&self) -> Result<(), SessionError> {
+        verify(
+            "origin ask",
+            &self.ask.node_key,
+            &self.ask.encode(),
+            &self.signature,
+        )
+    }
+}
+
+#[cfg(test)]
+mod origin_ask_tests {
+    use super::*;
+
+    #[test]
+    fn an_origin_ask_round_trips_and_only_its_node_key_verifies_it() {
+        let node = SigningKey::from_bytes(&[7; 32]);
+        let ask = OriginAsk {
+            config: Pubkey::new_unique(),
+            consumer: Pubkey::new_unique(),
+            node_key: crate::receipt::pubkey_of(&node),
+            issued_at: 1_700_000_000,
+        };
+        let signed = ask.sign(&node);
+        let back = SignedOriginAsk::from_base64(&signed.to_base64()).unwrap();
+        assert_eq!(back, signed);
+        back.verify().unwrap();
+        // Naming another node key than the signer's does not verify.
+        let impostor = OriginAsk {
+            node_key: Pubkey::new_unique(),
+            ..ask
+        }
+        .sign(&node);
+        assert!(matches!(
+            impostor.verify(),
+            Err(SessionError::BadSignature { .. }) | Err(SessionError::InvalidKey(_))
+        ));
+        // Any changed field breaks the signature.
+        let mut tampered = signed;
+        tampered.ask.issued_at += 1;
+        assert_eq!(
+            tampered.verify(),
+            Err(SessionError::BadSignature { what: "origin ask" })
+        );
+        // A viewer receipt is not an origin ask.
+        let mut bytes = signed.encode();
+        bytes[..8].copy_from_slice(VIEWER_RECEIPT_DOMAIN);
+        assert_eq!(
+            SignedOriginAsk::decode(&bytes),
+            Err(SessionError::Domain { what: "origin ask" })
+        );
     }
 }

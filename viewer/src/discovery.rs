@@ -3,10 +3,14 @@
 //! node key the chain has for them and serve the consumer, ranked by round-trip time.
 //! A relay's own word is never enough: one whose node key differs from the chain's is
 //! dropped, since the receipts a viewer signs name the node key they pay.
+use crate::{RelayTarget, Viewer};
 use anchor_lang::prelude::Pubkey;
 use media_network::state::Provider;
+use media_sdk::api::gateway::RelaysResponse;
 use media_sdk::api::relay::RelayHealth;
 use media_sdk::client::Cluster;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -36,7 +40,42 @@ pub struct Ranked {
 pub enum DiscoveryError {
     #[error("reading the providers from {url}: {message}")]
     Chain { url: String, message: String },
+    #[error("reading the relay listing of {url}: {message}")]
+    Gateway { url: String, message: String },
 }
+
+/// Where a viewer learns of relays: the chain over RPC, or a gateway's listing
+/// (`GET /.media/relays`, the gateway's own chain read) for clients without RPC access.
+#[derive(Clone)]
+pub enum Source {
+    Chain(Arc<Cluster>),
+    Gateway(Url),
+}
+
+impl Source {
+    /// The relays the source lists now.
+    pub async fn candidates(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<Vec<Candidate>, DiscoveryError> {
+        match self {
+            Source::Chain(cluster) => relays_from_chain(cluster).await,
+            Source::Gateway(gateway) => relays_from_gateway(http, gateway).await,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Chain(cluster) => format!("the chain at {}", cluster.url),
+            Source::Gateway(gateway) => format!("the relay listing of {gateway}"),
+        }
+    }
+}
+
+/// The most of a gateway's relay listing a viewer reads (some 200 bytes per relay).
+const MAX_LISTING_BYTES: usize = 4 << 20;
+/// How long reading a listing may take.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The candidates of `providers`: the listed relays (active edges with an http(s)
 /// endpoint, `media_sdk::discovery::is_listed`) whose endpoint parses, by node key.
@@ -81,6 +120,135 @@ pub async fn relays_from_chain(cluster: &Cluster) -> Result<Vec<Candidate>, Disc
         })?;
     let providers: Vec<Provider> = providers.into_iter().map(|(_, p)| p).collect();
     Ok(candidates(&providers))
+}
+
+/// The candidates a gateway lists at `GET {gateway}/.media/relays` (read within
+/// `LISTING_TIMEOUT`, at most `MAX_LISTING_BYTES`); entries that do not parse are skipped.
+/// The gateway is trusted for the list only: each relay's node key is still checked by its
+/// probe and by every answer.
+pub async fn relays_from_gateway(
+    http: &reqwest::Client,
+    gateway: &Url,
+) -> Result<Vec<Candidate>, DiscoveryError> {
+    let failed = |message: String| DiscoveryError::Gateway {
+        url: gateway.to_string(),
+        message,
+    };
+    let url = gateway
+        .join(".media/relays")
+        .map_err(|e| failed(e.to_string()))?;
+    let read = async {
+        let mut response = http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("answered {}", response.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            if body.len() + chunk.len() > MAX_LISTING_BYTES {
+                return Err(failed(format!("larger than {MAX_LISTING_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    let body = tokio::time::timeout(LISTING_TIMEOUT, read)
+        .await
+        .map_err(|_| failed(format!("no answer in {LISTING_TIMEOUT:?}")))??;
+    let listing: RelaysResponse =
+        serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?;
+    let mut found: Vec<Candidate> = listing
+        .relays
+        .into_iter()
+        .filter_map(|relay| {
+            Some(Candidate {
+                owner: Pubkey::from_str(&relay.owner).ok()?,
+                node_key: Pubkey::from_str(&relay.node_key).ok()?,
+                endpoint: base_url(&relay.endpoint)
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))?,
+                region: relay.region,
+            })
+        })
+        .collect();
+    found.sort_by_key(|c| c.node_key.to_string());
+    found.dedup_by_key(|c| c.node_key);
+    Ok(found)
+}
+
+/// The relays of `source` that serve `consumer`, probed and ranked (`rank`).
+pub async fn discover(
+    http: &reqwest::Client,
+    source: &Source,
+    consumer: &Pubkey,
+    probe_timeout: Duration,
+) -> Result<Vec<Ranked>, DiscoveryError> {
+    let candidates = source.candidates(http).await?;
+    Ok(rank(http, candidates, consumer, probe_timeout).await)
+}
+
+/// Keeps `viewer`'s relays following `source`: every `every`, the listed relays are probed
+/// and ranked again; a relay that joined is added, one no longer listed (deactivated, or
+/// its node key changed) is dropped, and one still listed that missed its probe stays at
+/// the end (its failures bench it). A failed read keeps the relays as they are.
+pub fn follow(
+    viewer: Arc<Viewer>,
+    source: Source,
+    every: Duration,
+    probe_timeout: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let http = probe_client(probe_timeout);
+    tokio::spawn(async move {
+        let consumer = viewer.token().grant.consumer;
+        loop {
+            tokio::time::sleep(every).await;
+            let candidates = match source.candidates(&http).await {
+                Ok(candidates) => candidates,
+                Err(e) => {
+                    tracing::warn!(error = %e, "re-reading the relays failed; keeping the ones in use");
+                    continue;
+                }
+            };
+            let ranked = rank(&http, candidates.clone(), &consumer, probe_timeout).await;
+            let next = still_listed(ranked, &candidates, &viewer.relays());
+            if next.is_empty() {
+                // The source answered and lists none: a deactivated relay is not used, even
+                // when it was the last one (a failed read keeps the relays, above).
+                tracing::warn!(source = %source.describe(), "no listed relay serves this consumer");
+            }
+            viewer.set_relays(next);
+        }
+    })
+}
+
+/// The relays to use after a re-read: the ranked ones, then those in use that are still
+/// listed with the same node key but missed their probe.
+fn still_listed(
+    ranked: Vec<Ranked>,
+    listed: &[Candidate],
+    in_use: &[RelayTarget],
+) -> Vec<RelayTarget> {
+    let mut next: Vec<RelayTarget> = ranked.into_iter().map(RelayTarget::from).collect();
+    for target in in_use {
+        let listed_so = listed
+            .iter()
+            .any(|c| c.endpoint == target.url && Some(c.node_key) == target.node_key);
+        if listed_so && !next.contains(target) {
+            next.push(target.clone());
+        }
+    }
+    next
+}
+
+/// An HTTP client for probes and listings: no redirects (a relay answers for itself).
+pub fn probe_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }
 
 /// Probes the candidates' `/health` (`PROBES_AT_ONCE` at a time, each within `timeout`) and

@@ -5,10 +5,13 @@
 //! players on this machine through a `Viewer`. It shares no code with the relay server: only
 //! the wire types of `media_sdk::api`.
 pub mod discovery;
+mod links;
 pub mod proxy;
 use anchor_lang::prelude::Pubkey;
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
+pub use links::{Failover, RelayStats, RelayTarget};
+use links::{Link, Position};
 use media_sdk::api::gateway::{SessionRequest, SessionResponse};
 use media_sdk::api::relay::{EPOCH_HEADER, NODE_KEY_HEADER, SESSION_HEADER};
 use media_sdk::receipt::pubkey_of;
@@ -16,8 +19,9 @@ use media_sdk::session::{SessionToken, ViewerAck};
 use reqwest::header::RANGE;
 use reqwest::StatusCode;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use url::Url;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +49,6 @@ pub enum ViewerError {
 pub struct Download {
     pub bytes: u64,
     pub content_type: Option<String>,
-}
-
-/// What this viewer has received from one relay in one epoch.
-#[derive(Debug, Clone, Copy, Default)]
-struct Position {
-    epoch: u64,
-    received: u64,
-    node_key: Option<Pubkey>,
 }
 
 /// Asks `gateway` (`POST {gateway}/session`) for a token for `session_key`, presenting
@@ -108,51 +104,61 @@ fn gateway_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// One viewer session with one relay.
+/// One viewer session (one session key and token) over one or more relays.
 pub struct Viewer {
     http: reqwest::Client,
-    relay: Url,
     session_key: SigningKey,
     token: Mutex<SessionToken>,
     renewal: Option<Renewal>,
     /// Acknowledge at least every this many bytes (a fraction of the relay's window).
     ack_every: u64,
-    position: Arc<Mutex<Position>>,
-    acks: watch::Sender<Option<String>>,
+    failover: Failover,
+    /// In rank order; replaced as discovery learns of relays joining and leaving.
+    links: RwLock<Vec<Arc<Link>>>,
+    /// The relay the last playlist came from.
+    playlist_relay: Mutex<Option<Arc<Link>>>,
+    failovers: AtomicU64,
 }
 
 impl Viewer {
-    /// A viewer that posts receipts to `relay` from a background task.
+    /// A viewer of one relay, posting receipts to it from a background task.
     pub fn new(relay: Url, session_key: SigningKey, token: SessionToken, ack_every: u64) -> Self {
+        Self::over(
+            vec![RelayTarget::named(relay)],
+            session_key,
+            token,
+            ack_every,
+            Failover::default(),
+        )
+    }
+
+    /// A viewer over `relays` (best first), moving between them by `failover`'s rules.
+    pub fn over(
+        relays: Vec<RelayTarget>,
+        session_key: SigningKey,
+        token: SessionToken,
+        ack_every: u64,
+        failover: Failover,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .no_gzip()
             .no_brotli()
             .no_deflate()
+            .connect_timeout(failover.stall_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        let (acks, mut latest) = watch::channel(None::<String>);
-        let poster = http.clone();
-        let receipt_url = relay.join(".media/receipt").ok();
-        tokio::spawn(async move {
-            // Posts the newest receipt whenever there is one; older unsent ones are superseded.
-            while latest.changed().await.is_ok() {
-                let receipt = latest.borrow_and_update().clone();
-                if let (Some(receipt), Some(url)) = (receipt, receipt_url.clone()) {
-                    if let Err(e) = poster.post(url).body(receipt).send().await {
-                        tracing::debug!(error = %e, "posting a viewer receipt failed");
-                    }
-                }
-            }
-        });
+        let links = relays.into_iter().map(|t| Link::new(t, &http)).collect();
         Viewer {
             http,
-            relay,
             session_key,
             token: Mutex::new(token),
             renewal: None,
             ack_every: ack_every.max(1),
-            position: Arc::new(Mutex::new(Position::default())),
-            acks,
+            failover,
+            links: RwLock::new(links),
+            playlist_relay: Mutex::new(None),
+            failovers: AtomicU64::new(0),
         }
     }
 
@@ -164,16 +170,80 @@ impl Viewer {
         secret: Option<&str>,
         ack_every: u64,
     ) -> Result<Self, ViewerError> {
+        Self::join_over(
+            vec![RelayTarget::named(relay)],
+            gateway,
+            secret,
+            ack_every,
+            Failover::default(),
+        )
+        .await
+    }
+
+    /// `join`, over `relays` (best first) with `failover`'s rules.
+    pub async fn join_over(
+        relays: Vec<RelayTarget>,
+        gateway: &Url,
+        secret: Option<&str>,
+        ack_every: u64,
+        failover: Failover,
+    ) -> Result<Self, ViewerError> {
         let session_key = Self::new_session_key();
         let http = gateway_client();
         let token = request_token(&http, gateway, &pubkey_of(&session_key), secret).await?;
-        let mut viewer = Viewer::new(relay, session_key, token, ack_every);
+        let mut viewer = Viewer::over(relays, session_key, token, ack_every, failover);
         viewer.renewal = Some(Renewal {
             http,
             gateway: gateway.clone(),
             secret: secret.map(String::from),
         });
         Ok(viewer)
+    }
+
+    fn links(&self) -> Vec<Arc<Link>> {
+        self.links.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the relays (best first): a relay already in use keeps its counts and
+    /// back-off; one no longer given is dropped once its last receipt is posted.
+    pub fn set_relays(&self, relays: Vec<RelayTarget>) {
+        let mut links = self.links.write().unwrap_or_else(|e| e.into_inner());
+        let next: Vec<Arc<Link>> = relays
+            .into_iter()
+            .map(|target| {
+                links
+                    .iter()
+                    .find(|l| l.target == target)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        tracing::info!(relay = %target.url, "relay added");
+                        Link::new(target, &self.http)
+                    })
+            })
+            .collect();
+        for gone in links
+            .iter()
+            .filter(|l| !next.iter().any(|n| Arc::ptr_eq(n, l)))
+        {
+            tracing::info!(relay = %gone.target.url, "relay dropped");
+        }
+        *links = next;
+    }
+
+    /// The relays in use, best first.
+    pub fn relays(&self) -> Vec<RelayTarget> {
+        self.links().iter().map(|l| l.target.clone()).collect()
+    }
+
+    /// How each relay has served this session.
+    pub fn relay_stats(&self) -> Vec<RelayStats> {
+        let now = Instant::now();
+        self.links().iter().map(|l| l.stats(now)).collect()
+    }
+
+    /// How many times a transfer moved to another relay part-way.
+    pub fn failovers(&self) -> u64 {
+        self.failovers.load(Ordering::Relaxed)
     }
 
     /// The session's token as it stands.
@@ -224,44 +294,51 @@ impl Viewer {
         pubkey_of(&self.session_key)
     }
 
-    /// Bytes received from the relay in the current epoch.
+    /// Bytes received in the current epoch, over all relays.
     pub fn received(&self) -> u64 {
-        self.position
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .received
+        self.links().iter().map(|l| l.position().received).sum()
     }
 
-    fn url_for(&self, path: &str) -> String {
+    fn url_for(&self, link: &Link, path: &str) -> String {
         format!(
             "{}/c/{}/{}",
-            self.relay.as_str().trim_end_matches('/'),
+            link.target.url.as_str().trim_end_matches('/'),
             self.token().grant.consumer,
             path.trim_start_matches('/')
         )
     }
 
-    /// Posts a receipt for everything received so far and waits for the relay's answer: a
-    /// viewer leaving (or switching epochs) calls it so its last bytes are acknowledged too.
+    /// Posts a receipt to every relay for everything received from it so far and waits for
+    /// the answers: a viewer leaving calls it so its last bytes are acknowledged too.
     pub async fn acknowledge_now(&self) -> Result<(), ViewerError> {
-        self.acknowledge(true).await
+        let mut first_error = None;
+        for link in self.links() {
+            if let Err(e) = self.acknowledge(&link, true).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
-    /// Signs a receipt for everything received so far; `post_now` sends it and waits.
-    async fn acknowledge(&self, post_now: bool) -> Result<(), ViewerError> {
-        let position = *self.position.lock().unwrap_or_else(|e| e.into_inner());
-        self.acknowledge_position(position, post_now).await
+    /// Signs a receipt for everything received from `link`; `post_now` sends it and waits.
+    async fn acknowledge(&self, link: &Link, post_now: bool) -> Result<(), ViewerError> {
+        let position = *link.position();
+        self.acknowledge_position(link, position, post_now).await
     }
 
-    /// Signs a receipt for `position`; `post_now` sends it and waits.
+    /// Signs a receipt for `position` at `link`; `post_now` sends it and waits.
     async fn acknowledge_position(
         &self,
+        link: &Link,
         position: Position,
         post_now: bool,
     ) -> Result<(), ViewerError> {
         let Some(node_key) = position.node_key else {
             return Ok(());
         };
+        if position.received == 0 {
+            return Ok(());
+        }
         let grant = self.token().grant;
         let receipt = ViewerAck {
             config: grant.config,
@@ -274,69 +351,41 @@ impl Viewer {
         .sign(&self.session_key)
         .to_base64();
         if post_now {
-            let url = self
-                .relay
+            let url = link
+                .target
+                .url
                 .join(".media/receipt")
                 .map_err(|e| ViewerError::Refused {
                     status: StatusCode::BAD_REQUEST,
                     body: e.to_string(),
                 })?;
-            self.http
+            let sent = self
+                .http
                 .post(url.clone())
                 .body(receipt)
+                .timeout(self.failover.stall_timeout)
                 .send()
-                .await
-                .map_err(|source| ViewerError::Http {
-                    url: url.to_string(),
-                    source,
-                })?;
+                .await;
+            sent.map_err(|source| ViewerError::Http {
+                url: url.to_string(),
+                source,
+            })?;
         } else {
-            let _ = self.acks.send(Some(receipt));
+            let _ = link.acks.send(Some(receipt));
         }
         Ok(())
     }
 
     /// Learns the relay's epoch and node key from a response; a new epoch counts from 0, and
     /// what the epoch left behind is acknowledged first, so its last bytes are paid (L8).
-    async fn observe(&self, response: &reqwest::Response) -> Result<(), ViewerError> {
-        let left = self.observe_headers(response)?;
+    async fn observe(&self, link: &Link, response: &reqwest::Response) -> Result<(), ViewerError> {
+        let left = observe_headers(link, response)?;
         if let Some(left) = left.filter(|p| p.received > 0) {
-            if let Err(e) = self.acknowledge_position(left, true).await {
+            if let Err(e) = self.acknowledge_position(link, left, true).await {
                 tracing::debug!(error = %e, "acknowledging the epoch just left failed");
             }
         }
         Ok(())
-    }
-
-    /// The position update of `observe`; returns the position of the epoch it left, if any.
-    fn observe_headers(
-        &self,
-        response: &reqwest::Response,
-    ) -> Result<Option<Position>, ViewerError> {
-        let header = |name: &'static str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(ViewerError::MissingHeader(name))
-        };
-        let epoch: u64 = header(EPOCH_HEADER)?
-            .parse()
-            .map_err(|_| ViewerError::MissingHeader(EPOCH_HEADER))?;
-        let mut position = self.position.lock().unwrap_or_else(|e| e.into_inner());
-        if let Ok(key) = header(NODE_KEY_HEADER).map(Pubkey::from_str) {
-            position.node_key = key.ok();
-        }
-        if epoch == position.epoch {
-            return Ok(None);
-        }
-        let left = *position;
-        *position = Position {
-            epoch,
-            received: 0,
-            node_key: position.node_key,
-        };
-        Ok(Some(left))
     }
 
     /// Downloads `path` of the token's consumer into `out`, acknowledging as bytes arrive,
@@ -349,106 +398,451 @@ impl Viewer {
         Ok(self.download(path, out).await?.bytes)
     }
 
-    /// `fetch`, also reporting the object's content type.
+    /// `fetch`, also reporting the object's content type. The transfer moves to another
+    /// relay when its relay fails (see `Outcome`), resuming with `Range` from the bytes
+    /// written, so no byte is delivered twice and each relay is acknowledged for its own.
     pub async fn download<W: tokio::io::AsyncWrite + Unpin>(
         &self,
         path: &str,
         out: &mut W,
     ) -> Result<Download, ViewerError> {
-        use tokio::io::AsyncWriteExt;
-        let url = self.url_for(path);
-        let mut written: u64 = 0;
-        let mut content_type = None;
-        // Attempts in a row that brought no new byte; a long download cut many times over is
-        // fine as long as each attempt makes progress.
-        let mut attempts = 0u32;
+        let playlist = links::is_playlist(path);
+        let mut transfer = Transfer::default();
+        // Relays that gave this object a final answer (404, say): not asked again for it.
+        let mut answered: Vec<Arc<Link>> = Vec::new();
+        let mut last_answer: Option<(StatusCode, String)> = None;
+        // Rounds in a row that brought no new byte; a long download cut many times over is
+        // fine as long as each round makes progress.
+        let mut idle = 0u32;
         let mut last = String::new();
-        let mut written_before = 0u64;
+        let mut current: Option<Arc<Link>> = None;
+        let mut resume_on: Option<Arc<Link>> = None;
+        // Relays that failed since the last new byte.
+        let mut failed_here: Vec<Arc<Link>> = Vec::new();
         loop {
-            if written > written_before {
-                attempts = 0;
-                written_before = written;
-            }
-            attempts += 1;
-            if attempts > 20 {
-                return Err(ViewerError::Stuck { attempts, last });
-            }
-            let token = self.token_for_request().await;
-            let mut request = self.http.get(&url).header(SESSION_HEADER, &token);
-            if written > 0 {
-                request = request.header(RANGE, format!("bytes={written}-"));
-            }
-            let response = request.send().await.map_err(|source| ViewerError::Http {
-                url: url.clone(),
-                source,
-            })?;
-            let status = response.status();
-            if status == StatusCode::PAYMENT_REQUIRED {
-                // Everything received is acknowledged (and the epoch learned) before retrying.
-                if self.observe(&response).await.is_ok() {
-                    self.acknowledge(true).await?;
-                }
-                last = "402 Payment Required".into();
-                continue;
-            }
-            if status == StatusCode::RANGE_NOT_SATISFIABLE && written > 0 {
-                return Ok(Download {
-                    bytes: written,
-                    content_type,
+            if idle > MAX_IDLE_ROUNDS {
+                return Err(ViewerError::Stuck {
+                    attempts: idle,
+                    last,
                 });
             }
-            if !(status.is_success()) {
-                let body = response.text().await.unwrap_or_default();
-                return Err(ViewerError::Refused { status, body });
-            }
-            self.observe(&response).await?;
-            if content_type.is_none() {
-                content_type = response
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(String::from);
-            }
-            if written > 0 && status == StatusCode::OK {
-                // The relay ignored the range: start over rather than duplicate bytes.
-                return Err(ViewerError::Refused {
-                    status,
-                    body: "the relay answered a range request with the whole object".into(),
-                });
-            }
-            let mut since_ack = 0u64;
-            let mut body = response.bytes_stream();
-            let mut cut = false;
-            while let Some(chunk) = body.next().await {
-                let chunk = match chunk {
-                    Ok(chunk) => chunk,
-                    Err(e) => {
-                        last = e.to_string();
-                        cut = true;
-                        break;
-                    }
-                };
-                out.write_all(&chunk).await?;
-                let n = chunk.len() as u64;
-                written += n;
-                since_ack += n;
-                self.position
+            let links = self.links();
+            let now = Instant::now();
+            let sticky = if playlist {
+                self.playlist_relay
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .received += n;
-                if since_ack >= self.ack_every {
-                    since_ack = 0;
-                    self.acknowledge(false).await?;
+                    .clone()
+            } else {
+                None
+            };
+            // A transfer cut after some bytes, or a 402 answered, goes back to its relay.
+            let chosen = match resume_on.take().filter(|l| l.usable(now)) {
+                Some(link) => Some(link),
+                None => links::choose(
+                    &links,
+                    &answered,
+                    playlist,
+                    self.failover.spread,
+                    sticky.as_ref(),
+                    now,
+                ),
+            };
+            let Some(link) = chosen else {
+                // Every relay has answered or failed since the last new byte: that is the
+                // download's answer, rather than waiting out their back-offs.
+                let tried = |l: &Arc<Link>| {
+                    answered
+                        .iter()
+                        .chain(&failed_here)
+                        .any(|a| Arc::ptr_eq(a, l))
+                };
+                if links.iter().all(tried) {
+                    return Err(match last_answer {
+                        Some((status, body)) => ViewerError::Refused { status, body },
+                        None if links.is_empty() => ViewerError::Refused {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            body: "no relay to fetch from".into(),
+                        },
+                        None => ViewerError::Stuck {
+                            attempts: idle,
+                            last,
+                        },
+                    });
+                }
+                // The rest are backed off from earlier downloads: wait for the first to come
+                // back (each does within `max_backoff`, and is then tried, so this ends).
+                let wake = links
+                    .iter()
+                    .filter(|l| !tried(l))
+                    .filter_map(|l| l.benched_until())
+                    .filter(|until| *until > now)
+                    .min()
+                    .unwrap_or(now + MAX_WAIT);
+                tokio::time::sleep(wake.saturating_duration_since(now).min(MAX_WAIT)).await;
+                continue;
+            };
+            if let Some(previous) = current.replace(link.clone()) {
+                if !Arc::ptr_eq(&previous, &link) && transfer.written > 0 {
+                    self.failovers.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%path, from = %previous.target.url, to = %link.target.url,
+                        at = transfer.written, "moved to another relay");
                 }
             }
-            self.acknowledge(false).await?;
-            if !cut {
-                out.flush().await?;
-                return Ok(Download {
-                    bytes: written,
-                    content_type,
-                });
+            let before = transfer.written;
+            let outcome = self.attempt(&link, path, &mut transfer, out).await?;
+            if transfer.written > before {
+                idle = 0;
+                failed_here.clear();
+            } else {
+                idle += 1;
             }
+            match outcome {
+                Outcome::Complete => {
+                    use tokio::io::AsyncWriteExt;
+                    if playlist {
+                        *self
+                            .playlist_relay
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = Some(link);
+                    }
+                    out.flush().await?;
+                    return Ok(Download {
+                        bytes: transfer.written,
+                        content_type: transfer.content_type,
+                    });
+                }
+                Outcome::Resume => resume_on = Some(link),
+                Outcome::Answered { status, body } => {
+                    answered.push(link);
+                    last_answer = Some((status, body));
+                }
+                Outcome::Refused { status, body } => {
+                    let backoff = link.failed(&self.failover, Instant::now());
+                    tracing::info!(relay = %link.target.url, %path, %status, %body, ?backoff,
+                        "leaving a relay");
+                    last = format!("{status}: {body}");
+                    failed_here.push(link);
+                    last_answer = Some((status, body));
+                }
+                Outcome::Failed(reason) => {
+                    let backoff = link.failed(&self.failover, Instant::now());
+                    tracing::info!(relay = %link.target.url, %path, %reason, ?backoff,
+                        "leaving a relay");
+                    last = reason;
+                    failed_here.push(link);
+                    last_answer = None;
+                }
+            }
+        }
+    }
+
+    /// One request for the rest of `path` at `link`, its body written to `out`.
+    async fn attempt<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        link: &Arc<Link>,
+        path: &str,
+        transfer: &mut Transfer,
+        out: &mut W,
+    ) -> Result<Outcome, ViewerError> {
+        use tokio::io::AsyncWriteExt;
+        let stall = self.failover.stall_timeout;
+        let url = self.url_for(link, path);
+        let token = self.token_for_request().await;
+        let mut request = self.http.get(&url).header(SESSION_HEADER, &token);
+        if transfer.written > 0 {
+            request = request.header(RANGE, format!("bytes={}-", transfer.written));
+        }
+        let started = Instant::now();
+        let response = match tokio::time::timeout(stall, request.send()).await {
+            Err(_) => return Ok(Outcome::Failed(format!("no answer in {stall:?}"))),
+            Ok(Err(e)) => return Ok(Outcome::Failed(e.to_string())),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if status == StatusCode::PAYMENT_REQUIRED {
+            // Everything received is acknowledged (and the epoch learned) before retrying; a
+            // relay that keeps asking without taking the receipts is left.
+            transfer.payment_asks += 1;
+            if transfer.payment_asks > MAX_PAYMENT_ASKS {
+                transfer.payment_asks = 0;
+                return Ok(Outcome::Failed(
+                    "402 Payment Required again after receipts were posted".into(),
+                ));
+            }
+            if self.observe(link, &response).await.is_ok() {
+                if let Err(e) = self.acknowledge(link, true).await {
+                    return Ok(Outcome::Failed(e.to_string()));
+                }
+            }
+            return Ok(Outcome::Resume);
+        }
+        if status == StatusCode::RANGE_NOT_SATISFIABLE && transfer.written > 0 {
+            // Complete only if the relay's object is exactly as long as what was written.
+            let total = content_range(&response).and_then(|r| r.total);
+            return Ok(if total == Some(transfer.written) {
+                Outcome::Complete
+            } else {
+                Outcome::Failed(format!(
+                    "416 for an object of {total:?} bytes after {} were written",
+                    transfer.written
+                ))
+            });
+        }
+        if !status.is_success() {
+            let body = read_error_body(response, stall).await;
+            return Ok(if leaves_the_relay(status) {
+                Outcome::Refused { status, body }
+            } else {
+                Outcome::Answered { status, body }
+            });
+        }
+        if let Err(e) = self.observe(link, &response).await {
+            return Ok(Outcome::Failed(e.to_string()));
+        }
+        if let Some(expected) = link.target.node_key {
+            let answered = response
+                .headers()
+                .get(NODE_KEY_HEADER)
+                .and_then(|v| v.to_str().ok());
+            if answered != Some(expected.to_string().as_str()) {
+                return Ok(Outcome::Failed(format!(
+                    "answered with node key {answered:?}, the chain has {expected}"
+                )));
+            }
+        }
+        if transfer.written > 0 {
+            if status != StatusCode::PARTIAL_CONTENT {
+                // The relay ignored the range: another may not, and none must duplicate bytes.
+                return Ok(Outcome::Failed(
+                    "answered a range request with the whole object".into(),
+                ));
+            }
+            // The rest must start where the bytes written end, and the object must be as
+            // long as the first answer said: no gap, no overlap, no splice of two versions.
+            let range = content_range(&response);
+            let fits = range.is_some_and(|r| {
+                r.start == Some(transfer.written)
+                    && (transfer.total.is_none() || r.total == transfer.total)
+            });
+            if !fits {
+                return Ok(Outcome::Failed(format!(
+                    "answered bytes={}- with Content-Range {range:?} (total {:?})",
+                    transfer.written, transfer.total
+                )));
+            }
+        } else {
+            transfer.total = response.content_length();
+        }
+        if transfer.content_type.is_none() {
+            transfer.content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+        }
+        let mut since_ack = 0u64;
+        let mut here = 0u64;
+        let mut body = response.bytes_stream();
+        let ended = loop {
+            let chunk = match tokio::time::timeout(stall, body.next()).await {
+                Err(_) => break End::Stalled(format!("no byte in {stall:?}")),
+                Ok(None) => break End::Complete,
+                Ok(Some(Err(e))) => break End::Cut(e.to_string()),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            out.write_all(&chunk).await?;
+            let n = chunk.len() as u64;
+            transfer.written += n;
+            here += n;
+            since_ack += n;
+            link.position().received += n;
+            if since_ack >= self.ack_every {
+                since_ack = 0;
+                self.acknowledge(link, false).await?;
+            }
+        };
+        self.acknowledge(link, false).await?;
+        if here > 0 {
+            transfer.payment_asks = 0;
+        }
+        Ok(match ended {
+            End::Complete => {
+                link.delivered(here, started.elapsed());
+                Outcome::Complete
+            }
+            // Cut after some bytes: the relay's credit window, most likely; ask it again (a
+            // relay that is gone then fails to connect and is left).
+            End::Cut(_) if here > 0 => {
+                link.received_before_failing(here);
+                Outcome::Resume
+            }
+            End::Cut(reason) => Outcome::Failed(reason),
+            End::Stalled(reason) => {
+                link.received_before_failing(here);
+                Outcome::Failed(reason)
+            }
+        })
+    }
+}
+
+/// Rounds in a row without a new byte before a download gives up.
+const MAX_IDLE_ROUNDS: u32 = 20;
+/// 402s in a row, each answered with a receipt, before the relay is left.
+const MAX_PAYMENT_ASKS: u32 = 2;
+/// The longest a download waits for a backed-off relay before looking again.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The most of an error body a viewer reads.
+const MAX_ERROR_BODY: usize = 4 << 10;
+
+/// Where one download stands.
+#[derive(Default)]
+struct Transfer {
+    written: u64,
+    /// The object's length as the first answer gave it.
+    total: Option<u64>,
+    content_type: Option<String>,
+    payment_asks: u32,
+}
+
+/// How one request to one relay ended.
+enum Outcome {
+    /// The object is complete.
+    Complete,
+    /// Bytes came and the connection was cut, or a 402 was answered: ask the relay again.
+    Resume,
+    /// The relay's final word on this object (404, 401, ...): not asked again for it.
+    Answered { status: StatusCode, body: String },
+    /// The relay cannot serve now (403, 408, 429, 5xx): backed off, the next one asked.
+    Refused { status: StatusCode, body: String },
+    /// The relay failed (error, stall, wrong node key, a 402 loop): backed off.
+    Failed(String),
+}
+
+/// A `Content-Range` header: `bytes start-end/total` or `bytes */total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ContentRange {
+    start: Option<u64>,
+    total: Option<u64>,
+}
+
+fn content_range(response: &reqwest::Response) -> Option<ContentRange> {
+    let value = response
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)?
+        .to_str()
+        .ok()?;
+    parse_content_range(value)
+}
+
+fn parse_content_range(value: &str) -> Option<ContentRange> {
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let total = (total != "*").then(|| total.parse().ok()).flatten();
+    let start = match range {
+        "*" => None,
+        range => Some(range.split_once('-')?.0.parse().ok()?),
+    };
+    Some(ContentRange { start, total })
+}
+
+/// How a response body ended.
+enum End {
+    Complete,
+    /// The connection failed.
+    Cut(String),
+    /// No byte came within the stall timeout.
+    Stalled(String),
+}
+
+/// Whether a refusal says the relay cannot serve now (the next relay may) rather than
+/// something about the object or the session.
+fn leaves_the_relay(status: StatusCode) -> bool {
+    status == StatusCode::FORBIDDEN
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+}
+
+/// Up to `MAX_ERROR_BODY` of an error answer, within `timeout`.
+async fn read_error_body(mut response: reqwest::Response, timeout: Duration) -> String {
+    let read = async {
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() >= MAX_ERROR_BODY {
+                body.truncate(MAX_ERROR_BODY);
+                break;
+            }
+        }
+        String::from_utf8_lossy(&body).into_owned()
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or_default()
+}
+
+/// The position update of `observe`; returns the position of the epoch it left, if any.
+fn observe_headers(
+    link: &Link,
+    response: &reqwest::Response,
+) -> Result<Option<Position>, ViewerError> {
+    let header = |name: &'static str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ViewerError::MissingHeader(name))
+    };
+    let epoch: u64 = header(EPOCH_HEADER)?
+        .parse()
+        .map_err(|_| ViewerError::MissingHeader(EPOCH_HEADER))?;
+    let mut position = link.position();
+    if link.target.node_key.is_none() {
+        if let Ok(key) = header(NODE_KEY_HEADER).map(Pubkey::from_str) {
+            position.node_key = key.ok();
+        }
+    }
+    if epoch == position.epoch {
+        return Ok(None);
+    }
+    let left = *position;
+    *position = Position {
+        epoch,
+        received: 0,
+        node_key: position.node_key,
+    };
+    Ok(Some(left))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_content_range, ContentRange};
+
+    #[test]
+    fn content_ranges_parse_and_nonsense_does_not() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/1000"),
+            Some(ContentRange {
+                start: Some(100),
+                total: Some(1000)
+            })
+        );
+        assert_eq!(
+            parse_content_range("bytes */1000"),
+            Some(ContentRange {
+                start: None,
+                total: Some(1000)
+            })
+        );
+        assert_eq!(
+            parse_content_range("bytes 5-9/*"),
+            Some(ContentRange {
+                start: Some(5),
+                total: None
+            })
+        );
+        for bad in ["", "bytes", "items 1-2/3", "bytes x-2/3", "bytes 1-2"] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
         }
     }
 }

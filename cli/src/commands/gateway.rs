@@ -53,6 +53,10 @@ pub struct GatewayArgs {
     /// from, so records of epochs that can no longer settle are pruned; without it they are kept.
     #[arg(long)]
     pub rpc_url: Option<String>,
+    /// The origin to hand to relays the chain lists that ask for it with their node key's
+    /// signature (`POST /.media/origin`; needs --rpc-url). Viewers never see it.
+    #[arg(long)]
+    pub origin: Option<url::Url>,
 }
 
 /// Runs until Ctrl-C or SIGTERM. The receipt signer comes from --receipt-signer, else the
@@ -103,6 +107,9 @@ async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
     }
     if let Some(max) = flags.max_bytes_per_session {
         config.max_bytes_per_session = max;
+    }
+    if flags.origin.is_some() {
+        config.origin = flags.origin;
     }
     if flags.rpc_url.is_some() {
         config.service.rpc_url = flags.rpc_url;

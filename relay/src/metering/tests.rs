@@ -363,3 +363,35 @@ async fn l8_a_late_receipt_of_the_epoch_just_left_closes_it_higher() {
         Err(ReceiptRejection::WrongEpoch { got: 4, current: 6 })
     ));
 }
+
+/// Issue 17: after a crash the delivered count is gone; a restored session takes the
+/// viewer's receipt for the bytes that were in flight (up to one credit window past its last
+/// receipt, which the relay never sent beyond) and no more.
+#[tokio::test]
+async fn a_restored_session_is_paid_for_the_bytes_in_flight_at_the_crash() {
+    let f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[4; 32]);
+    let token = SessionToken::from_base64(&f.token(&session, u64::MAX)).unwrap();
+    let stored = ViewerReceipt::from_base64(&f.receipt(&session, 3, 5_000)).unwrap();
+    f.meter.restore(token, stored);
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 6_001), &f.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 6_001,
+            delivered: 6_000
+        }),
+        "beyond one window past the stored receipt"
+    );
+    let accepted = f
+        .meter
+        .accept_receipt(&f.receipt(&session, 3, 5_800), &f.view)
+        .unwrap();
+    assert_eq!(accepted.acked, 5_800);
+    // Serving goes on from there with a full window.
+    let key = f
+        .meter
+        .admit(Some(&token.to_base64()), &f.consumer, &f.view, 1_000)
+        .unwrap();
+    assert_eq!(f.meter.take_credit(&key, 5_000).await, 1_000);
+}

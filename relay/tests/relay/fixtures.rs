@@ -169,7 +169,13 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         origin: Origin::new(options.origin),
         forward_query: options.forward_query,
         view: Arc::new(RwLock::new(view)),
-        origins: HashMap::from([(consumer, origin.clone())]),
+        directory: Arc::new(media_relay::directory::Directory::configured(&[
+            media_relay::config::ConsumerConfig {
+                owner: consumer,
+                origin: origin.clone(),
+                gateway: None,
+            },
+        ])),
         store: store.clone(),
         acks: media_relay::acks::AckWriter::start(store, Default::default()),
         debts: Arc::new(media_relay::debt::Debts::new(u64::MAX)),

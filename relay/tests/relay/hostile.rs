@@ -208,7 +208,7 @@ async fn h3_private_origin_addresses_are_refused_unless_allowed() {
         .text()
         .await
         .unwrap()
-        .contains("allow_private_origins"));
+        .contains("not one this relay fetches from"));
     assert_eq!(origin.total.load(Ordering::SeqCst), 0);
 }
 

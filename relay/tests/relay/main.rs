@@ -6,6 +6,7 @@ mod hls;
 mod hostile;
 mod metering;
 mod network;
+mod open_network;
 mod paid;
 mod peers;
 mod proxy;

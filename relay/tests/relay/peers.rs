@@ -267,9 +267,16 @@ async fn h1_five_thousand_sessions_are_cosigned() {
         meter: relay.relay.meter.clone(),
         store: relay.relay.store.clone(),
         view: relay.relay.view.clone(),
-        gateways: [(relay.consumer, counted)].into(),
+        directory: Arc::new(media_relay::directory::Directory::configured(&[
+            media_relay::config::ConsumerConfig {
+                owner: relay.consumer,
+                origin: "http://127.0.0.1:1/".parse().unwrap(),
+                gateway: Some(counted),
+            },
+        ])),
         keepers: Vec::new(),
         http: peer_client(Duration::from_secs(30)),
+        discovered_http: peer_client(Duration::from_secs(30)),
         debts: Arc::new(Debts::new(u64::MAX)),
         shown: Default::default(),
     };

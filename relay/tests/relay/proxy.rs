@@ -149,7 +149,7 @@ async fn origin_down_is_502_and_origin_timeout_is_504() {
         .text()
         .await
         .unwrap()
-        .contains("origin unreachable"));
+        .contains("the origin is unreachable"));
 }
 
 #[tokio::test]

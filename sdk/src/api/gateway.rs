@@ -63,10 +63,11 @@ pub struct CosignResponse {
     pub capped: Vec<String>,
 }
 
-/// One relay the chain lists: an active edge provider's node key (base58), endpoint and
-/// region.
+/// One relay the chain lists: an active edge provider's owner and node key (base58),
+/// endpoint and region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayListing {
+    pub owner: String,
     pub node_key: String,
     pub endpoint: String,
     pub region: String,
@@ -81,4 +82,19 @@ pub struct RelaysResponse {
     /// When the gateway read it (unix seconds): a listing that stops updating shows its age.
     pub read_at: i64,
     pub relays: Vec<RelayListing>,
+}
+
+/// `POST /.media/origin`: a registered relay asks for the consumer's origin with a
+/// `media_sdk::session::SignedOriginAsk` (base64url), signed by its node key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginRequest {
+    pub ask: String,
+}
+
+/// The answer to an origin request the gateway admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginResponse {
+    pub consumer: String,
+    /// The origin's base URL.
+    pub origin: String,
 }
