@@ -24,6 +24,9 @@ use url::Url;
 
 /// The longest a consumer whose gateway failed waits before it is asked again.
 const MAX_RETRY: Duration = Duration::from_secs(600);
+/// A consumer taken on is not asked again (a changed gateway URL) before this: flipping the
+/// URL on chain every refresh cannot take every handshake slot.
+const REHANDSHAKE_AFTER: Duration = Duration::from_secs(60);
 
 /// A consumer the chain lists for this relay to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +183,9 @@ pub struct Discover {
     pub retry: HashMap<Pubkey, (Instant, u32)>,
     /// Each consumer's gateway URL as last taken on, so a change is noticed.
     pub taken: HashMap<Pubkey, String>,
+    /// Passes so far: where in the listing a pass starts turns with it, so owners that sort
+    /// first (addresses can be ground) do not always go first.
+    pub passes: usize,
 }
 
 impl Discover {
@@ -193,7 +199,12 @@ impl Discover {
             .into_iter()
             .map(|(_, c)| c)
             .collect();
-        let listed = listed_consumers(&accounts, &self.serve, config.epoch);
+        let mut listed = listed_consumers(&accounts, &self.serve, config.epoch);
+        if !listed.is_empty() {
+            let turn = self.passes % listed.len();
+            listed.rotate_left(turn);
+        }
+        self.passes = self.passes.wrapping_add(1);
         let owners: Vec<Pubkey> = listed.iter().map(|l| l.owner).collect();
         for gone in self.directory.unlist_others(&owners) {
             self.taken.remove(&gone);
@@ -232,7 +243,8 @@ impl Discover {
             taken_on += 1;
             match self.take_on(&consumer).await {
                 Ok(origin) => {
-                    self.retry.remove(&consumer.owner);
+                    self.retry
+                        .insert(consumer.owner, (now + REHANDSHAKE_AFTER, 0));
                     tracing::info!(consumer = %consumer.owner, gateway = %consumer.gateway,
                         origin_host = origin.host_str().unwrap_or(""), "serving a consumer the chain lists");
                 }

@@ -75,6 +75,7 @@ pub async fn run(
         provider_owner: None,
         retry: Default::default(),
         taken: Default::default(),
+        passes: 0,
     });
     // The first pass before serving, so the consumers listed now are served from the start.
     let discover = match discover {

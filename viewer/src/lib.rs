@@ -420,7 +420,7 @@ impl Viewer {
         // Relays that failed since the last new byte.
         let mut failed_here: Vec<Arc<Link>> = Vec::new();
         loop {
-            if idle > MAX_IDLE_ROUNDS {
+            if idle >= MAX_IDLE_ROUNDS {
                 return Err(ViewerError::Stuck {
                     attempts: idle,
                     last,

@@ -28,7 +28,7 @@ async fn wait_until_serving(url: &str) {
     panic!("the relay did not come up at {url}");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -4,6 +4,7 @@
 //! sees); and a 64 MiB download whose relay process is SIGKILLed half-way completes
 //! byte-exact from another relay found on chain, with both relays paid, on chain, exactly
 //! the bytes each delivered.
+use crate::crash::free_port;
 use crate::fixtures::{content, start_origin, temp_path};
 use crate::network::*;
 use ed25519_dalek::SigningKey;
@@ -53,14 +54,6 @@ async fn provider_at(network: &Network, endpoint: &str) -> (Keypair, Keypair) {
         .await
         .unwrap();
     (owner, node)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn ask(node: &SigningKey, consumer: anchor_lang::prelude::Pubkey) -> OriginRequest {
