@@ -397,7 +397,10 @@ mod tests {
         let (healthy, report) = health.report();
         assert!(!healthy);
         assert_eq!(report["crank"]["state"], "dead");
-        assert_eq!(report["settle"]["state"], "ok");
+        // Only the job that panicked is dead; the others stopped cleanly (whether their last
+        // tick is within the 200 ms `stale_after` depends on how loaded the machine is).
+        assert_ne!(report["settle"]["state"], "dead");
+        assert!(report["settle"]["last_error"].is_null(), "{report}");
     }
 
     #[tokio::test]
