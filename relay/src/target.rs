@@ -18,8 +18,9 @@ pub enum PathRefusal {
     Control,
     #[error("the path has a decoded `?` or `#`")]
     Delimiter,
-    #[error("the path leaves the origin's base {0}")]
-    Escapes(String),
+    /// Viewers read this: it names no origin (the publisher keeps it private, issue 17).
+    #[error("the path leaves the origin's base")]
+    Escapes,
 }
 
 /// The origin URL for `path` (decoded, without the leading `/`) under `base`, with the
@@ -44,7 +45,7 @@ pub fn origin_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url, Pa
     {
         let mut parts = url
             .path_segments_mut()
-            .map_err(|_| PathRefusal::Escapes(base.to_string()))?;
+            .map_err(|_| PathRefusal::Escapes)?;
         parts.pop_if_empty().extend(segments);
     }
     if let Some(query) = query.filter(|q| !q.is_empty()) {
@@ -52,7 +53,7 @@ pub fn origin_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url, Pa
     }
     let stays = url.origin() == base.origin() && url.path().starts_with(&base_path);
     if !stays {
-        return Err(PathRefusal::Escapes(base.to_string()));
+        return Err(PathRefusal::Escapes);
     }
     Ok(url)
 }
