@@ -43,9 +43,7 @@ pub fn origin_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url, Pa
     url.set_query(None);
     url.set_fragment(None);
     {
-        let mut parts = url
-            .path_segments_mut()
-            .map_err(|_| PathRefusal::Escapes)?;
+        let mut parts = url.path_segments_mut().map_err(|_| PathRefusal::Escapes)?;
         parts.pop_if_empty().extend(segments);
     }
     if let Some(query) = query.filter(|q| !q.is_empty()) {
