@@ -1,6 +1,9 @@
-//! End to end: `media demo`'s run on a fresh localnet, checked against the chain. The bytes
-//! the viewers counted must be what was settled, the publisher's escrow must have paid what
-//! the epochs recorded, relays must have been rewarded, MEDIA burned and the vote executed.
+//! End to end: `media demo`'s run on a fresh localnet, checked against the chain. Its relays
+//! are `media relay` processes (this package's binary), one SIGKILLed half-way and restarted.
+//! The bytes the viewers counted through each relay must be what that relay's lane settled,
+//! the publisher's escrow must have paid what the epochs recorded, relays must have been
+//! rewarded, MEDIA burned and the vote executed.
+use media_demo::relays::RelayProgram;
 use media_demo::{Options, Progress};
 use media_network::state::{Config, Consumer, Epoch};
 use media_sdk::client::Cluster;
@@ -23,9 +26,14 @@ async fn the_demo_settles_what_viewers_received_rewards_relays_burns_and_votes()
     let options = Options {
         epoch_secs: 5,
         epochs: 3,
-        relays: 2,
+        relays: 3,
         viewers: 4,
         segment_bytes: 128 << 10,
+        outage: true,
+        relay_program: Some(RelayProgram {
+            program: env!("CARGO_BIN_EXE_media").into(),
+            args: vec!["relay".into()],
+        }),
     };
     let (_interrupt, never) = tokio::sync::watch::channel(false);
     let outcome = media_demo::run(&options, &Log, never)
@@ -35,8 +43,15 @@ async fn the_demo_settles_what_viewers_received_rewards_relays_burns_and_votes()
     eprintln!("{}", report.table());
     let cluster: &Cluster = &outcome.localnet.cluster;
 
+    // The last relay was killed half-way and restarted; viewers left it for the others.
+    let outage = report.outage.as_ref().expect("an outage");
+    assert_eq!(outage.relay, 3);
+    assert!(outage.restarted_in_epoch.is_some(), "{outage:?}");
+    assert!(report.relay_failures > 0, "viewers left the killed relay");
+    assert!(report.longest_gap_ms > 0);
+
     // Every relay served, and what its viewers received is exactly what its lane settled.
-    assert_eq!(report.relays.len(), 2);
+    assert_eq!(report.relays.len(), 3);
     for relay in &report.relays {
         assert!(relay.bytes_received_by_viewers > 0, "{relay:?}");
         assert_eq!(

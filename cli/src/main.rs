@@ -12,8 +12,8 @@ mod wallet;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use commands::{
-    airdrop, claim, consumer, demo, epoch, gateway, gov, keygen, lane, localnet, provider, stake,
-    status, viewer,
+    airdrop, claim, consumer, demo, epoch, gateway, gov, keygen, lane, localnet, provider, relay,
+    stake, status, viewer,
 };
 use context::Ctx;
 use solana_commitment_config::CommitmentConfig;
@@ -112,6 +112,9 @@ enum Command {
     /// relays; see docs/relay-protocol.md). Its receipt signer is --receipt-signer, the
     /// config's, or -k.
     Gateway(Box<gateway::GatewayArgs>),
+    /// Relay operators: run the relay node (the same as `media-relay`; see
+    /// docs/operators.md). Settings from --config (TOML), overridden by the flags.
+    Relay(Box<relay::RelayArgs>),
     /// Viewers: download a consumer's file through a relay, acknowledging bytes as they arrive.
     Fetch(viewer::FetchArgs),
     /// Viewers: a local HTTP proxy so stock players (ffmpeg, VLC, browsers) play through a relay.
@@ -158,6 +161,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Epoch(command) => command.run(&ctx).await,
         Command::Gov(command) => command.run(&ctx).await,
         Command::Gateway(command) => command.run(&ctx).await,
+        Command::Relay(command) => command.run().await,
         Command::Fetch(command) => command.run(&ctx).await,
         Command::Proxy(command) => command.run(&ctx).await,
     }

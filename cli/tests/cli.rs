@@ -723,6 +723,9 @@ fn the_demo_prints_only_its_summary_on_stdout_as_json() {
         "1",
         "--viewers",
         "2",
+        "--relays",
+        "2",
+        "--no-outage",
         "--segment-bytes",
         "65536",
         "--output",
@@ -732,6 +735,7 @@ fn the_demo_prints_only_its_summary_on_stdout_as_json() {
     let report = json_report(&args, &out);
     let relays = report["relays"].as_array().unwrap();
     assert_eq!(relays.len(), 2);
+    assert_eq!(report["outage"], serde_json::Value::Null, "--no-outage");
     for relay in relays {
         let received = relay["bytes_received_by_viewers"].as_u64().unwrap();
         assert!(received > 0, "{relay}");

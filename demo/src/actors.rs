@@ -85,11 +85,13 @@ impl Actors {
         })
     }
 
-    /// Registers relay `i` at `endpoint`, and the publisher with its escrow.
+    /// Registers relay `i` at `endpoint`, and the publisher with its escrow and its
+    /// gateway's public URL (where relays ask for the origin).
     pub async fn register(
         &self,
         localnet: &BootstrappedLocalnet,
         endpoints: &[String],
+        gateway_url: &str,
     ) -> Result<()> {
         for (operator, endpoint) in self.operators.iter().zip(endpoints) {
             localnet
@@ -107,7 +109,7 @@ impl Actors {
                 &self.gateway_key.pubkey(),
                 CONSUMER_BOND,
                 ESCROW,
-                None,
+                Some(gateway_url),
             )
             .await?;
         Ok(())

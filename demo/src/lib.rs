@@ -4,13 +4,18 @@
 //! providers claim fees and MEDIA rewards, a buy-back auction burns MEDIA, and a governance
 //! proposal changes a parameter. [`run`] returns the numbers read back from the chain.
 //!
+//! Half-way through, one relay is SIGKILLed and later restarted: the viewers fail over to the
+//! others and every relay is still paid exactly what it delivered.
+//!
 //! `actors`: funded wallets, staking, registration; `origin`: the live stream; `services`:
-//! gateway, relays and keeper; `viewers`: the audience; `phases`: watching, settling,
-//! claiming, burning, voting; `ledger`: chain reads; `report`: the summary.
+//! gateway, keeper, and the relays (`relays`: each a `media relay` process); `viewers`: the
+//! audience; `phases`: watching, the outage, settling, claiming, burning, voting; `ledger`:
+//! chain reads; `report`: the summary.
 pub mod actors;
 pub mod ledger;
 pub mod origin;
 mod phases;
+pub mod relays;
 pub mod report;
 pub mod services;
 pub mod viewers;
@@ -39,6 +44,11 @@ pub struct Options {
     pub viewers: usize,
     /// Bytes per live segment (one appears every second).
     pub segment_bytes: usize,
+    /// SIGKILL one relay half-way through the watching and restart it later (needs two
+    /// relays or more).
+    pub outage: bool,
+    /// How relays are started; `None` is this executable's `relay` subcommand (`media relay`).
+    pub relay_program: Option<relays::RelayProgram>,
 }
 
 impl Default for Options {
@@ -46,9 +56,11 @@ impl Default for Options {
         Options {
             epoch_secs: 6,
             epochs: 3,
-            relays: 2,
+            relays: 3,
             viewers: 4,
             segment_bytes: 256 << 10,
+            outage: true,
+            relay_program: None,
         }
     }
 }
@@ -67,6 +79,10 @@ impl Options {
         anyhow::ensure!(
             (1..=8).contains(&self.relays),
             "--relays must be between 1 and 8"
+        );
+        anyhow::ensure!(
+            !self.outage || self.relays >= 2,
+            "the relay outage needs at least 2 relays (or turn it off)"
         );
         anyhow::ensure!(
             (1..=64).contains(&self.viewers),
@@ -183,7 +199,7 @@ async fn run_in(
 
     let sockets = services::Sockets::bind(options.relays).await?;
     interrupt
-        .guard(actors.register(&localnet, &sockets.relay_urls()))
+        .guard(actors.register(&localnet, &sockets.relay_urls(), &sockets.gateway_url()))
         .await??;
     progress.step("relays and the publisher registered; the publisher deposited its escrow");
     let proposal = interrupt
@@ -194,7 +210,25 @@ async fn run_in(
         "governance proposal {id}: double price_per_gib; every staker voted yes"
     ));
 
-    let services = services::start(sockets, &localnet, &actors, dir, options.segment_bytes).await?;
+    let relay_program = match &options.relay_program {
+        Some(program) => program.clone(),
+        None => relays::RelayProgram::this_executable()?,
+    };
+    progress.step(&format!(
+        "starting the gateway, the keeper and {} relay processes (serve = \"all\": each finds \
+         the publisher on chain and asks its gateway for the origin)",
+        options.relays
+    ));
+    let services = interrupt
+        .guard(services::start(
+            sockets,
+            &localnet,
+            &actors,
+            dir,
+            options.segment_bytes,
+            &relay_program,
+        ))
+        .await??;
     let stage = phases::Stage {
         options,
         progress,

@@ -3,8 +3,9 @@
 //! the numbers are read back.
 use crate::actors::{self, Actors};
 use crate::ledger::{Claim, Ledger};
-use crate::report::{units, GovernanceReport, RelayReport, Report};
+use crate::report::{units, GovernanceReport, OutageReport, RelayReport, Report};
 use crate::services::Running;
+use crate::services::SEGMENT_INTERVAL;
 use crate::viewers::Audience;
 use crate::{Interrupt, Options, Progress};
 use anchor_lang::prelude::Pubkey;
@@ -32,8 +33,28 @@ pub struct Stage<'a> {
 /// What the viewers did.
 struct Watched {
     serving: Vec<u64>,
+    /// Bytes received through each relay (by index).
     received: Vec<u64>,
     errors: u64,
+    failovers: u64,
+    relay_failures: u64,
+    longest_gap: Duration,
+    outage: Option<OutageReport>,
+}
+
+/// The relay SIGKILLed at the first epoch boundary past half-way through the watching and
+/// restarted a third of an epoch later. Only the current and the previous epoch settle, so
+/// the bytes in flight at the crash are paid only if the viewers' receipts for them reach
+/// the restarted relay by the end of the next epoch: a crash early in an epoch and a quick
+/// restart leave them the most time.
+struct Outage {
+    relay: usize,
+    kill_after: Instant,
+    restart_after: Duration,
+    /// The epoch seen at the last tick, to notice a boundary.
+    seen_epoch: u64,
+    killed_at: Option<Instant>,
+    report: Option<OutageReport>,
 }
 
 impl Stage<'_> {
@@ -107,15 +128,30 @@ impl Stage<'_> {
              (relays earn fees at once, MEDIA rewards from epoch {rewarded_from})",
             options.viewers, options.relays
         ));
-        let audience = Audience::start(
-            self.services.gateway_url.clone(),
-            self.services.relay_urls.clone(),
-            options.viewers,
-        );
+        let audience = interrupt
+            .guard(Audience::start(
+                self.services.gateway_url.clone(),
+                &self.actors.publisher.pubkey(),
+                options.viewers,
+            ))
+            .await??;
+        let started = Instant::now();
+        let watching = self.epochs(until - first_epoch);
+        let mut outage = options.outage.then(|| Outage {
+            relay: options.relays - 1,
+            kill_after: started + watching / 2,
+            restart_after: (self.epochs(1) / 3).max(Duration::from_secs(1)),
+            seen_epoch: first_epoch,
+            killed_at: None,
+            report: None,
+        });
         let mut epoch = first_epoch;
         while epoch < until {
             interrupt.sleep(Duration::from_secs(1)).await?;
             epoch = self.ledger.config().await?.epoch;
+            if let Some(outage) = &mut outage {
+                self.stage_outage(outage, epoch)?;
+            }
             self.sample(first_epoch..=epoch, settled).await?;
             let burned = self
                 .ledger
@@ -124,22 +160,86 @@ impl Stage<'_> {
                 .map_or(0, |b| b.total_media_burned);
             self.progress.status(&format!(
                 "epoch {epoch} · served {} · settled {} · MEDIA burned {}",
-                mib(audience.received().iter().sum()),
+                mib(audience.received()),
                 mib(settled.values().sum()),
                 units(burned, 6)
             ));
         }
-        let (received, errors) = interrupt.guard(audience.stop()).await?;
+        if let Some(outage) = &mut outage {
+            // Back before the viewers leave, so their last receipts reach it.
+            if outage.killed_at.is_some() {
+                outage.restart_after = Duration::ZERO;
+                self.stage_outage(outage, epoch)?;
+            }
+        }
+        let viewers = interrupt.guard(audience.stop()).await?;
         let last_epoch = self.ledger.config().await?.epoch;
+        let received: Vec<u64> = self
+            .services
+            .relay_urls
+            .iter()
+            .map(|url| viewers.received.get(url).copied().unwrap_or(0))
+            .collect();
         self.progress.step(&format!(
-            "viewers left after receiving {}; waiting for their receipts to settle",
-            mib(received.iter().sum())
+            "viewers left after receiving {} ({} transfers resumed at another relay part-way, \
+             {} requests moved off a failing relay; longest wait between segments {:.1} s); \
+             waiting for their receipts to settle",
+            mib(received.iter().sum()),
+            viewers.failovers,
+            viewers.relay_failures,
+            viewers.longest_gap.as_secs_f64()
         ));
         Ok(Watched {
             serving: (first_epoch..=last_epoch).collect(),
             received,
-            errors,
+            errors: viewers.errors,
+            failovers: viewers.failovers,
+            relay_failures: viewers.relay_failures,
+            longest_gap: viewers.longest_gap,
+            outage: outage.and_then(|o| o.report),
         })
+    }
+
+    /// SIGKILLs the outage's relay when its time comes, and restarts it later.
+    fn stage_outage(&self, outage: &mut Outage, epoch: u64) -> Result<()> {
+        let relay = &self.services.relays[outage.relay];
+        let now = Instant::now();
+        let boundary = epoch > outage.seen_epoch;
+        outage.seen_epoch = epoch;
+        match (&mut outage.report, outage.killed_at) {
+            (None, _) if now >= outage.kill_after && boundary => {
+                let pid = relay.pid();
+                relay.kill();
+                self.progress.step(&format!(
+                    "SIGKILLed relay {} (pid {}) as epoch {epoch} began: the viewers move to \
+                     the others",
+                    outage.relay + 1,
+                    pid.map_or("?".into(), |p| p.to_string())
+                ));
+                outage.killed_at = Some(now);
+                outage.report = Some(OutageReport {
+                    relay: outage.relay + 1,
+                    killed_in_epoch: epoch,
+                    restarted_in_epoch: None,
+                });
+            }
+            (Some(report), Some(killed_at))
+                if report.restarted_in_epoch.is_none()
+                    && now >= killed_at + outage.restart_after =>
+            {
+                relay.restart()?;
+                self.progress.step(&format!(
+                    "relay {} restarted on its store in epoch {epoch}, {:.1} s after the kill; \
+                     viewers take it back after their back-off",
+                    outage.relay + 1,
+                    now.duration_since(killed_at).as_secs_f64()
+                ));
+                report.restarted_in_epoch = Some(epoch);
+                outage.killed_at = None;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Every acknowledged byte goes relay → gateway co-signature → keeper → chain; waits
@@ -297,6 +397,11 @@ impl Stage<'_> {
             serving_epochs: watched.serving,
             viewers: self.options.viewers,
             viewer_errors: watched.errors,
+            failovers: watched.failovers,
+            relay_failures: watched.relay_failures,
+            longest_gap_ms: u64::try_from(watched.longest_gap.as_millis()).unwrap_or(u64::MAX),
+            segment_ms: u64::try_from(SEGMENT_INTERVAL.as_millis()).unwrap_or(u64::MAX),
+            outage: watched.outage,
             relays,
             receipts_settled,
             settlement_transactions,

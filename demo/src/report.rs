@@ -16,6 +16,15 @@ pub struct RelayReport {
     pub media_rewarded: u64,
 }
 
+/// The relay the demo SIGKILLed half-way through the watching, and when it came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageReport {
+    /// Its number in the table (from 1).
+    pub relay: usize,
+    pub killed_in_epoch: u64,
+    pub restarted_in_epoch: Option<u64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct GovernanceReport {
     pub proposal: u64,
@@ -34,6 +43,14 @@ pub struct Report {
     pub serving_epochs: Vec<u64>,
     pub viewers: usize,
     pub viewer_errors: u64,
+    /// Transfers that moved to another relay part-way and resumed there with `Range`.
+    pub failovers: u64,
+    /// Times a viewer left a relay that failed, stalled or refused, for another.
+    pub relay_failures: u64,
+    /// The longest wait any viewer had between two segments, and the segment interval.
+    pub longest_gap_ms: u64,
+    pub segment_ms: u64,
+    pub outage: Option<OutageReport>,
     pub relays: Vec<RelayReport>,
     /// Co-signed receipts the keeper settled, and its settlement transactions.
     pub receipts_settled: u64,
@@ -112,7 +129,36 @@ impl Report {
             .iter()
             .map(|r| r.bytes_received_by_viewers.saturating_sub(r.bytes_settled))
             .sum();
+        let outage = match &self.outage {
+            Some(o) => format!(
+                "relay {} SIGKILLed in epoch {}, {}",
+                o.relay,
+                o.killed_in_epoch,
+                o.restarted_in_epoch
+                    .map_or("not restarted".into(), |e| format!(
+                        "restarted in epoch {e}"
+                    ))
+            ),
+            None => "none".into(),
+        };
         let rows = [
+            ("relay outage", outage),
+            (
+                "failovers",
+                format!(
+                    "{} transfers resumed at another relay part-way, {} requests moved off a \
+                     failing relay",
+                    self.failovers, self.relay_failures
+                ),
+            ),
+            (
+                "longest gap a viewer saw",
+                format!(
+                    "{:.1} s between segments (one every {:.1} s)",
+                    self.longest_gap_ms as f64 / 1000.0,
+                    self.segment_ms as f64 / 1000.0
+                ),
+            ),
             (
                 "served but not settled",
                 match unsettled {

@@ -1,14 +1,15 @@
-//! The off-chain services, each on its own 127.0.0.1 socket in this process: the publisher's
-//! origin and gateway, the relays and the keeper, started with the same `run` functions the
-//! `media gateway`, `media-relay` and `media-keeper` binaries use.
+//! The off-chain services, each on its own 127.0.0.1 socket: the publisher's origin and
+//! gateway and the keeper in this process, started with the same `run` functions the
+//! `media gateway` and `media-keeper` binaries use, and the relays as `media relay` processes
+//! (`relays`).
 use crate::actors::Actors;
 use crate::origin::{self, LiveStream};
+use crate::relays::{RelayNode, RelayProgram, RelaySetup};
 use anyhow::{Context, Result};
 use media_gateway::config::GatewayConfig;
 use media_keeper::config::KeeperConfig;
 use media_keeper::crank::Switches;
 use media_migrations::localnet::BootstrappedLocalnet;
-use media_relay::config::{ConsumerConfig, RelayConfig};
 use solana_signer::Signer;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,9 +20,13 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 /// A new segment appears this often.
-const SEGMENT_INTERVAL: Duration = Duration::from_secs(1);
+pub const SEGMENT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a relay may take from its start to serving the publisher: a chain read, the
+/// origin handshake with the gateway, and its lane opened.
+pub const RELAY_START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Listeners bound before anything registers, so relays register their real endpoints.
+/// Listeners bound before anything registers, so the publisher and the relays register
+/// their real endpoints. A relay's port is held until its process starts and binds it.
 pub struct Sockets {
     origin: TcpListener,
     gateway: TcpListener,
@@ -57,12 +62,18 @@ impl Sockets {
             .map(|l| url_of(l).as_str().trim_end_matches('/').to_string())
             .collect()
     }
+
+    /// The gateway's public URL, recorded on chain with the publisher.
+    pub fn gateway_url(&self) -> String {
+        url_of(&self.gateway).to_string()
+    }
 }
 
 pub struct Running {
     pub gateway_url: Url,
     pub keeper_url: Url,
     pub relay_urls: Vec<Url>,
+    pub relays: Vec<RelayNode>,
     stop: watch::Sender<bool>,
     tasks: Vec<(String, JoinHandle<Result<()>>)>,
 }
@@ -80,16 +91,20 @@ pub async fn start(
     actors: &Actors,
     dir: &Path,
     segment_bytes: usize,
+    relay_program: &RelayProgram,
 ) -> Result<Running> {
     // Everything that can fail before a task is spawned goes first: nothing is left running.
     let gateway_config = GatewayConfig {
         service: media_service::settings::ServiceSettings {
             store: dir.join("gateway.redb"),
             rpc_url: Some(localnet.url.clone()),
+            chain_refresh_secs: 1,
             ..Default::default()
         },
         receipt_signer_keypair: actors.gateway_key.path.clone(),
         consumer: Some(actors.publisher.pubkey()),
+        // Handed only to relays the chain lists, through the signed handshake.
+        origin: Some(url_of(&sockets.origin)),
         prune_interval_secs: 5,
         ..GatewayConfig::default()
     };
@@ -97,7 +112,6 @@ pub async fn start(
     let gateway = media_gateway::build(&gateway_config, signer)?;
     let (stop, _) = watch::channel(false);
     let mut tasks: Vec<(String, JoinHandle<Result<()>>)> = Vec::new();
-    let origin_url = url_of(&sockets.origin);
     let gateway_url = url_of(&sockets.gateway);
     let keeper_url = url_of(&sockets.keeper);
     let relay_urls: Vec<Url> = sockets.relays.iter().map(url_of).collect();
@@ -141,45 +155,38 @@ pub async fn start(
         tokio::spawn(media_gateway::run(gateway, sockets.gateway, stopped(&stop))),
     ));
 
+    let mut running = Running {
+        gateway_url,
+        keeper_url,
+        relay_urls,
+        relays: Vec::new(),
+        stop,
+        tasks,
+    };
     for (i, (listener, operator)) in sockets
         .relays
         .into_iter()
         .zip(&actors.operators)
         .enumerate()
     {
-        let config = RelayConfig {
-            service: media_service::settings::ServiceSettings {
-                rpc_url: Some(localnet.url.clone()),
-                chain_refresh_secs: 1,
-                store: dir.join(format!("relay-{}.redb", i + 1)),
-                ..Default::default()
-            },
-            node_keypair: operator.node.path.clone(),
-            keepers: vec![keeper_url.clone()],
-            cosign_interval_secs: 1,
-            consumers: vec![ConsumerConfig {
-                owner: actors.publisher.pubkey(),
-                origin: origin_url.clone(),
-                gateway: Some(gateway_url.clone()),
-            }],
-            // The demo's origin listens on 127.0.0.1.
-            allow_private_origins: true,
-            ..RelayConfig::default()
+        let setup = RelaySetup {
+            port: running.relay_urls[i].port().unwrap_or_default(),
+            node_keypair: &operator.node.path,
+            rpc_url: &localnet.url,
+            keeper: &running.keeper_url,
+            store: dir.join(format!("relay-{}.redb", i + 1)),
         };
-        tasks.push((
-            format!("relay {}", i + 1),
-            tokio::spawn(media_relay::run(config, listener, stopped(&stop))),
-        ));
+        // Freed just before the relay binds it.
+        drop(listener);
+        match RelayNode::start(relay_program, &setup, dir, &format!("relay-{}", i + 1)) {
+            Ok(node) => running.relays.push(node),
+            Err(e) => {
+                running.shutdown().await;
+                return Err(e);
+            }
+        }
     }
-
-    let mut running = Running {
-        gateway_url,
-        keeper_url,
-        relay_urls,
-        stop,
-        tasks,
-    };
-    if let Err(e) = running.wait_healthy().await {
+    if let Err(e) = running.wait_healthy(&actors.publisher.pubkey()).await {
         running.shutdown().await;
         return Err(e);
     }
@@ -187,12 +194,12 @@ pub async fn start(
 }
 
 impl Running {
-    async fn wait_healthy(&mut self) -> Result<()> {
-        let http = reqwest::Client::new();
+    async fn wait_healthy(&mut self, publisher: &anchor_lang::prelude::Pubkey) -> Result<()> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
         let deadline = Instant::now() + Duration::from_secs(30);
-        let mut urls = vec![self.gateway_url.clone(), self.keeper_url.clone()];
-        urls.extend(self.relay_urls.iter().cloned());
-        for url in urls {
+        for url in [self.gateway_url.clone(), self.keeper_url.clone()] {
             let health = url.join("health")?;
             loop {
                 if let Some(i) = self.tasks.iter().position(|(_, t)| t.is_finished()) {
@@ -215,6 +222,11 @@ impl Running {
                 anyhow::ensure!(Instant::now() < deadline, "{url} did not become healthy");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        }
+        for relay in &self.relays {
+            relay
+                .wait_serving(&http, publisher, RELAY_START_TIMEOUT)
+                .await?;
         }
         Ok(())
     }
@@ -272,6 +284,9 @@ impl Running {
 
     /// Asks every service to stop and waits for them (a few seconds at most each).
     pub async fn shutdown(self) {
+        for relay in &self.relays {
+            relay.stop(Duration::from_secs(10)).await;
+        }
         self.stop.send_replace(true);
         for (name, task) in self.tasks {
             match tokio::time::timeout(Duration::from_secs(10), task).await {

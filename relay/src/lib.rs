@@ -8,10 +8,12 @@
 //!   freshness; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
 //!   view and lanes; `server`: the HTTP routes; `acks`: group commit of viewer receipts;
 //!   `outbox`: co-signing and shipping; `directory`: the consumers served and their origins
-//!   and gateways; `discover`: taking on the consumers the chain lists (`serve`).
+//!   and gateways; `discover`: taking on the consumers the chain lists (`serve`); `cli`: the
+//!   flags `media-relay` and `media relay` share.
 pub mod acks;
 pub mod cache;
 pub mod chain;
+pub mod cli;
 pub mod config;
 pub mod debt;
 pub mod directory;
@@ -90,11 +92,8 @@ pub async fn run(
     let view = chain::read(&cluster, &node_key, &directory.consumers())
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
-    let meter = Arc::new(metering::Meter::new(
-        node_key,
-        config.credit_window_bytes,
-        config.stall_timeout(),
-    ));
+    let mut meter =
+        metering::Meter::new(node_key, config.credit_window_bytes, config.stall_timeout());
     let restored = store.viewer_receipts_since(view.epoch.saturating_sub(1))?;
     tracing::info!(
         sessions = restored.len(),
@@ -103,6 +102,15 @@ pub async fn run(
     for (token, receipt) in restored {
         meter.restore(token, receipt);
     }
+    if let Some(since) = store.mark_running(view.epoch)? {
+        tracing::warn!(
+            last_started_in_epoch = since,
+            "the last run did not stop cleanly: sessions met again now take receipts for up \
+             to one credit window served before the crash"
+        );
+        meter.recover_from_crash(view.epoch);
+    }
+    let meter = Arc::new(meter);
     let view = Arc::new(RwLock::new(view));
     let debts = Arc::new(debt::Debts::new(config.max_uncosigned_bytes));
     let refresh = chain::Refresh {
@@ -169,7 +177,9 @@ pub async fn run(
     media_service::supervise_store(&mut supervisor, relay.store_health.clone(), move || {
         probed.probe()
     });
+    let store = relay.store.clone();
     supervisor.run(shutdown).await?;
+    store.mark_stopped()?;
     tracing::info!("relay stopped");
     Ok(())
 }

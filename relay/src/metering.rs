@@ -202,6 +202,8 @@ pub struct Meter {
     /// Sessions the consumer's gateway will not pay for (capped at max_bytes, or rejected),
     /// with the epoch that was learned in and why: refused with 403 from then on.
     refused: Mutex<HashMap<SessionId, (u64, String)>>,
+    /// The epoch this relay restarted in after a crash, if it did.
+    recovering_in: Option<u64>,
 }
 
 impl Meter {
@@ -213,7 +215,35 @@ impl Meter {
             sessions: Mutex::new(HashMap::new()),
             closed: Mutex::new(Vec::new()),
             refused: Mutex::new(HashMap::new()),
+            recovering_in: None,
         }
+    }
+
+    /// The relay restarted in `epoch` after a crash. A session first met in that epoch or
+    /// the next may have been served bytes before the crash that no stored receipt shows (the
+    /// count died with the process): it takes receipts for up to one credit window in its
+    /// epoch and the one before, as a restored session does; the bytes in flight at the crash
+    /// are still paid (issue 17). The credit window is what the relay would have sent without
+    /// a receipt anyway, and the gateway bounds each session's bytes.
+    pub fn recover_from_crash(&mut self, epoch: u64) {
+        self.recovering_in = Some(epoch);
+    }
+
+    /// A session first met in `epoch`.
+    fn new_session(&self, token: SessionToken, epoch: u64) -> Session {
+        let mut session = Session::new(token, epoch);
+        let recovering = self
+            .recovering_in
+            .is_some_and(|since| epoch <= since.saturating_add(1));
+        if recovering {
+            session.restored_ceiling = self.credit_window;
+            session.previous = epoch.checked_sub(1).map(|previous| EpochCounters {
+                epoch: previous,
+                delivered: self.credit_window,
+                acked: 0,
+            });
+        }
+        session
     }
 
     fn refused(&self) -> MutexGuard<'_, HashMap<SessionId, (u64, String)>> {
@@ -301,7 +331,7 @@ impl Meter {
         let mut sessions = self.sessions();
         let session = sessions
             .entry(SessionId::of(&grant))
-            .or_insert_with(|| Session::new(token, view.epoch));
+            .or_insert_with(|| self.new_session(token, view.epoch));
         if session.token != token {
             // The same session key with another valid token (renewed by the gateway).
             session.token = token;

@@ -112,6 +112,12 @@ const RECEIPT_POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Weight of the newest measurement in the throughput mean.
 const THROUGHPUT_WEIGHT: f64 = 0.3;
+/// Transfers smaller than this take as long as the round trip, whatever the relay's
+/// bandwidth: they are counted but not measured (a playlist would make any relay look slow).
+const MIN_MEASURED_BYTES: u64 = 16 << 10;
+/// Every relay in the spread gets at least this share of the best one's weight, so a relay
+/// measured slow once still gets the odd segment and its measurement stays current.
+const EXPLORE_SHARE: f64 = 0.1;
 
 impl Link {
     pub fn new(target: RelayTarget, http: &reqwest::Client) -> Arc<Self> {
@@ -164,6 +170,9 @@ impl Link {
         record.bytes = record.bytes.saturating_add(bytes);
         record.failures_in_row = 0;
         record.benched_until = None;
+        if bytes < MIN_MEASURED_BYTES {
+            return;
+        }
         let seconds = elapsed.as_secs_f64().max(1e-4);
         let measured = bytes as f64 / seconds;
         record.throughput = Some(match record.throughput {
@@ -213,7 +222,8 @@ const PLAYLIST_SWITCH_FACTOR: f64 = 2.0;
 /// benched at `now` and those in `excluded`: for a playlist `sticky` (the last playlist's
 /// relay) while it is usable and not much slower than the best, else the one with the best
 /// measured throughput (an unmeasured link counts as best, so each is tried); otherwise one
-/// of the best `spread` by smooth weighted round robin over their throughputs.
+/// of the best `spread` by smooth weighted round robin over their throughputs (each given at
+/// least `EXPLORE_SHARE` of the best's weight).
 pub(crate) fn choose(
     links: &[Arc<Link>],
     excluded: &[Arc<Link>],
@@ -255,7 +265,11 @@ pub(crate) fn choose(
         .iter()
         .filter_map(|(_, t)| *t)
         .fold(0.0_f64, f64::max);
-    let weight = |t: Option<f64>| t.unwrap_or(best_known).max(1.0);
+    let weight = |t: Option<f64>| {
+        t.unwrap_or(best_known)
+            .max(best_known * EXPLORE_SHARE)
+            .max(1.0)
+    };
     let total: f64 = usable.iter().map(|(_, t)| weight(*t)).sum();
     let mut chosen: Option<&Arc<Link>> = None;
     let mut highest = f64::NEG_INFINITY;
@@ -347,10 +361,29 @@ mod tests {
         let now = Instant::now();
         let first = choose(&links, &[], true, 2, None, now).unwrap();
         assert_eq!(index(&links, &first), 0);
-        links[0].delivered(1_000, Duration::from_secs(1));
+        links[0].delivered(100_000, Duration::from_secs(1));
         // Unmeasured ones count as best, so the next playlist tries relay 1.
         let next = choose(&links, &[], true, 2, None, now).unwrap();
         assert_eq!(index(&links, &next), 1);
+    }
+
+    #[tokio::test]
+    async fn small_transfers_are_not_measured_and_a_slow_relay_still_gets_a_share() {
+        let links = links(2);
+        let now = Instant::now();
+        // A playlist's round trip says nothing of the relay's bandwidth.
+        links[0].delivered(2_000, Duration::from_millis(50));
+        assert_eq!(links[0].stats(now).throughput, None);
+        assert_eq!(links[0].stats(now).bytes, 2_000);
+        links[0].delivered(10_000_000, Duration::from_secs(1));
+        links[1].delivered(100_000, Duration::from_secs(1));
+        let mut counts = [0usize; 2];
+        for _ in 0..110 {
+            let chosen = choose(&links, &[], false, 2, None, now).unwrap();
+            counts[index(&links, &chosen)] += 1;
+        }
+        // Weights 10 MB/s and the floor of 1 MB/s (a tenth of the best): 100 to 10.
+        assert_eq!(counts, [100, 10]);
     }
 
     #[tokio::test]

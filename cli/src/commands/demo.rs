@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// Bytes per live segment (one is published every second).
     #[arg(long, default_value_t = Options::default().segment_bytes)]
     pub segment_bytes: usize,
+    /// Keep every relay up: no SIGKILL half-way (by default the last relay is killed half-way
+    /// through the watching and restarted later, and viewers fail over).
+    #[arg(long)]
+    pub no_outage: bool,
 }
 
 /// Lines on stderr; on a terminal, the live status is a spinner line that updates in place.
@@ -80,6 +84,8 @@ async fn run(flags: DemoArgs, json: bool) -> Result<()> {
         relays: flags.relays,
         viewers: flags.viewers,
         segment_bytes: flags.segment_bytes,
+        outage: !flags.no_outage && flags.relays >= 2,
+        relay_program: None,
     };
     options.validate()?;
     // The programs' own logs (errors the services handle) are noise here unless asked for.

@@ -11,6 +11,7 @@ pub mod keygen;
 pub mod lane;
 pub mod localnet;
 pub mod provider;
+pub mod relay;
 pub mod stake;
 pub mod status;
 pub mod viewer;

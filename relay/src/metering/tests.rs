@@ -395,3 +395,67 @@ async fn a_restored_session_is_paid_for_the_bytes_in_flight_at_the_crash() {
         .unwrap();
     assert_eq!(f.meter.take_credit(&key, 5_000).await, 1_000);
 }
+
+/// Issue 17: a viewer served before a crash that no stored receipt shows (its first bytes,
+/// say) comes back to the restarted relay; its receipts for them, in the epoch of the crash
+/// or the one before, are taken up to one credit window, and only while the relay recovers.
+#[tokio::test]
+async fn after_a_crash_a_session_met_again_is_paid_for_up_to_one_window_unstored() {
+    let session = SigningKey::from_bytes(&[5; 32]);
+    let admit = |f: &Fixture| {
+        f.meter
+            .admit(
+                Some(&f.token(&session, u64::MAX)),
+                &f.consumer,
+                &f.view,
+                1_000,
+            )
+            .unwrap()
+    };
+
+    // Without a crash, bytes the relay does not know it sent are not taken.
+    let clean = fixture(1_000);
+    admit(&clean);
+    assert_eq!(
+        clean
+            .meter
+            .accept_receipt(&clean.receipt(&session, 3, 212), &clean.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 212,
+            delivered: 0
+        })
+    );
+
+    let mut crashed = fixture(1_000);
+    crashed.meter.recover_from_crash(3);
+    admit(&crashed);
+    let previous = crashed
+        .meter
+        .accept_receipt(&crashed.receipt(&session, 2, 212), &crashed.view)
+        .unwrap();
+    assert_eq!(previous.acked, 212, "the epoch before the restart");
+    assert_eq!(
+        crashed
+            .meter
+            .accept_receipt(&crashed.receipt(&session, 3, 1_001), &crashed.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 1_001,
+            delivered: 1_000
+        }),
+        "no more than one window"
+    );
+    let current = crashed
+        .meter
+        .accept_receipt(&crashed.receipt(&session, 3, 900), &crashed.view)
+        .unwrap();
+    assert_eq!(current.acked, 900);
+
+    // Two epochs after the restart, a new session is an ordinary one again.
+    let mut later = fixture(1_000);
+    later.meter.recover_from_crash(1);
+    admit(&later);
+    assert!(later
+        .meter
+        .accept_receipt(&later.receipt(&session, 3, 1), &later.view)
+        .is_err());
+}

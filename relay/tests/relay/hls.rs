@@ -13,10 +13,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SEGMENT_SECS: u64 = 1;
+pub(crate) const SEGMENT_SECS: u64 = 1;
 
-/// Real MPEG-TS segments of a generated test picture, made by ffmpeg itself.
-fn make_segments(dir: &std::path::Path) -> Vec<PathBuf> {
+/// `seconds` real one-second MPEG-TS segments of a generated test picture, made by ffmpeg
+/// itself.
+pub(crate) fn make_segments(dir: &std::path::Path, seconds: usize) -> Vec<Vec<u8>> {
     let status = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -28,7 +29,8 @@ fn make_segments(dir: &std::path::Path) -> Vec<PathBuf> {
             "-i",
         ])
         .arg("testsrc=size=160x120:rate=10")
-        .args(["-t", "5", "-c:v", "mpeg2video", "-g", "10", "-f", "hls"])
+        .args(["-t", &seconds.to_string()])
+        .args(["-c:v", "mpeg2video", "-g", "10", "-f", "hls"])
         .args([
             "-hls_time",
             "1",
@@ -47,24 +49,26 @@ fn make_segments(dir: &std::path::Path) -> Vec<PathBuf> {
         .map(|i| dir.join(format!("seg{i}.ts")))
         .take_while(|p| p.exists())
         .collect();
-    segments.truncate(5);
+    segments.truncate(seconds);
     assert!(
-        segments.len() >= 4,
+        segments.len() + 1 >= seconds,
         "ffmpeg made {} segments",
         segments.len()
     );
-    segments
+    segments.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
 struct Live {
     segments: Vec<Vec<u8>>,
-    started: Instant,
+    /// The stream starts with the first request for it, wherever the test is by then.
+    started: std::sync::OnceLock<Instant>,
 }
 
 /// A live playlist: one more segment every second, then the end marker.
 async fn live(State(live): State<Arc<Live>>, Path(path): Path<String>) -> Response {
     if path == "live/index.m3u8" {
-        let available = (live.started.elapsed().as_secs() / SEGMENT_SECS + 2) as usize;
+        let started = *live.started.get_or_init(Instant::now);
+        let available = (started.elapsed().as_secs() / SEGMENT_SECS + 2) as usize;
         let count = available.min(live.segments.len());
         let mut playlist = format!(
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{SEGMENT_SECS}\n#EXT-X-MEDIA-SEQUENCE:0\n"
@@ -94,18 +98,12 @@ async fn live(State(live): State<Arc<Live>>, Path(path): Path<String>) -> Respon
     }
 }
 
-#[tokio::test]
-async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
-    let dir = temp_path("hls").with_extension("");
-    std::fs::create_dir_all(&dir).unwrap();
-    let segments: Vec<Vec<u8>> = make_segments(&dir)
-        .iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect();
-    let segment_bytes: usize = segments.iter().map(Vec::len).sum();
+/// An origin serving `segments` as a live stream that starts when first asked for; returns
+/// its base URL.
+pub(crate) async fn live_origin(segments: Vec<Vec<u8>>) -> url::Url {
     let live_state = Arc::new(Live {
         segments,
-        started: Instant::now(),
+        started: std::sync::OnceLock::new(),
     });
     let origin = Router::new()
         .route("/{*path}", get(live))
@@ -114,6 +112,38 @@ async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
     let origin_url =
         url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     tokio::spawn(async move { axum::serve(listener, origin).await });
+    origin_url
+}
+
+/// The player: ffmpeg reading `playlist` to the end and copying it into `output`.
+pub(crate) async fn play(playlist: String, output: PathBuf) -> std::process::Output {
+    let played = tokio::task::spawn_blocking(move || {
+        Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-i", &playlist])
+            .args(["-c", "copy", "-f", "mpegts"])
+            .arg(&output)
+            .output()
+            .unwrap()
+    });
+    let played = tokio::time::timeout(Duration::from_secs(90), played)
+        .await
+        .expect("ffmpeg finished the live stream")
+        .unwrap();
+    assert!(
+        played.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&played.stderr)
+    );
+    played
+}
+
+#[tokio::test]
+async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
+    let dir = temp_path("hls").with_extension("");
+    std::fs::create_dir_all(&dir).unwrap();
+    let segments = make_segments(&dir, 5);
+    let segment_bytes: usize = segments.iter().map(Vec::len).sum();
+    let origin_url = live_origin(segments).await;
 
     let relay = start_relay(
         &origin_url,
@@ -144,26 +174,7 @@ async fn ffmpeg_plays_a_live_hls_stream_through_the_proxy_and_a_relay() {
     assert_eq!(rebound.status(), reqwest::StatusCode::FORBIDDEN);
 
     let output = dir.join("played.ts");
-    let played = tokio::task::spawn_blocking({
-        let output = output.clone();
-        move || {
-            Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-y", "-i", &proxy])
-                .args(["-c", "copy", "-f", "mpegts"])
-                .arg(&output)
-                .output()
-                .unwrap()
-        }
-    });
-    let played = tokio::time::timeout(Duration::from_secs(60), played)
-        .await
-        .expect("ffmpeg finished the live stream")
-        .unwrap();
-    assert!(
-        played.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&played.stderr)
-    );
+    play(proxy, output.clone()).await;
     let written = std::fs::metadata(&output).unwrap().len();
     assert!(written > 10_000, "ffmpeg wrote {written} bytes");
 

@@ -1,8 +1,10 @@
 //! The relay over real sockets: a real origin HTTP server on 127.0.0.1, the relay in front of
 //! it, viewers (the client library or raw HTTP) in front of that.
 mod crash;
+mod discovery;
 mod fixtures;
 mod hls;
+mod hls_failover;
 mod hostile;
 mod metering;
 mod network;

@@ -16,15 +16,14 @@ use media_sdk::session::OriginAsk;
 use media_sdk::settlement::{settlement_instructions, Settlement};
 use media_sdk::{ix, pda};
 use media_test_harness::process::ServiceProcess;
-use media_viewer::discovery::{self, Source};
-use media_viewer::{Failover, RelayTarget, Viewer};
+use media_viewer::{Failover, Viewer};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url::Url;
 
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -32,7 +31,7 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn served(relay: &Url, consumer: &anchor_lang::prelude::Pubkey) -> bool {
+pub(crate) async fn served(relay: &Url, consumer: &anchor_lang::prelude::Pubkey) -> bool {
     let Ok(response) = reqwest::get(relay.join("health").unwrap()).await else {
         return false;
     };
@@ -43,7 +42,7 @@ async fn served(relay: &Url, consumer: &anchor_lang::prelude::Pubkey) -> bool {
 }
 
 /// A provider registered as an edge at `endpoint`, with a funded node key.
-async fn provider_at(network: &Network, endpoint: &str) -> (Keypair, Keypair) {
+pub(crate) async fn provider_at(network: &Network, endpoint: &str) -> (Keypair, Keypair) {
     let owner = network.wallet(100 * MEDIA, 0).await;
     let node = Keypair::new();
     airdrop(&network.cluster, &node.pubkey()).await;
@@ -260,15 +259,131 @@ impl tokio::io::AsyncWrite for KillHalfWay {
     }
 }
 
-struct RelayProcess {
-    url: Url,
+pub(crate) struct RelayProcess {
+    pub url: Url,
     config: std::path::PathBuf,
     owner: Keypair,
-    node: Keypair,
+    pub node: Keypair,
 }
 
-fn spawn(relay: &RelayProcess) -> ServiceProcess {
+pub(crate) fn spawn(relay: &RelayProcess) -> ServiceProcess {
     ServiceProcess::spawn(env!("CARGO_BIN_EXE_media-relay"), &relay.config)
+}
+
+/// `count` providers registered on chain, each with a `media-relay` configuration serving
+/// `consumer` (objects up to `max_object` bytes) and shipping to `keeper`; none started yet.
+pub(crate) async fn relay_processes(
+    network: &Network,
+    count: usize,
+    consumer: &anchor_lang::prelude::Pubkey,
+    gateway: &Url,
+    keeper: &Url,
+    origin: &Url,
+    max_object: usize,
+) -> Vec<RelayProcess> {
+    let mut relays = Vec::new();
+    for _ in 0..count {
+        let port = free_port();
+        let url: Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+        let (owner, node) = provider_at(network, url.as_str()).await;
+        let node_path = temp_path("node").with_extension("json");
+        solana_keypair::write_keypair_file(&node, &node_path).unwrap();
+        let config = temp_path("relay-config").with_extension("toml");
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\nnode_keypair = {node:?}\nrpc_url = {rpc:?}\n\
+             keepers = [{keeper:?}]\nstore = {store:?}\ncosign_interval_secs = 1\n\
+             chain_refresh_secs = 1\nallow_private_origins = true\nmax_object_bytes = {max}\n\
+             max_fetch_bytes = {max}\n\n[[consumers]]\nowner = \"{owner}\"\norigin = {origin:?}\n\
+             gateway = {gateway:?}\n",
+            node = node_path.display().to_string(),
+            rpc = network.url(),
+            keeper = keeper.to_string(),
+            store = temp_path("relay").display().to_string(),
+            max = max_object,
+            owner = consumer,
+            origin = origin.to_string(),
+            gateway = gateway.to_string(),
+        );
+        std::fs::write(&config, text).unwrap();
+        relays.push(RelayProcess {
+            url,
+            config,
+            owner,
+            node,
+        });
+    }
+    relays
+}
+
+/// Starts every relay process and waits until each serves `consumer`.
+pub(crate) async fn start_all(
+    relays: &[RelayProcess],
+    consumer: &anchor_lang::prelude::Pubkey,
+) -> Vec<Option<ServiceProcess>> {
+    let processes = relays.iter().map(|r| Some(spawn(r))).collect();
+    for relay in relays {
+        wait_for("a relay to serve", async || {
+            served(&relay.url, consumer).await
+        })
+        .await;
+    }
+    processes
+}
+
+/// Waits until each relay's receipt for exactly `delivered[i]` bytes reached the keeper
+/// (never more), settles them on chain, and returns what each lane settled in epoch 0.
+pub(crate) async fn settle_each(
+    network: &Network,
+    inbox: &KeeperInbox,
+    relays: &[RelayProcess],
+    consumer: &anchor_lang::prelude::Pubkey,
+    delivered: &[u64],
+) -> Vec<u64> {
+    let mut receipts = Vec::new();
+    for (relay, bytes) in relays.iter().zip(delivered).filter(|(_, b)| **b > 0) {
+        wait_for("each relay's receipt for all its bytes", async || {
+            inbox.received.lock().unwrap().iter().any(|r| {
+                r.receipt.node_key == relay.node.pubkey() && r.receipt.cumulative == *bytes
+            })
+        })
+        .await;
+        let best = inbox
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.receipt.node_key == relay.node.pubkey())
+            .max_by_key(|r| r.receipt.cumulative)
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            best.receipt.cumulative, *bytes,
+            "never more than it delivered"
+        );
+        receipts.push(Settlement {
+            signed: best,
+            provider: pda::provider(&relay.owner.pubkey()),
+        });
+    }
+    let settler = network.wallet(0, 0).await;
+    for settlement in receipts {
+        let instructions = settlement_instructions(&settler.pubkey(), &[settlement], 0);
+        network
+            .cluster
+            .send_and_confirm(&instructions, &settler, &[])
+            .await
+            .unwrap();
+    }
+    let mut settled = Vec::new();
+    for relay in relays {
+        let lane: Option<Lane> = network
+            .cluster
+            .try_decode(&pda::lane(&relay.node.pubkey(), consumer))
+            .await
+            .unwrap();
+        settled.push(lane.map_or(0, |l| l.settled(0)));
+    }
+    settled
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,59 +399,23 @@ async fn a_download_survives_its_relay_being_sigkilled_and_every_relay_is_paid_i
     let (origin, origin_url) = start_origin().await;
     let body = content(SIZE, 23);
     origin.put("vod/big.ts", body.clone(), None);
-
-    let mut relays = Vec::new();
-    for _ in 0..2 {
-        let port = free_port();
-        let url: Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
-        let (owner, node) = provider_at(&network, url.as_str()).await;
-        let node_path = temp_path("node").with_extension("json");
-        solana_keypair::write_keypair_file(&node, &node_path).unwrap();
-        let config = temp_path("relay-config").with_extension("toml");
-        let text = format!(
-            "listen = \"127.0.0.1:{port}\"\nnode_keypair = {node:?}\nrpc_url = {rpc:?}\n\
-             keepers = [{keeper:?}]\nstore = {store:?}\ncosign_interval_secs = 1\n\
-             chain_refresh_secs = 1\nallow_private_origins = true\nmax_object_bytes = {max}\n\
-             max_fetch_bytes = {max}\n\n[[consumers]]\nowner = \"{owner}\"\norigin = {origin:?}\n\
-             gateway = {gateway:?}\n",
-            node = node_path.display().to_string(),
-            rpc = network.url(),
-            keeper = keeper.to_string(),
-            store = temp_path("relay").display().to_string(),
-            max = 2 * SIZE,
-            owner = consumer.pubkey(),
-            origin = origin_url.to_string(),
-            gateway = gateway.to_string(),
-        );
-        std::fs::write(&config, text).unwrap();
-        relays.push(RelayProcess {
-            url,
-            config,
-            owner,
-            node,
-        });
-    }
-    let mut processes: Vec<Option<ServiceProcess>> =
-        relays.iter().map(|r| Some(spawn(r))).collect();
-    for relay in &relays {
-        wait_for("a relay to serve", async || {
-            served(&relay.url, &consumer.pubkey()).await
-        })
-        .await;
-    }
+    let relays = relay_processes(
+        &network,
+        2,
+        &consumer.pubkey(),
+        &gateway,
+        &keeper,
+        &origin_url,
+        2 * SIZE,
+    )
+    .await;
+    let mut processes = start_all(&relays, &consumer.pubkey()).await;
 
     // The viewer finds both on chain, then uses them in a fixed order (one at a time), so the
     // test knows which one to kill.
-    let source = Source::Chain(Arc::new(media_sdk::client::Cluster::new(
-        &network.url(),
-        solana_commitment_config::CommitmentConfig::confirmed(),
-    )));
-    let http = discovery::probe_client(Duration::from_secs(3));
-    let found = discovery::discover(&http, &source, &consumer.pubkey(), Duration::from_secs(3))
-        .await
-        .unwrap();
+    let found = crate::discovery::discovered(&network, &consumer.pubkey()).await;
     assert_eq!(found.len(), 2, "{found:?}");
-    let mut targets: Vec<RelayTarget> = found.into_iter().map(RelayTarget::from).collect();
+    let mut targets = found;
     targets.sort_by_key(|t| {
         relays
             .iter()
@@ -377,53 +456,11 @@ async fn a_download_survives_its_relay_being_sigkilled_and_every_relay_is_paid_i
     })
     .await;
     viewer.acknowledge_now().await.unwrap();
-    let mut receipts = Vec::new();
-    for (relay, bytes) in relays.iter().zip(&from) {
-        wait_for("each relay's receipt for all its bytes", async || {
-            inbox.received.lock().unwrap().iter().any(|r| {
-                r.receipt.node_key == relay.node.pubkey() && r.receipt.cumulative == *bytes
-            })
-        })
-        .await;
-        let best = inbox
-            .received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.receipt.node_key == relay.node.pubkey())
-            .max_by_key(|r| r.receipt.cumulative)
-            .cloned()
-            .unwrap();
-        assert_eq!(
-            best.receipt.cumulative, *bytes,
-            "never more than it delivered"
-        );
-        receipts.push(Settlement {
-            signed: best,
-            provider: pda::provider(&relay.owner.pubkey()),
-        });
-    }
+    let settled = settle_each(&network, &inbox, &relays, &consumer.pubkey(), &from).await;
     drop(processes);
 
     // Settled on chain: each lane exactly its relay's bytes, together the file once.
-    let settler = network.wallet(0, 0).await;
-    for settlement in receipts {
-        let instructions = settlement_instructions(&settler.pubkey(), &[settlement], 0);
-        network
-            .cluster
-            .send_and_confirm(&instructions, &settler, &[])
-            .await
-            .unwrap();
-    }
-    let mut settled = 0;
-    for (relay, bytes) in relays.iter().zip(&from) {
-        let lane: Lane = network
-            .cluster
-            .decode(&pda::lane(&relay.node.pubkey(), &consumer.pubkey()))
-            .await
-            .unwrap();
-        assert_eq!(lane.settled(0), *bytes);
-        settled += lane.settled(0);
-    }
+    assert_eq!(settled, from);
+    let settled: u64 = settled.iter().sum();
     assert_eq!(settled, SIZE as u64);
 }
