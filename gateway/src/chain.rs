@@ -58,9 +58,15 @@ pub struct ChainClock {
     /// The relays the last read listed (`GET /.media/relays`); kept apart from the snapshot,
     /// which co-signing clones per request.
     relays: RwLock<Option<Arc<RelaysResponse>>>,
-    /// Every provider the last read saw, by node key, for the origin handshake.
-    providers: RwLock<Option<Arc<crate::origin::Providers>>>,
+    /// Every provider the last read saw, by node key, for the origin handshake, with the
+    /// time of that read.
+    providers: RwLock<Option<(i64, Arc<crate::origin::Providers>)>>,
 }
+
+/// How old the providers read from the chain may be for the origin handshake: while reads
+/// fail, a provider deactivated since the last good one keeps getting the origin for at most
+/// this long; after it every ask is answered 503 until a read succeeds.
+pub const PROVIDERS_MAX_AGE_SECS: i64 = 300;
 
 impl ChainClock {
     pub fn new(cluster: Option<Cluster>, consumer: Pubkey) -> Self {
@@ -104,18 +110,19 @@ impl ChainClock {
             .clone()
     }
 
-    /// The providers the last chain read saw, by node key; `None` before the first read or
-    /// without a chain.
-    pub fn providers(&self) -> Option<Arc<crate::origin::Providers>> {
-        self.providers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The providers the last chain read saw, by node key, if that read was at most
+    /// `PROVIDERS_MAX_AGE_SECS` before `now`; `None` before the first read, without a chain,
+    /// or when reads have failed for longer.
+    pub fn providers(&self, now: i64) -> Option<Arc<crate::origin::Providers>> {
+        let read = self.providers.read().unwrap_or_else(|e| e.into_inner());
+        let (read_at, providers) = read.as_ref()?;
+        (now.saturating_sub(*read_at) <= PROVIDERS_MAX_AGE_SECS).then(|| providers.clone())
     }
 
-    /// Sets the providers as a chain read would (tests).
-    pub fn set_providers(&self, providers: crate::origin::Providers) {
-        *self.providers.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(providers));
+    /// Sets the providers as a chain read at `read_at` would (also for tests).
+    pub fn set_providers(&self, providers: crate::origin::Providers, read_at: i64) {
+        *self.providers.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((read_at, Arc::new(providers)));
     }
 
     /// The budget window sessions issued at `now` count in: the chain's epoch when it is
@@ -176,7 +183,7 @@ impl ChainClock {
                         (p.node_key, listed)
                     })
                     .collect();
-                self.set_providers(by_node_key);
+                self.set_providers(by_node_key, now);
             }
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "reading the relays the chain lists failed; the last listing stays")
@@ -228,5 +235,24 @@ mod tests {
         assert_eq!(chain.epoch_at(1_120), 9);
         assert_eq!(chain.epoch_at(0), 7);
         assert_eq!(chain.escrow_bytes(), 1 << 30);
+    }
+
+    #[test]
+    fn providers_read_too_long_ago_are_not_used_for_the_origin_handshake() {
+        let clock = ChainClock::new(None, Pubkey::new_unique());
+        assert!(clock.providers(1_000).is_none(), "before any read");
+        let node = Pubkey::new_unique();
+        let listed = crate::origin::ListedProvider {
+            owner: Pubkey::new_unique(),
+            active_edge: true,
+            bond: 1,
+        };
+        clock.set_providers([(node, listed)].into_iter().collect(), 1_000);
+        let fresh = clock.providers(1_000 + PROVIDERS_MAX_AGE_SECS).unwrap();
+        assert!(fresh.contains_key(&node));
+        assert!(
+            clock.providers(1_001 + PROVIDERS_MAX_AGE_SECS).is_none(),
+            "reads failing for longer: no origin for anyone"
+        );
     }
 }

@@ -96,13 +96,14 @@ async fn origin(
 ) -> Response {
     use crate::origin::OriginRefusal;
     let cosigner = &gateway.cosigner;
-    let providers = cosigner.clock.providers();
+    let now = unix_now();
+    let providers = cosigner.clock.providers(now);
     let admitted = gateway.origin.admit(
         &request.ask,
         &cosigner.consumer,
         &cosigner.config,
         providers.as_deref(),
-        unix_now(),
+        now,
     );
     match admitted {
         Ok(origin) => {

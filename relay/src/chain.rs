@@ -202,23 +202,36 @@ pub async fn open_lanes(
     let node_key = node.pubkey();
     let provider_owner = provider_owner(cluster, &node_key).await?;
     for consumer in consumers {
-        if cluster
-            .account(&pda::lane(&node_key, consumer))
-            .await?
-            .is_some()
-        {
-            continue;
-        }
         if cluster.account(&pda::consumer(consumer)).await?.is_none() {
             tracing::warn!(%consumer, "consumer not registered; no lane opened");
             continue;
         }
-        let open = ix::open_lane(&node_key, &provider_owner, &node_key, consumer);
-        cluster
-            .send_and_confirm(&[open], node, &[])
-            .await
-            .map_err(|e| anyhow::anyhow!("open_lane to {consumer}: {e}"))?;
-        tracing::info!(%consumer, lane = %pda::lane(&node_key, consumer), "lane opened");
+        open_lane(cluster, node, &provider_owner, consumer).await?;
     }
+    Ok(())
+}
+
+/// Opens the lane from `node` (the node key of `provider_owner`'s provider) to `consumer`
+/// unless it is open already; the node key pays its rent.
+pub async fn open_lane(
+    cluster: &Cluster,
+    node: &Keypair,
+    provider_owner: &Pubkey,
+    consumer: &Pubkey,
+) -> anyhow::Result<()> {
+    let node_key = node.pubkey();
+    if cluster
+        .account(&pda::lane(&node_key, consumer))
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let open = ix::open_lane(&node_key, provider_owner, &node_key, consumer);
+    cluster
+        .send_and_confirm(&[open], node, &[])
+        .await
+        .map_err(|e| anyhow::anyhow!("open_lane to {consumer}: {e}"))?;
+    tracing::info!(%consumer, lane = %pda::lane(&node_key, consumer), "lane opened");
     Ok(())
 }

@@ -17,6 +17,9 @@ pub struct Route {
     /// Served now. A discovered consumer that left the chain's listing stops being served
     /// but stays, so what it owes is still co-signed and settled.
     pub listed: bool,
+    /// The epoch a discovered consumer left the listing in: two epochs later nothing of its
+    /// can settle any more (only the current and the previous epoch do), and it is dropped.
+    pub unlisted_in: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +38,7 @@ impl Directory {
                     gateway: c.gateway.clone(),
                     discovered: false,
                     listed: true,
+                    unlisted_in: None,
                 };
                 (c.owner, route)
             })
@@ -115,21 +119,41 @@ impl Directory {
                 gateway: Some(gateway),
                 discovered: true,
                 listed: true,
+                unlisted_in: None,
             },
         );
     }
 
-    /// Stops serving the discovered consumers not in `listed`; returns them.
-    pub fn unlist_others(&self, listed: &[Pubkey]) -> Vec<Pubkey> {
+    /// Stops serving the discovered consumers not in `listed` (in `epoch`); returns them.
+    pub fn unlist_others(&self, listed: &[Pubkey], epoch: u64) -> Vec<Pubkey> {
         let mut dropped = Vec::new();
         for (consumer, route) in self.write().iter_mut() {
             if route.discovered && route.listed && !listed.contains(consumer) {
                 route.listed = false;
+                route.unlisted_in = Some(epoch);
                 dropped.push(*consumer);
             }
         }
         dropped.sort();
         dropped
+    }
+
+    /// Forgets the discovered consumers unlisted two epochs or more before `epoch`: nothing
+    /// they owe can settle now, so they no longer hold a place under `max_consumers`.
+    pub fn evict_unlisted(&self, epoch: u64) -> Vec<Pubkey> {
+        let mut evicted = Vec::new();
+        self.write().retain(|consumer, route| {
+            let settled_out = route
+                .unlisted_in
+                .is_some_and(|left| left.saturating_add(2) <= epoch);
+            if route.discovered && !route.listed && settled_out {
+                evicted.push(*consumer);
+                return false;
+            }
+            true
+        });
+        evicted.sort();
+        evicted
     }
 }
 
@@ -158,10 +182,20 @@ mod tests {
         assert_eq!(directory.origin(&found), Some(origin));
         assert_eq!(directory.gateways(), vec![(found, gateway.clone())]);
         // Left the listing: no longer served, still co-signed.
-        assert_eq!(directory.unlist_others(&[]), vec![found]);
+        assert_eq!(directory.unlist_others(&[], 7), vec![found]);
         assert_eq!(directory.origin(&found), None);
         assert_eq!(directory.served(), vec![configured.owner]);
-        assert_eq!(directory.gateways(), vec![(found, gateway)]);
+        assert_eq!(directory.gateways(), vec![(found, gateway.clone())]);
+        assert_eq!(directory.len(), 2);
+        // Its epoch 7 still settles in epoch 8; from epoch 9 on the route is gone (and the
+        // configured one never is).
+        assert!(directory.evict_unlisted(8).is_empty());
+        assert_eq!(directory.evict_unlisted(9), vec![found]);
+        assert_eq!(directory.consumers(), vec![configured.owner]);
+        assert!(directory.evict_unlisted(100).is_empty());
+        // Listed again later: taken on afresh.
+        directory.discovered(found, "http://found.example/".parse().unwrap(), gateway);
+        assert_eq!(directory.unlist_others(&[found], 10), Vec::<Pubkey>::new());
         assert_eq!(directory.len(), 2);
     }
 }

@@ -13,8 +13,8 @@ use ed25519_dalek::SigningKey;
 use media_network::state::Consumer;
 use media_sdk::api::gateway::{OriginRequest, OriginResponse};
 use media_sdk::client::Cluster;
+use media_sdk::pda;
 use media_sdk::session::OriginAsk;
-use media_sdk::{ix, pda};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 use std::collections::HashMap;
@@ -206,9 +206,13 @@ impl Discover {
         }
         self.passes = self.passes.wrapping_add(1);
         let owners: Vec<Pubkey> = listed.iter().map(|l| l.owner).collect();
-        for gone in self.directory.unlist_others(&owners) {
+        for gone in self.directory.unlist_others(&owners, config.epoch) {
             self.taken.remove(&gone);
             tracing::info!(consumer = %gone, "consumer left the chain's listing; no longer served");
+        }
+        for evicted in self.directory.evict_unlisted(config.epoch) {
+            self.retry.remove(&evicted);
+            tracing::info!(consumer = %evicted, "forgot a consumer unlisted two epochs ago");
         }
         let now = Instant::now();
         let mut taken_on = 0;
@@ -285,30 +289,16 @@ impl Discover {
     }
 
     async fn open_lane(&mut self, consumer: &Pubkey) -> anyhow::Result<()> {
-        let node_key = self.node.pubkey();
-        if self
-            .cluster
-            .account(&pda::lane(&node_key, consumer))
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
         let owner = match self.provider_owner {
             Some(owner) => owner,
             None => {
-                let owner = crate::chain::provider_owner(&self.cluster, &node_key).await?;
+                let owner =
+                    crate::chain::provider_owner(&self.cluster, &self.node.pubkey()).await?;
                 self.provider_owner = Some(owner);
                 owner
             }
         };
-        let open = ix::open_lane(&node_key, &owner, &node_key, consumer);
-        self.cluster
-            .send_and_confirm(&[open], &self.node, &[])
-            .await
-            .map_err(|e| anyhow::anyhow!("open_lane to {consumer}: {e}"))?;
-        tracing::info!(%consumer, lane = %pda::lane(&node_key, consumer), "lane opened");
-        Ok(())
+        crate::chain::open_lane(&self.cluster, &self.node, &owner, consumer).await
     }
 }
 

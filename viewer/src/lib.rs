@@ -74,7 +74,7 @@ pub async fn request_token(
     })?;
     let status = response.status();
     if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
+        let body = read_error_body(response, GATEWAY_ERROR_READ).await;
         return Err(ViewerError::Gateway(format!("{status}: {body}")));
     }
     let answer: SessionResponse = response
@@ -366,10 +366,17 @@ impl Viewer {
                 .timeout(self.failover.stall_timeout)
                 .send()
                 .await;
-            sent.map_err(|source| ViewerError::Http {
+            let response = sent.map_err(|source| ViewerError::Http {
                 url: url.to_string(),
                 source,
             })?;
+            // A refused receipt is not an acknowledgement: the caller learns why (a relay
+            // that keeps refusing them is left when it next asks for payment).
+            let status = response.status();
+            if !status.is_success() {
+                let body = read_error_body(response, self.failover.stall_timeout).await;
+                return Err(ViewerError::Refused { status, body });
+            }
         } else {
             let _ = link.acks.send(Some(receipt));
         }
@@ -644,6 +651,9 @@ impl Viewer {
         let mut since_ack = 0u64;
         let mut here = 0u64;
         let mut body = response.bytes_stream();
+        // Bytes since `window` began: a window as long as the stall timeout must carry at
+        // least the minimum rate.
+        let (mut window, mut in_window) = (Instant::now(), 0u64);
         let ended = loop {
             let chunk = match tokio::time::timeout(stall, body.next()).await {
                 Err(_) => break End::Stalled(format!("no byte in {stall:?}")),
@@ -660,6 +670,17 @@ impl Viewer {
             if since_ack >= self.ack_every {
                 since_ack = 0;
                 self.acknowledge(link, false).await?;
+            }
+            in_window += n;
+            let elapsed = window.elapsed();
+            if elapsed >= stall {
+                if self.failover.too_slow(in_window, elapsed) {
+                    break End::Stalled(format!(
+                        "{in_window} bytes in {elapsed:?}, under {} bytes/s",
+                        self.failover.min_bytes_per_sec
+                    ));
+                }
+                (window, in_window) = (Instant::now(), 0);
             }
         };
         self.acknowledge(link, false).await?;
@@ -694,6 +715,8 @@ const MAX_PAYMENT_ASKS: u32 = 2;
 const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The most of an error body a viewer reads.
 const MAX_ERROR_BODY: usize = 4 << 10;
+/// How long reading a gateway's error answer may take.
+const GATEWAY_ERROR_READ: Duration = Duration::from_secs(10);
 
 /// Where one download stands.
 #[derive(Default)]

@@ -22,6 +22,10 @@ pub struct Failover {
     pub backoff: Duration,
     /// The longest back-off.
     pub max_backoff: Duration,
+    /// A relay whose body arrives slower than this over a whole `stall_timeout` is left too:
+    /// a relay sending a byte just before each stall timeout would otherwise hold the viewer
+    /// for ever (0: no minimum).
+    pub min_bytes_per_sec: u64,
 }
 
 impl Default for Failover {
@@ -31,7 +35,17 @@ impl Default for Failover {
             spread: 2,
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
+            // 32 kbit/s: far below any stream worth watching.
+            min_bytes_per_sec: 4 << 10,
         }
+    }
+}
+
+impl Failover {
+    /// Whether `bytes` arriving over `elapsed` (at least one stall timeout) is too slow.
+    pub fn too_slow(&self, bytes: u64, elapsed: Duration) -> bool {
+        let wanted = (self.min_bytes_per_sec as f64 * elapsed.as_secs_f64()) as u64;
+        bytes < wanted
     }
 }
 

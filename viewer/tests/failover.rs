@@ -30,6 +30,10 @@ enum Mode {
     AlwaysPaymentRequired,
     /// Waits this long before each answer.
     Slow(Duration),
+    /// Serves, but answers every receipt 403.
+    RefuseReceipts,
+    /// One byte every this often: never a stall, never anywhere (a slow-loris relay).
+    Dribble(Duration),
 }
 
 struct StandIn {
@@ -91,6 +95,10 @@ async fn object(
         Mode::StallAfter(n) => Some(n),
         _ => None,
     };
+    let dribble = match mode {
+        Mode::Dribble(every) => Some(every),
+        _ => None,
+    };
     let sender = relay.clone();
     let chunks = futures::stream::unfold((rest, 0usize), move |(rest, offset)| {
         let relay = sender.clone();
@@ -102,8 +110,12 @@ async fn object(
                 // Stall: never another byte.
                 std::future::pending::<()>().await;
             }
-            let end = (offset + CHUNK).min(rest.len());
-            let end = limit.map_or(end, |n| end.min(n.max(offset + 1)));
+            let mut end = (offset + CHUNK).min(rest.len());
+            end = limit.map_or(end, |n| end.min(n.max(offset + 1)));
+            if let Some(every) = dribble {
+                tokio::time::sleep(every).await;
+                end = offset + 1;
+            }
             relay
                 .sent
                 .fetch_add((end - offset) as u64, Ordering::Relaxed);
@@ -127,6 +139,9 @@ async fn receipt(State(relay): State<Arc<StandIn>>, body: String) -> StatusCode 
     };
     if receipt.verify().is_err() || receipt.ack.node_key != relay.node_key {
         return StatusCode::BAD_REQUEST;
+    }
+    if *relay.mode.lock().unwrap() == Mode::RefuseReceipts {
+        return StatusCode::FORBIDDEN;
     }
     relay
         .acked
@@ -239,6 +254,50 @@ async fn a_relay_that_stalls_mid_body_is_left_and_the_next_resumes_where_it_stop
     let stats = viewer.relay_stats();
     assert_eq!(stats[0].failures, 1);
     assert!(stats[0].benched);
+}
+
+#[tokio::test]
+async fn a_relay_dribbling_a_byte_before_each_stall_timeout_is_left_for_being_too_slow() {
+    let body = content(300_000);
+    let (dribbling, a) = stand_in(body.clone(), Mode::Dribble(Duration::from_millis(100))).await;
+    let (healthy, b) = stand_in(body.clone(), Mode::Serve).await;
+    let failover = Failover {
+        min_bytes_per_sec: 1_000,
+        ..quick()
+    };
+    let viewer = viewer(vec![a, b], failover);
+    let mut out = Vec::new();
+    // At ten bytes a second the whole body would take eight hours from the dribbling relay.
+    tokio::time::timeout(Duration::from_secs(30), viewer.fetch("vod/a.ts", &mut out))
+        .await
+        .expect("left the dribbling relay")
+        .unwrap();
+    assert_eq!(out, body, "byte-exact across the move");
+    let dribbled = dribbling.sent.load(Ordering::Relaxed);
+    assert!(dribbled > 0, "it was tried first");
+    assert_eq!(
+        healthy.sent.load(Ordering::Relaxed),
+        body.len() as u64 - dribbled
+    );
+    assert_eq!(viewer.failovers(), 1);
+    assert_eq!(viewer.relay_stats()[0].failures, 1);
+}
+
+#[tokio::test]
+async fn a_refused_receipt_is_reported_not_taken_for_an_acknowledgement() {
+    let body = content(200_000);
+    let (refusing, target) = stand_in(body.clone(), Mode::RefuseReceipts).await;
+    let viewer = viewer(vec![target], quick());
+    viewer.fetch("vod/a.ts", &mut Vec::new()).await.unwrap();
+    match viewer.acknowledge_now().await {
+        Err(ViewerError::Refused { status, .. }) => assert_eq!(status, StatusCode::FORBIDDEN),
+        other => panic!("a refused receipt must be reported, got {other:?}"),
+    }
+    assert_eq!(refusing.acked.load(Ordering::Relaxed), 0);
+    // Accepted once the relay takes them.
+    *refusing.mode.lock().unwrap() = Mode::Serve;
+    viewer.acknowledge_now().await.unwrap();
+    wait_acked(&refusing, body.len() as u64).await;
 }
 
 #[tokio::test]
