@@ -33,8 +33,9 @@ pub struct Stage<'a> {
 /// What the viewers did.
 struct Watched {
     serving: Vec<u64>,
-    /// Bytes received through each relay (by index).
+    /// Bytes received through each relay, and the times viewers left it (by index).
     received: Vec<u64>,
+    left: Vec<u64>,
     errors: u64,
     failovers: u64,
     relay_failures: u64,
@@ -166,27 +167,46 @@ impl Stage<'_> {
             ));
         }
         if let Some(outage) = &mut outage {
-            // Back before the viewers leave, so their last receipts reach it.
+            // Back, and serving, before the viewers leave, so their last receipts reach it.
             if outage.killed_at.is_some() {
                 outage.restart_after = Duration::ZERO;
                 self.stage_outage(outage, epoch)?;
             }
+            if outage.report.is_some() {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()?;
+                let relay = &self.services.relays[outage.relay];
+                interrupt
+                    .guard(relay.wait_serving(
+                        &http,
+                        &self.actors.publisher.pubkey(),
+                        crate::services::RELAY_START_TIMEOUT,
+                    ))
+                    .await??;
+            }
         }
         let viewers = interrupt.guard(audience.stop()).await?;
         let last_epoch = self.ledger.config().await?.epoch;
-        let received: Vec<u64> = self
-            .services
-            .relay_urls
-            .iter()
-            .map(|url| viewers.received.get(url).copied().unwrap_or(0))
-            .collect();
+        let urls = &self.services.relay_urls;
+        if let Some(unknown) = viewers.received.keys().find(|u| !urls.contains(u)) {
+            anyhow::bail!("the viewers were served by {unknown}, which the demo did not start");
+        }
+        let per_url = |counts: &std::collections::BTreeMap<url::Url, u64>| -> Vec<u64> {
+            urls.iter()
+                .map(|url| counts.get(url).copied().unwrap_or(0))
+                .collect()
+        };
+        let received = per_url(&viewers.received);
+        let left = per_url(&viewers.left);
+        let relay_failures: u64 = left.iter().sum();
         self.progress.step(&format!(
             "viewers left after receiving {} ({} transfers resumed at another relay part-way, \
              {} requests moved off a failing relay; longest wait between segments {:.1} s); \
              waiting for their receipts to settle",
             mib(received.iter().sum()),
             viewers.failovers,
-            viewers.relay_failures,
+            relay_failures,
             viewers.longest_gap.as_secs_f64()
         ));
         Ok(Watched {
@@ -194,7 +214,8 @@ impl Stage<'_> {
             received,
             errors: viewers.errors,
             failovers: viewers.failovers,
-            relay_failures: viewers.relay_failures,
+            relay_failures,
+            left,
             longest_gap: viewers.longest_gap,
             outage: outage.and_then(|o| o.report),
         })
@@ -387,6 +408,7 @@ impl Stage<'_> {
                 node_key: operator.node.pubkey().to_string(),
                 bytes_received_by_viewers: watched.received[i],
                 bytes_settled: per_relay[i],
+                times_left: watched.left[i],
                 fees_claimed: claims[i].fees,
                 media_rewarded: claims[i].rewards,
             })

@@ -139,27 +139,32 @@ impl RelayNode {
         self.spawn()
     }
 
-    /// SIGTERM, and the exit it then makes (its last co-signing round) within `within`;
-    /// SIGKILL after that.
-    pub async fn stop(&self, within: Duration) {
-        let Some(mut child) = self.lock().take() else {
-            return;
+    /// Sends SIGTERM unless it has exited already (a reaped child's pid may belong to
+    /// another process by now); true when it was sent.
+    fn terminate(&self) -> bool {
+        let mut child = self.lock();
+        let Some(running) = child.as_mut() else {
+            return false;
         };
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok() {
-            let deadline = Instant::now() + within;
-            while Instant::now() < deadline {
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            tracing::warn!(relay = %self.url, "did not stop within {within:?}; killing it");
+        if !matches!(running.try_wait(), Ok(None)) {
+            *child = None;
+            return false;
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(running.id()).unwrap_or(i32::MAX));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok()
     }
 
+    /// Whether it has exited (and is reaped).
+    fn has_exited(&self) -> bool {
+        let mut child = self.lock();
+        match child.as_mut().map(Child::try_wait) {
+            None | Some(Ok(Some(_))) | Some(Err(_)) => {
+                *child = None;
+                true
+            }
+            Some(Ok(None)) => false,
+        }
+    }
     /// Why it is not running, when it exited by itself: its status and the end of its log.
     fn exited(&self) -> Option<String> {
         let status = self.lock().as_mut()?.try_wait().ok()??;
@@ -202,6 +207,24 @@ impl RelayNode {
                 self.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// SIGTERM to every relay at once, then waits up to `within` for their exits (each runs its
+/// last co-signing round); SIGKILL for those still running after it.
+pub async fn stop_all(relays: &[RelayNode], within: Duration) {
+    for relay in relays {
+        relay.terminate();
+    }
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline && !relays.iter().all(RelayNode::has_exited) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for relay in relays {
+        if !relay.has_exited() {
+            tracing::warn!(relay = %relay.url, "did not stop within {within:?}; killing it");
+            relay.kill();
         }
     }
 }

@@ -10,6 +10,8 @@ pub struct RelayReport {
     pub bytes_received_by_viewers: u64,
     /// Bytes settled on chain for this relay's lane, summed over the serving epochs.
     pub bytes_settled: u64,
+    /// Times a viewer left it (it failed, stalled or refused) for another relay.
+    pub times_left: u64,
     /// Payment-token base units this relay's operator claimed.
     pub fees_claimed: u64,
     /// MEDIA base units this relay's operator claimed as rewards.

@@ -284,9 +284,7 @@ impl Running {
 
     /// Asks every service to stop and waits for them (a few seconds at most each).
     pub async fn shutdown(self) {
-        for relay in &self.relays {
-            relay.stop(Duration::from_secs(10)).await;
-        }
+        crate::relays::stop_all(&self.relays, Duration::from_secs(10)).await;
         self.stop.send_replace(true);
         for (name, task) in self.tasks {
             match tokio::time::timeout(Duration::from_secs(10), task).await {

@@ -62,8 +62,8 @@ pub struct Watched {
     pub errors: u64,
     /// Times a transfer moved to another relay part-way.
     pub failovers: u64,
-    /// Times a viewer left a relay (it failed, stalled or refused) for another.
-    pub relay_failures: u64,
+    /// Times a viewer left a relay (it failed, stalled or refused) for another, by URL.
+    pub left: BTreeMap<url::Url, u64>,
     /// The longest wait any viewer had between two segments.
     pub longest_gap: Duration,
 }
@@ -136,22 +136,22 @@ impl Audience {
         self.stop.send_replace(true);
         let mut received = BTreeMap::new();
         let mut failovers = 0;
-        let mut relay_failures = 0;
+        let mut left = BTreeMap::new();
         for task in self.tasks {
             let Ok(Some(viewer)) = task.await else {
                 continue;
             };
             failovers += viewer.failovers();
             for stats in viewer.relay_stats() {
-                *received.entry(stats.url).or_default() += stats.bytes;
-                relay_failures += stats.failures;
+                *received.entry(stats.url.clone()).or_default() += stats.bytes;
+                *left.entry(stats.url).or_default() += stats.failures;
             }
         }
         Watched {
             received,
             errors: self.counters.errors.load(Ordering::Relaxed),
             failovers,
-            relay_failures,
+            left,
             longest_gap: Duration::from_millis(
                 self.counters.longest_gap_ms.load(Ordering::Relaxed),
             ),

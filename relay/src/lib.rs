@@ -92,8 +92,7 @@ pub async fn run(
     let view = chain::read(&cluster, &node_key, &directory.consumers())
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
-    let mut meter =
-        metering::Meter::new(node_key, config.credit_window_bytes, config.stall_timeout());
+    let meter = metering::Meter::new(node_key, config.credit_window_bytes, config.stall_timeout());
     let restored = store.viewer_receipts_since(view.epoch.saturating_sub(1))?;
     tracing::info!(
         sessions = restored.len(),
@@ -101,14 +100,6 @@ pub async fn run(
     );
     for (token, receipt) in restored {
         meter.restore(token, receipt);
-    }
-    if let Some(since) = store.mark_running(view.epoch)? {
-        tracing::warn!(
-            last_started_in_epoch = since,
-            "the last run did not stop cleanly: sessions met again now take receipts for up \
-             to one credit window served before the crash"
-        );
-        meter.recover_from_crash(view.epoch);
     }
     let meter = Arc::new(meter);
     let view = Arc::new(RwLock::new(view));
@@ -177,9 +168,7 @@ pub async fn run(
     media_service::supervise_store(&mut supervisor, relay.store_health.clone(), move || {
         probed.probe()
     });
-    let store = relay.store.clone();
     supervisor.run(shutdown).await?;
-    store.mark_stopped()?;
     tracing::info!("relay stopped");
     Ok(())
 }

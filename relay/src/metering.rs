@@ -119,9 +119,12 @@ struct EpochCounters {
 impl Session {
     /// Moves to `epoch`, keeping the one it leaves (when adjacent) for late receipts.
     fn roll_to(&mut self, epoch: u64) -> Option<ViewerReceipt> {
+        // A restored session keeps its ceiling for the epoch it leaves: the viewer's last
+        // receipt of that epoch (the bytes in flight at the crash) often arrives only after
+        // its first request of the next one.
         self.previous = (self.epoch.checked_add(1) == Some(epoch)).then_some(EpochCounters {
             epoch: self.epoch,
-            delivered: self.delivered,
+            delivered: self.delivered.max(self.restored_ceiling),
             acked: self.acked,
         });
         self.epoch = epoch;
@@ -202,8 +205,6 @@ pub struct Meter {
     /// Sessions the consumer's gateway will not pay for (capped at max_bytes, or rejected),
     /// with the epoch that was learned in and why: refused with 403 from then on.
     refused: Mutex<HashMap<SessionId, (u64, String)>>,
-    /// The epoch this relay restarted in after a crash, if it did.
-    recovering_in: Option<u64>,
 }
 
 impl Meter {
@@ -215,35 +216,7 @@ impl Meter {
             sessions: Mutex::new(HashMap::new()),
             closed: Mutex::new(Vec::new()),
             refused: Mutex::new(HashMap::new()),
-            recovering_in: None,
         }
-    }
-
-    /// The relay restarted in `epoch` after a crash. A session first met in that epoch or
-    /// the next may have been served bytes before the crash that no stored receipt shows (the
-    /// count died with the process): it takes receipts for up to one credit window in its
-    /// epoch and the one before, as a restored session does; the bytes in flight at the crash
-    /// are still paid (issue 17). The credit window is what the relay would have sent without
-    /// a receipt anyway, and the gateway bounds each session's bytes.
-    pub fn recover_from_crash(&mut self, epoch: u64) {
-        self.recovering_in = Some(epoch);
-    }
-
-    /// A session first met in `epoch`.
-    fn new_session(&self, token: SessionToken, epoch: u64) -> Session {
-        let mut session = Session::new(token, epoch);
-        let recovering = self
-            .recovering_in
-            .is_some_and(|since| epoch <= since.saturating_add(1));
-        if recovering {
-            session.restored_ceiling = self.credit_window;
-            session.previous = epoch.checked_sub(1).map(|previous| EpochCounters {
-                epoch: previous,
-                delivered: self.credit_window,
-                acked: 0,
-            });
-        }
-        session
     }
 
     fn refused(&self) -> MutexGuard<'_, HashMap<SessionId, (u64, String)>> {
@@ -331,7 +304,7 @@ impl Meter {
         let mut sessions = self.sessions();
         let session = sessions
             .entry(SessionId::of(&grant))
-            .or_insert_with(|| self.new_session(token, view.epoch));
+            .or_insert_with(|| Session::new(token, view.epoch));
         if session.token != token {
             // The same session key with another valid token (renewed by the gateway).
             session.token = token;
@@ -541,9 +514,14 @@ impl Meter {
         let cumulative = receipt.ack.cumulative;
         session.delivered = session.delivered.max(cumulative);
         session.acked = session.acked.max(cumulative);
+        // One credit window past the receipt, and never past what the token allows.
+        let room = session
+            .grant
+            .max_bytes
+            .saturating_sub(session.delivered_total.saturating_add(cumulative));
         session.restored_ceiling = session
             .restored_ceiling
-            .max(cumulative.saturating_add(self.credit_window));
+            .max(cumulative.saturating_add(self.credit_window.min(room)));
         session.delivered_total = session.delivered_total.saturating_add(cumulative);
         session.latest_receipt = Some(receipt);
     }

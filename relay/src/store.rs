@@ -20,10 +20,6 @@ const LEGACY_VIEWER_RECEIPTS: TableDefinition<&[u8], &[u8]> =
 const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// consumer (32) ‖ epoch (8, BE) ‖ keeper URL → cumulative the keeper answered for.
 const SHIPPED: TableDefinition<&[u8], u64> = TableDefinition::new("shipped");
-/// `running`: the epoch a relay started serving in, removed when it stops cleanly; found at
-/// start, it says the last run ended without its shutdown (a crash, SIGKILL, power loss).
-const LIFECYCLE: TableDefinition<&str, u64> = TableDefinition::new("lifecycle");
-const RUNNING: &str = "running";
 
 pub use media_service::StoreError;
 
@@ -74,36 +70,11 @@ impl Store {
             txn.open_table(VIEWER_RECEIPTS)?;
             txn.open_table(OUTBOX)?;
             txn.open_table(SHIPPED)?;
-            txn.open_table(LIFECYCLE)?;
             Ok(())
         })?;
         let store = Store { db };
         store.migrate_legacy_viewer_receipts()?;
         Ok(store)
-    }
-
-    /// Records that the relay runs from `epoch` on, durably; returns the epoch of a previous
-    /// run that never recorded its clean stop (it crashed), if any.
-    pub fn mark_running(&self, epoch: u64) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_write().map_err(err)?;
-        let unclean = {
-            let mut table = txn.open_table(LIFECYCLE).map_err(err)?;
-            let previous = table.get(RUNNING).map_err(err)?.map(|v| v.value());
-            table.insert(RUNNING, epoch).map_err(err)?;
-            previous
-        };
-        txn.commit().map_err(err)?;
-        Ok(unclean)
-    }
-
-    /// Records a clean stop (after the last co-signing round).
-    pub fn mark_stopped(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(err)?;
-        txn.open_table(LIFECYCLE)
-            .map_err(err)?
-            .remove(RUNNING)
-            .map_err(err)?;
-        txn.commit().map_err(err)
     }
 
     /// Moves rows of the session-keyed table of earlier versions under their consumer.
@@ -300,20 +271,6 @@ pub(crate) mod tests {
             cumulative: 1_000 + epoch,
         };
         SignedReceipt::sign(receipt, &node, &gateway).unwrap()
-    }
-
-    #[test]
-    fn a_run_that_did_not_record_its_stop_is_reported_at_the_next_start() {
-        let stores = media_service::TempStores::new("relay-store").unwrap();
-        let path = stores.path("store");
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.mark_running(4).unwrap(), None, "a fresh store");
-        store.mark_stopped().unwrap();
-        assert_eq!(store.mark_running(5).unwrap(), None, "after a clean stop");
-        drop(store);
-        // Reopened without mark_stopped: the run of epoch 5 crashed.
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.mark_running(7).unwrap(), Some(5));
     }
 
     #[test]

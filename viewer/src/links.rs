@@ -129,8 +129,9 @@ const THROUGHPUT_WEIGHT: f64 = 0.3;
 /// Transfers smaller than this take as long as the round trip, whatever the relay's
 /// bandwidth: they are counted but not measured (a playlist would make any relay look slow).
 const MIN_MEASURED_BYTES: u64 = 16 << 10;
-/// Every relay in the spread gets at least this share of the best one's weight, so a relay
-/// measured slow once still gets the odd segment and its measurement stays current.
+/// The relays in the spread share at least this much of the best one's weight between them
+/// (each its part), so a relay measured slow once still gets the odd segment and its
+/// measurement stays current, and many slow relays together still get no more than this.
 const EXPLORE_SHARE: f64 = 0.1;
 
 impl Link {
@@ -237,7 +238,7 @@ const PLAYLIST_SWITCH_FACTOR: f64 = 2.0;
 /// relay) while it is usable and not much slower than the best, else the one with the best
 /// measured throughput (an unmeasured link counts as best, so each is tried); otherwise one
 /// of the best `spread` by smooth weighted round robin over their throughputs (each given at
-/// least `EXPLORE_SHARE` of the best's weight).
+/// least its part of `EXPLORE_SHARE` of the best's weight).
 pub(crate) fn choose(
     links: &[Arc<Link>],
     excluded: &[Arc<Link>],
@@ -279,11 +280,8 @@ pub(crate) fn choose(
         .iter()
         .filter_map(|(_, t)| *t)
         .fold(0.0_f64, f64::max);
-    let weight = |t: Option<f64>| {
-        t.unwrap_or(best_known)
-            .max(best_known * EXPLORE_SHARE)
-            .max(1.0)
-    };
+    let floor = best_known * EXPLORE_SHARE / usable.len() as f64;
+    let weight = |t: Option<f64>| t.unwrap_or(best_known).max(floor).max(1.0);
     let total: f64 = usable.iter().map(|(_, t)| weight(*t)).sum();
     let mut chosen: Option<&Arc<Link>> = None;
     let mut highest = f64::NEG_INFINITY;
@@ -392,12 +390,13 @@ mod tests {
         links[0].delivered(10_000_000, Duration::from_secs(1));
         links[1].delivered(100_000, Duration::from_secs(1));
         let mut counts = [0usize; 2];
-        for _ in 0..110 {
+        for _ in 0..105 {
             let chosen = choose(&links, &[], false, 2, None, now).unwrap();
             counts[index(&links, &chosen)] += 1;
         }
-        // Weights 10 MB/s and the floor of 1 MB/s (a tenth of the best): 100 to 10.
-        assert_eq!(counts, [100, 10]);
+        // Weights 10 MB/s and the floor of 0.5 MB/s (a tenth of the best, shared by two):
+        // 100 to 5.
+        assert_eq!(counts, [100, 5]);
     }
 
     #[tokio::test]

@@ -7,7 +7,8 @@ pub struct RelayArgs {
     #[command(flatten)]
     pub flags: RelayFlags,
     /// Solana RPC endpoint (URL or localhost/devnet/mainnet-beta); overrides the config's
-    /// `rpc_url`.
+    /// `rpc_url`. The relay does not use the global -u/--url (as `media gateway`, a service
+    /// reads its cluster from its own configuration).
     #[arg(long)]
     pub rpc_url: Option<String>,
 }

@@ -396,66 +396,53 @@ async fn a_restored_session_is_paid_for_the_bytes_in_flight_at_the_crash() {
     assert_eq!(f.meter.take_credit(&key, 5_000).await, 1_000);
 }
 
-/// Issue 17: a viewer served before a crash that no stored receipt shows (its first bytes,
-/// say) comes back to the restarted relay; its receipts for them, in the epoch of the crash
-/// or the one before, are taken up to one credit window, and only while the relay recovers.
+/// Issue 17: a session restored at the end of an epoch keeps its ceiling when it moves on: the
+/// viewer's last receipt of that epoch, for the bytes in flight at the crash, arrives after its
+/// first request of the next one.
 #[tokio::test]
-async fn after_a_crash_a_session_met_again_is_paid_for_up_to_one_window_unstored() {
-    let session = SigningKey::from_bytes(&[5; 32]);
-    let admit = |f: &Fixture| {
-        f.meter
-            .admit(
-                Some(&f.token(&session, u64::MAX)),
-                &f.consumer,
-                &f.view,
-                1_000,
-            )
-            .unwrap()
-    };
-
-    // Without a crash, bytes the relay does not know it sent are not taken.
-    let clean = fixture(1_000);
-    admit(&clean);
+async fn a_restored_session_keeps_its_ceiling_for_the_epoch_it_leaves() {
+    let mut f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[6; 32]);
+    let token = SessionToken::from_base64(&f.token(&session, u64::MAX)).unwrap();
+    f.meter.restore(
+        token,
+        ViewerReceipt::from_base64(&f.receipt(&session, 3, 5_000)).unwrap(),
+    );
+    f.view.epoch = 4;
+    f.meter
+        .admit(Some(&token.to_base64()), &f.consumer, &f.view, 1_000)
+        .unwrap();
     assert_eq!(
-        clean
-            .meter
-            .accept_receipt(&clean.receipt(&session, 3, 212), &clean.view),
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 6_001), &f.view),
         Err(ReceiptRejection::BeyondDelivered {
-            claimed: 212,
-            delivered: 0
+            claimed: 6_001,
+            delivered: 6_000
         })
     );
-
-    let mut crashed = fixture(1_000);
-    crashed.meter.recover_from_crash(3);
-    admit(&crashed);
-    let previous = crashed
+    let late = f
         .meter
-        .accept_receipt(&crashed.receipt(&session, 2, 212), &crashed.view)
+        .accept_receipt(&f.receipt(&session, 3, 5_700), &f.view)
         .unwrap();
-    assert_eq!(previous.acked, 212, "the epoch before the restart");
-    assert_eq!(
-        crashed
-            .meter
-            .accept_receipt(&crashed.receipt(&session, 3, 1_001), &crashed.view),
-        Err(ReceiptRejection::BeyondDelivered {
-            claimed: 1_001,
-            delivered: 1_000
-        }),
-        "no more than one window"
+    assert_eq!(late.acked, 5_700);
+}
+
+/// The ceiling of a restored session never passes what its token allows.
+#[tokio::test]
+async fn a_restored_ceiling_stays_within_the_tokens_max_bytes() {
+    let f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[8; 32]);
+    let token = SessionToken::from_base64(&f.token(&session, 5_300)).unwrap();
+    f.meter.restore(
+        token,
+        ViewerReceipt::from_base64(&f.receipt(&session, 3, 5_000)).unwrap(),
     );
-    let current = crashed
-        .meter
-        .accept_receipt(&crashed.receipt(&session, 3, 900), &crashed.view)
-        .unwrap();
-    assert_eq!(current.acked, 900);
-
-    // Two epochs after the restart, a new session is an ordinary one again.
-    let mut later = fixture(1_000);
-    later.meter.recover_from_crash(1);
-    admit(&later);
-    assert!(later
-        .meter
-        .accept_receipt(&later.receipt(&session, 3, 1), &later.view)
-        .is_err());
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 3, 5_301), &f.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 5_301,
+            delivered: 5_300
+        })
+    );
 }

@@ -171,7 +171,7 @@ async fn most_segments_come_from_the_relays_not_slowed_by_added_latency() {
         slowed * 5 <= SEGMENTS as u64,
         "at most a fifth from the slowed relay: {a}, {b}, {slowed}"
     );
-    assert!(a > slowed && b > slowed, "{a}, {b}, {slowed}");
+    assert!(a + b >= 4 * slowed, "{a}, {b}, {slowed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,6 +196,10 @@ async fn a_relay_registered_while_a_viewer_runs_is_used_and_deactivated_or_misma
     let targets = discovered(&network, &publisher.consumer.pubkey()).await;
     let keys: Vec<_> = targets.iter().map(|t| t.node_key).collect();
     assert!(keys.contains(&Some(first.pubkey())), "{targets:?}");
+    assert!(
+        !keys.contains(&Some(impostor.pubkey())),
+        "its endpoint answers with another node key: {targets:?}"
+    );
     assert!(
         !keys.contains(&Some(gone.pubkey())),
         "deactivated: {targets:?}"
