@@ -25,6 +25,24 @@ pub const SLOT_DURATION: Duration = Duration::from_millis(400);
 /// where wall time puts it.
 pub const MIN_BANK_INTERVAL: Duration = Duration::from_secs(2);
 
+/// What the ledger tells PubSub subscribers (`pubsub`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainEvent {
+    /// `getSlot` moved on to `slot`.
+    Slot { slot: u64, parent: u64 },
+    /// A transaction landed (executed, or failed and paid its fee) in `slot`; `accounts` are
+    /// the addresses its message names.
+    Transaction {
+        signature: Signature,
+        slot: u64,
+        err: Option<TransactionError>,
+        accounts: Vec<Pubkey>,
+    },
+}
+
+/// Events kept for slow PubSub connections (see `pubsub::EVENT_BUFFER`).
+const EVENT_CAPACITY: usize = 4_096;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub slot: u64,
@@ -104,6 +122,9 @@ pub struct Chain {
     last_bank_at: Instant,
     /// A transaction landed in the working bank: the next slot has something to follow.
     landed_since_bank: bool,
+    events: tokio::sync::broadcast::Sender<ChainEvent>,
+    /// The last slot announced to subscribers.
+    announced_slot: u64,
 }
 
 fn wall_clock() -> i64 {
@@ -128,6 +149,8 @@ impl Chain {
             working_slot: first_slot,
             last_bank_at: Instant::now(),
             landed_since_bank: false,
+            events: tokio::sync::broadcast::channel(EVENT_CAPACITY).0,
+            announced_slot: first_slot,
         };
         chain.follow_wall_clock().await;
         chain
@@ -174,7 +197,18 @@ impl Chain {
     /// the SlotHashes that transactions see (what a lookup table's "recent slot" must be).
     pub async fn slot(&mut self) -> u64 {
         self.follow_wall_clock().await;
-        self.working_slot.saturating_sub(1).max(self.first_slot)
+        let slot = self.working_slot.saturating_sub(1).max(self.first_slot);
+        if slot > self.announced_slot {
+            let parent = std::mem::replace(&mut self.announced_slot, slot);
+            // Nobody listening is not an error.
+            let _ = self.events.send(ChainEvent::Slot { slot, parent });
+        }
+        slot
+    }
+
+    /// A receiver of what happens from now on (for a PubSub connection).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
     }
 
     pub async fn block_height(&mut self) -> u64 {
@@ -280,6 +314,7 @@ impl Chain {
         let logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
         // Only a transaction that executed can have created or changed program accounts; a
         // failed one (garbage sent with skipPreflight, say) adds only its fee payer (M10).
+        let keys_named = keys.clone();
         if outcome.result.is_ok() {
             self.known_accounts.extend(keys);
         } else {
@@ -288,14 +323,21 @@ impl Chain {
         self.transaction_count += 1;
         self.landed_since_bank = true;
         let slot = self.slot().await;
+        let err = outcome.result.err();
         self.record_status(
             signature,
             Recorded {
                 slot,
-                err: outcome.result.err(),
+                err: err.clone(),
                 logs,
             },
         );
+        let _ = self.events.send(ChainEvent::Transaction {
+            signature,
+            slot,
+            err,
+            accounts: keys_named,
+        });
         Ok(signature)
     }
 

@@ -4,6 +4,7 @@
 //! Solana toolchain.
 pub mod chain;
 pub mod programs;
+pub mod pubsub;
 pub mod rpc;
 
 pub use chain::Chain;
@@ -12,19 +13,50 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-/// Serves the JSON-RPC endpoint on `listener` until `shutdown` completes (then drains the
-/// requests under way) or the server fails, with the header-read and idle timeouts and the
-/// connection limit every service has.
+/// Serves the JSON-RPC endpoint on `listener`, and PubSub (WebSocket) on `pubsub` when given,
+/// until `shutdown` completes (then drains the requests under way) or a server fails, with the
+/// header-read and idle timeouts and the connection limit every service has.
 pub async fn serve(
     listener: TcpListener,
+    pubsub: Option<TcpListener>,
     chain: Chain,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    media_service::http::serve(
+    let chain = Arc::new(Mutex::new(chain));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopping = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let rpc = media_service::http::serve(
         listener,
-        rpc::router(Arc::new(Mutex::new(chain))),
+        rpc::router(chain.clone()),
         media_service::http::ServerLimits::default(),
-        shutdown,
-    )
-    .await
+        stopping(),
+    );
+    let websocket = async {
+        match pubsub {
+            // Upgraded sockets outlive their HTTP connection: the router closes them itself.
+            Some(listener) => {
+                axum::serve(listener, pubsub::router(chain.clone(), stop.subscribe()))
+                    .with_graceful_shutdown(stopping())
+                    .await
+            }
+            None => {
+                stopping().await;
+                Ok(())
+            }
+        }
+    };
+    let servers = async { tokio::try_join!(rpc, websocket).map(|_| ()) };
+    tokio::pin!(servers);
+    tokio::select! {
+        result = &mut servers => result,
+        () = shutdown => {
+            stop.send_replace(true);
+            servers.await
+        }
+    }
 }

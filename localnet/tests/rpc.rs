@@ -15,7 +15,7 @@ async fn localnet() -> RpcClient {
     let chain = Chain::start(programs::program_test()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, chain, std::future::pending()));
+    tokio::spawn(serve(listener, None, chain, std::future::pending()));
     RpcClient::new_with_commitment(url, CommitmentConfig::finalized())
 }
 
@@ -239,7 +239,7 @@ async fn localnet_url() -> String {
     let chain = Chain::start(programs::program_test()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, chain, std::future::pending()));
+    tokio::spawn(serve(listener, None, chain, std::future::pending()));
     url
 }
 

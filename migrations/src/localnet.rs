@@ -52,6 +52,8 @@ const DEPLOYER_LAMPORTS: u64 = 1_000_000_000_000;
 /// stocked token faucet; the server stops when this is dropped.
 pub struct BootstrappedLocalnet {
     pub url: String,
+    /// The PubSub WebSocket, when one was asked for (`start_with_pubsub`).
+    pub ws_url: Option<String>,
     pub cluster: Cluster,
     /// The programs' upgrade authority and the test mints' authority.
     pub deployer: Keypair,
@@ -64,6 +66,19 @@ pub struct BootstrappedLocalnet {
 impl BootstrappedLocalnet {
     /// Serves a fresh ledger on `listener` and bootstraps it with `plan`.
     pub async fn start(listener: TcpListener, plan: &Plan) -> Result<BootstrappedLocalnet> {
+        Self::start_with_pubsub(listener, None, plan).await
+    }
+
+    /// `start`, with the PubSub WebSocket on `pubsub` too.
+    pub async fn start_with_pubsub(
+        listener: TcpListener,
+        pubsub: Option<TcpListener>,
+        plan: &Plan,
+    ) -> Result<BootstrappedLocalnet> {
+        let ws_url = match &pubsub {
+            Some(listener) => Some(format!("ws://{}", listener.local_addr()?)),
+            None => None,
+        };
         let deployer = Keypair::new();
         let mut program_test = programs::program_test();
         // The deployer is the programs' upgrade authority, as after a real deploy.
@@ -72,7 +87,7 @@ impl BootstrappedLocalnet {
         let faucet = chain.faucet().pubkey();
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, chain, async move {
+        let server = tokio::spawn(serve(listener, pubsub, chain, async move {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
@@ -88,6 +103,7 @@ impl BootstrappedLocalnet {
         stock_token_faucet(&cluster, &deployer, &faucet, &deployment).await?;
         Ok(BootstrappedLocalnet {
             url,
+            ws_url,
             cluster,
             deployer,
             deployment,

@@ -17,7 +17,7 @@ async fn cluster_deployed_by(deployer: &Keypair) -> Cluster {
     let chain = Chain::start(program_test).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, chain, std::future::pending()));
+    tokio::spawn(serve(listener, None, chain, std::future::pending()));
     let cluster = Cluster::new(&url, CommitmentConfig::confirmed());
     let airdrop = cluster
         .client

@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 
 #[derive(clap::Args)]
 pub struct LocalnetArgs {
-    /// Port on 127.0.0.1 to serve JSON-RPC on (0 picks a free one).
+    /// Port on 127.0.0.1 to serve JSON-RPC on, and PubSub (WebSocket) on the next one, as
+    /// solana-test-validator does (0 picks free ones).
     #[arg(long, default_value_t = 8899)]
     pub port: u16,
     /// Epoch length in seconds (short epochs for demos).
@@ -34,6 +35,16 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", options.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
+    // PubSub on the next port, as solana-test-validator (8899 and 8900); any free one with 0.
+    let pubsub_port = match options.port {
+        0 => 0,
+        port => port
+            .checked_add(1)
+            .context("--port leaves no port for PubSub")?,
+    };
+    let pubsub = TcpListener::bind(("127.0.0.1", pubsub_port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{pubsub_port} for PubSub"))?;
     let (params, gov_params) = localnet_params(options.epoch_secs);
     let plan = Plan {
         params,
@@ -42,16 +53,18 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
         payment_mint: None,
         reward_funding: 10_000_000 * 1_000_000,
     };
-    let localnet = BootstrappedLocalnet::start(listener, &plan).await?;
+    let localnet = BootstrappedLocalnet::start_with_pubsub(listener, Some(pubsub), &plan).await?;
     let (url, deployment) = (localnet.url.clone(), &localnet.deployment);
+    let ws_url = localnet.ws_url.clone().unwrap_or_default();
     if output_json {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"rpc_url": url, "deployment": deployment})
+            serde_json::json!({"rpc_url": url, "websocket_url": ws_url, "deployment": deployment})
         )?;
     } else {
         writeln!(out, "Media Network localnet listening on {url}")?;
+        writeln!(out, "  PubSub         {ws_url}")?;
         writeln!(out, "  config         {}", deployment.config)?;
         writeln!(out, "  MEDIA mint     {}", deployment.media_mint)?;
         writeln!(out, "  payment mint   {}", deployment.payment_mint)?;

@@ -1,0 +1,395 @@
+//! The validator's PubSub WebSocket (as `solana-test-validator` serves on the RPC port + 1):
+//! `signatureSubscribe` (with `enableReceivedNotification`), `accountSubscribe` and
+//! `slotSubscribe`, with their unsubscribes. Every notification is built from agave's own
+//! types (`solana-rpc-client-types`, `solana-account-decoder`), so its shape is the
+//! validator's by construction. The ledger is a single node: a notification goes out at once
+//! for every commitment.
+//!
+//! Bounds: at most `MAX_CONNECTIONS` sockets (503 beyond), a message of at most
+//! `MAX_MESSAGE_BYTES`, at most `MAX_SUBSCRIPTIONS` per connection; a connection that falls
+//! the chain's event buffer behind is closed (its client reconnects) rather than buffered
+//! without end. Every socket closes at shutdown.
+use crate::chain::ChainEvent;
+use crate::rpc::SharedChain;
+use anchor_lang::prelude::Pubkey;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Value};
+use solana_account_decoder::{encode_ui_account, UiAccountEncoding};
+use solana_rpc_client_types::config::{RpcAccountInfoConfig, RpcSignatureSubscribeConfig};
+use solana_rpc_client_types::response::{
+    ProcessedSignatureResult, ReceivedSignatureResult, Response as RpcResponse, RpcResponseContext,
+    RpcSignatureResult, SlotInfo,
+};
+use solana_transaction::Signature;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{watch, Semaphore};
+
+/// The largest request a client may send.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 10;
+/// Subscriptions one connection may hold at once (each landed transaction reads at most
+/// this many accounts per connection).
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// WebSocket connections open at once.
+pub const MAX_CONNECTIONS: usize = 256;
+
+const INVALID_PARAMS: i64 = -32602;
+const METHOD_NOT_FOUND: i64 = -32601;
+const INVALID_REQUEST: i64 = -32600;
+const PARSE_ERROR: i64 = -32700;
+
+#[derive(Clone)]
+struct Shared {
+    chain: SharedChain,
+    connections: Arc<Semaphore>,
+    stopping: watch::Receiver<bool>,
+}
+
+/// The PubSub endpoint; its sockets close once `stopping` turns true.
+pub fn router(chain: SharedChain, stopping: watch::Receiver<bool>) -> Router {
+    let shared = Shared {
+        chain,
+        connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        stopping,
+    };
+    Router::new().route("/", get(upgrade)).with_state(shared)
+}
+
+async fn upgrade(State(shared): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("at most {MAX_CONNECTIONS} PubSub connections"),
+        )
+            .into_response();
+    };
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            connection(socket, shared.chain, shared.stopping).await;
+            drop(permit);
+        })
+}
+
+/// What one subscription waits for.
+#[derive(Debug, Clone)]
+enum Subscription {
+    Signature {
+        signature: Signature,
+        received: bool,
+    },
+    Account {
+        address: Pubkey,
+        encoding: UiAccountEncoding,
+    },
+    Slot,
+}
+
+impl Subscription {
+    fn kind(&self) -> &'static str {
+        match self {
+            Subscription::Signature { .. } => "signature",
+            Subscription::Account { .. } => "account",
+            Subscription::Slot => "slot",
+        }
+    }
+}
+
+/// One client's subscriptions.
+struct Session {
+    chain: SharedChain,
+    subscriptions: HashMap<u64, Subscription>,
+    next_id: u64,
+}
+
+async fn connection(
+    mut socket: WebSocket,
+    chain: SharedChain,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut events = chain.lock().await.events();
+    let mut session = Session {
+        chain,
+        subscriptions: HashMap::new(),
+        next_id: 0,
+    };
+    loop {
+        let outgoing = tokio::select! {
+            _ = async { stopping.wait_for(|s| *s).await.is_ok() } => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => session.request(text.as_str()).await,
+                Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                    Ok(text) => session.request(text).await,
+                    Err(_) => vec![error(Value::Null, PARSE_ERROR, "not UTF-8")],
+                },
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+            },
+            event = events.recv() => match event {
+                Ok(event) => session.notifications(&event).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a PubSub client fell behind; closing its connection");
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+        };
+        for message in outgoing {
+            if socket
+                .send(Message::Text(message.to_string().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn error(id: Value, code: i64, message: impl Into<String>) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message.into()}})
+}
+
+fn notification(method: &str, subscription: u64, result: impl Serialize) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "method": method,
+        "params": {"result": result, "subscription": subscription},
+    })
+}
+
+fn context(slot: u64) -> RpcResponseContext {
+    RpcResponseContext::new(slot)
+}
+
+impl Session {
+    /// Answers one request (and any notification that is due at once).
+    async fn request(&mut self, text: &str) -> Vec<Value> {
+        let Ok(call) = serde_json::from_str::<Value>(text) else {
+            return vec![error(Value::Null, PARSE_ERROR, "not JSON")];
+        };
+        let id = call.get("id").cloned().unwrap_or(Value::Null);
+        let Some(method) = call.get("method").and_then(Value::as_str) else {
+            return vec![error(id, INVALID_REQUEST, "missing method")];
+        };
+        let params = call.get("params").cloned().unwrap_or(json!([]));
+        let param = |i: usize| params.get(i).cloned().unwrap_or(Value::Null);
+        let subscription = match method {
+            "signatureSubscribe" => {
+                let Some(signature) = param(0).as_str().and_then(|s| Signature::from_str(s).ok())
+                else {
+                    return vec![error(id, INVALID_PARAMS, "expected a base58 signature")];
+                };
+                let config: RpcSignatureSubscribeConfig =
+                    serde_json::from_value(param(1)).unwrap_or_default();
+                Subscription::Signature {
+                    signature,
+                    received: config.enable_received_notification.unwrap_or(false),
+                }
+            }
+            "accountSubscribe" => {
+                let Some(address) = param(0).as_str().and_then(|s| Pubkey::from_str(s).ok()) else {
+                    return vec![error(id, INVALID_PARAMS, "expected a base58 address")];
+                };
+                let config: RpcAccountInfoConfig =
+                    serde_json::from_value(param(1)).unwrap_or_default();
+                Subscription::Account {
+                    address,
+                    encoding: config.encoding.unwrap_or(UiAccountEncoding::Binary),
+                }
+            }
+            "slotSubscribe" => Subscription::Slot,
+            "signatureUnsubscribe" | "accountUnsubscribe" | "slotUnsubscribe" => {
+                let kind = method.trim_end_matches("Unsubscribe");
+                let Some(number) = param(0).as_u64() else {
+                    return vec![error(id, INVALID_PARAMS, "expected a subscription id")];
+                };
+                let known = self
+                    .subscriptions
+                    .get(&number)
+                    .is_some_and(|s| s.kind() == kind);
+                if !known {
+                    return vec![error(id, INVALID_PARAMS, "Invalid subscription id.")];
+                }
+                self.subscriptions.remove(&number);
+                return vec![json!({"jsonrpc": "2.0", "id": id, "result": true})];
+            }
+            other => {
+                return vec![error(
+                    id,
+                    METHOD_NOT_FOUND,
+                    format!("Method not found: {other}"),
+                )]
+            }
+        };
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return vec![error(
+                id,
+                INVALID_REQUEST,
+                format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
+            )];
+        }
+        let number = self.next_id;
+        self.next_id += 1;
+        let mut out = vec![json!({"jsonrpc": "2.0", "id": id, "result": number})];
+        // A signature that already landed is notified at once, as a validator finds it in
+        // its status cache.
+        if let Subscription::Signature {
+            signature,
+            received,
+        } = &subscription
+        {
+            let recorded = self.chain.lock().await.status(signature).cloned();
+            if let Some(recorded) = recorded {
+                if *received {
+                    out.push(received_notification(number, recorded.slot));
+                }
+                out.push(processed_notification(number, recorded.slot, recorded.err));
+                return out;
+            }
+        }
+        self.subscriptions.insert(number, subscription);
+        out
+    }
+
+    /// The notifications `event` makes due; one-shot subscriptions end with theirs.
+    async fn notifications(&mut self, event: &ChainEvent) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut finished = Vec::new();
+        let mut read: HashMap<Pubkey, solana_account::Account> = HashMap::new();
+        match event {
+            ChainEvent::Slot { slot, parent } => {
+                for (number, subscription) in &self.subscriptions {
+                    if matches!(subscription, Subscription::Slot) {
+                        let info = SlotInfo {
+                            slot: *slot,
+                            parent: *parent,
+                            root: *slot,
+                        };
+                        out.push(notification("slotNotification", *number, info));
+                    }
+                }
+            }
+            ChainEvent::Transaction {
+                signature,
+                slot,
+                err,
+                accounts,
+            } => {
+                for (number, subscription) in &self.subscriptions {
+                    match subscription {
+                        Subscription::Signature {
+                            signature: wanted,
+                            received,
+                        } if wanted == signature => {
+                            if *received {
+                                out.push(received_notification(*number, *slot));
+                            }
+                            out.push(processed_notification(*number, *slot, err.clone()));
+                            finished.push(*number);
+                        }
+                        Subscription::Account { address, encoding }
+                            if accounts.contains(address) =>
+                        {
+                            // Each address is read once per event, however many subscribe.
+                            if !read.contains_key(address) {
+                                let account = self.chain.lock().await.account(address).await;
+                                read.insert(*address, account.unwrap_or_default());
+                            }
+                            let account = &read[address];
+                            let ui = encode_ui_account(address, account, *encoding, None, None);
+                            let value = RpcResponse {
+                                context: context(*slot),
+                                value: ui,
+                            };
+                            out.push(notification("accountNotification", *number, value));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for number in finished {
+            self.subscriptions.remove(&number);
+        }
+        out
+    }
+}
+
+fn processed_notification(
+    subscription: u64,
+    slot: u64,
+    err: Option<solana_transaction::TransactionError>,
+) -> Value {
+    let value = RpcResponse {
+        context: context(slot),
+        value: RpcSignatureResult::ProcessedSignature(ProcessedSignatureResult {
+            err: err.map(Into::into),
+        }),
+    };
+    notification("signatureNotification", subscription, value)
+}
+
+fn received_notification(subscription: u64, slot: u64) -> Value {
+    let value = RpcResponse {
+        context: context(slot),
+        value: RpcSignatureResult::ReceivedSignature(ReceivedSignatureResult::ReceivedSignature),
+    };
+    notification("signatureNotification", subscription, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ask(session: &mut Session, request: &str) -> Value {
+        session.request(request).await.remove(0)
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_their_error_and_subscriptions_are_bounded() {
+        let chain = crate::Chain::start(crate::programs::program_test()).await;
+        let mut session = Session {
+            chain: Arc::new(tokio::sync::Mutex::new(chain)),
+            subscriptions: HashMap::new(),
+            next_id: 0,
+        };
+        let code = |answer: &Value| answer["error"]["code"].as_i64();
+        assert_eq!(code(&ask(&mut session, "{").await), Some(PARSE_ERROR));
+        let unknown = r#"{"jsonrpc":"2.0","id":1,"method":"blockSubscribe","params":[]}"#;
+        assert_eq!(
+            code(&ask(&mut session, unknown).await),
+            Some(METHOD_NOT_FOUND)
+        );
+        let bad = r#"{"jsonrpc":"2.0","id":2,"method":"accountSubscribe","params":["nope"]}"#;
+        assert_eq!(code(&ask(&mut session, bad).await), Some(INVALID_PARAMS));
+
+        let slot = r#"{"jsonrpc":"2.0","id":3,"method":"slotSubscribe"}"#;
+        for number in 0..MAX_SUBSCRIPTIONS as u64 {
+            let answer = ask(&mut session, slot).await;
+            assert_eq!(answer["result"], number);
+            assert_eq!(answer["id"], 3);
+        }
+        assert_eq!(code(&ask(&mut session, slot).await), Some(INVALID_REQUEST));
+
+        // An id is unsubscribed only by its own kind, and only once.
+        let wrong = r#"{"jsonrpc":"2.0","id":4,"method":"accountUnsubscribe","params":[0]}"#;
+        assert_eq!(code(&ask(&mut session, wrong).await), Some(INVALID_PARAMS));
+        let right = r#"{"jsonrpc":"2.0","id":5,"method":"slotUnsubscribe","params":[0]}"#;
+        assert_eq!(ask(&mut session, right).await["result"], true);
+        assert_eq!(code(&ask(&mut session, right).await), Some(INVALID_PARAMS));
+        assert_eq!(session.subscriptions.len(), MAX_SUBSCRIPTIONS - 1);
+    }
+}

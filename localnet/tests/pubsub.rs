@@ -1,0 +1,124 @@
+//! Issue 18: the stock `solana-pubsub-client` against the localnet's PubSub WebSocket, over
+//! real sockets on 127.0.0.1: signature (with the received notification), account and slot
+//! subscriptions, and unsubscribing. The client parses every notification into agave's own
+//! types, so a shape that differs from a validator's fails here.
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::system_instruction;
+use futures::StreamExt;
+use media_localnet::{programs, serve, Chain};
+use solana_account_decoder::{UiAccountData, UiAccountEncoding};
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcSignatureSubscribeConfig};
+use solana_rpc_client_api::response::{ProcessedSignatureResult, RpcSignatureResult};
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+use std::time::Duration;
+
+async fn localnet() -> (RpcClient, PubsubClient) {
+    let chain = Chain::start(programs::program_test()).await;
+    let rpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pubsub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", rpc.local_addr().unwrap());
+    let ws = format!("ws://{}", pubsub.local_addr().unwrap());
+    tokio::spawn(serve(rpc, Some(pubsub), chain, std::future::pending()));
+    let client = PubsubClient::new(ws.as_str()).await.unwrap();
+    (
+        RpcClient::new_with_commitment(url, CommitmentConfig::confirmed()),
+        client,
+    )
+}
+
+async fn next<T>(stream: &mut (impl futures::Stream<Item = T> + Unpin)) -> T {
+    tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("a notification in time")
+        .expect("the subscription stays open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stock_pubsub_client_gets_signature_account_and_slot_notifications() {
+    let (rpc, pubsub) = localnet().await;
+    let alice = Keypair::new();
+    let bob = Pubkey::new_unique();
+    let airdrop = rpc
+        .request_airdrop(&alice.pubkey(), 2_000_000_000)
+        .await
+        .unwrap();
+
+    // A signature that already landed is answered at once.
+    let (mut landed, unsubscribe_landed) =
+        pubsub.signature_subscribe(&airdrop, None).await.unwrap();
+    let answer = next(&mut landed).await;
+    assert_eq!(
+        answer.value,
+        RpcSignatureResult::ProcessedSignature(ProcessedSignatureResult { err: None })
+    );
+    unsubscribe_landed().await;
+
+    let (mut slots, unsubscribe_slots) = pubsub.slot_subscribe().await.unwrap();
+    let (mut bob_account, unsubscribe_bob) = pubsub
+        .account_subscribe(
+            &bob,
+            Some(RpcAccountInfoConfig {
+                encoding: Some(UiAccountEncoding::Base64),
+                ..RpcAccountInfoConfig::default()
+            }),
+        )
+        .await
+        .unwrap();
+
+    // A transfer signed here, subscribed to before it is sent: received, then processed. Two
+    // seconds after the airdrop's bank, the next read makes a new bank (and a new slot).
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let rent = rpc.get_minimum_balance_for_rent_exemption(0).await.unwrap();
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let transfer = Transaction::new_signed_with_payer(
+        &[system_instruction::transfer(&alice.pubkey(), &bob, rent)],
+        Some(&alice.pubkey()),
+        &[&alice],
+        blockhash,
+    );
+    let (mut status, _unsubscribe_status) = pubsub
+        .signature_subscribe(
+            &transfer.signatures[0],
+            Some(RpcSignatureSubscribeConfig {
+                commitment: Some(CommitmentConfig::confirmed()),
+                enable_received_notification: Some(true),
+            }),
+        )
+        .await
+        .unwrap();
+    rpc.send_transaction(&transfer).await.unwrap();
+    let received = next(&mut status).await;
+    assert!(matches!(
+        received.value,
+        RpcSignatureResult::ReceivedSignature(_)
+    ));
+    let processed = next(&mut status).await;
+    assert_eq!(
+        processed.value,
+        RpcSignatureResult::ProcessedSignature(ProcessedSignatureResult { err: None })
+    );
+    let slot = rpc.get_slot().await.unwrap();
+    assert!(processed.context.slot <= slot);
+
+    let account = next(&mut bob_account).await;
+    assert_eq!(account.value.lamports, rent);
+    assert_eq!(account.value.owner, solana_system_interface_id());
+    assert!(matches!(
+        account.value.data,
+        UiAccountData::Binary(_, UiAccountEncoding::Base64)
+    ));
+
+    let slot_info = next(&mut slots).await;
+    assert!(slot_info.slot > slot_info.parent, "{slot_info:?}");
+    unsubscribe_slots().await;
+    unsubscribe_bob().await;
+}
+
+fn solana_system_interface_id() -> String {
+    anchor_lang::solana_program::system_program::ID.to_string()
+}
