@@ -31,7 +31,7 @@ pub enum ChainEvent {
     /// `getSlot` moved on to `slot`.
     Slot { slot: u64, parent: u64 },
     /// A transaction landed (executed, or failed and paid its fee) in `slot`; `accounts` are
-    /// the addresses its message names.
+    /// the addresses it may have written (only its fee payer when it failed).
     Transaction {
         signature: Signature,
         slot: u64,
@@ -40,7 +40,7 @@ pub enum ChainEvent {
     },
 }
 
-/// Events kept for slow PubSub connections (see `pubsub::EVENT_BUFFER`).
+/// Events kept for a slow PubSub connection; one further behind is closed.
 const EVENT_CAPACITY: usize = 4_096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +301,7 @@ impl Chain {
         }
         let signature = tx.signatures.first().copied().unwrap_or_default();
         let keys = tx.message.static_account_keys().to_vec();
+        let message = tx.message.clone();
         let outcome = self
             .ctx
             .banks_client
@@ -311,10 +312,23 @@ impl Chain {
                 logs: vec![format!("bank unavailable: {e}")],
                 units_consumed: 0,
             })?;
-        let logs = outcome.metadata.map(|m| m.log_messages).unwrap_or_default();
+        let Some(metadata) = outcome.metadata else {
+            // Not committed (already processed, unknown blockhash, no fee payer funds): a
+            // validator keeps no status for it and notifies no one.
+            return Ok(signature);
+        };
+        let logs = metadata.log_messages;
         // Only a transaction that executed can have created or changed program accounts; a
         // failed one (garbage sent with skipPreflight, say) adds only its fee payer (M10).
-        let keys_named = keys.clone();
+        let written: Vec<Pubkey> = if outcome.result.is_ok() {
+            keys.iter()
+                .enumerate()
+                .filter(|(i, _)| message.is_maybe_writable(*i, None))
+                .map(|(_, key)| *key)
+                .collect()
+        } else {
+            keys.first().copied().into_iter().collect()
+        };
         if outcome.result.is_ok() {
             self.known_accounts.extend(keys);
         } else {
@@ -336,7 +350,7 @@ impl Chain {
             signature,
             slot,
             err,
-            accounts: keys_named,
+            accounts: written,
         });
         Ok(signature)
     }

@@ -40,6 +40,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 10;
 pub const MAX_SUBSCRIPTIONS: usize = 100;
 /// WebSocket connections open at once.
 pub const MAX_CONNECTIONS: usize = 256;
+/// How long one message may take to go out: a client that stops reading is closed.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 const INVALID_PARAMS: i64 = -32602;
 const METHOD_NOT_FOUND: i64 = -32601;
@@ -147,14 +149,24 @@ async fn connection(
             },
         };
         for message in outgoing {
-            if socket
-                .send(Message::Text(message.to_string().into()))
-                .await
-                .is_err()
-            {
-                return;
+            let send = socket.send(Message::Text(message.to_string().into()));
+            match tokio::time::timeout(SEND_TIMEOUT, send).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::warn!("a PubSub client stopped reading; closing its connection");
+                    return;
+                }
             }
         }
+    }
+}
+
+/// A subscription's optional config: absent or null is the default, anything else must parse.
+fn config<T: serde::de::DeserializeOwned + Default>(value: Value) -> Option<T> {
+    match value {
+        Value::Null => Some(T::default()),
+        value => serde_json::from_value(value).ok(),
     }
 }
 
@@ -180,7 +192,10 @@ impl Session {
         let Ok(call) = serde_json::from_str::<Value>(text) else {
             return vec![error(Value::Null, PARSE_ERROR, "not JSON")];
         };
-        let id = call.get("id").cloned().unwrap_or(Value::Null);
+        // A JSON-RPC notification (no id, such as web3.js's keep-alive "ping") gets no answer.
+        let Some(id) = call.get("id").cloned() else {
+            return Vec::new();
+        };
         let Some(method) = call.get("method").and_then(Value::as_str) else {
             return vec![error(id, INVALID_REQUEST, "missing method")];
         };
@@ -192,8 +207,13 @@ impl Session {
                 else {
                     return vec![error(id, INVALID_PARAMS, "expected a base58 signature")];
                 };
-                let config: RpcSignatureSubscribeConfig =
-                    serde_json::from_value(param(1)).unwrap_or_default();
+                let Some(config) = config::<RpcSignatureSubscribeConfig>(param(1)) else {
+                    return vec![error(
+                        id,
+                        INVALID_PARAMS,
+                        "invalid signatureSubscribe config",
+                    )];
+                };
                 Subscription::Signature {
                     signature,
                     received: config.enable_received_notification.unwrap_or(false),
@@ -203,8 +223,9 @@ impl Session {
                 let Some(address) = param(0).as_str().and_then(|s| Pubkey::from_str(s).ok()) else {
                     return vec![error(id, INVALID_PARAMS, "expected a base58 address")];
                 };
-                let config: RpcAccountInfoConfig =
-                    serde_json::from_value(param(1)).unwrap_or_default();
+                let Some(config) = config::<RpcAccountInfoConfig>(param(1)) else {
+                    return vec![error(id, INVALID_PARAMS, "invalid accountSubscribe config")];
+                };
                 Subscription::Account {
                     address,
                     encoding: config.encoding.unwrap_or(UiAccountEncoding::Binary),
@@ -269,6 +290,7 @@ impl Session {
         let mut out = Vec::new();
         let mut finished = Vec::new();
         let mut read: HashMap<Pubkey, solana_account::Account> = HashMap::new();
+        let mut encoded: HashMap<(Pubkey, &'static str), Value> = HashMap::new();
         match event {
             ChainEvent::Slot { slot, parent } => {
                 for (number, subscription) in &self.subscriptions {
@@ -303,18 +325,28 @@ impl Session {
                         Subscription::Account { address, encoding }
                             if accounts.contains(address) =>
                         {
-                            // Each address is read once per event, however many subscribe.
+                            // Each address is read, and encoded each way, once per event.
                             if !read.contains_key(address) {
                                 let account = self.chain.lock().await.account(address).await;
                                 read.insert(*address, account.unwrap_or_default());
                             }
-                            let account = &read[address];
-                            let ui = encode_ui_account(address, account, *encoding, None, None);
-                            let value = RpcResponse {
-                                context: context(*slot),
-                                value: ui,
-                            };
-                            out.push(notification("accountNotification", *number, value));
+                            let value = encoded
+                                .entry((*address, encoding_name(*encoding)))
+                                .or_insert_with(|| {
+                                    let ui = encode_ui_account(
+                                        address,
+                                        &read[address],
+                                        *encoding,
+                                        None,
+                                        None,
+                                    );
+                                    serde_json::to_value(RpcResponse {
+                                        context: context(*slot),
+                                        value: ui,
+                                    })
+                                    .unwrap_or(Value::Null)
+                                });
+                            out.push(notification("accountNotification", *number, &*value));
                         }
                         _ => {}
                     }
@@ -325,6 +357,16 @@ impl Session {
             self.subscriptions.remove(&number);
         }
         out
+    }
+}
+
+fn encoding_name(encoding: UiAccountEncoding) -> &'static str {
+    match encoding {
+        UiAccountEncoding::Binary => "binary",
+        UiAccountEncoding::Base58 => "base58",
+        UiAccountEncoding::Base64 => "base64",
+        UiAccountEncoding::JsonParsed => "jsonParsed",
+        UiAccountEncoding::Base64Zstd => "base64+zstd",
     }
 }
 
@@ -375,6 +417,14 @@ mod tests {
         );
         let bad = r#"{"jsonrpc":"2.0","id":2,"method":"accountSubscribe","params":["nope"]}"#;
         assert_eq!(code(&ask(&mut session, bad).await), Some(INVALID_PARAMS));
+        let bad_config = r#"{"jsonrpc":"2.0","id":2,"method":"accountSubscribe","params":["11111111111111111111111111111111",{"encoding":"nope"}]}"#;
+        assert_eq!(
+            code(&ask(&mut session, bad_config).await),
+            Some(INVALID_PARAMS)
+        );
+        // A notification (web3.js's keep-alive ping) is not answered.
+        let ping = r#"{"jsonrpc":"2.0","method":"ping"}"#;
+        assert!(session.request(ping).await.is_empty());
 
         let slot = r#"{"jsonrpc":"2.0","id":3,"method":"slotSubscribe"}"#;
         for number in 0..MAX_SUBSCRIPTIONS as u64 {

@@ -23,6 +23,34 @@ impl LocalnetArgs {
     }
 }
 
+/// JSON-RPC on `port` and PubSub on `port + 1`, as solana-test-validator (web3.js finds the
+/// WebSocket that way); with 0, a free pair of adjacent ports.
+async fn bind_pair(port: u16) -> Result<(TcpListener, TcpListener)> {
+    let bind = |port: u16| TcpListener::bind(("127.0.0.1", port));
+    if port != 0 {
+        let next = port
+            .checked_add(1)
+            .context("--port leaves no port for PubSub")?;
+        let rpc = bind(port)
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+        let pubsub = bind(next)
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{next} for PubSub"))?;
+        return Ok((rpc, pubsub));
+    }
+    for _ in 0..32 {
+        let rpc = bind(0).await.context("cannot listen on 127.0.0.1")?;
+        let Some(next) = rpc.local_addr()?.port().checked_add(1) else {
+            continue;
+        };
+        if let Ok(pubsub) = bind(next).await {
+            return Ok((rpc, pubsub));
+        }
+    }
+    anyhow::bail!("found no two adjacent free ports on 127.0.0.1")
+}
+
 async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     anyhow::ensure!(
         (1..=86_400).contains(&options.epoch_secs),
@@ -32,19 +60,7 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     // The programs' logs go to stderr, as a validator's log would.
     let mut out = media_service::reserve_stdout(media_service::ProgramLogs::Stderr)
         .context("keeping stdout for the localnet's own output")?;
-    let listener = TcpListener::bind(("127.0.0.1", options.port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
-    // PubSub on the next port, as solana-test-validator (8899 and 8900); any free one with 0.
-    let pubsub_port = match options.port {
-        0 => 0,
-        port => port
-            .checked_add(1)
-            .context("--port leaves no port for PubSub")?,
-    };
-    let pubsub = TcpListener::bind(("127.0.0.1", pubsub_port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{pubsub_port} for PubSub"))?;
+    let (listener, pubsub) = bind_pair(options.port).await?;
     let (params, gov_params) = localnet_params(options.epoch_secs);
     let plan = Plan {
         params,

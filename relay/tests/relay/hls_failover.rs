@@ -83,6 +83,10 @@ async fn ffmpeg_keeps_playing_through_the_proxy_while_a_relay_is_sigkilled() {
         answered.lock().unwrap().len() >= 3
     })
     .await;
+    // Every relay has a stored receipt of this session before one dies: bytes a relay sent a
+    // session it never stored a receipt of are the documented loss at a crash (at most one
+    // credit window), not what this test is about. The bytes in flight after this point are.
+    viewer.acknowledge_now().await.unwrap();
     // The relay that has served the most so far dies.
     let stats = viewer.relay_stats();
     let busiest = stats.iter().max_by_key(|s| s.bytes).unwrap();
