@@ -13,9 +13,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
+/// How long PubSub connections may take to close at shutdown.
+pub const PUBSUB_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves the JSON-RPC endpoint on `listener`, and PubSub (WebSocket) on `pubsub` when given,
-/// until `shutdown` completes (then drains the requests under way) or a server fails, with the
-/// header-read and idle timeouts and the connection limit every service has.
+/// until `shutdown` completes (then drains the requests under way) or a server fails. JSON-RPC
+/// has the header-read and idle timeouts and the connection limit every service has; PubSub
+/// has its own bounds (`pubsub`) and `PUBSUB_SHUTDOWN_GRACE`.
 pub async fn serve(
     listener: TcpListener,
     pubsub: Option<TcpListener>,
@@ -39,10 +43,19 @@ pub async fn serve(
     let websocket = async {
         match pubsub {
             // Upgraded sockets outlive their HTTP connection: the router closes them itself.
+            // A connection still half-way through its request at shutdown gets the grace
+            // period, then is dropped.
             Some(listener) => {
-                axum::serve(listener, pubsub::router(chain.clone(), stop.subscribe()))
-                    .with_graceful_shutdown(stopping())
-                    .await
+                let server = axum::serve(listener, pubsub::router(chain.clone(), stop.subscribe()))
+                    .with_graceful_shutdown(stopping());
+                let grace = async {
+                    stopping().await;
+                    tokio::time::sleep(PUBSUB_SHUTDOWN_GRACE).await;
+                };
+                tokio::select! {
+                    served = server => served,
+                    () = grace => Ok(()),
+                }
             }
             None => {
                 stopping().await;

@@ -122,3 +122,24 @@ async fn the_stock_pubsub_client_gets_signature_account_and_slot_notifications()
 fn solana_system_interface_id() -> String {
     anchor_lang::solana_program::system_program::ID.to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_open_pubsub_connections_and_serve_returns() {
+    let chain = Chain::start(programs::program_test()).await;
+    let rpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pubsub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ws = format!("ws://{}", pubsub.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(rpc, Some(pubsub), chain, async {
+        let _ = stopped.await;
+    }));
+    let client = PubsubClient::new(ws.as_str()).await.unwrap();
+    let (_slots, _unsubscribe) = client.slot_subscribe().await.unwrap();
+    stop.send(()).unwrap();
+    // Well inside the 10 s grace: the open socket was closed, not waited out.
+    let served = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returns at shutdown with a socket open")
+        .unwrap();
+    assert!(served.is_ok(), "{served:?}");
+}
