@@ -139,35 +139,24 @@ impl RelayNode {
         self.spawn()
     }
 
-    /// Sends SIGTERM unless it has exited already (a reaped child's pid may belong to
-    /// another process by now); true when it was sent.
+    /// Sends SIGTERM unless it has exited already; true when it was sent.
     fn terminate(&self) -> bool {
         let mut child = self.lock();
-        let Some(running) = child.as_mut() else {
+        let Ok(running) = running(&mut child) else {
             return false;
         };
-        if !matches!(running.try_wait(), Ok(None)) {
-            *child = None;
-            return false;
-        }
         let pid = nix::unistd::Pid::from_raw(i32::try_from(running.id()).unwrap_or(i32::MAX));
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok()
     }
 
     /// Whether it has exited (and is reaped).
     fn has_exited(&self) -> bool {
-        let mut child = self.lock();
-        match child.as_mut().map(Child::try_wait) {
-            None | Some(Ok(Some(_))) | Some(Err(_)) => {
-                *child = None;
-                true
-            }
-            Some(Ok(None)) => false,
-        }
+        running(&mut self.lock()).is_err()
     }
+
     /// Why it is not running, when it exited by itself: its status and the end of its log.
     fn exited(&self) -> Option<String> {
-        let status = self.lock().as_mut()?.try_wait().ok()??;
+        let status = running(&mut self.lock()).err()??;
         Some(format!("it exited ({status}): {}", self.log_tail()))
     }
 
@@ -207,6 +196,26 @@ impl RelayNode {
                 self.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The child in `slot` while it runs. One that has exited is reaped and the slot emptied (a
+/// reaped child's pid may belong to another process by now, so it is never signalled again):
+/// `Err` with its status, or `Err(None)` when there is no child (or its state is unknown).
+fn running(
+    slot: &mut Option<Child>,
+) -> std::result::Result<&mut Child, Option<std::process::ExitStatus>> {
+    let status = match slot.as_mut().map(Child::try_wait) {
+        Some(Ok(None)) => None,
+        Some(Ok(Some(status))) => Some(Some(status)),
+        Some(Err(_)) | None => Some(None),
+    };
+    match status {
+        None => slot.as_mut().ok_or(None),
+        Some(status) => {
+            *slot = None;
+            Err(status)
         }
     }
 }

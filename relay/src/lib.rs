@@ -92,7 +92,11 @@ pub async fn run(
     let view = chain::read(&cluster, &node_key, &directory.consumers())
         .await
         .with_context(|| format!("reading Media Network state from {}", cluster.url))?;
-    let meter = metering::Meter::new(node_key, config.credit_window_bytes, config.stall_timeout());
+    let meter = Arc::new(metering::Meter::new(
+        node_key,
+        config.credit_window_bytes,
+        config.stall_timeout(),
+    ));
     let restored = store.viewer_receipts_since(view.epoch.saturating_sub(1))?;
     tracing::info!(
         sessions = restored.len(),
@@ -101,7 +105,6 @@ pub async fn run(
     for (token, receipt) in restored {
         meter.restore(token, receipt);
     }
-    let meter = Arc::new(meter);
     let view = Arc::new(RwLock::new(view));
     let debts = Arc::new(debt::Debts::new(config.max_uncosigned_bytes));
     let refresh = chain::Refresh {
