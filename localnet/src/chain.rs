@@ -136,6 +136,10 @@ fn wall_clock() -> i64 {
 
 impl Chain {
     pub async fn start(program_test: ProgramTest) -> Self {
+        // Natively run programs' `msg!` lines join the transaction's logs, where a validator
+        // puts them (clients parse them: Anchor's errors, logsSubscribe). Program-test's
+        // syscall stubs add them to the executing instruction's log collector.
+        solana_msg::set_off_chain_logger(solana_sysvar::program_stubs::sol_log);
         let ctx = program_test.start_with_context().await;
         let first_slot = ctx.banks_client.get_root_slot().await.unwrap_or_default();
         let mut chain = Chain {

@@ -381,3 +381,44 @@ fn fuzz_any_method_and_params_get_an_answer() {
     ));
     assert_eq!(health["result"], "ok");
 }
+
+/// A natively run program's `msg!` lines are in the transaction's logs, where a validator puts
+/// them, so clients can parse a refusal (Anchor's `AnchorError occurred … Error Code: …`).
+#[tokio::test]
+async fn program_logs_are_in_the_transaction_logs() {
+    use anchor_lang::{InstructionData, ToAccountMetas};
+    let rpc = localnet().await;
+    let signer = Keypair::new();
+    let funded = rpc
+        .request_airdrop(&signer.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    rpc.confirm_transaction(&funded).await.unwrap();
+    let (config, _) = Pubkey::find_program_address(&[b"config"], &media_network::ID);
+    let accept = anchor_lang::solana_program::instruction::Instruction {
+        program_id: media_network::ID,
+        accounts: media_network::accounts::AcceptAuthority {
+            new_authority: signer.pubkey(),
+            config,
+        }
+        .to_account_metas(None),
+        data: media_network::instruction::AcceptAuthority {}.data(),
+    };
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &[accept],
+        Some(&signer.pubkey()),
+        &[&signer],
+        blockhash,
+    );
+    let simulated = rpc.simulate_transaction(&tx).await.unwrap().value;
+    let logs = simulated.logs.unwrap_or_default();
+    assert!(simulated.err.is_some(), "{logs:?}");
+    // No deployment here: the config account does not exist.
+    assert!(
+        logs.iter()
+            .any(|line| line.starts_with("Program log: AnchorError")
+                && line.contains("Error Code: AccountNotInitialized")),
+        "{logs:?}"
+    );
+}
