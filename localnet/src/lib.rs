@@ -3,11 +3,12 @@
 //! program-test bundles), so the CLI, keeper and relay run unchanged on a machine without the
 //! Solana toolchain.
 pub mod chain;
+pub mod history;
 pub mod programs;
 pub mod pubsub;
 pub mod rpc;
 
-pub use chain::Chain;
+pub use chain::{Chain, ChainOptions};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -26,6 +27,7 @@ pub async fn serve(
     chain: Chain,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let slot_duration = chain.slot_duration();
     let chain = Arc::new(Mutex::new(chain));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stopping = move || {
@@ -63,7 +65,26 @@ pub async fn serve(
             }
         }
     };
-    let servers = async { tokio::try_join!(rpc, websocket).map(|_| ()) };
+    // The cluster clock: slots (and PubSub's slot and root notifications) move on with wall
+    // time, with or without requests.
+    let clock = {
+        let chain = chain.clone();
+        let stopped = stopping();
+        async move {
+            let mut ticks = tokio::time::interval(slot_duration);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            tokio::pin!(stopped);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {
+                        chain.lock().await.tick().await;
+                    }
+                    () = &mut stopped => return Ok::<(), std::io::Error>(()),
+                }
+            }
+        }
+    };
+    let servers = async { tokio::try_join!(rpc, websocket, clock).map(|_| ()) };
     tokio::pin!(servers);
     tokio::select! {
         result = &mut servers => result,

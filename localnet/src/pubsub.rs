@@ -1,6 +1,7 @@
 //! The validator's PubSub WebSocket (as `solana-test-validator` serves on the RPC port + 1):
-//! `signatureSubscribe` (with `enableReceivedNotification`), `accountSubscribe` and
-//! `slotSubscribe`, with their unsubscribes. Every notification is built from agave's own
+//! `signatureSubscribe` (with `enableReceivedNotification`), `accountSubscribe`,
+//! `programSubscribe` (filters), `logsSubscribe` (all or one mentioned address),
+//! `slotSubscribe` and `rootSubscribe`, with their unsubscribes. Every notification is built from agave's own
 //! types (`solana-rpc-client-types`, `solana-account-decoder`), so its shape is the
 //! validator's by construction. The ledger is a single node: a notification goes out at once
 //! for every commitment.
@@ -21,10 +22,14 @@ use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 use solana_account_decoder::{encode_ui_account, UiAccountEncoding};
-use solana_rpc_client_types::config::{RpcAccountInfoConfig, RpcSignatureSubscribeConfig};
+use solana_rpc_client_types::config::{
+    RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSignatureSubscribeConfig,
+    RpcTransactionLogsConfig, RpcTransactionLogsFilter,
+};
+use solana_rpc_client_types::filter::RpcFilterType;
 use solana_rpc_client_types::response::{
-    ProcessedSignatureResult, ReceivedSignatureResult, Response as RpcResponse, RpcResponseContext,
-    RpcSignatureResult, SlotInfo,
+    ProcessedSignatureResult, ReceivedSignatureResult, Response as RpcResponse, RpcKeyedAccount,
+    RpcLogsResponse, RpcResponseContext, RpcSignatureResult, SlotInfo,
 };
 use solana_transaction::Signature;
 use std::collections::HashMap;
@@ -92,7 +97,17 @@ enum Subscription {
         address: Pubkey,
         encoding: UiAccountEncoding,
     },
+    Program {
+        program: Pubkey,
+        encoding: UiAccountEncoding,
+        filters: Vec<RpcFilterType>,
+    },
+    /// Every transaction's logs, or those of transactions naming `mentions`.
+    Logs {
+        mentions: Option<Pubkey>,
+    },
     Slot,
+    Root,
 }
 
 impl Subscription {
@@ -100,7 +115,10 @@ impl Subscription {
         match self {
             Subscription::Signature { .. } => "signature",
             Subscription::Account { .. } => "account",
+            Subscription::Program { .. } => "program",
+            Subscription::Logs { .. } => "logs",
             Subscription::Slot => "slot",
+            Subscription::Root => "root",
         }
     }
 }
@@ -136,7 +154,14 @@ async fn connection(
                     Err(_) => vec![error(Value::Null, PARSE_ERROR, "not UTF-8")],
                 },
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                // The close handshake is answered (echoing the client's code), so a client
+                // that closed normally (1000) does not read it as a dropped connection and
+                // reconnect.
+                Some(Ok(Message::Close(frame))) => {
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(frame))).await;
+                    return;
+                }
+                Some(Err(_)) | None => return,
             },
             event = events.recv() => match event {
                 Ok(event) => session.notifications(&event).await,
@@ -231,8 +256,83 @@ impl Session {
                     encoding: config.encoding.unwrap_or(UiAccountEncoding::Binary),
                 }
             }
+            "programSubscribe" => {
+                let Some(program) = param(0).as_str().and_then(|s| Pubkey::from_str(s).ok()) else {
+                    return vec![error(id, INVALID_PARAMS, "expected a base58 program id")];
+                };
+                let Some(config) = config::<RpcProgramAccountsConfig>(param(1)) else {
+                    return vec![error(id, INVALID_PARAMS, "invalid programSubscribe config")];
+                };
+                let mut filters = config.filters.unwrap_or_default();
+                if filters.len() > MAX_FILTERS {
+                    return vec![error(
+                        id,
+                        INVALID_PARAMS,
+                        format!("Too many filters provided; max {MAX_FILTERS}"),
+                    )];
+                }
+                for filter in &mut filters {
+                    // Checked and decoded once here, not per notification.
+                    let decoded = filter.verify().is_ok()
+                        && match filter {
+                            RpcFilterType::Memcmp(memcmp) => memcmp.convert_to_raw_bytes().is_ok(),
+                            _ => true,
+                        };
+                    if !decoded {
+                        return vec![error(id, INVALID_PARAMS, "invalid filter")];
+                    }
+                }
+                Subscription::Program {
+                    program,
+                    encoding: config
+                        .account_config
+                        .encoding
+                        .unwrap_or(UiAccountEncoding::Binary),
+                    filters,
+                }
+            }
+            "logsSubscribe" => {
+                let Ok(filter) = serde_json::from_value::<RpcTransactionLogsFilter>(param(0))
+                else {
+                    return vec![error(
+                        id,
+                        INVALID_PARAMS,
+                        "expected \"all\", \"allWithVotes\" or {\"mentions\": [address]}",
+                    )];
+                };
+                let config = param(1);
+                if !config.is_null()
+                    && serde_json::from_value::<RpcTransactionLogsConfig>(config).is_err()
+                {
+                    return vec![error(id, INVALID_PARAMS, "invalid logsSubscribe config")];
+                }
+                let mentions = match filter {
+                    RpcTransactionLogsFilter::All | RpcTransactionLogsFilter::AllWithVotes => None,
+                    RpcTransactionLogsFilter::Mentions(addresses) => {
+                        // As agave: exactly one address.
+                        let [address] = addresses.as_slice() else {
+                            return vec![error(
+                                id,
+                                INVALID_PARAMS,
+                                "Invalid Request: Only 1 address supported",
+                            )];
+                        };
+                        let Ok(address) = Pubkey::from_str(address) else {
+                            return vec![error(id, INVALID_PARAMS, "Invalid pubkey provided")];
+                        };
+                        Some(address)
+                    }
+                };
+                Subscription::Logs { mentions }
+            }
             "slotSubscribe" => Subscription::Slot,
-            "signatureUnsubscribe" | "accountUnsubscribe" | "slotUnsubscribe" => {
+            "rootSubscribe" => Subscription::Root,
+            "signatureUnsubscribe"
+            | "accountUnsubscribe"
+            | "programUnsubscribe"
+            | "logsUnsubscribe"
+            | "slotUnsubscribe"
+            | "rootUnsubscribe" => {
                 let kind = method.trim_end_matches("Unsubscribe");
                 let Some(number) = param(0).as_u64() else {
                     return vec![error(id, INVALID_PARAMS, "expected a subscription id")];
@@ -294,13 +394,20 @@ impl Session {
         match event {
             ChainEvent::Slot { slot, parent } => {
                 for (number, subscription) in &self.subscriptions {
-                    if matches!(subscription, Subscription::Slot) {
-                        let info = SlotInfo {
-                            slot: *slot,
-                            parent: *parent,
-                            root: *slot,
-                        };
-                        out.push(notification("slotNotification", *number, info));
+                    match subscription {
+                        Subscription::Slot => {
+                            let info = SlotInfo {
+                                slot: *slot,
+                                parent: *parent,
+                                root: *slot,
+                            };
+                            out.push(notification("slotNotification", *number, info));
+                        }
+                        // A single node roots every slot at once.
+                        Subscription::Root => {
+                            out.push(notification("rootNotification", *number, *slot));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -309,6 +416,8 @@ impl Session {
                 slot,
                 err,
                 accounts,
+                mentioned,
+                logs,
             } => {
                 for (number, subscription) in &self.subscriptions {
                     match subscription {
@@ -348,6 +457,47 @@ impl Session {
                                 });
                             out.push(notification("accountNotification", *number, &*value));
                         }
+                        Subscription::Logs { mentions }
+                            if mentions.is_none_or(|address| mentioned.contains(&address)) =>
+                        {
+                            let value = RpcResponse {
+                                context: context(*slot),
+                                value: RpcLogsResponse {
+                                    signature: signature.to_string(),
+                                    err: err.clone().map(Into::into),
+                                    logs: logs.clone(),
+                                },
+                            };
+                            out.push(notification("logsNotification", *number, value));
+                        }
+                        Subscription::Program {
+                            program,
+                            encoding,
+                            filters,
+                        } => {
+                            for address in accounts {
+                                if !read.contains_key(address) {
+                                    let account = self.chain.lock().await.account(address).await;
+                                    read.insert(*address, account.unwrap_or_default());
+                                }
+                                let account = &read[address];
+                                if account.owner != *program
+                                    || !filters.iter().all(|f| filter_allows(f, account))
+                                {
+                                    continue;
+                                }
+                                let value = RpcResponse {
+                                    context: context(*slot),
+                                    value: RpcKeyedAccount {
+                                        pubkey: address.to_string(),
+                                        account: encode_ui_account(
+                                            address, account, *encoding, None, None,
+                                        ),
+                                    },
+                                };
+                                out.push(notification("programNotification", *number, value));
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -357,6 +507,24 @@ impl Session {
             self.subscriptions.remove(&number);
         }
         out
+    }
+}
+
+/// Filters one `programSubscribe` may hold, as agave's `MAX_GET_PROGRAM_ACCOUNT_FILTERS`.
+pub const MAX_FILTERS: usize = 4;
+
+/// Size of an SPL Token account, and where its state byte is (0: uninitialized).
+const TOKEN_ACCOUNT_LEN: usize = 165;
+const TOKEN_ACCOUNT_STATE_OFFSET: usize = 108;
+
+/// Whether `account` passes `filter` (memcmp bytes were decoded at subscription).
+fn filter_allows(filter: &RpcFilterType, account: &solana_account::Account) -> bool {
+    match filter {
+        RpcFilterType::DataSize(size) => account.data.len() as u64 == *size,
+        RpcFilterType::Memcmp(memcmp) => memcmp.bytes_match(&account.data),
+        RpcFilterType::TokenAccountState => {
+            account.data.len() == TOKEN_ACCOUNT_LEN && account.data[TOKEN_ACCOUNT_STATE_OFFSET] != 0
+        }
     }
 }
 

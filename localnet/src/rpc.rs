@@ -1,6 +1,7 @@
 //! JSON-RPC 2.0 over HTTP, with the methods and response shapes the stock Solana clients use
 //! (`solana-rpc-client`, `anchor-client`, `@solana/web3.js`).
 use crate::chain::{Chain, Failure, LAMPORTS_PER_SIGNATURE};
+use crate::history::{Page, MAX_SIGNATURES_PER_CALL};
 use anchor_lang::prelude::Pubkey;
 use axum::extract::State;
 use axum::routing::post;
@@ -9,8 +10,19 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{json, Value};
 use solana_account::Account;
+use solana_account_decoder::parse_account_data::{
+    AccountAdditionalDataV3, SplTokenAdditionalDataV2,
+};
+use solana_account_decoder::parse_token::{get_token_account_mint, is_known_spl_token_id};
+use solana_account_decoder::{encode_ui_account, UiAccountEncoding, MAX_BASE58_BYTES};
+use solana_rpc_client_types::config::{RpcSignaturesForAddressConfig, RpcTokenAccountsFilter};
+use solana_rpc_client_types::response::{
+    RpcConfirmedTransactionStatusWithSignature, RpcContactInfo, RpcIdentity, RpcPrioritizationFee,
+    RpcVoteAccountStatus,
+};
 use solana_transaction::versioned::VersionedTransaction;
 use solana_transaction::{Hash, Signature, TransactionError};
+use solana_transaction_status_client_types::TransactionConfirmationStatus;
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -24,6 +36,7 @@ pub const SOLANA_CORE_VERSION: &str = "3.1.12";
 const INVALID_PARAMS: i64 = -32602;
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_REQUEST: i64 = -32600;
+const INTERNAL_ERROR: i64 = -32603;
 const SEND_TRANSACTION_PREFLIGHT_FAILURE: i64 = -32002;
 
 #[derive(Debug)]
@@ -134,13 +147,13 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         "getHealth" => Ok(json!("ok")),
         "getVersion" => Ok(json!({"solana-core": SOLANA_CORE_VERSION, "feature-set": 0})),
         "getSlot" => Ok(json!(chain.slot().await)),
-        "getBlockHeight" => Ok(json!(chain.block_height().await)),
+        "getBlockHeight" => Ok(json!(chain.block_height())),
         "getTransactionCount" => Ok(json!(chain.transaction_count())),
         "getEpochInfo" => {
             let slot = chain.slot().await;
             Ok(json!({
                 "absoluteSlot": slot,
-                "blockHeight": chain.block_height().await,
+                "blockHeight": chain.block_height(),
                 "epoch": 0,
                 "slotIndex": slot,
                 "slotsInEpoch": 432_000,
@@ -148,13 +161,12 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             }))
         }
         "getLatestBlockhash" => {
-            let blockhash = chain.latest_blockhash().await;
-            let height = chain.block_height().await;
+            let (blockhash, last_valid_block_height) = chain.latest_blockhash().await;
             with_context(
                 chain,
                 json!({
                     "blockhash": blockhash.to_string(),
-                    "lastValidBlockHeight": height + 150,
+                    "lastValidBlockHeight": last_valid_block_height,
                 }),
             )
             .await
@@ -196,12 +208,12 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         }
         "getAccountInfo" => {
             let key = pubkey_param(params, 0)?;
-            let account = chain.account(&key).await;
-            with_context(
-                chain,
-                account.map(|a| encode_account(&a)).unwrap_or(Value::Null),
-            )
-            .await
+            let encoding = account_encoding(params, 1)?;
+            let answer = match chain.account(&key).await {
+                Some(account) => ui_account(chain, &key, &account, encoding).await?,
+                None => Value::Null,
+            };
+            with_context(chain, answer).await
         }
         "getMultipleAccounts" => {
             let keys = params
@@ -213,6 +225,7 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                     "at most {MAX_MULTIPLE_ACCOUNTS} addresses per call"
                 )));
             }
+            let encoding = account_encoding(params, 1)?;
             let mut accounts = Vec::with_capacity(keys.len());
             let mut data = 0usize;
             for key in keys {
@@ -224,7 +237,10 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                         "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
                     )));
                 }
-                accounts.push(account.map(|a| encode_account(&a)).unwrap_or(Value::Null));
+                accounts.push(match account {
+                    Some(account) => ui_account(chain, &key, &account, encoding).await?,
+                    None => Value::Null,
+                });
             }
             with_context(chain, Value::Array(accounts)).await
         }
@@ -329,11 +345,13 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         "getTransaction" => {
             let signature = Signature::from_str(str_param(params, 0)?)
                 .map_err(|_| RpcError::params("invalid signature"))?;
-            Ok(match chain.status(&signature) {
+            let status = chain.status(&signature);
+            let block_time = status.and_then(|recorded| chain.block_time(recorded.slot));
+            Ok(match status {
                 None => Value::Null,
                 Some(recorded) => json!({
                     "slot": recorded.slot,
-                    "blockTime": null,
+                    "blockTime": block_time,
                     "meta": {
                         "err": recorded.err.as_ref().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
                         "status": status_json(&recorded.err),
@@ -344,12 +362,171 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                 }),
             })
         }
+        "getGenesisHash" => Ok(json!(chain.genesis_hash().to_string())),
+        "getIdentity" => to_json(RpcIdentity {
+            identity: chain.identity().to_string(),
+        }),
+        "getClusterNodes" => to_json(vec![RpcContactInfo {
+            pubkey: chain.identity().to_string(),
+            gossip: None,
+            tvu: None,
+            tpu: None,
+            tpu_quic: None,
+            tpu_forwards: None,
+            tpu_forwards_quic: None,
+            tpu_vote: None,
+            serve_repair: None,
+            rpc: None,
+            pubsub: None,
+            version: Some(SOLANA_CORE_VERSION.to_string()),
+            feature_set: None,
+            shred_version: None,
+        }]),
+        // No vote accounts: the single node's slots are rooted without votes.
+        "getVoteAccounts" => to_json(RpcVoteAccountStatus {
+            current: Vec::new(),
+            delinquent: Vec::new(),
+        }),
+        // Priority fees are neither charged nor tracked.
+        "getRecentPrioritizationFees" => to_json(Vec::<RpcPrioritizationFee>::new()),
+        "getEpochSchedule" => to_json(
+            chain
+                .epoch_schedule()
+                .await
+                .ok_or_else(|| RpcError::params("the bank has no EpochSchedule"))?,
+        ),
+        "getInflationGovernor" => to_json(chain.inflation().0),
+        "getInflationRate" => to_json(chain.inflation().1),
+        "minimumLedgerSlot" | "getFirstAvailableBlock" => Ok(json!(chain.first_slot())),
+        "getHighestSnapshotSlot" => Err(RpcError {
+            code: NO_SNAPSHOT,
+            message: "No snapshot".into(),
+            data: None,
+        }),
+        "getBlockTime" => {
+            let slot = u64_param(params, 0)?;
+            chain
+                .block_time(slot)
+                .map(|time| json!(time))
+                .ok_or_else(|| block_not_available(slot))
+        }
+        "getBlocks" => {
+            let start = u64_param(params, 0)?;
+            let end = match params.get(1) {
+                Some(Value::Number(end)) => end
+                    .as_u64()
+                    .ok_or_else(|| RpcError::params("invalid end slot"))?,
+                _ => chain.slot().await,
+            };
+            if end.saturating_sub(start) > MAX_BLOCKS_RANGE {
+                return Err(RpcError::params(format!(
+                    "Slot range too large; max {MAX_BLOCKS_RANGE}"
+                )));
+            }
+            let current = chain.slot().await;
+            let from = start.max(chain.first_slot());
+            Ok(json!((from..=end.min(current)).collect::<Vec<u64>>()))
+        }
+        "getBlocksWithLimit" => {
+            let start = u64_param(params, 0)?;
+            let limit = u64_param(params, 1)?;
+            if limit > MAX_BLOCKS_RANGE {
+                return Err(RpcError::params(format!(
+                    "Limit too large; max {MAX_BLOCKS_RANGE}"
+                )));
+            }
+            let current = chain.slot().await;
+            let from = start.max(chain.first_slot());
+            let blocks: Vec<u64> = (from..=current).take(limit as usize).collect();
+            Ok(json!(blocks))
+        }
+        "getSignaturesForAddress" => signatures_for_address(chain, params),
+        "getTokenAccountsByOwner" => token_accounts(chain, params, false).await,
+        "getTokenAccountsByDelegate" => token_accounts(chain, params, true).await,
         other => Err(RpcError {
             code: METHOD_NOT_FOUND,
             message: format!("Method not found: {other}"),
             data: None,
         }),
     }
+}
+
+/// Slots one `getBlocks` may span, as a validator's `MAX_GET_CONFIRMED_BLOCKS_RANGE`.
+pub const MAX_BLOCKS_RANGE: u64 = 500_000;
+
+/// agave's custom RPC errors.
+const BLOCK_NOT_AVAILABLE: i64 = -32004;
+const NO_SNAPSHOT: i64 = -32008;
+
+fn block_not_available(slot: u64) -> RpcError {
+    RpcError {
+        code: BLOCK_NOT_AVAILABLE,
+        message: format!("Block not available for slot {slot}"),
+        data: None,
+    }
+}
+
+/// One of agave's response types as the answer.
+fn to_json(value: impl serde::Serialize) -> RpcResult {
+    serde_json::to_value(value).map_err(|e| RpcError {
+        code: INTERNAL_ERROR,
+        message: format!("could not encode the answer: {e}"),
+        data: None,
+    })
+}
+
+fn u64_param(params: &Value, index: usize) -> Result<u64, RpcError> {
+    params
+        .get(index)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| RpcError::params(format!("parameter {index} must be a slot or count")))
+}
+
+/// An optional config object: absent or null is the default, anything else must parse.
+fn config_param<T: serde::de::DeserializeOwned + Default>(
+    params: &Value,
+    index: usize,
+) -> Result<T, RpcError> {
+    match params.get(index) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(config) => serde_json::from_value(config.clone())
+            .map_err(|e| RpcError::params(format!("invalid config: {e}"))),
+    }
+}
+
+fn signatures_for_address(chain: &Chain, params: &Value) -> RpcResult {
+    let address = pubkey_param(params, 0)?;
+    let config: RpcSignaturesForAddressConfig = config_param(params, 1)?;
+    let limit = config.limit.unwrap_or(MAX_SIGNATURES_PER_CALL);
+    if !(1..=MAX_SIGNATURES_PER_CALL).contains(&limit) {
+        return Err(RpcError::params(format!(
+            "Invalid limit; max {MAX_SIGNATURES_PER_CALL}"
+        )));
+    }
+    let signature = |s: Option<String>| -> Result<Option<Signature>, RpcError> {
+        s.map(|s| Signature::from_str(&s).map_err(|_| RpcError::params("Invalid signature")))
+            .transpose()
+    };
+    let page = Page {
+        before: signature(config.before)?,
+        until: signature(config.until)?,
+        limit,
+    };
+    let statuses: Vec<RpcConfirmedTransactionStatusWithSignature> = chain
+        .signatures_for(&address, page)
+        .into_iter()
+        .map(
+            |(signature, recorded)| RpcConfirmedTransactionStatusWithSignature {
+                signature: signature.to_string(),
+                slot: recorded.slot,
+                err: recorded.err.clone().map(Into::into),
+                memo: None,
+                block_time: chain.block_time(recorded.slot),
+                confirmation_status: Some(TransactionConfirmationStatus::Finalized),
+            },
+        )
+        .collect();
+    to_json(statuses)
 }
 
 fn status_json(err: &Option<TransactionError>) -> Value {
@@ -380,16 +557,121 @@ fn pubkey_param(params: &Value, index: usize) -> Result<Pubkey, RpcError> {
     parse_pubkey(str_param(params, index)?)
 }
 
-/// Accounts are always answered as base64 (clients asking for base64+zstd accept it).
-fn encode_account(account: &Account) -> Value {
-    json!({
-        "lamports": account.lamports,
-        "owner": account.owner.to_string(),
-        "data": [BASE64.encode(&account.data), "base64"],
-        "executable": account.executable,
-        "rentEpoch": account.rent_epoch,
-        "space": account.data.len(),
-    })
+/// The account encoding a call's config (param `index`) names; base64 when it names none
+/// (agave's default is the legacy base58 string, which current clients never ask for).
+fn account_encoding(params: &Value, index: usize) -> Result<UiAccountEncoding, RpcError> {
+    match params.get(index).and_then(|config| config.get("encoding")) {
+        None | Some(Value::Null) => Ok(UiAccountEncoding::Base64),
+        Some(encoding) => serde_json::from_value(encoding.clone())
+            .map_err(|_| RpcError::params(format!("unsupported encoding {encoding}"))),
+    }
+}
+
+/// An account as agave encodes it (`UiAccount`); `jsonParsed` SPL token accounts get their
+/// mint's decimals, as on a validator. Base58 is refused past 128 bytes, as agave does (it
+/// is quadratic to encode).
+async fn ui_account(
+    chain: &mut Chain,
+    address: &Pubkey,
+    account: &Account,
+    encoding: UiAccountEncoding,
+) -> RpcResult {
+    if matches!(
+        encoding,
+        UiAccountEncoding::Binary | UiAccountEncoding::Base58
+    ) && account.data.len() > MAX_BASE58_BYTES
+    {
+        return Err(RpcError::params(format!(
+            "Encoded binary (base 58) data should be less than {MAX_BASE58_BYTES} bytes, please use Base64 encoding."
+        )));
+    }
+    let mut additional = None;
+    if encoding == UiAccountEncoding::JsonParsed && is_known_spl_token_id(&account.owner) {
+        if let Some(mint) = get_token_account_mint(&account.data) {
+            let decimals = chain
+                .account(&mint)
+                .await
+                .and_then(|mint| mint.data.get(MINT_DECIMALS_OFFSET).copied());
+            additional = decimals.map(|decimals| AccountAdditionalDataV3 {
+                spl_token_additional_data: Some(SplTokenAdditionalDataV2 {
+                    decimals,
+                    ..SplTokenAdditionalDataV2::default()
+                }),
+            });
+        }
+    }
+    to_json(encode_ui_account(
+        address, account, encoding, additional, None,
+    ))
+}
+
+/// Where an SPL mint keeps its decimals, and where a token account keeps its owner and its
+/// delegate (a `COption<Pubkey>`: a 4-byte tag, then the key).
+const MINT_DECIMALS_OFFSET: usize = 44;
+const TOKEN_OWNER_OFFSET: usize = 32;
+const TOKEN_DELEGATE_OFFSET: usize = 72;
+
+/// `getTokenAccountsByOwner` / `…ByDelegate`: the token accounts (among those transactions
+/// named) of `params[0]`, filtered by `{mint}` or `{programId}` as agave requires.
+async fn token_accounts(chain: &mut Chain, params: &Value, by_delegate: bool) -> RpcResult {
+    let holder = pubkey_param(params, 0)?;
+    let filter: RpcTokenAccountsFilter = params
+        .get(1)
+        .cloned()
+        .and_then(|filter| serde_json::from_value(filter).ok())
+        .ok_or_else(|| RpcError::params("expected {\"mint\": …} or {\"programId\": …}"))?;
+    let (program, mint) = match filter {
+        RpcTokenAccountsFilter::ProgramId(program) => (parse_pubkey(&program)?, None),
+        RpcTokenAccountsFilter::Mint(mint) => {
+            let mint = parse_pubkey(&mint)?;
+            let owner = chain
+                .account(&mint)
+                .await
+                .map(|account| account.owner)
+                .ok_or_else(|| RpcError::params("Invalid param: could not find mint"))?;
+            (owner, Some(mint))
+        }
+    };
+    if !is_known_spl_token_id(&program) {
+        return Err(RpcError::params(
+            "Invalid param: unrecognized Token program id",
+        ));
+    }
+    let encoding = account_encoding(params, 2)?;
+    let mut matches = Vec::new();
+    let mut data = 0usize;
+    for (key, account) in chain.program_accounts(&program).await {
+        let Some(account_mint) = get_token_account_mint(&account.data) else {
+            continue;
+        };
+        let holds = if by_delegate {
+            account
+                .data
+                .get(TOKEN_DELEGATE_OFFSET..TOKEN_DELEGATE_OFFSET + 4)
+                == Some(&[1, 0, 0, 0])
+                && account
+                    .data
+                    .get(TOKEN_DELEGATE_OFFSET + 4..TOKEN_DELEGATE_OFFSET + 36)
+                    == Some(holder.as_ref())
+        } else {
+            account
+                .data
+                .get(TOKEN_OWNER_OFFSET..TOKEN_OWNER_OFFSET + 32)
+                == Some(holder.as_ref())
+        };
+        if !holds || mint.is_some_and(|mint| mint != account_mint) {
+            continue;
+        }
+        data = data.saturating_add(account.data.len());
+        if data > MAX_ANSWER_DATA_BYTES {
+            return Err(RpcError::params(format!(
+                "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
+            )));
+        }
+        let account = ui_account(chain, &key, &account, encoding).await?;
+        matches.push(json!({"pubkey": key.to_string(), "account": account}));
+    }
+    with_context(chain, Value::Array(matches)).await
 }
 
 fn decode_transaction(params: &Value) -> Result<VersionedTransaction, RpcError> {
@@ -433,10 +715,12 @@ async fn program_accounts(chain: &mut Chain, params: &Value) -> RpcResult {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let encoding = account_encoding(params, 1)?;
     let mut matches = Vec::new();
     for (key, account) in chain.program_accounts(&program).await {
         if filters.iter().all(|f| filter_matches(f, &account.data)) {
-            matches.push(json!({"pubkey": key.to_string(), "account": encode_account(&account)}));
+            let account = ui_account(chain, &key, &account, encoding).await?;
+            matches.push(json!({"pubkey": key.to_string(), "account": account}));
         }
     }
     if config.get("withContext").and_then(Value::as_bool) == Some(true) {

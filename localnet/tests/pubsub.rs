@@ -1,6 +1,6 @@
 //! Issue 18: the stock `solana-pubsub-client` against the localnet's PubSub WebSocket, over
-//! real sockets on 127.0.0.1: signature (with the received notification), account and slot
-//! subscriptions, and unsubscribing. The client parses every notification into agave's own
+//! real sockets on 127.0.0.1: signature (with the received notification), account, program,
+//! logs, slot and root subscriptions, and unsubscribing. The client parses every notification into agave's own
 //! types, so a shape that differs from a validator's fails here.
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::system_instruction;
@@ -11,7 +11,11 @@ use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
-use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcSignatureSubscribeConfig};
+use solana_rpc_client_api::config::{
+    RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSignatureSubscribeConfig,
+    RpcTransactionLogsConfig, RpcTransactionLogsFilter,
+};
+use solana_rpc_client_api::filter::RpcFilterType;
 use solana_rpc_client_api::response::{ProcessedSignatureResult, RpcSignatureResult};
 use solana_signer::Signer;
 use solana_transaction::Transaction;
@@ -117,6 +121,108 @@ async fn the_stock_pubsub_client_gets_signature_account_and_slot_notifications()
     assert!(slot_info.slot > slot_info.parent, "{slot_info:?}");
     unsubscribe_slots().await;
     unsubscribe_bob().await;
+}
+
+/// The cluster clock runs without traffic: roots and block heights move on by themselves.
+/// Logs reach `all` and `mentions` subscribers (only transactions naming the address), and
+/// `programSubscribe` hears the accounts a transaction wrote that pass its filters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_program_and_root_notifications_and_a_clock_that_runs_by_itself() {
+    let (rpc, pubsub) = localnet().await;
+    let (mut roots, unsubscribe_roots) = pubsub.root_subscribe().await.unwrap();
+    let first_root = next(&mut roots).await;
+    let second_root = next(&mut roots).await;
+    assert!(second_root > first_root, "{first_root} then {second_root}");
+    let height = rpc.get_block_height().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let later = rpc.get_block_height().await.unwrap();
+    assert!(
+        later >= height + 2,
+        "block height {height} then {later} 1.3 s later"
+    );
+    unsubscribe_roots().await;
+
+    let alice = Keypair::new();
+    let bob = Pubkey::new_unique();
+    let carol = Pubkey::new_unique();
+    let airdrop = rpc
+        .request_airdrop(&alice.pubkey(), 2_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&airdrop).await.unwrap();
+
+    let (mut all_logs, _unsubscribe_all) = pubsub
+        .logs_subscribe(
+            RpcTransactionLogsFilter::All,
+            RpcTransactionLogsConfig { commitment: None },
+        )
+        .await
+        .unwrap();
+    let (mut carol_logs, _unsubscribe_carol) = pubsub
+        .logs_subscribe(
+            RpcTransactionLogsFilter::Mentions(vec![carol.to_string()]),
+            RpcTransactionLogsConfig { commitment: None },
+        )
+        .await
+        .unwrap();
+    let (mut empty_system_accounts, _unsubscribe_program) = pubsub
+        .program_subscribe(
+            &anchor_lang::solana_program::system_program::ID,
+            Some(RpcProgramAccountsConfig {
+                filters: Some(vec![RpcFilterType::DataSize(0)]),
+                account_config: RpcAccountInfoConfig {
+                    encoding: Some(UiAccountEncoding::Base64),
+                    ..RpcAccountInfoConfig::default()
+                },
+                ..RpcProgramAccountsConfig::default()
+            }),
+        )
+        .await
+        .unwrap();
+
+    let rent = rpc.get_minimum_balance_for_rent_exemption(0).await.unwrap();
+    let mut signatures = Vec::new();
+    for to in [bob, carol] {
+        let blockhash = rpc.get_latest_blockhash().await.unwrap();
+        let transfer = Transaction::new_signed_with_payer(
+            &[system_instruction::transfer(&alice.pubkey(), &to, rent)],
+            Some(&alice.pubkey()),
+            &[&alice],
+            blockhash,
+        );
+        signatures.push(rpc.send_and_confirm_transaction(&transfer).await.unwrap());
+    }
+
+    for signature in &signatures {
+        let logs = next(&mut all_logs).await;
+        assert_eq!(logs.value.signature, signature.to_string());
+        assert_eq!(logs.value.err, None);
+        assert_eq!(
+            logs.value.logs.first().map(String::as_str),
+            Some("Program 11111111111111111111111111111111 invoke [1]")
+        );
+    }
+    // The transfer to bob does not name carol: her subscription hears the second one first.
+    let carol_first = next(&mut carol_logs).await;
+    assert_eq!(carol_first.value.signature, signatures[1].to_string());
+
+    // Each transfer writes alice and its recipient, both empty system accounts.
+    let mut heard = Vec::new();
+    for _ in 0..4 {
+        let keyed = next(&mut empty_system_accounts).await;
+        assert_eq!(keyed.value.account.owner, solana_system_interface_id());
+        assert!(matches!(
+            keyed.value.account.data,
+            UiAccountData::Binary(_, UiAccountEncoding::Base64)
+        ));
+        heard.push(keyed.value.pubkey);
+    }
+    for address in [alice.pubkey(), bob, carol] {
+        assert!(
+            heard.contains(&address.to_string()),
+            "{address} in {heard:?}"
+        );
+    }
 }
 
 fn solana_system_interface_id() -> String {

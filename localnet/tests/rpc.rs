@@ -1,7 +1,7 @@
 //! The stock Solana Rust RPC client against the localnet, over real HTTP on 127.0.0.1.
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::system_instruction;
-use media_localnet::{programs, serve, Chain};
+use media_localnet::{programs, serve, Chain, ChainOptions};
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
@@ -12,7 +12,11 @@ use solana_signer::Signer;
 use solana_transaction::Transaction;
 
 async fn localnet() -> RpcClient {
-    let chain = Chain::start(programs::program_test()).await;
+    localnet_with(ChainOptions::default()).await
+}
+
+async fn localnet_with(options: ChainOptions) -> RpcClient {
+    let chain = Chain::start_with(programs::program_test(), options).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, None, chain, std::future::pending()));
@@ -421,4 +425,272 @@ async fn program_logs_are_in_the_transaction_logs() {
                 && line.contains("Error Code: AccountNotInitialized")),
         "{logs:?}"
     );
+}
+
+/// Blockhashes expire as on a cluster: `lastValidBlockHeight` is 150 blocks after one was
+/// handed out, a transaction using it after that is refused (`BlockhashNotFound`), and one
+/// used in time is accepted.
+#[tokio::test]
+async fn blockhashes_expire_after_150_blocks_of_the_cluster_clock() {
+    use solana_rpc_client_api::client_error::ErrorKind;
+    use solana_rpc_client_api::request::RpcError;
+    use solana_transaction::TransactionError;
+    // 40 ms slots: 150 blocks pass in 6 s.
+    let rpc = localnet_with(ChainOptions {
+        slot_duration: std::time::Duration::from_millis(40),
+    })
+    .await;
+    let alice = Keypair::new();
+    let funded = rpc
+        .request_airdrop(&alice.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&funded).await.unwrap();
+
+    let (blockhash, last_valid) = rpc
+        .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+        .await
+        .unwrap();
+    let height = rpc.get_block_height().await.unwrap();
+    assert!(
+        last_valid > height && last_valid <= height + 150,
+        "{height} {last_valid}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let transfer = |lamports| {
+        Transaction::new_signed_with_payer(
+            &[system_instruction::transfer(
+                &alice.pubkey(),
+                &Pubkey::new_unique(),
+                lamports,
+            )],
+            Some(&alice.pubkey()),
+            &[&alice],
+            blockhash,
+        )
+    };
+    let in_time = transfer(1_000_000);
+    assert!(rpc.get_block_height().await.unwrap() <= last_valid);
+    rpc.send_and_confirm_transaction(&in_time).await.unwrap();
+
+    while rpc.get_block_height().await.unwrap() <= last_valid {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!rpc
+        .is_blockhash_valid(&blockhash, CommitmentConfig::processed())
+        .await
+        .unwrap());
+    let late = transfer(2_000_000);
+    let err = rpc.send_transaction(&late).await.unwrap_err();
+    let ErrorKind::RpcError(RpcError::RpcResponseError { data, .. }) = err.kind() else {
+        panic!("not a preflight error: {err}");
+    };
+    let solana_rpc_client_api::request::RpcResponseErrorData::SendTransactionPreflightFailure(
+        simulation,
+    ) = data
+    else {
+        panic!("not a preflight failure: {data:?}");
+    };
+    assert_eq!(
+        simulation.err.clone().map(TransactionError::from),
+        Some(TransactionError::BlockhashNotFound)
+    );
+    // Without preflight it is dropped, as a validator drops it: no status, no fee.
+    let balance = rpc.get_balance(&alice.pubkey()).await.unwrap();
+    let dropped = rpc
+        .send_transaction_with_config(
+            &late,
+            solana_rpc_client_api::config::RpcSendTransactionConfig {
+                skip_preflight: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(rpc.get_signature_status(&dropped).await.unwrap().is_none());
+    assert_eq!(rpc.get_balance(&alice.pubkey()).await.unwrap(), balance);
+}
+
+/// The history, cluster and token methods, each parsed by the stock client into agave's own
+/// types (a shape that differs from a validator's fails to parse here).
+#[tokio::test]
+async fn history_cluster_and_token_methods_answer_in_agaves_types() {
+    use anchor_spl::associated_token::{
+        get_associated_token_address, spl_associated_token_account::instruction as ata,
+    };
+    use anchor_spl::token::spl_token;
+    use solana_account_decoder::UiAccountData;
+    use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
+    /// An SPL Token mint's size.
+    const MINT_LEN: usize = 82;
+    use solana_rpc_client_api::request::TokenAccountsFilter;
+
+    let rpc = localnet().await;
+    let alice = Keypair::new();
+    let funded = rpc
+        .request_airdrop(&alice.pubkey(), 10_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&funded).await.unwrap();
+
+    // A mint with 6 decimals and alice's associated account holding 1.5 tokens.
+    let mint = Keypair::new();
+    let rent = rpc
+        .get_minimum_balance_for_rent_exemption(MINT_LEN)
+        .await
+        .unwrap();
+    let token_account = get_associated_token_address(&alice.pubkey(), &mint.pubkey());
+    let instructions = vec![
+        system_instruction::create_account(
+            &alice.pubkey(),
+            &mint.pubkey(),
+            rent,
+            MINT_LEN as u64,
+            &spl_token::ID,
+        ),
+        spl_token::instruction::initialize_mint2(
+            &spl_token::ID,
+            &mint.pubkey(),
+            &alice.pubkey(),
+            None,
+            6,
+        )
+        .unwrap(),
+        ata::create_associated_token_account(
+            &alice.pubkey(),
+            &alice.pubkey(),
+            &mint.pubkey(),
+            &spl_token::ID,
+        ),
+        spl_token::instruction::mint_to(
+            &spl_token::ID,
+            &mint.pubkey(),
+            &token_account,
+            &alice.pubkey(),
+            &[],
+            1_500_000,
+        )
+        .unwrap(),
+    ];
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &instructions,
+        Some(&alice.pubkey()),
+        &[&alice, &mint],
+        blockhash,
+    );
+    let minted = rpc.send_and_confirm_transaction(&tx).await.unwrap();
+
+    let held = rpc
+        .get_token_accounts_by_owner(&alice.pubkey(), TokenAccountsFilter::Mint(mint.pubkey()))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].pubkey, token_account.to_string());
+    let UiAccountData::Json(parsed) = &held[0].account.data else {
+        panic!("not jsonParsed: {:?}", held[0].account.data);
+    };
+    assert_eq!(parsed.program, "spl-token");
+    assert_eq!(
+        parsed.parsed["info"]["tokenAmount"]["uiAmountString"],
+        "1.5"
+    );
+    assert_eq!(parsed.parsed["info"]["tokenAmount"]["decimals"], 6);
+    let by_program = rpc
+        .get_token_accounts_by_owner(
+            &alice.pubkey(),
+            TokenAccountsFilter::ProgramId(spl_token::ID),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_program.len(), 1);
+    assert!(rpc
+        .send::<serde_json::Value>(
+            // The stock client's get_token_accounts_by_delegate sends …ByOwner.
+            RpcRequest::GetTokenAccountsByDelegate,
+            serde_json::json!([
+                alice.pubkey().to_string(),
+                {"mint": mint.pubkey().to_string()},
+                {"encoding": "jsonParsed"}
+            ]),
+        )
+        .await
+        .unwrap()["value"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // History: newest first, paged with before/until/limit.
+    let signatures = rpc
+        .get_signatures_for_address(&alice.pubkey())
+        .await
+        .unwrap();
+    let listed: Vec<&str> = signatures.iter().map(|s| s.signature.as_str()).collect();
+    assert_eq!(listed, vec![minted.to_string(), funded.to_string()]);
+    assert!(signatures
+        .iter()
+        .all(|s| s.err.is_none() && s.block_time.is_some()));
+    let older = rpc
+        .get_signatures_for_address_with_config(
+            &alice.pubkey(),
+            GetConfirmedSignaturesForAddress2Config {
+                before: Some(minted),
+                limit: Some(1),
+                ..GetConfirmedSignaturesForAddress2Config::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].signature, funded.to_string());
+    let bounded = rpc
+        .get_signatures_for_address_with_config(
+            &alice.pubkey(),
+            GetConfirmedSignaturesForAddress2Config {
+                limit: Some(1_001),
+                ..GetConfirmedSignaturesForAddress2Config::default()
+            },
+        )
+        .await;
+    assert!(bounded.is_err());
+
+    // Blocks: every slot of the clock, with times that follow it.
+    let first = rpc.get_first_available_block().await.unwrap();
+    assert_eq!(rpc.minimum_ledger_slot().await.unwrap(), first);
+    while rpc.get_slot().await.unwrap() < first + 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let slot = rpc.get_slot().await.unwrap();
+    let blocks = rpc.get_blocks(first, Some(slot)).await.unwrap();
+    assert_eq!(blocks, (first..=slot).collect::<Vec<_>>());
+    assert_eq!(
+        rpc.get_blocks_with_limit(first, 3).await.unwrap(),
+        vec![first, first + 1, first + 2]
+    );
+    let earlier = rpc.get_block_time(first).await.unwrap();
+    let later = rpc.get_block_time(slot).await.unwrap();
+    assert!(later >= earlier);
+    assert!(rpc.get_block_time(slot + 10_000).await.is_err());
+
+    // Cluster facts.
+    assert_ne!(rpc.get_genesis_hash().await.unwrap(), Default::default());
+    let identity = rpc.get_identity().await.unwrap();
+    let nodes = rpc.get_cluster_nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].pubkey, identity.to_string());
+    assert_eq!(nodes[0].version.as_deref(), Some("3.1.12"));
+    let votes = rpc.get_vote_accounts().await.unwrap();
+    assert!(votes.current.is_empty() && votes.delinquent.is_empty());
+    assert!(rpc
+        .get_recent_prioritization_fees(&[])
+        .await
+        .unwrap()
+        .is_empty());
+    let schedule = rpc.get_epoch_schedule().await.unwrap();
+    assert_eq!(schedule.slots_per_epoch, 432_000);
+    let governor = rpc.get_inflation_governor().await.unwrap();
+    assert!(governor.initial >= governor.terminal);
+    let rate = rpc.get_inflation_rate().await.unwrap();
+    assert_eq!(rate.epoch, 0);
+    assert!(rpc.get_highest_snapshot_slot().await.is_err());
 }

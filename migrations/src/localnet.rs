@@ -6,7 +6,7 @@ use anchor_lang::prelude::Pubkey;
 use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{Context, Result};
 use media_governance::state::GovParams;
-use media_localnet::{programs, serve, Chain};
+use media_localnet::{programs, serve, Chain, ChainOptions};
 use media_network::instructions::{RegisterConsumerArgs, RegisterProviderArgs};
 use media_network::state::{Params, ProviderKind};
 use media_sdk::client::Cluster;
@@ -66,14 +66,15 @@ pub struct BootstrappedLocalnet {
 impl BootstrappedLocalnet {
     /// Serves a fresh ledger on `listener` and bootstraps it with `plan`.
     pub async fn start(listener: TcpListener, plan: &Plan) -> Result<BootstrappedLocalnet> {
-        Self::start_with_pubsub(listener, None, plan).await
+        Self::start_with_pubsub(listener, None, plan, ChainOptions::default()).await
     }
 
-    /// `start`, with the PubSub WebSocket on `pubsub` too.
+    /// `start`, with the PubSub WebSocket on `pubsub` too and the cluster run by `options`.
     pub async fn start_with_pubsub(
         listener: TcpListener,
         pubsub: Option<TcpListener>,
         plan: &Plan,
+        options: ChainOptions,
     ) -> Result<BootstrappedLocalnet> {
         let ws_url = match &pubsub {
             Some(listener) => Some(format!("ws://{}", listener.local_addr()?)),
@@ -83,7 +84,7 @@ impl BootstrappedLocalnet {
         let mut program_test = programs::program_test();
         // The deployer is the programs' upgrade authority, as after a real deploy.
         programs::set_upgrade_authority(&mut program_test, Some(deployer.pubkey()));
-        let chain = Chain::start(program_test).await;
+        let chain = Chain::start_with(program_test, options).await;
         let faucet = chain.faucet().pubkey();
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = watch::channel(false);

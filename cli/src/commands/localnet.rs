@@ -15,6 +15,10 @@ pub struct LocalnetArgs {
     /// Epoch length in seconds (short epochs for demos).
     #[arg(long, default_value_t = 60)]
     pub epoch_secs: i64,
+    /// Slot time in milliseconds, 10 to 400: slots, block heights and blockhash expiry (150
+    /// blocks) follow wall time at this pace, as on a cluster (mainnet: 400).
+    #[arg(long, default_value_t = 400)]
+    pub slot_ms: u64,
 }
 
 impl LocalnetArgs {
@@ -53,6 +57,11 @@ async fn bind_pair(port: u16) -> Result<(TcpListener, TcpListener)> {
 
 async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     anyhow::ensure!(
+        (10..=400).contains(&options.slot_ms),
+        "--slot-ms must be between 10 and 400 (the bank itself forgets a blockhash after 150 of its 400 ms slots), got {}",
+        options.slot_ms
+    );
+    anyhow::ensure!(
         (1..=86_400).contains(&options.epoch_secs),
         "--epoch-secs must be between 1 and 86400, got {}",
         options.epoch_secs
@@ -69,7 +78,12 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
         payment_mint: None,
         reward_funding: 10_000_000 * 1_000_000,
     };
-    let localnet = BootstrappedLocalnet::start_with_pubsub(listener, Some(pubsub), &plan).await?;
+    let chain_options = media_localnet::ChainOptions {
+        slot_duration: std::time::Duration::from_millis(options.slot_ms),
+    };
+    let localnet =
+        BootstrappedLocalnet::start_with_pubsub(listener, Some(pubsub), &plan, chain_options)
+            .await?;
     let (url, deployment) = (localnet.url.clone(), &localnet.deployment);
     let ws_url = localnet.ws_url.clone().unwrap_or_default();
     if output_json {
@@ -90,6 +104,7 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
             deployment.authority
         )?;
         writeln!(out, "  epoch length   {} s", options.epoch_secs)?;
+        writeln!(out, "  slot time      {} ms", options.slot_ms)?;
         writeln!(
             out,
             "Get SOL and test tokens with `media airdrop 10 --media 1000 --payment 100`. Ctrl-C stops."
