@@ -1,18 +1,30 @@
 //! The ledger behind the localnet: a solana-program-test bank plus what a validator's RPC
 //! keeps beside its bank (transaction statuses, an index of accounts for getProgramAccounts).
+use crate::accounts::{self, OwnerIndex};
 use crate::history::{self, AddressHistory, Page};
+use crate::ledger::{Ledger, Limits, Recorded};
 use anchor_lang::prelude::{Clock, Pubkey, Rent};
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::solana_program::system_instruction;
 use solana_account::Account;
+use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
+use solana_account_decoder::parse_token::token_amount_to_ui_amount_v3;
+use solana_address_lookup_table_interface::state::AddressLookupTable;
 use solana_keypair::Keypair;
+use solana_message::v0::LoadedAddresses;
+use solana_message::VersionedMessage;
 use solana_program_test::{ProgramTest, ProgramTestContext};
 use solana_rpc_client_types::response::{RpcInflationGovernor, RpcInflationRate};
 use solana_signer::Signer;
 use solana_slot_hashes::{SlotHashes, MAX_ENTRIES};
 use solana_transaction::versioned::VersionedTransaction;
 use solana_transaction::{Hash, Signature, Transaction, TransactionError};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use solana_transaction_context::TransactionReturnData;
+use solana_transaction_status::{
+    map_inner_instructions, InnerInstructions, TransactionStatusMeta, TransactionTokenBalance,
+};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Blocks a blockhash stays valid for after it was first handed out, as a validator's
@@ -27,8 +39,10 @@ pub const DEFAULT_SLOT_DURATION: Duration = Duration::from_millis(400);
 /// the cluster clock moves on only after a transaction landed and at most this often; it then
 /// jumps to the clock's slot.
 pub const MIN_BANK_INTERVAL: Duration = Duration::from_secs(2);
-/// Blockhashes remembered with the block height they were first handed out at: a validator
-/// accepts one for `BLOCKHASH_VALID_BLOCKS`, and the bank makes one per slot.
+/// Blockhashes remembered with the block height they were first handed out at. The bank makes
+/// one per slot and a new one is remembered only when first handed out, so this covers 600
+/// slots: longer than the bank itself keeps a blockhash (300 slots), past which it judges an
+/// unknown one `BlockhashNotFound` on its own.
 const MAX_ISSUED_BLOCKHASHES: usize = 4 * BLOCKHASH_VALID_BLOCKS as usize;
 
 /// What the ledger tells PubSub subscribers (`pubsub`).
@@ -36,28 +50,37 @@ const MAX_ISSUED_BLOCKHASHES: usize = 4 * BLOCKHASH_VALID_BLOCKS as usize;
 pub enum ChainEvent {
     /// `getSlot` moved on to `slot`.
     Slot { slot: u64, parent: u64 },
-    /// A transaction landed (executed, or failed and paid its fee) in `slot`; `accounts` are
-    /// the addresses it may have written (only its fee payer when it failed), `mentioned` every
-    /// address its message names.
+    /// A transaction landed (executed, or failed and paid its fee) in `slot`; `written` are
+    /// the accounts it may have written (only its fee payer when it failed) as they are after
+    /// it, `mentioned` every address its message names.
     Transaction {
         signature: Signature,
         slot: u64,
         err: Option<TransactionError>,
-        accounts: Vec<Pubkey>,
-        mentioned: Vec<Pubkey>,
-        logs: Vec<String>,
+        written: Arc<[Written]>,
+        mentioned: Arc<[Pubkey]>,
+        logs: Arc<[String]>,
     },
 }
 
-/// Events kept for a slow PubSub connection; one further behind is closed.
-const EVENT_CAPACITY: usize = 4_096;
-
+/// An account a landed transaction may have written, read once for every PubSub connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub slot: u64,
-    pub err: Option<TransactionError>,
-    pub logs: Vec<String>,
+pub struct Written {
+    pub address: Pubkey,
+    /// The owner after the transaction (the system program for a closed account), so a
+    /// `programSubscribe` skips other programs' accounts without reading them.
+    pub owner: Pubkey,
+    /// The account after the transaction, when it fit the event's share of
+    /// `EVENT_ACCOUNT_BYTES`; otherwise a subscriber that wants it reads it from the chain.
+    pub account: Option<Arc<Account>>,
 }
+
+/// Events kept for a slow PubSub connection; one further behind is closed.
+const EVENT_CAPACITY: usize = 1_024;
+/// Account data carried in one transaction event. The broadcast buffer keeps its last
+/// `EVENT_CAPACITY` events whether or not anyone still reads them, so this bounds the memory
+/// PubSub events hold at `EVENT_CAPACITY * EVENT_ACCOUNT_BYTES` (64 MiB).
+pub const EVENT_ACCOUNT_BYTES: usize = 64 << 10;
 
 /// Why a transaction did not land.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -72,50 +95,9 @@ pub struct Simulation {
     pub err: Option<TransactionError>,
     pub logs: Vec<String>,
     pub units_consumed: u64,
-}
-
-/// Transaction statuses kept for getSignatureStatuses / getTransaction: the most recent.
-pub const MAX_STATUSES: usize = 100_000;
-
-/// Recorded transactions by signature, the most recent `capacity` of them: beyond it the
-/// oldest are forgotten, so a flood of transactions cannot grow the process without end (M10).
-pub struct Statuses {
-    by_signature: HashMap<Signature, Recorded>,
-    oldest_first: VecDeque<Signature>,
-    capacity: usize,
-}
-
-impl Statuses {
-    pub fn new(capacity: usize) -> Self {
-        Statuses {
-            by_signature: HashMap::new(),
-            oldest_first: VecDeque::new(),
-            capacity: capacity.max(1),
-        }
-    }
-
-    pub fn insert(&mut self, signature: Signature, recorded: Recorded) {
-        if self.by_signature.insert(signature, recorded).is_none() {
-            self.oldest_first.push_back(signature);
-        }
-        while self.oldest_first.len() > self.capacity {
-            if let Some(oldest) = self.oldest_first.pop_front() {
-                self.by_signature.remove(&oldest);
-            }
-        }
-    }
-
-    pub fn get(&self, signature: &Signature) -> Option<&Recorded> {
-        self.by_signature.get(signature)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_signature.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_signature.is_empty()
-    }
+    pub return_data: Option<TransactionReturnData>,
+    /// Per top-level instruction that invoked others (agave leaves out those that did not).
+    pub inner_instructions: Vec<InnerInstructions>,
 }
 
 /// How the localnet's cluster runs.
@@ -123,20 +105,25 @@ impl Statuses {
 pub struct ChainOptions {
     /// One slot (and one block) per this much wall time.
     pub slot_duration: Duration,
+    /// How much transaction history the ledger keeps.
+    pub history: Limits,
 }
 
 impl Default for ChainOptions {
     fn default() -> Self {
         ChainOptions {
             slot_duration: DEFAULT_SLOT_DURATION,
+            history: Limits::default(),
         }
     }
 }
 
 pub struct Chain {
     ctx: ProgramTestContext,
-    known_accounts: BTreeSet<Pubkey>,
-    statuses: Statuses,
+    /// Accounts by owner, for getProgramAccounts: every existing account a landed
+    /// transaction named.
+    owners: OwnerIndex,
+    ledger: Ledger,
     history: AddressHistory,
     /// The validator's identity (`getIdentity`, `getClusterNodes`).
     identity: Pubkey,
@@ -164,8 +151,9 @@ pub struct Chain {
 }
 
 /// The SlotHashes entry of a slot the bank skipped (no bank ever had that slot, so it has no
-/// bank hash): distinct per slot, and plainly not a real bank hash.
-fn stand_in_slot_hash(slot: u64) -> Hash {
+/// bank hash): distinct per slot, and plainly not a real bank hash. Also what `getBlock`
+/// reports as a block's hash.
+pub fn stand_in_slot_hash(slot: u64) -> Hash {
     let mut bytes = [0xff; 32];
     bytes[..8].copy_from_slice(&slot.to_le_bytes());
     Hash::new_from_array(bytes)
@@ -187,7 +175,16 @@ impl Chain {
         // Natively run programs' `msg!` lines join the transaction's logs, where a validator
         // puts them (clients parse them: Anchor's errors, logsSubscribe). Program-test's
         // syscall stubs add them to the executing instruction's log collector.
-        solana_msg::set_off_chain_logger(solana_sysvar::program_stubs::sol_log);
+        solana_msg::set_off_chain_logger(crate::programs::program_log);
+        let options = ChainOptions {
+            slot_duration: options.slot_duration.max(Duration::from_millis(1)),
+            ..options
+        };
+        // The bank makes one blockhash per slot of the cluster clock, so it keeps accepting
+        // one for the 150 slots `lastValidBlockHeight` promises (program-test's own pace,
+        // one per 6.4 ms, would forget it after a second).
+        let mut program_test = program_test;
+        program_test.set_blockhash_interval(options.slot_duration);
         let ctx = program_test.start_with_context().await;
         let first_slot = ctx.banks_client.get_root_slot().await.unwrap_or_default();
         let first_block_height = ctx
@@ -195,13 +192,10 @@ impl Chain {
             .get_root_block_height()
             .await
             .unwrap_or_default();
-        let options = ChainOptions {
-            slot_duration: options.slot_duration.max(Duration::from_millis(1)),
-        };
         let mut chain = Chain {
-            known_accounts: BTreeSet::from([ctx.payer.pubkey()]),
+            owners: OwnerIndex::default(),
             ctx,
-            statuses: Statuses::new(MAX_STATUSES),
+            ledger: Ledger::new(options.history),
             history: AddressHistory::new(history::DEFAULT_ENTRIES),
             identity: Pubkey::new_unique(),
             started_unix: SystemTime::now()
@@ -242,15 +236,17 @@ impl Chain {
         self.options.slot_duration
     }
 
-    /// The oldest slot the ledger has (every slot since is a block).
+    /// The oldest slot the ledger has (every slot since is a block): the first, until
+    /// `--history-slots` have passed.
     pub fn first_slot(&self) -> u64 {
         self.first_slot
+            .max(self.ledger.first_slot_kept(self.cluster_slot()))
     }
 
     /// A block's time (Unix seconds), from the clock: none before the first slot or past
     /// the current one.
     pub fn block_time(&self, slot: u64) -> Option<i64> {
-        if slot < self.first_slot || slot > self.cluster_slot() {
+        if slot < self.first_slot() || slot > self.cluster_slot() {
             return None;
         }
         let since_start = self
@@ -268,17 +264,57 @@ impl Chain {
         self.ctx.genesis_config().hash()
     }
 
-    /// The genesis inflation schedule and its rate in the first year (the ledger never
-    /// leaves its first year: epochs here are 432,000 slots, two days).
-    pub fn inflation(&self) -> (RpcInflationGovernor, RpcInflationRate) {
+    /// The genesis inflation schedule.
+    pub fn inflation(&self) -> RpcInflationGovernor {
+        RpcInflationGovernor::from(self.ctx.genesis_config().inflation)
+    }
+
+    /// The inflation rate in `epoch`, taken as in the first year (a localnet lives for days,
+    /// not years).
+    pub fn inflation_rate(&self, epoch: u64) -> RpcInflationRate {
         let inflation = self.ctx.genesis_config().inflation;
-        let rate = RpcInflationRate {
+        RpcInflationRate {
             total: inflation.total(0.0),
             validator: inflation.validator(0.0),
             foundation: inflation.foundation(0.0),
-            epoch: 0,
-        };
-        (RpcInflationGovernor::from(inflation), rate)
+            epoch,
+        }
+    }
+
+    /// The lamports created at genesis. Transfers and airdrops (from the genesis faucet)
+    /// keep the total; the fees the bank burns are not subtracted.
+    pub fn genesis_supply(&self) -> u64 {
+        self.ctx
+            .genesis_config()
+            .accounts
+            .values()
+            .fold(0u64, |total, account| {
+                total.saturating_add(account.lamports)
+            })
+    }
+
+    /// The stake program's own answer to `GetMinimumDelegation` (its return data, from a
+    /// simulation), so it follows the bank's feature set.
+    pub async fn stake_minimum_delegation(&mut self) -> Option<u64> {
+        const STAKE_PROGRAM: Pubkey =
+            Pubkey::from_str_const("Stake11111111111111111111111111111111111111");
+        // StakeInstruction::GetMinimumDelegation, bincode: its variant index as a u32.
+        const GET_MINIMUM_DELEGATION: [u8; 4] = [13, 0, 0, 0];
+        let faucet = self.ctx.payer.insecure_clone();
+        let (blockhash, _) = self.latest_blockhash().await;
+        let tx = Transaction::new_signed_with_payer(
+            &[Instruction::new_with_bytes(
+                STAKE_PROGRAM,
+                &GET_MINIMUM_DELEGATION,
+                Vec::new(),
+            )],
+            Some(&faucet.pubkey()),
+            &[&faucet],
+            blockhash,
+        );
+        let simulation = self.simulate(tx.into()).await;
+        let data = simulation.return_data?.data;
+        Some(u64::from_le_bytes(data.get(..8)?.try_into().ok()?))
     }
 
     pub async fn epoch_schedule(&mut self) -> Option<solana_epoch_schedule::EpochSchedule> {
@@ -290,7 +326,7 @@ impl Chain {
         self.history
             .signatures(address, page)
             .into_iter()
-            .filter_map(|signature| Some((signature, self.statuses.get(&signature)?)))
+            .filter_map(|signature| Some((signature, self.ledger.get(&signature)?)))
             .collect()
     }
 
@@ -341,15 +377,13 @@ impl Chain {
         self.announce_slot()
     }
 
-    /// The cluster clock's tick: announces the slot it is at (the server ticks once a slot,
-    /// so `slotSubscribe` and `rootSubscribe` hear every slot without traffic).
-    pub async fn tick(&mut self) -> u64 {
-        self.slot().await
-    }
-
     fn announce_slot(&mut self) -> u64 {
         let slot = self.cluster_slot();
         if slot > self.announced_slot {
+            // History older than the ledger keeps goes as the clock passes it.
+            self.ledger.forget_old(slot);
+            self.history
+                .forget_before(self.ledger.first_slot_kept(slot));
             let parent = std::mem::replace(&mut self.announced_slot, slot);
             // Nobody listening is not an error.
             let _ = self.events.send(ChainEvent::Slot { slot, parent });
@@ -371,10 +405,14 @@ impl Chain {
         let Ok(mut slot_hashes) = self.ctx.banks_client.get_sysvar::<SlotHashes>().await else {
             return;
         };
-        let newest = slot_hashes.first().map_or(0, |(slot, _)| *slot);
+        // From the last slot covered, not from SlotHashes' newest entry: a new bank adds its
+        // parent's real entry, which may sit above stand-ins still missing below it. Slots
+        // with a real entry keep it.
         let oldest_kept = upto.saturating_sub(MAX_ENTRIES as u64 - 1);
-        for slot in newest.saturating_add(1).max(oldest_kept)..=upto {
-            slot_hashes.add(slot, stand_in_slot_hash(slot));
+        for slot in self.slot_hashes_cover.saturating_add(1).max(oldest_kept)..=upto {
+            if slot_hashes.get(&slot).is_none() {
+                slot_hashes.add(slot, stand_in_slot_hash(slot));
+            }
         }
         self.ctx.set_sysvar(&slot_hashes);
         self.slot_hashes_cover = upto;
@@ -383,6 +421,12 @@ impl Chain {
     /// A receiver of what happens from now on (for a PubSub connection).
     pub fn events(&self) -> tokio::sync::broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+
+    /// The block height of `slot` (one block per slot).
+    pub fn block_height_at(&self, slot: u64) -> u64 {
+        self.first_block_height
+            .saturating_add(slot.saturating_sub(self.first_slot))
     }
 
     /// The cluster clock's block height (one block per slot).
@@ -452,10 +496,11 @@ impl Chain {
             .flatten()
     }
 
-    /// Accounts owned by `owner` among every account a transaction has named.
+    /// Accounts owned by `owner` among every account a landed transaction has named (the
+    /// owner index holds only those, so this reads no other account).
     pub async fn program_accounts(&mut self, owner: &Pubkey) -> Vec<(Pubkey, Account)> {
         let mut found = Vec::new();
-        for address in self.known_accounts.clone() {
+        for address in self.owners.owned_by(owner) {
             if let Some(account) = self.account(&address).await {
                 if account.owner == *owner {
                     found.push((address, account));
@@ -466,16 +511,23 @@ impl Chain {
     }
 
     pub fn status(&self, signature: &Signature) -> Option<&Recorded> {
-        self.statuses.get(signature)
+        self.ledger.get(signature)
     }
 
-    fn record_status(&mut self, signature: Signature, recorded: Recorded) {
-        self.statuses.insert(signature, recorded);
+    /// The transactions that landed in `slot`, in order.
+    pub fn block_transactions(&self, slot: u64) -> Vec<&Recorded> {
+        self.ledger.in_slot(slot)
+    }
+
+    /// Slots of history the ledger keeps.
+    pub fn history_limits(&self) -> Limits {
+        self.ledger.limits()
     }
 
     /// Executes a transaction as a validator would. With `preflight`, a transaction that fails
     /// simulation is refused and costs nothing; without it, a failing transaction lands, pays
-    /// its fee and is recorded with its error.
+    /// its fee and is recorded with its error. The ledger keeps it with its full status meta
+    /// (balances and token balances before and after, inner instructions, return data).
     pub async fn send(
         &mut self,
         tx: VersionedTransaction,
@@ -494,22 +546,26 @@ impl Chain {
             // A validator drops it without a status, as it does any expired transaction.
             return Ok(signature);
         }
+        let (keys, loaded) = self.account_keys(&tx.message).await;
+        let before = self.read_accounts(&keys).await;
+        let fee = self.fee(&tx.message).await;
+        // Simulated first in any case: the bank reports inner instructions only from a
+        // simulation (of the same state, under the same lock, so the same execution).
+        let simulation = self.simulate_at_current_clock(tx.clone()).await;
         if preflight {
-            let sim = self.simulate_at_current_clock(tx.clone()).await;
-            if let Some(err) = sim.err {
+            if let Some(err) = simulation.err {
                 return Err(Failure {
                     err,
-                    logs: sim.logs,
-                    units_consumed: sim.units_consumed,
+                    logs: simulation.logs,
+                    units_consumed: simulation.units_consumed,
                 });
             }
         }
-        let keys = tx.message.static_account_keys().to_vec();
         let message = tx.message.clone();
         let outcome = self
             .ctx
             .banks_client
-            .process_transaction_with_metadata(tx)
+            .process_transaction_with_metadata(tx.clone())
             .await
             .map_err(|e| Failure {
                 err: TransactionError::AccountNotFound,
@@ -518,48 +574,200 @@ impl Chain {
             })?;
         let Some(metadata) = outcome.metadata else {
             // Not committed (already processed, unknown blockhash, no fee payer funds): a
-            // validator keeps no status for it and notifies no one.
-            return Ok(signature);
+            // validator keeps no status for it and notifies no one. With preflight the sender
+            // hears why, as from a validator's simulation.
+            return match outcome.result {
+                Err(err) if preflight => Err(Failure {
+                    err,
+                    logs: Vec::new(),
+                    units_consumed: 0,
+                }),
+                _ => Ok(signature),
+            };
         };
-        let logs = metadata.log_messages;
-        // Only a transaction that executed can have created or changed program accounts; a
-        // failed one (garbage sent with skipPreflight, say) adds only its fee payer (M10).
-        let written: Vec<Pubkey> = if outcome.result.is_ok() {
-            keys.iter()
-                .enumerate()
-                .filter(|(i, _)| message.is_maybe_writable(*i, None))
-                .map(|(_, key)| *key)
-                .collect()
-        } else {
-            keys.first().copied().into_iter().collect()
-        };
-        if outcome.result.is_ok() {
-            self.known_accounts.extend(keys.iter().copied());
-        } else {
-            self.known_accounts.extend(keys.first().copied());
+        let after = self.read_accounts(&keys).await;
+        for (key, account) in keys.iter().zip(&after) {
+            self.owners.update(key, account.as_ref());
         }
         self.transaction_count += 1;
         self.landed_since_bank = true;
         let slot = self.slot().await;
-        let err = outcome.result.err();
-        self.record_status(
+        let status = outcome.result;
+        let (pre_token_balances, post_token_balances) = (
+            self.token_balances(&before).await,
+            self.token_balances(&after).await,
+        );
+        let logs = metadata.log_messages;
+        let meta = TransactionStatusMeta {
+            status: status.clone(),
+            fee,
+            pre_balances: before.iter().map(lamports).collect(),
+            post_balances: after.iter().map(lamports).collect(),
+            inner_instructions: Some(simulation.inner_instructions),
+            log_messages: Some(logs.clone()),
+            pre_token_balances: Some(pre_token_balances),
+            post_token_balances: Some(post_token_balances),
+            rewards: Some(Vec::new()),
+            loaded_addresses: loaded,
+            return_data: metadata.return_data,
+            compute_units_consumed: Some(metadata.compute_units_consumed),
+            cost_units: None,
+        };
+        self.ledger.insert(
             signature,
             Recorded {
                 slot,
-                err: err.clone(),
-                logs: logs.clone(),
+                transaction: tx,
+                meta,
             },
         );
-        self.history.record(signature, &keys);
-        let _ = self.events.send(ChainEvent::Transaction {
-            signature,
-            slot,
-            err,
-            accounts: written,
-            mentioned: keys,
-            logs,
-        });
+        self.history.record(signature, slot, &keys);
+        // Only a transaction that executed can have written accounts besides its fee payer.
+        let written: Vec<usize> = if status.is_ok() {
+            (0..keys.len())
+                .filter(|i| message.is_maybe_writable(*i, None))
+                .collect()
+        } else {
+            vec![0]
+        };
+        // Only when a PubSub connection is open; read once for all of them.
+        if self.events.receiver_count() > 0 {
+            let mut budget = EVENT_ACCOUNT_BYTES;
+            let written: Vec<Written> = written
+                .into_iter()
+                .filter_map(|i| Some((*keys.get(i)?, after.get(i)?.clone().unwrap_or_default())))
+                .map(|(address, account)| {
+                    let owner = account.owner;
+                    let account = budget.checked_sub(account.data.len()).map(|left| {
+                        budget = left;
+                        Arc::new(account)
+                    });
+                    Written {
+                        address,
+                        owner,
+                        account,
+                    }
+                })
+                .collect();
+            let _ = self.events.send(ChainEvent::Transaction {
+                signature,
+                slot,
+                err: status.err(),
+                written: written.into(),
+                mentioned: keys.into(),
+                logs: logs.into(),
+            });
+        }
         Ok(signature)
+    }
+
+    /// Every account a message uses, in the runtime's order (its static keys, then those
+    /// its lookup tables load, writable before read-only), and the loaded ones. A lookup
+    /// that does not resolve loads nothing (the transaction then fails to load).
+    async fn account_keys(&mut self, message: &VersionedMessage) -> (Vec<Pubkey>, LoadedAddresses) {
+        let mut loaded = LoadedAddresses::default();
+        if let Some(lookups) = message.address_table_lookups() {
+            for lookup in lookups {
+                let Some(table) = self.account(&lookup.account_key).await else {
+                    continue;
+                };
+                let Ok(table) = AddressLookupTable::deserialize(&table.data) else {
+                    continue;
+                };
+                let pick = |indexes: &[u8]| -> Vec<Pubkey> {
+                    indexes
+                        .iter()
+                        .filter_map(|i| table.addresses.get(usize::from(*i)).copied())
+                        .collect()
+                };
+                loaded.writable.extend(pick(&lookup.writable_indexes));
+                loaded.readonly.extend(pick(&lookup.readonly_indexes));
+            }
+        }
+        let keys = message
+            .static_account_keys()
+            .iter()
+            .chain(&loaded.writable)
+            .chain(&loaded.readonly)
+            .copied()
+            .collect();
+        (keys, loaded)
+    }
+
+    async fn read_accounts(&mut self, keys: &[Pubkey]) -> Vec<Option<Account>> {
+        let mut accounts = Vec::with_capacity(keys.len());
+        for key in keys {
+            accounts.push(self.account(key).await);
+        }
+        accounts
+    }
+
+    /// The fee the bank charges: asked of the bank for a legacy message (its API takes no
+    /// other), counted per signature for a v0 one (no priority fee is added here).
+    async fn fee(&mut self, message: &VersionedMessage) -> u64 {
+        let by_signatures =
+            u64::from(message.header().num_required_signatures) * LAMPORTS_PER_SIGNATURE;
+        match message {
+            VersionedMessage::Legacy(legacy) => self
+                .ctx
+                .banks_client
+                .get_fee_for_message(legacy.clone())
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(by_signatures),
+            VersionedMessage::V0(_) => by_signatures,
+        }
+    }
+
+    /// The SPL token accounts among `accounts` (by their index in the transaction), as
+    /// `preTokenBalances` / `postTokenBalances` show them.
+    async fn token_balances(
+        &mut self,
+        accounts: &[Option<Account>],
+    ) -> Vec<TransactionTokenBalance> {
+        let mut balances = Vec::new();
+        let mut decimals: HashMap<Pubkey, Option<u8>> = HashMap::new();
+        for (index, account) in accounts.iter().enumerate() {
+            let Some(account) = account else { continue };
+            let Some((mint, amount)) = accounts::token_balance(account) else {
+                continue;
+            };
+            let Ok(account_index) = u8::try_from(index) else {
+                continue;
+            };
+            let mint_decimals = match decimals.get(&mint) {
+                Some(known) => *known,
+                None => {
+                    let read = self.account(&mint).await;
+                    let found = read.as_ref().and_then(accounts::mint_decimals);
+                    decimals.insert(mint, found);
+                    found
+                }
+            };
+            let Some(mint_decimals) = mint_decimals else {
+                continue;
+            };
+            let owner = account
+                .data
+                .get(accounts::TOKEN_OWNER_OFFSET..accounts::TOKEN_OWNER_OFFSET + 32)
+                .and_then(|bytes| Pubkey::try_from(bytes).ok())
+                .unwrap_or_default();
+            balances.push(TransactionTokenBalance {
+                account_index,
+                mint: mint.to_string(),
+                ui_token_amount: token_amount_to_ui_amount_v3(
+                    amount,
+                    &SplTokenAdditionalDataV2 {
+                        decimals: mint_decimals,
+                        ..SplTokenAdditionalDataV2::default()
+                    },
+                ),
+                owner: owner.to_string(),
+                program_id: account.owner.to_string(),
+            });
+        }
+        balances
     }
 
     pub async fn simulate(&mut self, tx: VersionedTransaction) -> Simulation {
@@ -570,17 +778,34 @@ impl Chain {
     async fn simulate_at_current_clock(&mut self, tx: VersionedTransaction) -> Simulation {
         match self.ctx.banks_client.simulate_transaction(tx).await {
             Ok(sim) => {
-                let details = sim.simulation_details;
-                Simulation {
-                    err: sim.result.and_then(|r| r.err()),
-                    logs: details.as_ref().map(|d| d.logs.clone()).unwrap_or_default(),
-                    units_consumed: details.map(|d| d.units_consumed).unwrap_or_default(),
+                let err = sim.result.and_then(|r| r.err());
+                match sim.simulation_details {
+                    Some(details) => Simulation {
+                        err,
+                        logs: details.logs,
+                        units_consumed: details.units_consumed,
+                        return_data: details.return_data,
+                        inner_instructions: map_inner_instructions(
+                            details.inner_instructions.unwrap_or_default(),
+                        )
+                        .filter(|inner| !inner.instructions.is_empty())
+                        .collect(),
+                    },
+                    None => Simulation {
+                        err,
+                        logs: Vec::new(),
+                        units_consumed: 0,
+                        return_data: None,
+                        inner_instructions: Vec::new(),
+                    },
                 }
             }
             Err(e) => Simulation {
                 err: Some(TransactionError::AccountNotFound),
                 logs: vec![format!("bank unavailable: {e}")],
                 units_consumed: 0,
+                return_data: None,
+                inner_instructions: Vec::new(),
             },
         }
     }
@@ -645,27 +870,6 @@ fn token_airdrop_instructions(
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// M10: statuses are bounded; the newest are kept and the oldest forgotten.
-    #[test]
-    fn m10_statuses_keep_only_the_most_recent() {
-        let mut statuses = Statuses::new(3);
-        let signatures: Vec<Signature> = (0..5u8).map(|i| Signature::from([i; 64])).collect();
-        for (slot, signature) in signatures.iter().enumerate() {
-            let recorded = Recorded {
-                slot: slot as u64,
-                err: None,
-                logs: Vec::new(),
-            };
-            statuses.insert(*signature, recorded.clone());
-            statuses.insert(*signature, recorded);
-        }
-        assert_eq!(statuses.len(), 3);
-        assert!(statuses.get(&signatures[1]).is_none());
-        assert_eq!(statuses.get(&signatures[4]).map(|r| r.slot), Some(4));
-        assert_eq!(statuses.get(&signatures[2]).map(|r| r.slot), Some(2));
-    }
+fn lamports(account: &Option<Account>) -> u64 {
+    account.as_ref().map_or(0, |a| a.lamports)
 }

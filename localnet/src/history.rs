@@ -16,8 +16,8 @@ pub const MAX_SIGNATURES_PER_CALL: usize = 1_000;
 pub struct AddressHistory {
     /// Per address, oldest first.
     by_address: HashMap<Pubkey, VecDeque<Signature>>,
-    /// Every entry in the order it was added: the front is the oldest overall.
-    oldest_first: VecDeque<Pubkey>,
+    /// Every entry (address, slot) in the order it was added: the front is the oldest.
+    oldest_first: VecDeque<(Pubkey, u64)>,
     capacity: usize,
 }
 
@@ -40,8 +40,9 @@ impl AddressHistory {
         }
     }
 
-    /// Records that `signature` named each of `addresses` (duplicates count once).
-    pub fn record(&mut self, signature: Signature, addresses: &[Pubkey]) {
+    /// Records that `signature`, landed in `slot`, named each of `addresses` (duplicates
+    /// count once).
+    pub fn record(&mut self, signature: Signature, slot: u64, addresses: &[Pubkey]) {
         for (i, address) in addresses.iter().enumerate() {
             if addresses[..i].contains(address) {
                 continue;
@@ -50,36 +51,49 @@ impl AddressHistory {
                 .entry(*address)
                 .or_default()
                 .push_back(signature);
-            self.oldest_first.push_back(*address);
+            self.oldest_first.push_back((*address, slot));
         }
         while self.oldest_first.len() > self.capacity {
-            let Some(address) = self.oldest_first.pop_front() else {
-                break;
-            };
-            // Entries are added in global order, so this address's oldest is the one to go.
-            if let Some(signatures) = self.by_address.get_mut(&address) {
-                signatures.pop_front();
-                if signatures.is_empty() {
-                    self.by_address.remove(&address);
-                }
+            self.forget_oldest();
+        }
+    }
+
+    /// Forgets the entries of transactions that landed before `slot` (the ledger no longer
+    /// holds them).
+    pub fn forget_before(&mut self, slot: u64) {
+        while self
+            .oldest_first
+            .front()
+            .is_some_and(|(_, landed)| *landed < slot)
+        {
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        let Some((address, _)) = self.oldest_first.pop_front() else {
+            return;
+        };
+        // Entries are added in global order, so this address's oldest is the one to go.
+        if let Some(signatures) = self.by_address.get_mut(&address) {
+            signatures.pop_front();
+            if signatures.is_empty() {
+                self.by_address.remove(&address);
             }
         }
     }
 
-    /// `address`'s signatures newest first, within `page`. A `before` or `until` signature
-    /// that is not in the address's history is ignored, as the history may have forgotten it.
+    /// `address`'s signatures newest first, within `page`. As agave: a `before` signature
+    /// the history does not hold (never seen, or forgotten) gives nothing, an unknown
+    /// `until` is ignored. One pass over the address's entries at most.
     pub fn signatures(&self, address: &Pubkey, page: Page) -> Vec<Signature> {
         let Some(signatures) = self.by_address.get(address) else {
             return Vec::new();
         };
-        let mut newest_first = signatures.iter().rev().peekable();
+        let mut newest_first = signatures.iter().rev();
         if let Some(before) = page.before {
-            if signatures.contains(&before) {
-                for signature in newest_first.by_ref() {
-                    if *signature == before {
-                        break;
-                    }
-                }
+            if !newest_first.by_ref().any(|signature| *signature == before) {
+                return Vec::new();
             }
         }
         newest_first
@@ -112,9 +126,9 @@ mod tests {
         let alice = Pubkey::new_unique();
         let bob = Pubkey::new_unique();
         for i in 0..6 {
-            history.record(signature(i), &[alice, alice]);
+            history.record(signature(i), u64::from(i), &[alice, alice]);
         }
-        history.record(signature(9), &[bob]);
+        history.record(signature(9), 9, &[bob]);
         let page = |before, until, limit| Page {
             before,
             until,
@@ -137,6 +151,14 @@ mod tests {
         assert!(history
             .signatures(&Pubkey::new_unique(), page(None, None, 10))
             .is_empty());
+        // An unknown `before` gives nothing; an unknown `until` is ignored.
+        assert!(history
+            .signatures(&alice, page(Some(signature(9)), None, 10))
+            .is_empty());
+        assert_eq!(
+            history.signatures(&alice, page(Some(signature(2)), Some(signature(8)), 10)),
+            vec![signature(1), signature(0)]
+        );
     }
 
     /// The whole history is bounded: the oldest entries go first, whichever address they are
@@ -146,10 +168,10 @@ mod tests {
         let mut history = AddressHistory::new(3);
         let first = Pubkey::new_unique();
         let second = Pubkey::new_unique();
-        history.record(signature(1), &[first]);
-        history.record(signature(2), &[second]);
-        history.record(signature(3), &[second]);
-        history.record(signature(4), &[second]);
+        history.record(signature(1), 1, &[first]);
+        history.record(signature(2), 2, &[second]);
+        history.record(signature(3), 3, &[second]);
+        history.record(signature(4), 4, &[second]);
         assert_eq!(history.len(), 3);
         assert!(!history.by_address.contains_key(&first));
         let page = Page {
@@ -160,5 +182,8 @@ mod tests {
             history.signatures(&second, page),
             vec![signature(4), signature(3), signature(2)]
         );
+        history.forget_before(4);
+        assert_eq!(history.signatures(&second, page), vec![signature(4)]);
+        assert_eq!(history.len(), 1);
     }
 }

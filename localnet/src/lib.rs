@@ -2,8 +2,10 @@
 //! bank running media-network and media-governance natively (plus the real SPL programs that
 //! program-test bundles), so the CLI, keeper and relay run unchanged on a machine without the
 //! Solana toolchain.
+pub mod accounts;
 pub mod chain;
 pub mod history;
+pub mod ledger;
 pub mod programs;
 pub mod pubsub;
 pub mod rpc;
@@ -77,7 +79,7 @@ pub async fn serve(
             loop {
                 tokio::select! {
                     _ = ticks.tick() => {
-                        chain.lock().await.tick().await;
+                        chain.lock().await.slot().await;
                     }
                     () = &mut stopped => return Ok::<(), std::io::Error>(()),
                 }

@@ -26,9 +26,44 @@ macro_rules! native_entry {
                     std::mem::transmute::<&'d [u8], &'c [u8]>(data),
                 )
             };
+            let _inside = InsideNativeProgram::enter();
             $program::entry(program_id, accounts, data)
         }
     };
+}
+
+thread_local! {
+    /// How deep this thread is in natively run program entries (CPIs nest them).
+    static NATIVE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as running a native program's instruction until dropped.
+struct InsideNativeProgram;
+
+impl InsideNativeProgram {
+    fn enter() -> Self {
+        NATIVE_DEPTH.with(|depth| depth.set(depth.get().saturating_add(1)));
+        InsideNativeProgram
+    }
+}
+
+impl Drop for InsideNativeProgram {
+    fn drop(&mut self) {
+        NATIVE_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Where `msg!` goes off-chain (`solana_msg::set_off_chain_logger`). Inside a native
+/// program's instruction it joins that instruction's logs through program-test's syscall
+/// stub; anywhere else (a `msg!` in client code on another thread) the stub has no
+/// instruction to log into (it would read a stale invoke context), so the line goes to stdout
+/// as solana-msg prints it by default.
+pub fn program_log(message: &str) {
+    if NATIVE_DEPTH.with(std::cell::Cell::get) > 0 {
+        solana_sysvar::program_stubs::sol_log(message);
+    } else {
+        println!("{message}");
+    }
 }
 
 native_entry!(media_network_entry, media_network);

@@ -10,8 +10,9 @@
 //! `MAX_MESSAGE_BYTES`, at most `MAX_SUBSCRIPTIONS` per connection; a connection that falls
 //! the chain's event buffer behind is closed (its client reconnects) rather than buffered
 //! without end. Every socket closes at shutdown.
-use crate::chain::ChainEvent;
-use crate::rpc::SharedChain;
+use crate::accounts::{self, passes, prepare_filters};
+use crate::chain::{ChainEvent, Written};
+use crate::rpc::{optional_config, SharedChain};
 use anchor_lang::prelude::Pubkey;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -21,7 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
-use solana_account_decoder::{encode_ui_account, UiAccountEncoding};
+use solana_account_decoder::{UiAccount, UiAccountEncoding};
 use solana_rpc_client_types::config::{
     RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSignatureSubscribeConfig,
     RpcTransactionLogsConfig, RpcTransactionLogsFilter,
@@ -142,56 +143,89 @@ async fn connection(
         next_id: 0,
     };
     loop {
-        let outgoing = tokio::select! {
+        let mut out = Outgoing {
+            socket: &mut socket,
+            sent: 0,
+        };
+        let served = tokio::select! {
             _ = async { stopping.wait_for(|s| *s).await.is_ok() } => {
-                let _ = socket.send(Message::Close(None)).await;
+                let _ = out.socket.send(Message::Close(None)).await;
                 return;
             }
-            message = socket.recv() => match message {
-                Some(Ok(Message::Text(text))) => session.request(text.as_str()).await,
+            message = out.socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => out.send_all(session.request(text.as_str()).await).await,
                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                    Ok(text) => session.request(text).await,
-                    Err(_) => vec![error(Value::Null, PARSE_ERROR, "not UTF-8")],
+                    Ok(text) => out.send_all(session.request(text).await).await,
+                    Err(_) => out.send(&error(Value::Null, PARSE_ERROR, "not UTF-8")).await,
                 },
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                 // The close handshake is answered (echoing the client's code), so a client
                 // that closed normally (1000) does not read it as a dropped connection and
                 // reconnect.
                 Some(Ok(Message::Close(frame))) => {
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(frame))).await;
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, out.socket.send(Message::Close(frame))).await;
                     return;
                 }
                 Some(Err(_)) | None => return,
             },
             event = events.recv() => match event {
-                Ok(event) => session.notifications(&event).await,
+                Ok(event) => session.notify(&event, &mut out).await,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "a PubSub client fell behind; closing its connection");
-                    let _ = socket.send(Message::Close(None)).await;
+                    let _ = out.socket.send(Message::Close(None)).await;
                     return;
                 }
                 Err(RecvError::Closed) => return,
             },
         };
-        for message in outgoing {
-            let send = socket.send(Message::Text(message.to_string().into()));
-            match tokio::time::timeout(SEND_TIMEOUT, send).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    tracing::warn!("a PubSub client stopped reading; closing its connection");
-                    return;
-                }
-            }
+        if served.is_err() {
+            let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(None))).await;
+            return;
         }
     }
 }
 
-/// A subscription's optional config: absent or null is the default, anything else must parse.
-fn config<T: serde::de::DeserializeOwned + Default>(value: Value) -> Option<T> {
-    match value {
-        Value::Null => Some(T::default()),
-        value => serde_json::from_value(value).ok(),
+/// Bytes of notifications one chain event may send one connection; a connection whose
+/// subscriptions ask for more is closed instead (its client reconnects and re-reads).
+pub const MAX_EVENT_NOTIFICATION_BYTES: usize = 64 << 20;
+
+/// The connection cannot go on (the peer left, stopped reading, or asked for too much).
+#[derive(Debug)]
+struct Hangup;
+
+/// One connection's outgoing messages, sent as they are built, each within `SEND_TIMEOUT`.
+struct Outgoing<'a> {
+    socket: &'a mut WebSocket,
+    /// Bytes sent for the current request or event.
+    sent: usize,
+}
+
+impl Outgoing<'_> {
+    async fn send(&mut self, message: &impl Serialize) -> Result<(), Hangup> {
+        let text = serde_json::to_string(message).map_err(|_| Hangup)?;
+        self.sent = self.sent.saturating_add(text.len());
+        if self.sent > MAX_EVENT_NOTIFICATION_BYTES {
+            tracing::warn!(
+                "a PubSub client's subscriptions passed {MAX_EVENT_NOTIFICATION_BYTES} bytes for one transaction; closing its connection"
+            );
+            return Err(Hangup);
+        }
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Text(text.into()))).await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Hangup),
+            Err(_) => {
+                tracing::warn!("a PubSub client stopped reading; closing its connection");
+                Err(Hangup)
+            }
+        }
+    }
+
+    async fn send_all(&mut self, messages: Vec<Value>) -> Result<(), Hangup> {
+        for message in &messages {
+            self.send(message).await?;
+        }
+        Ok(())
     }
 }
 
@@ -232,7 +266,9 @@ impl Session {
                 else {
                     return vec![error(id, INVALID_PARAMS, "expected a base58 signature")];
                 };
-                let Some(config) = config::<RpcSignatureSubscribeConfig>(param(1)) else {
+                let Some(config) =
+                    optional_config::<RpcSignatureSubscribeConfig>(params.get(1)).ok()
+                else {
                     return vec![error(
                         id,
                         INVALID_PARAMS,
@@ -248,7 +284,8 @@ impl Session {
                 let Some(address) = param(0).as_str().and_then(|s| Pubkey::from_str(s).ok()) else {
                     return vec![error(id, INVALID_PARAMS, "expected a base58 address")];
                 };
-                let Some(config) = config::<RpcAccountInfoConfig>(param(1)) else {
+                let Some(config) = optional_config::<RpcAccountInfoConfig>(params.get(1)).ok()
+                else {
                     return vec![error(id, INVALID_PARAMS, "invalid accountSubscribe config")];
                 };
                 Subscription::Account {
@@ -260,28 +297,15 @@ impl Session {
                 let Some(program) = param(0).as_str().and_then(|s| Pubkey::from_str(s).ok()) else {
                     return vec![error(id, INVALID_PARAMS, "expected a base58 program id")];
                 };
-                let Some(config) = config::<RpcProgramAccountsConfig>(param(1)) else {
+                let Some(config) = optional_config::<RpcProgramAccountsConfig>(params.get(1)).ok()
+                else {
                     return vec![error(id, INVALID_PARAMS, "invalid programSubscribe config")];
                 };
-                let mut filters = config.filters.unwrap_or_default();
-                if filters.len() > MAX_FILTERS {
-                    return vec![error(
-                        id,
-                        INVALID_PARAMS,
-                        format!("Too many filters provided; max {MAX_FILTERS}"),
-                    )];
-                }
-                for filter in &mut filters {
-                    // Checked and decoded once here, not per notification.
-                    let decoded = filter.verify().is_ok()
-                        && match filter {
-                            RpcFilterType::Memcmp(memcmp) => memcmp.convert_to_raw_bytes().is_ok(),
-                            _ => true,
-                        };
-                    if !decoded {
-                        return vec![error(id, INVALID_PARAMS, "invalid filter")];
-                    }
-                }
+                // Checked and decoded once here, not per notification.
+                let filters = match prepare_filters(config.filters.unwrap_or_default()) {
+                    Ok(filters) => filters,
+                    Err(e) => return vec![error(id, INVALID_PARAMS, e.to_string())],
+                };
                 Subscription::Program {
                     program,
                     encoding: config
@@ -377,7 +401,11 @@ impl Session {
                 if *received {
                     out.push(received_notification(number, recorded.slot));
                 }
-                out.push(processed_notification(number, recorded.slot, recorded.err));
+                out.push(processed_notification(
+                    number,
+                    recorded.slot,
+                    recorded.err(),
+                ));
                 return out;
             }
         }
@@ -385,12 +413,8 @@ impl Session {
         out
     }
 
-    /// The notifications `event` makes due; one-shot subscriptions end with theirs.
-    async fn notifications(&mut self, event: &ChainEvent) -> Vec<Value> {
-        let mut out = Vec::new();
-        let mut finished = Vec::new();
-        let mut read: HashMap<Pubkey, solana_account::Account> = HashMap::new();
-        let mut encoded: HashMap<(Pubkey, &'static str), Value> = HashMap::new();
+    /// Sends the notifications `event` makes due; one-shot subscriptions end with theirs.
+    async fn notify(&mut self, event: &ChainEvent, out: &mut Outgoing<'_>) -> Result<(), Hangup> {
         match event {
             ChainEvent::Slot { slot, parent } => {
                 for (number, subscription) in &self.subscriptions {
@@ -401,11 +425,13 @@ impl Session {
                                 parent: *parent,
                                 root: *slot,
                             };
-                            out.push(notification("slotNotification", *number, info));
+                            out.send(&notification("slotNotification", *number, info))
+                                .await?;
                         }
                         // A single node roots every slot at once.
                         Subscription::Root => {
-                            out.push(notification("rootNotification", *number, *slot));
+                            out.send(&notification("rootNotification", *number, *slot))
+                                .await?;
                         }
                         _ => {}
                     }
@@ -415,10 +441,11 @@ impl Session {
                 signature,
                 slot,
                 err,
-                accounts,
+                written,
                 mentioned,
                 logs,
             } => {
+                let mut finished = Vec::new();
                 for (number, subscription) in &self.subscriptions {
                     match subscription {
                         Subscription::Signature {
@@ -426,36 +453,11 @@ impl Session {
                             received,
                         } if wanted == signature => {
                             if *received {
-                                out.push(received_notification(*number, *slot));
+                                out.send(&received_notification(*number, *slot)).await?;
                             }
-                            out.push(processed_notification(*number, *slot, err.clone()));
+                            out.send(&processed_notification(*number, *slot, err.clone()))
+                                .await?;
                             finished.push(*number);
-                        }
-                        Subscription::Account { address, encoding }
-                            if accounts.contains(address) =>
-                        {
-                            // Each address is read, and encoded each way, once per event.
-                            if !read.contains_key(address) {
-                                let account = self.chain.lock().await.account(address).await;
-                                read.insert(*address, account.unwrap_or_default());
-                            }
-                            let value = encoded
-                                .entry((*address, encoding_name(*encoding)))
-                                .or_insert_with(|| {
-                                    let ui = encode_ui_account(
-                                        address,
-                                        &read[address],
-                                        *encoding,
-                                        None,
-                                        None,
-                                    );
-                                    serde_json::to_value(RpcResponse {
-                                        context: context(*slot),
-                                        value: ui,
-                                    })
-                                    .unwrap_or(Value::Null)
-                                });
-                            out.push(notification("accountNotification", *number, &*value));
                         }
                         Subscription::Logs { mentions }
                             if mentions.is_none_or(|address| mentioned.contains(&address)) =>
@@ -465,65 +467,118 @@ impl Session {
                                 value: RpcLogsResponse {
                                     signature: signature.to_string(),
                                     err: err.clone().map(Into::into),
-                                    logs: logs.clone(),
+                                    logs: logs.to_vec(),
                                 },
                             };
-                            out.push(notification("logsNotification", *number, value));
-                        }
-                        Subscription::Program {
-                            program,
-                            encoding,
-                            filters,
-                        } => {
-                            for address in accounts {
-                                if !read.contains_key(address) {
-                                    let account = self.chain.lock().await.account(address).await;
-                                    read.insert(*address, account.unwrap_or_default());
-                                }
-                                let account = &read[address];
-                                if account.owner != *program
-                                    || !filters.iter().all(|f| filter_allows(f, account))
-                                {
-                                    continue;
-                                }
-                                let value = RpcResponse {
-                                    context: context(*slot),
-                                    value: RpcKeyedAccount {
-                                        pubkey: address.to_string(),
-                                        account: encode_ui_account(
-                                            address, account, *encoding, None, None,
-                                        ),
-                                    },
-                                };
-                                out.push(notification("programNotification", *number, value));
-                            }
+                            out.send(&notification("logsNotification", *number, value))
+                                .await?;
                         }
                         _ => {}
                     }
                 }
+                for number in finished {
+                    self.subscriptions.remove(&number);
+                }
+                for account in written.iter() {
+                    self.notify_account(account, *slot, out).await?;
+                }
             }
         }
-        for number in finished {
-            self.subscriptions.remove(&number);
-        }
-        out
+        Ok(())
     }
-}
 
-/// Filters one `programSubscribe` may hold, as agave's `MAX_GET_PROGRAM_ACCOUNT_FILTERS`.
-pub const MAX_FILTERS: usize = 4;
+    /// Account and program notifications for one written account: it is read (if the
+    /// event did not carry it) and encoded each way once for all of this connection's
+    /// subscriptions, then dropped before the next.
+    async fn notify_account(
+        &self,
+        written: &Written,
+        slot: u64,
+        out: &mut Outgoing<'_>,
+    ) -> Result<(), Hangup> {
+        let wanted: Vec<(u64, &Subscription)> = self
+            .subscriptions
+            .iter()
+            .filter(|(_, subscription)| match subscription {
+                Subscription::Account { address, .. } => *address == written.address,
+                Subscription::Program { program, .. } => *program == written.owner,
+                _ => false,
+            })
+            .map(|(number, subscription)| (*number, subscription))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let account = match &written.account {
+            Some(account) => account.clone(),
+            None => {
+                let read = self.chain.lock().await.account(&written.address).await;
+                Arc::new(read.unwrap_or_default())
+            }
+        };
+        let mut encoded: HashMap<&'static str, UiAccount> = HashMap::new();
+        for (number, subscription) in wanted {
+            let (encoding, keyed) = match subscription {
+                Subscription::Account { encoding, .. } => (*encoding, false),
+                Subscription::Program {
+                    encoding, filters, ..
+                } if passes(filters, &account) => (*encoding, true),
+                _ => continue,
+            };
+            let name = encoding_name(encoding);
+            if !encoded.contains_key(name) {
+                let ui = self.encode(&written.address, &account, encoding).await;
+                encoded.insert(name, ui);
+            }
+            let Some(ui) = encoded.get(name) else {
+                continue;
+            };
+            if keyed {
+                let value = RpcResponse {
+                    context: context(slot),
+                    value: RpcKeyedAccount {
+                        pubkey: written.address.to_string(),
+                        account: ui.clone(),
+                    },
+                };
+                out.send(&notification("programNotification", number, value))
+                    .await?;
+            } else {
+                let value = RpcResponse {
+                    context: context(slot),
+                    value: ui,
+                };
+                out.send(&notification("accountNotification", number, value))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 
-/// Size of an SPL Token account, and where its state byte is (0: uninitialized).
-const TOKEN_ACCOUNT_LEN: usize = 165;
-const TOKEN_ACCOUNT_STATE_OFFSET: usize = 108;
-
-/// Whether `account` passes `filter` (memcmp bytes were decoded at subscription).
-fn filter_allows(filter: &RpcFilterType, account: &solana_account::Account) -> bool {
-    match filter {
-        RpcFilterType::DataSize(size) => account.data.len() as u64 == *size,
-        RpcFilterType::Memcmp(memcmp) => memcmp.bytes_match(&account.data),
-        RpcFilterType::TokenAccountState => {
-            account.data.len() == TOKEN_ACCOUNT_LEN && account.data[TOKEN_ACCOUNT_STATE_OFFSET] != 0
+    /// As the RPC encodes it, except that base58 of more than 128 bytes (which the RPC
+    /// refuses: it is quadratic to encode) goes out as base64.
+    async fn encode(
+        &self,
+        address: &Pubkey,
+        account: &solana_account::Account,
+        encoding: UiAccountEncoding,
+    ) -> UiAccount {
+        let decimals = match accounts::mint_for_parsing(account, encoding) {
+            Some(mint) => {
+                let mint = self.chain.lock().await.account(&mint).await;
+                mint.as_ref().and_then(accounts::mint_decimals)
+            }
+            None => None,
+        };
+        match accounts::encode(address, account, encoding, decimals) {
+            Ok(ui) => ui,
+            Err(accounts::TooLargeForBase58) => solana_account_decoder::encode_ui_account(
+                address,
+                account,
+                UiAccountEncoding::Base64,
+                None,
+                None,
+            ),
         }
     }
 }

@@ -438,6 +438,7 @@ async fn blockhashes_expire_after_150_blocks_of_the_cluster_clock() {
     // 40 ms slots: 150 blocks pass in 6 s.
     let rpc = localnet_with(ChainOptions {
         slot_duration: std::time::Duration::from_millis(40),
+        ..ChainOptions::default()
     })
     .await;
     let alice = Keypair::new();
@@ -456,7 +457,11 @@ async fn blockhashes_expire_after_150_blocks_of_the_cluster_clock() {
         last_valid > height && last_valid <= height + 150,
         "{height} {last_valid}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    // Most of the window passes first (4.8 s, 120 blocks): the bank itself must still
+    // accept the blockhash (program-test's own pace forgot one after about a second).
+    while rpc.get_block_height().await.unwrap() < last_valid - 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let transfer = |lamports| {
         Transaction::new_signed_with_payer(
             &[system_instruction::transfer(
@@ -511,21 +516,24 @@ async fn blockhashes_expire_after_150_blocks_of_the_cluster_clock() {
     assert_eq!(rpc.get_balance(&alice.pubkey()).await.unwrap(), balance);
 }
 
-/// The history, cluster and token methods, each parsed by the stock client into agave's own
-/// types (a shape that differs from a validator's fails to parse here).
-#[tokio::test]
-async fn history_cluster_and_token_methods_answer_in_agaves_types() {
+/// An SPL Token mint's size.
+const MINT_LEN: usize = 82;
+
+/// alice, funded with 10 SOL, holding 1.5 tokens of a fresh 6-decimal mint in her
+/// associated token account, and the two transactions that did it.
+struct TokenHolder {
+    alice: Keypair,
+    mint: Keypair,
+    token_account: Pubkey,
+    funded: solana_transaction::Signature,
+    minted: solana_transaction::Signature,
+}
+
+async fn token_holder(rpc: &RpcClient) -> TokenHolder {
     use anchor_spl::associated_token::{
         get_associated_token_address, spl_associated_token_account::instruction as ata,
     };
     use anchor_spl::token::spl_token;
-    use solana_account_decoder::UiAccountData;
-    use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
-    /// An SPL Token mint's size.
-    const MINT_LEN: usize = 82;
-    use solana_rpc_client_api::request::TokenAccountsFilter;
-
-    let rpc = localnet().await;
     let alice = Keypair::new();
     let funded = rpc
         .request_airdrop(&alice.pubkey(), 10_000_000_000)
@@ -580,6 +588,52 @@ async fn history_cluster_and_token_methods_answer_in_agaves_types() {
         blockhash,
     );
     let minted = rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    TokenHolder {
+        alice,
+        mint,
+        token_account,
+        funded,
+        minted,
+    }
+}
+
+/// The history, cluster and token methods, each parsed by the stock client into agave's own
+/// types (a shape that differs from a validator's fails to parse here).
+#[tokio::test]
+async fn history_cluster_and_token_methods_answer_in_agaves_types() {
+    use anchor_spl::token::spl_token;
+    use solana_account_decoder::UiAccountData;
+    use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
+    use solana_rpc_client_api::request::TokenAccountsFilter;
+
+    let rpc = localnet().await;
+    let TokenHolder {
+        alice,
+        mint,
+        token_account,
+        funded,
+        minted,
+    } = token_holder(&rpc).await;
+    let bob = Keypair::new();
+    let approve = spl_token::instruction::approve(
+        &spl_token::ID,
+        &token_account,
+        &bob.pubkey(),
+        &alice.pubkey(),
+        &[],
+        500_000,
+    )
+    .unwrap();
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let approved = rpc
+        .send_and_confirm_transaction(&Transaction::new_signed_with_payer(
+            &[approve],
+            Some(&alice.pubkey()),
+            &[&alice],
+            blockhash,
+        ))
+        .await
+        .unwrap();
 
     let held = rpc
         .get_token_accounts_by_owner(&alice.pubkey(), TokenAccountsFilter::Mint(mint.pubkey()))
@@ -604,21 +658,27 @@ async fn history_cluster_and_token_methods_answer_in_agaves_types() {
         .await
         .unwrap();
     assert_eq!(by_program.len(), 1);
-    assert!(rpc
-        .send::<serde_json::Value>(
+    let by_delegate = |delegate: Pubkey| {
+        rpc.send::<serde_json::Value>(
             // The stock client's get_token_accounts_by_delegate sends …ByOwner.
             RpcRequest::GetTokenAccountsByDelegate,
             serde_json::json!([
-                alice.pubkey().to_string(),
+                delegate.to_string(),
                 {"mint": mint.pubkey().to_string()},
                 {"encoding": "jsonParsed"}
             ]),
         )
-        .await
-        .unwrap()["value"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    };
+    let delegated = by_delegate(bob.pubkey()).await.unwrap();
+    let delegated = delegated["value"].as_array().unwrap();
+    assert_eq!(delegated.len(), 1);
+    assert_eq!(delegated[0]["pubkey"], token_account.to_string());
+    assert_eq!(
+        delegated[0]["account"]["data"]["parsed"]["info"]["delegatedAmount"]["amount"],
+        "500000"
+    );
+    let none = by_delegate(alice.pubkey()).await.unwrap();
+    assert_eq!(none["value"], serde_json::json!([]));
 
     // History: newest first, paged with before/until/limit.
     let signatures = rpc
@@ -626,7 +686,10 @@ async fn history_cluster_and_token_methods_answer_in_agaves_types() {
         .await
         .unwrap();
     let listed: Vec<&str> = signatures.iter().map(|s| s.signature.as_str()).collect();
-    assert_eq!(listed, vec![minted.to_string(), funded.to_string()]);
+    assert_eq!(
+        listed,
+        vec![approved.to_string(), minted.to_string(), funded.to_string()]
+    );
     assert!(signatures
         .iter()
         .all(|s| s.err.is_none() && s.block_time.is_some()));
@@ -643,6 +706,18 @@ async fn history_cluster_and_token_methods_answer_in_agaves_types() {
         .unwrap();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].signature, funded.to_string());
+    // A `before` the history does not hold gives nothing, as agave.
+    let unknown = rpc
+        .get_signatures_for_address_with_config(
+            &alice.pubkey(),
+            GetConfirmedSignaturesForAddress2Config {
+                before: Some(solana_transaction::Signature::from([7; 64])),
+                ..GetConfirmedSignaturesForAddress2Config::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(unknown.is_empty());
     let bounded = rpc
         .get_signatures_for_address_with_config(
             &alice.pubkey(),
@@ -690,7 +765,172 @@ async fn history_cluster_and_token_methods_answer_in_agaves_types() {
     assert_eq!(schedule.slots_per_epoch, 432_000);
     let governor = rpc.get_inflation_governor().await.unwrap();
     assert!(governor.initial >= governor.terminal);
+    // Epochs follow the bank's schedule (with its warm-up), not a fixed epoch 0.
+    let info = rpc.get_epoch_info().await.unwrap();
+    assert_eq!(info.epoch, schedule.get_epoch(info.absolute_slot));
+    assert_eq!(info.slots_in_epoch, schedule.get_slots_in_epoch(info.epoch));
     let rate = rpc.get_inflation_rate().await.unwrap();
-    assert_eq!(rate.epoch, 0);
+    let now = schedule.get_epoch(rpc.get_slot().await.unwrap());
+    assert!((info.epoch..=now).contains(&rate.epoch));
     assert!(rpc.get_highest_snapshot_slot().await.is_err());
+}
+
+/// getTransaction in every encoding, parsed by the stock client into agave's
+/// `EncodedConfirmedTransactionWithStatusMeta` and serialized back to the very JSON the
+/// localnet sent (byte-compatible with agave's types); its meta has the fee, the balances
+/// and token balances before and after, inner instructions and logs; base64 gives back the
+/// exact transaction. Then getBlock, the token and supply methods, the leader schedule and
+/// the stake minimum.
+#[tokio::test]
+async fn transactions_and_blocks_carry_their_full_meta_in_every_encoding() {
+    use solana_rpc_client_api::config::{RpcBlockConfig, RpcTransactionConfig};
+    use solana_transaction::versioned::VersionedTransaction;
+    use solana_transaction_status_client_types::{
+        EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction, UiMessage,
+        UiTransactionEncoding,
+    };
+    let rpc = localnet().await;
+    let holder = token_holder(&rpc).await;
+    let config = |encoding| RpcTransactionConfig {
+        encoding: Some(encoding),
+        max_supported_transaction_version: Some(0),
+        ..RpcTransactionConfig::default()
+    };
+
+    // Round trip: the raw answer through agave's type and back is the same JSON.
+    let raw: serde_json::Value = rpc
+        .send(
+            RpcRequest::GetTransaction,
+            serde_json::json!([holder.minted.to_string(), {"encoding": "json", "maxSupportedTransactionVersion": 0}]),
+        )
+        .await
+        .unwrap();
+    let typed: EncodedConfirmedTransactionWithStatusMeta =
+        serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), raw);
+
+    let json = rpc
+        .get_transaction_with_config(&holder.minted, config(UiTransactionEncoding::Json))
+        .await
+        .unwrap();
+    let meta = json.transaction.meta.clone().unwrap();
+    assert!(meta.err.is_none());
+    assert_eq!(meta.fee, 10_000, "two signatures");
+    let EncodedTransaction::Json(ui) = &json.transaction.transaction else {
+        panic!("not json: {:?}", json.transaction.transaction);
+    };
+    let UiMessage::Raw(message) = &ui.message else {
+        panic!("not a raw message");
+    };
+    let keys = message.account_keys.len();
+    assert_eq!(meta.pre_balances.len(), keys);
+    assert_eq!(meta.post_balances.len(), keys);
+    // alice (the fee payer, index 0) paid the fee and the two accounts' rent.
+    assert!(meta.post_balances[0] < meta.pre_balances[0] - 10_000);
+    let token_index = message
+        .account_keys
+        .iter()
+        .position(|key| *key == holder.token_account.to_string())
+        .unwrap();
+    let post_tokens: Vec<_> = Option::<Vec<_>>::from(meta.post_token_balances.clone()).unwrap();
+    let held = post_tokens
+        .iter()
+        .find(|balance| usize::from(balance.account_index) == token_index)
+        .unwrap();
+    assert_eq!(held.ui_token_amount.amount, "1500000");
+    assert_eq!(held.mint, holder.mint.pubkey().to_string());
+    let owner: Option<String> = held.owner.clone().into();
+    assert_eq!(owner, Some(holder.alice.pubkey().to_string()));
+    let pre_tokens: Vec<_> = Option::<Vec<_>>::from(meta.pre_token_balances.clone()).unwrap();
+    assert!(pre_tokens.is_empty(), "no token account existed before");
+    // Creating the associated account calls the system and token programs.
+    let inner: Vec<_> = Option::<Vec<_>>::from(meta.inner_instructions.clone()).unwrap();
+    assert_eq!(inner.len(), 1);
+    assert_eq!(inner[0].index, 2);
+    assert!(inner[0].instructions.len() >= 3);
+    let logs: Vec<String> = Option::<Vec<_>>::from(meta.log_messages.clone()).unwrap();
+    assert!(logs.iter().any(|line| line.contains("MintTo")), "{logs:?}");
+    let units: Option<u64> = meta.compute_units_consumed.clone().into();
+    assert!(units.unwrap() > 0);
+
+    // base64: the transaction itself, exactly as sent.
+    let base64 = rpc
+        .get_transaction_with_config(&holder.minted, config(UiTransactionEncoding::Base64))
+        .await
+        .unwrap();
+    let decoded: VersionedTransaction = base64.transaction.transaction.decode().unwrap();
+    assert_eq!(decoded.signatures[0], holder.minted);
+    assert!(decoded.verify_and_hash_message().is_ok());
+
+    // jsonParsed: the token instruction parsed by agave's parsers.
+    let parsed = rpc
+        .get_transaction_with_config(&holder.minted, config(UiTransactionEncoding::JsonParsed))
+        .await
+        .unwrap();
+    let parsed = serde_json::to_value(&parsed.transaction.transaction).unwrap();
+    let instructions = parsed["message"]["instructions"].as_array().unwrap();
+    assert_eq!(instructions[3]["program"], "spl-token");
+    assert_eq!(instructions[3]["parsed"]["type"], "mintTo");
+
+    // A legacy transaction asked for without maxSupportedTransactionVersion is fine; an
+    // unknown signature is null.
+    let legacy = rpc
+        .get_transaction(&holder.minted, UiTransactionEncoding::Json)
+        .await
+        .unwrap();
+    assert_eq!(legacy.slot, json.slot);
+    let missing: serde_json::Value = rpc
+        .send(
+            RpcRequest::GetTransaction,
+            serde_json::json!([solana_transaction::Signature::from([3; 64]).to_string()]),
+        )
+        .await
+        .unwrap();
+    assert!(missing.is_null());
+
+    // getBlock: the block of that slot holds the transaction, with its height and time.
+    let block = rpc
+        .get_block_with_config(
+            json.slot,
+            RpcBlockConfig {
+                encoding: Some(UiTransactionEncoding::Base64),
+                max_supported_transaction_version: Some(0),
+                ..RpcBlockConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+    let transactions = block.transactions.unwrap();
+    assert!(transactions.iter().any(|tx| tx
+        .transaction
+        .decode()
+        .is_some_and(|tx| tx.signatures[0] == holder.minted)));
+    assert_eq!(block.parent_slot, json.slot - 1);
+    assert_eq!(block.block_time, json.block_time);
+    assert!(block.block_height.is_some());
+    let future = rpc.get_block(json.slot + 100_000).await;
+    assert!(future.is_err());
+
+    // Token supply and the largest holders.
+    let supply = rpc.get_token_supply(&holder.mint.pubkey()).await.unwrap();
+    assert_eq!(supply.amount, "1500000");
+    assert_eq!(supply.ui_amount_string, "1.5");
+    let largest = rpc
+        .get_token_largest_accounts(&holder.mint.pubkey())
+        .await
+        .unwrap();
+    assert_eq!(largest.len(), 1);
+    assert_eq!(largest[0].address, holder.token_account.to_string());
+    assert!(rpc.get_token_supply(&holder.alice.pubkey()).await.is_err());
+
+    // SOL supply, the leader schedule and the stake program's minimum.
+    let sol = rpc.supply().await.unwrap().value;
+    assert!(sol.total >= 1_000_000 * 1_000_000_000 && sol.circulating == sol.total);
+    let identity = rpc.get_identity().await.unwrap().to_string();
+    let schedule = rpc.get_leader_schedule(None).await.unwrap().unwrap();
+    let epoch = rpc.get_epoch_info().await.unwrap();
+    assert_eq!(schedule.len(), 1);
+    assert_eq!(schedule[&identity].len() as u64, epoch.slots_in_epoch);
+    let minimum = rpc.get_stake_minimum_delegation().await.unwrap();
+    assert!(minimum >= 1, "{minimum}");
 }

@@ -15,10 +15,15 @@ pub struct LocalnetArgs {
     /// Epoch length in seconds (short epochs for demos).
     #[arg(long, default_value_t = 60)]
     pub epoch_secs: i64,
-    /// Slot time in milliseconds, 10 to 400: slots, block heights and blockhash expiry (150
+    /// Slot time in milliseconds, 10 to 1000: slots, block heights and blockhash expiry (150
     /// blocks) follow wall time at this pace, as on a cluster (mainnet: 400).
     #[arg(long, default_value_t = 400)]
     pub slot_ms: u64,
+    /// Slots of transaction history kept for getTransaction, getBlock and
+    /// getSignaturesForAddress (216000: a day at 400 ms slots). At most 100,000 transactions
+    /// and about 256 MiB are kept whatever this says; the oldest go first.
+    #[arg(long, default_value_t = media_localnet::ledger::DEFAULT_HISTORY_SLOTS)]
+    pub history_slots: u64,
 }
 
 impl LocalnetArgs {
@@ -57,9 +62,13 @@ async fn bind_pair(port: u16) -> Result<(TcpListener, TcpListener)> {
 
 async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     anyhow::ensure!(
-        (10..=400).contains(&options.slot_ms),
-        "--slot-ms must be between 10 and 400 (the bank itself forgets a blockhash after 150 of its 400 ms slots), got {}",
+        (10..=1_000).contains(&options.slot_ms),
+        "--slot-ms must be between 10 and 1000, got {}",
         options.slot_ms
+    );
+    anyhow::ensure!(
+        options.history_slots >= 1,
+        "--history-slots must be at least 1"
     );
     anyhow::ensure!(
         (1..=86_400).contains(&options.epoch_secs),
@@ -80,6 +89,10 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
     };
     let chain_options = media_localnet::ChainOptions {
         slot_duration: std::time::Duration::from_millis(options.slot_ms),
+        history: media_localnet::ledger::Limits {
+            slots: options.history_slots,
+            ..media_localnet::ledger::Limits::default()
+        },
     };
     let localnet =
         BootstrappedLocalnet::start_with_pubsub(listener, Some(pubsub), &plan, chain_options)
@@ -105,6 +118,7 @@ async fn run(options: LocalnetArgs, output_json: bool) -> Result<()> {
         )?;
         writeln!(out, "  epoch length   {} s", options.epoch_secs)?;
         writeln!(out, "  slot time      {} ms", options.slot_ms)?;
+        writeln!(out, "  history        {} slots", options.history_slots)?;
         writeln!(
             out,
             "Get SOL and test tokens with `media airdrop 10 --media 1000 --payment 100`. Ctrl-C stops."

@@ -1,5 +1,6 @@
 //! JSON-RPC 2.0 over HTTP, with the methods and response shapes the stock Solana clients use
 //! (`solana-rpc-client`, `anchor-client`, `@solana/web3.js`).
+use crate::accounts;
 use crate::chain::{Chain, Failure, LAMPORTS_PER_SIGNATURE};
 use crate::history::{Page, MAX_SIGNATURES_PER_CALL};
 use anchor_lang::prelude::Pubkey;
@@ -10,12 +11,17 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{json, Value};
 use solana_account::Account;
-use solana_account_decoder::parse_account_data::{
-    AccountAdditionalDataV3, SplTokenAdditionalDataV2,
+use solana_account_decoder::UiAccountEncoding;
+use solana_epoch_info::EpochInfo;
+use solana_rpc_client_types::config::{
+    RpcLeaderScheduleConfig, RpcProgramAccountsConfig, RpcSignaturesForAddressConfig,
+    RpcSupplyConfig,
 };
-use solana_account_decoder::parse_token::{get_token_account_mint, is_known_spl_token_id};
-use solana_account_decoder::{encode_ui_account, UiAccountEncoding, MAX_BASE58_BYTES};
-use solana_rpc_client_types::config::{RpcSignaturesForAddressConfig, RpcTokenAccountsFilter};
+use solana_rpc_client_types::response::RpcSupply;
+use solana_transaction_status::UiTransactionReturnData;
+
+mod ledger;
+mod tokens;
 use solana_rpc_client_types::response::{
     RpcConfirmedTransactionStatusWithSignature, RpcContactInfo, RpcIdentity, RpcPrioritizationFee,
     RpcVoteAccountStatus,
@@ -41,9 +47,9 @@ const SEND_TRANSACTION_PREFLIGHT_FAILURE: i64 = -32002;
 
 #[derive(Debug)]
 pub struct RpcError {
-    code: i64,
-    message: String,
-    data: Option<Value>,
+    pub(crate) code: i64,
+    pub(crate) message: String,
+    pub(crate) data: Option<Value>,
 }
 
 impl RpcError {
@@ -106,13 +112,21 @@ fn too_large(id: Value) -> Value {
     })
 }
 
-/// The bytes of account data an answer carries (its base64 strings), cheaply.
+/// Roughly the memory an answer holds: its strings, and a `Value`'s size for everything
+/// else (so a `getBlocks` of 500,000 slots counts 16 MB, not 4).
 fn approximate_size(value: &Value) -> usize {
+    const VALUE_BYTES: usize = 32;
     match value {
-        Value::String(s) => s.len(),
-        Value::Array(items) => items.iter().map(approximate_size).sum(),
-        Value::Object(fields) => fields.values().map(approximate_size).sum(),
-        _ => 8,
+        Value::String(s) => s.len() + VALUE_BYTES,
+        Value::Array(items) => items.iter().map(approximate_size).sum::<usize>() + VALUE_BYTES,
+        Value::Object(fields) => {
+            fields
+                .iter()
+                .map(|(key, value)| key.len() + approximate_size(value))
+                .sum::<usize>()
+                + VALUE_BYTES
+        }
+        _ => VALUE_BYTES,
     }
 }
 
@@ -151,14 +165,16 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         "getTransactionCount" => Ok(json!(chain.transaction_count())),
         "getEpochInfo" => {
             let slot = chain.slot().await;
-            Ok(json!({
-                "absoluteSlot": slot,
-                "blockHeight": chain.block_height(),
-                "epoch": 0,
-                "slotIndex": slot,
-                "slotsInEpoch": 432_000,
-                "transactionCount": chain.transaction_count(),
-            }))
+            let schedule = epoch_schedule(chain).await?;
+            let (epoch, slot_index) = schedule.get_epoch_and_slot_index(slot);
+            to_json(EpochInfo {
+                epoch,
+                slot_index,
+                slots_in_epoch: schedule.get_slots_in_epoch(epoch),
+                absolute_slot: slot,
+                block_height: chain.block_height(),
+                transaction_count: Some(chain.transaction_count()),
+            })
         }
         "getLatestBlockhash" => {
             let (blockhash, last_valid_block_height) = chain.latest_blockhash().await;
@@ -245,25 +261,9 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             with_context(chain, Value::Array(accounts)).await
         }
         "getProgramAccounts" => program_accounts(chain, params).await,
-        "getTokenAccountBalance" => {
-            let key = pubkey_param(params, 0)?;
-            let account = chain
-                .account(&key)
-                .await
-                .ok_or_else(|| RpcError::params("could not find account"))?;
-            let (amount, decimals) = token_amount(chain, &account).await?;
-            let ui = amount as f64 / 10f64.powi(i32::from(decimals));
-            with_context(
-                chain,
-                json!({
-                    "amount": amount.to_string(),
-                    "decimals": decimals,
-                    "uiAmount": ui,
-                    "uiAmountString": ui.to_string(),
-                }),
-            )
-            .await
-        }
+        "getTokenAccountBalance" => tokens::account_balance(chain, params).await,
+        "getTokenSupply" => tokens::supply(chain, params).await,
+        "getTokenLargestAccounts" => tokens::largest_accounts(chain, params).await,
         "requestAirdrop" => {
             let key = pubkey_param(params, 0)?;
             let lamports = params
@@ -314,7 +314,7 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                     "logs": sim.logs,
                     "accounts": null,
                     "unitsConsumed": sim.units_consumed,
-                    "returnData": null,
+                    "returnData": sim.return_data.map(UiTransactionReturnData::from),
                 }),
             )
             .await
@@ -329,12 +329,13 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                 .map(|s| {
                     let signature = Signature::from_str(s.as_str().unwrap_or_default()).ok()?;
                     let recorded = chain.status(&signature)?;
+                    let err = recorded.err();
                     // `confirmations: null` means rooted: what clients read as finalized.
                     Some(json!({
                         "slot": recorded.slot,
                         "confirmations": null,
-                        "status": status_json(&recorded.err),
-                        "err": recorded.err.as_ref().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
+                        "status": status_json(&err),
+                        "err": err.as_ref().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
                         "confirmationStatus": "finalized",
                     }))
                 })
@@ -342,26 +343,8 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                 .collect();
             with_context(chain, Value::Array(statuses)).await
         }
-        "getTransaction" => {
-            let signature = Signature::from_str(str_param(params, 0)?)
-                .map_err(|_| RpcError::params("invalid signature"))?;
-            let status = chain.status(&signature);
-            let block_time = status.and_then(|recorded| chain.block_time(recorded.slot));
-            Ok(match status {
-                None => Value::Null,
-                Some(recorded) => json!({
-                    "slot": recorded.slot,
-                    "blockTime": block_time,
-                    "meta": {
-                        "err": recorded.err.as_ref().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
-                        "status": status_json(&recorded.err),
-                        "fee": LAMPORTS_PER_SIGNATURE,
-                        "logMessages": recorded.logs,
-                    },
-                    "transaction": null,
-                }),
-            })
-        }
+        "getTransaction" => ledger::get_transaction(chain, params),
+        "getBlock" => ledger::get_block(chain, params).await,
         "getGenesisHash" => Ok(json!(chain.genesis_hash().to_string())),
         "getIdentity" => to_json(RpcIdentity {
             identity: chain.identity().to_string(),
@@ -389,14 +372,38 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         }),
         // Priority fees are neither charged nor tracked.
         "getRecentPrioritizationFees" => to_json(Vec::<RpcPrioritizationFee>::new()),
-        "getEpochSchedule" => to_json(
-            chain
-                .epoch_schedule()
+        "getEpochSchedule" => to_json(epoch_schedule(chain).await?),
+        "getInflationGovernor" => to_json(chain.inflation()),
+        "getInflationRate" => {
+            let slot = chain.slot().await;
+            let epoch = epoch_schedule(chain).await?.get_epoch(slot);
+            to_json(chain.inflation_rate(epoch))
+        }
+        "getSupply" => {
+            let config: RpcSupplyConfig = config_param(params, 0)?;
+            let total = chain.genesis_supply();
+            let supply = RpcSupply {
+                total,
+                circulating: total,
+                non_circulating: 0,
+                non_circulating_accounts: Vec::new(),
+            };
+            let _ = config.exclude_non_circulating_accounts_list;
+            let value = to_json(supply)?;
+            with_context(chain, value).await
+        }
+        "getLeaderSchedule" => leader_schedule(chain, params).await,
+        "getStakeMinimumDelegation" => {
+            let minimum = chain
+                .stake_minimum_delegation()
                 .await
-                .ok_or_else(|| RpcError::params("the bank has no EpochSchedule"))?,
-        ),
-        "getInflationGovernor" => to_json(chain.inflation().0),
-        "getInflationRate" => to_json(chain.inflation().1),
+                .ok_or_else(|| RpcError {
+                    code: INTERNAL_ERROR,
+                    message: "the stake program did not answer GetMinimumDelegation".into(),
+                    data: None,
+                })?;
+            with_context(chain, json!(minimum)).await
+        }
         "minimumLedgerSlot" | "getFirstAvailableBlock" => Ok(json!(chain.first_slot())),
         "getHighestSnapshotSlot" => Err(RpcError {
             code: NO_SNAPSHOT,
@@ -408,7 +415,7 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             chain
                 .block_time(slot)
                 .map(|time| json!(time))
-                .ok_or_else(|| block_not_available(slot))
+                .ok_or_else(|| ledger::block_not_available(slot))
         }
         "getBlocks" => {
             let start = u64_param(params, 0)?;
@@ -441,8 +448,8 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             Ok(json!(blocks))
         }
         "getSignaturesForAddress" => signatures_for_address(chain, params),
-        "getTokenAccountsByOwner" => token_accounts(chain, params, false).await,
-        "getTokenAccountsByDelegate" => token_accounts(chain, params, true).await,
+        "getTokenAccountsByOwner" => tokens::token_accounts(chain, params, false).await,
+        "getTokenAccountsByDelegate" => tokens::token_accounts(chain, params, true).await,
         other => Err(RpcError {
             code: METHOD_NOT_FOUND,
             message: format!("Method not found: {other}"),
@@ -454,20 +461,54 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
 /// Slots one `getBlocks` may span, as a validator's `MAX_GET_CONFIRMED_BLOCKS_RANGE`.
 pub const MAX_BLOCKS_RANGE: u64 = 500_000;
 
-/// agave's custom RPC errors.
-const BLOCK_NOT_AVAILABLE: i64 = -32004;
+/// agave's custom RPC error for a node without snapshots.
 const NO_SNAPSHOT: i64 = -32008;
 
-fn block_not_available(slot: u64) -> RpcError {
-    RpcError {
-        code: BLOCK_NOT_AVAILABLE,
-        message: format!("Block not available for slot {slot}"),
+async fn epoch_schedule(
+    chain: &mut Chain,
+) -> Result<solana_epoch_schedule::EpochSchedule, RpcError> {
+    chain.epoch_schedule().await.ok_or_else(|| RpcError {
+        code: INTERNAL_ERROR,
+        message: "the bank has no EpochSchedule".into(),
         data: None,
+    })
+}
+
+/// `getLeaderSchedule`: the single node leads every slot of the epoch (of `params[0]`'s
+/// slot, or the current one); null past the next epoch, as agave.
+async fn leader_schedule(chain: &mut Chain, params: &Value) -> RpcResult {
+    let current = chain.slot().await;
+    let (slot, config) = match params.get(0) {
+        Some(Value::Number(slot)) => (
+            slot.as_u64()
+                .ok_or_else(|| RpcError::params("invalid slot"))?,
+            config_param::<RpcLeaderScheduleConfig>(params, 1)?,
+        ),
+        None | Some(Value::Null) => (current, config_param(params, 1)?),
+        Some(_) => (current, config_param(params, 0)?),
+    };
+    let schedule = epoch_schedule(chain).await?;
+    let epoch = schedule.get_epoch(slot);
+    if epoch > schedule.get_epoch(current).saturating_add(1) {
+        return Ok(Value::Null);
     }
+    let identity = chain.identity().to_string();
+    if config
+        .identity
+        .as_ref()
+        .is_some_and(|wanted| *wanted != identity)
+    {
+        return Ok(json!({}));
+    }
+    let slots = usize::try_from(schedule.get_slots_in_epoch(epoch))
+        .map_err(|_| RpcError::params("epoch too long"))?;
+    let mut leaders = std::collections::HashMap::new();
+    leaders.insert(identity, (0..slots).collect::<Vec<usize>>());
+    to_json(leaders)
 }
 
 /// One of agave's response types as the answer.
-fn to_json(value: impl serde::Serialize) -> RpcResult {
+pub(crate) fn to_json(value: impl serde::Serialize) -> RpcResult {
     serde_json::to_value(value).map_err(|e| RpcError {
         code: INTERNAL_ERROR,
         message: format!("could not encode the answer: {e}"),
@@ -475,23 +516,29 @@ fn to_json(value: impl serde::Serialize) -> RpcResult {
     })
 }
 
-fn u64_param(params: &Value, index: usize) -> Result<u64, RpcError> {
+pub(crate) fn u64_param(params: &Value, index: usize) -> Result<u64, RpcError> {
     params
         .get(index)
         .and_then(Value::as_u64)
         .ok_or_else(|| RpcError::params(format!("parameter {index} must be a slot or count")))
 }
 
-/// An optional config object: absent or null is the default, anything else must parse.
-fn config_param<T: serde::de::DeserializeOwned + Default>(
+/// An optional config object (of an RPC call or a subscription): absent or null is the
+/// default, anything else must parse.
+pub(crate) fn optional_config<T: serde::de::DeserializeOwned + Default>(
+    config: Option<&Value>,
+) -> Result<T, serde_json::Error> {
+    match config {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(config) => T::deserialize(config),
+    }
+}
+
+pub(crate) fn config_param<T: serde::de::DeserializeOwned + Default>(
     params: &Value,
     index: usize,
 ) -> Result<T, RpcError> {
-    match params.get(index) {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(config) => serde_json::from_value(config.clone())
-            .map_err(|e| RpcError::params(format!("invalid config: {e}"))),
-    }
+    optional_config(params.get(index)).map_err(|e| RpcError::params(format!("invalid config: {e}")))
 }
 
 fn signatures_for_address(chain: &Chain, params: &Value) -> RpcResult {
@@ -519,7 +566,7 @@ fn signatures_for_address(chain: &Chain, params: &Value) -> RpcResult {
             |(signature, recorded)| RpcConfirmedTransactionStatusWithSignature {
                 signature: signature.to_string(),
                 slot: recorded.slot,
-                err: recorded.err.clone().map(Into::into),
+                err: recorded.err().map(Into::into),
                 memo: None,
                 block_time: chain.block_time(recorded.slot),
                 confirmation_status: Some(TransactionConfirmationStatus::Finalized),
@@ -541,25 +588,28 @@ async fn with_context(chain: &mut Chain, value: Value) -> RpcResult {
     Ok(json!({"context": {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value}))
 }
 
-fn str_param(params: &Value, index: usize) -> Result<&str, RpcError> {
+pub(crate) fn str_param(params: &Value, index: usize) -> Result<&str, RpcError> {
     params
         .get(index)
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::params(format!("missing parameter {index}")))
 }
 
-fn parse_pubkey(s: &str) -> Result<Pubkey, RpcError> {
+pub(crate) fn parse_pubkey(s: &str) -> Result<Pubkey, RpcError> {
     Pubkey::from_str(s)
         .map_err(|_| RpcError::params(format!("Invalid param: {s} is not a valid address")))
 }
 
-fn pubkey_param(params: &Value, index: usize) -> Result<Pubkey, RpcError> {
+pub(crate) fn pubkey_param(params: &Value, index: usize) -> Result<Pubkey, RpcError> {
     parse_pubkey(str_param(params, index)?)
 }
 
 /// The account encoding a call's config (param `index`) names; base64 when it names none
 /// (agave's default is the legacy base58 string, which current clients never ask for).
-fn account_encoding(params: &Value, index: usize) -> Result<UiAccountEncoding, RpcError> {
+pub(crate) fn account_encoding(
+    params: &Value,
+    index: usize,
+) -> Result<UiAccountEncoding, RpcError> {
     match params.get(index).and_then(|config| config.get("encoding")) {
         None | Some(Value::Null) => Ok(UiAccountEncoding::Base64),
         Some(encoding) => serde_json::from_value(encoding.clone())
@@ -570,108 +620,23 @@ fn account_encoding(params: &Value, index: usize) -> Result<UiAccountEncoding, R
 /// An account as agave encodes it (`UiAccount`); `jsonParsed` SPL token accounts get their
 /// mint's decimals, as on a validator. Base58 is refused past 128 bytes, as agave does (it
 /// is quadratic to encode).
-async fn ui_account(
+pub(crate) async fn ui_account(
     chain: &mut Chain,
     address: &Pubkey,
     account: &Account,
     encoding: UiAccountEncoding,
 ) -> RpcResult {
-    if matches!(
-        encoding,
-        UiAccountEncoding::Binary | UiAccountEncoding::Base58
-    ) && account.data.len() > MAX_BASE58_BYTES
-    {
-        return Err(RpcError::params(format!(
-            "Encoded binary (base 58) data should be less than {MAX_BASE58_BYTES} bytes, please use Base64 encoding."
-        )));
-    }
-    let mut additional = None;
-    if encoding == UiAccountEncoding::JsonParsed && is_known_spl_token_id(&account.owner) {
-        if let Some(mint) = get_token_account_mint(&account.data) {
-            let decimals = chain
-                .account(&mint)
-                .await
-                .and_then(|mint| mint.data.get(MINT_DECIMALS_OFFSET).copied());
-            additional = decimals.map(|decimals| AccountAdditionalDataV3 {
-                spl_token_additional_data: Some(SplTokenAdditionalDataV2 {
-                    decimals,
-                    ..SplTokenAdditionalDataV2::default()
-                }),
-            });
-        }
-    }
-    to_json(encode_ui_account(
-        address, account, encoding, additional, None,
-    ))
-}
-
-/// Where an SPL mint keeps its decimals, and where a token account keeps its owner and its
-/// delegate (a `COption<Pubkey>`: a 4-byte tag, then the key).
-const MINT_DECIMALS_OFFSET: usize = 44;
-const TOKEN_OWNER_OFFSET: usize = 32;
-const TOKEN_DELEGATE_OFFSET: usize = 72;
-
-/// `getTokenAccountsByOwner` / `…ByDelegate`: the token accounts (among those transactions
-/// named) of `params[0]`, filtered by `{mint}` or `{programId}` as agave requires.
-async fn token_accounts(chain: &mut Chain, params: &Value, by_delegate: bool) -> RpcResult {
-    let holder = pubkey_param(params, 0)?;
-    let filter: RpcTokenAccountsFilter = params
-        .get(1)
-        .cloned()
-        .and_then(|filter| serde_json::from_value(filter).ok())
-        .ok_or_else(|| RpcError::params("expected {\"mint\": …} or {\"programId\": …}"))?;
-    let (program, mint) = match filter {
-        RpcTokenAccountsFilter::ProgramId(program) => (parse_pubkey(&program)?, None),
-        RpcTokenAccountsFilter::Mint(mint) => {
-            let mint = parse_pubkey(&mint)?;
-            let owner = chain
-                .account(&mint)
-                .await
-                .map(|account| account.owner)
-                .ok_or_else(|| RpcError::params("Invalid param: could not find mint"))?;
-            (owner, Some(mint))
-        }
+    let decimals = match accounts::mint_for_parsing(account, encoding) {
+        Some(mint) => chain
+            .account(&mint)
+            .await
+            .as_ref()
+            .and_then(accounts::mint_decimals),
+        None => None,
     };
-    if !is_known_spl_token_id(&program) {
-        return Err(RpcError::params(
-            "Invalid param: unrecognized Token program id",
-        ));
-    }
-    let encoding = account_encoding(params, 2)?;
-    let mut matches = Vec::new();
-    let mut data = 0usize;
-    for (key, account) in chain.program_accounts(&program).await {
-        let Some(account_mint) = get_token_account_mint(&account.data) else {
-            continue;
-        };
-        let holds = if by_delegate {
-            account
-                .data
-                .get(TOKEN_DELEGATE_OFFSET..TOKEN_DELEGATE_OFFSET + 4)
-                == Some(&[1, 0, 0, 0])
-                && account
-                    .data
-                    .get(TOKEN_DELEGATE_OFFSET + 4..TOKEN_DELEGATE_OFFSET + 36)
-                    == Some(holder.as_ref())
-        } else {
-            account
-                .data
-                .get(TOKEN_OWNER_OFFSET..TOKEN_OWNER_OFFSET + 32)
-                == Some(holder.as_ref())
-        };
-        if !holds || mint.is_some_and(|mint| mint != account_mint) {
-            continue;
-        }
-        data = data.saturating_add(account.data.len());
-        if data > MAX_ANSWER_DATA_BYTES {
-            return Err(RpcError::params(format!(
-                "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
-            )));
-        }
-        let account = ui_account(chain, &key, &account, encoding).await?;
-        matches.push(json!({"pubkey": key.to_string(), "account": account}));
-    }
-    with_context(chain, Value::Array(matches)).await
+    let ui = accounts::encode(address, account, encoding, decimals)
+        .map_err(|e| RpcError::params(e.to_string()))?;
+    to_json(ui)
 }
 
 fn decode_transaction(params: &Value) -> Result<VersionedTransaction, RpcError> {
@@ -709,63 +674,31 @@ fn preflight_error(failure: Failure) -> RpcError {
 
 async fn program_accounts(chain: &mut Chain, params: &Value) -> RpcResult {
     let program = pubkey_param(params, 0)?;
-    let config = params.get(1).cloned().unwrap_or(Value::Null);
-    let filters = config
-        .get("filters")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let encoding = account_encoding(params, 1)?;
+    let config: RpcProgramAccountsConfig = config_param(params, 1)?;
+    let filters = accounts::prepare_filters(config.filters.unwrap_or_default())
+        .map_err(|e| RpcError::params(e.to_string()))?;
+    let encoding = config
+        .account_config
+        .encoding
+        .unwrap_or(UiAccountEncoding::Base64);
     let mut matches = Vec::new();
+    let mut data = 0usize;
     for (key, account) in chain.program_accounts(&program).await {
-        if filters.iter().all(|f| filter_matches(f, &account.data)) {
-            let account = ui_account(chain, &key, &account, encoding).await?;
-            matches.push(json!({"pubkey": key.to_string(), "account": account}));
+        if !accounts::passes(&filters, &account) {
+            continue;
         }
+        data = data.saturating_add(account.data.len());
+        if data > MAX_ANSWER_DATA_BYTES {
+            return Err(RpcError::params(format!(
+                "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
+            )));
+        }
+        let account = ui_account(chain, &key, &account, encoding).await?;
+        matches.push(json!({"pubkey": key.to_string(), "account": account}));
     }
-    if config.get("withContext").and_then(Value::as_bool) == Some(true) {
+    if config.with_context == Some(true) {
         with_context(chain, Value::Array(matches)).await
     } else {
         Ok(Value::Array(matches))
     }
-}
-
-/// `{dataSize: n}` or `{memcmp: {offset, bytes, encoding?}}` (bytes base58 unless encoding
-/// says base64).
-fn filter_matches(filter: &Value, data: &[u8]) -> bool {
-    if let Some(size) = filter.get("dataSize").and_then(Value::as_u64) {
-        return data.len() as u64 == size;
-    }
-    if let Some(memcmp) = filter.get("memcmp") {
-        let offset = memcmp.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let encoded = memcmp
-            .get("bytes")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let bytes = match memcmp.get("encoding").and_then(Value::as_str) {
-            Some("base64") => BASE64.decode(encoded).ok(),
-            _ => bs58::decode(encoded).into_vec().ok(),
-        };
-        // An offset near u64::MAX must not overflow (review L2).
-        return bytes.is_some_and(|b| {
-            offset
-                .checked_add(b.len())
-                .and_then(|end| data.get(offset..end))
-                == Some(&b[..])
-        });
-    }
-    false
-}
-
-/// Amount and decimals of an SPL token account (the mint is read for the decimals).
-async fn token_amount(chain: &mut Chain, account: &Account) -> Result<(u64, u8), RpcError> {
-    let not_token = || RpcError::params("Invalid param: not a Token account");
-    if account.data.len() < 72 {
-        return Err(not_token());
-    }
-    let mint = Pubkey::try_from(&account.data[0..32]).map_err(|_| not_token())?;
-    let amount = u64::from_le_bytes(account.data[64..72].try_into().map_err(|_| not_token())?);
-    let mint_account = chain.account(&mint).await.ok_or_else(not_token)?;
-    let decimals = *mint_account.data.get(44).ok_or_else(not_token)?;
-    Ok((amount, decimals))
 }

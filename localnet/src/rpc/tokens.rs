@@ -1,0 +1,168 @@
+//! The SPL Token methods: balances, supply, largest accounts, and token accounts by owner
+//! or delegate, answered from the owner index (accounts transactions have named).
+use super::{
+    parse_pubkey, pubkey_param, ui_account, with_context, RpcError, RpcResult,
+    MAX_ANSWER_DATA_BYTES,
+};
+use crate::accounts::{self, TOKEN_DELEGATE_OFFSET, TOKEN_OWNER_OFFSET};
+use crate::chain::Chain;
+use anchor_lang::prelude::Pubkey;
+use serde_json::{json, Value};
+use solana_account::Account;
+use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
+use solana_account_decoder::parse_token::{
+    get_token_account_mint, is_known_spl_token_id, token_amount_to_ui_amount_v3, UiTokenAmount,
+};
+use solana_rpc_client_types::config::RpcTokenAccountsFilter;
+use solana_rpc_client_types::response::RpcTokenAccountBalance;
+
+/// `getTokenLargestAccounts` answers at most this many, as agave.
+pub const MAX_LARGEST_ACCOUNTS: usize = 20;
+
+fn ui_amount(amount: u64, decimals: u8) -> UiTokenAmount {
+    token_amount_to_ui_amount_v3(
+        amount,
+        &SplTokenAdditionalDataV2 {
+            decimals,
+            ..SplTokenAdditionalDataV2::default()
+        },
+    )
+}
+
+/// `getTokenAccountBalance`.
+pub(super) async fn account_balance(chain: &mut Chain, params: &Value) -> RpcResult {
+    let key = pubkey_param(params, 0)?;
+    let account = chain
+        .account(&key)
+        .await
+        .ok_or_else(|| RpcError::params("Invalid param: could not find account"))?;
+    let (amount, decimals) = token_amount(chain, &account).await?;
+    let value = super::to_json(ui_amount(amount, decimals))?;
+    with_context(chain, value).await
+}
+
+/// A mint's supply and decimals.
+async fn mint(chain: &mut Chain, mint: &Pubkey) -> Result<(Account, u64, u8), RpcError> {
+    let not_mint = || RpcError::params("Invalid param: not a Token mint");
+    let account = chain.account(mint).await.ok_or_else(not_mint)?;
+    if !is_known_spl_token_id(&account.owner) {
+        return Err(not_mint());
+    }
+    let supply = account
+        .data
+        .get(accounts::MINT_SUPPLY_OFFSET..accounts::MINT_SUPPLY_OFFSET + 8)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(not_mint)?;
+    let decimals = accounts::mint_decimals(&account).ok_or_else(not_mint)?;
+    Ok((account, supply, decimals))
+}
+
+/// `getTokenSupply`.
+pub(super) async fn supply(chain: &mut Chain, params: &Value) -> RpcResult {
+    let (_, supply, decimals) = mint(chain, &pubkey_param(params, 0)?).await?;
+    let value = super::to_json(ui_amount(supply, decimals))?;
+    with_context(chain, value).await
+}
+
+/// `getTokenLargestAccounts`: the mint's 20 largest token accounts, largest first.
+pub(super) async fn largest_accounts(chain: &mut Chain, params: &Value) -> RpcResult {
+    let mint_address = pubkey_param(params, 0)?;
+    let (mint_account, _, decimals) = mint(chain, &mint_address).await?;
+    let mut balances: Vec<(u64, Pubkey)> = chain
+        .program_accounts(&mint_account.owner)
+        .await
+        .into_iter()
+        .filter_map(|(address, account)| {
+            let (mint, amount) = accounts::token_balance(&account)?;
+            (mint == mint_address).then_some((amount, address))
+        })
+        .collect();
+    balances.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let largest: Vec<RpcTokenAccountBalance> = balances
+        .into_iter()
+        .take(MAX_LARGEST_ACCOUNTS)
+        .map(|(amount, address)| RpcTokenAccountBalance {
+            address: address.to_string(),
+            amount: ui_amount(amount, decimals),
+        })
+        .collect();
+    let value = super::to_json(largest)?;
+    with_context(chain, value).await
+}
+
+/// `getTokenAccountsByOwner` / `…ByDelegate`: the token accounts (among those transactions
+/// named) of `params[0]`, filtered by `{mint}` or `{programId}` as agave requires.
+pub(super) async fn token_accounts(
+    chain: &mut Chain,
+    params: &Value,
+    by_delegate: bool,
+) -> RpcResult {
+    let holder = pubkey_param(params, 0)?;
+    let filter: RpcTokenAccountsFilter = params
+        .get(1)
+        .cloned()
+        .and_then(|filter| serde_json::from_value(filter).ok())
+        .ok_or_else(|| RpcError::params("expected {\"mint\": …} or {\"programId\": …}"))?;
+    let (program, mint) = match filter {
+        RpcTokenAccountsFilter::ProgramId(program) => (parse_pubkey(&program)?, None),
+        RpcTokenAccountsFilter::Mint(mint) => {
+            let mint = parse_pubkey(&mint)?;
+            let owner = chain
+                .account(&mint)
+                .await
+                .map(|account| account.owner)
+                .ok_or_else(|| RpcError::params("Invalid param: could not find mint"))?;
+            (owner, Some(mint))
+        }
+    };
+    if !is_known_spl_token_id(&program) {
+        return Err(RpcError::params(
+            "Invalid param: unrecognized Token program id",
+        ));
+    }
+    let encoding = super::account_encoding(params, 2)?;
+    let mut matches = Vec::new();
+    let mut data = 0usize;
+    for (key, account) in chain.program_accounts(&program).await {
+        let Some(account_mint) = get_token_account_mint(&account.data) else {
+            continue;
+        };
+        let holds = if by_delegate {
+            account
+                .data
+                .get(TOKEN_DELEGATE_OFFSET..TOKEN_DELEGATE_OFFSET + 4)
+                == Some(&[1, 0, 0, 0])
+                && account
+                    .data
+                    .get(TOKEN_DELEGATE_OFFSET + 4..TOKEN_DELEGATE_OFFSET + 36)
+                    == Some(holder.as_ref())
+        } else {
+            account
+                .data
+                .get(TOKEN_OWNER_OFFSET..TOKEN_OWNER_OFFSET + 32)
+                == Some(holder.as_ref())
+        };
+        if !holds || mint.is_some_and(|mint| mint != account_mint) {
+            continue;
+        }
+        data = data.saturating_add(account.data.len());
+        if data > MAX_ANSWER_DATA_BYTES {
+            return Err(RpcError::params(format!(
+                "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
+            )));
+        }
+        let account = ui_account(chain, &key, &account, encoding).await?;
+        matches.push(json!({"pubkey": key.to_string(), "account": account}));
+    }
+    with_context(chain, Value::Array(matches)).await
+}
+
+/// Amount and decimals of an SPL token account (the mint is read for the decimals).
+async fn token_amount(chain: &mut Chain, account: &Account) -> Result<(u64, u8), RpcError> {
+    let not_token = || RpcError::params("Invalid param: not a Token account");
+    let (mint, amount) = accounts::token_balance(account).ok_or_else(not_token)?;
+    let mint_account = chain.account(&mint).await.ok_or_else(not_token)?;
+    let decimals = accounts::mint_decimals(&mint_account).ok_or_else(not_token)?;
+    Ok((amount, decimals))
+}
