@@ -249,3 +249,88 @@ async fn shutdown_closes_open_pubsub_connections_and_serve_returns() {
         .unwrap();
     assert!(served.is_ok(), "{served:?}");
 }
+
+/// Written accounts reach `programSubscribe` by their owner, whether the transaction's event
+/// carried them (small) or the subscriber read them itself (past the event's
+/// `EVENT_ACCOUNT_BYTES`); base58 asked of an account past 128 bytes comes as base64, and
+/// accounts of another owner are not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn program_notifications_cover_accounts_past_the_events_budget() {
+    use media_localnet::chain::EVENT_ACCOUNT_BYTES;
+    let (rpc, pubsub) = localnet().await;
+    let alice = Keypair::new();
+    let airdrop = rpc
+        .request_airdrop(&alice.pubkey(), 10_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&airdrop).await.unwrap();
+    let (program, other) = (Pubkey::new_unique(), Pubkey::new_unique());
+    let (mut owned, _unsubscribe) = pubsub
+        .program_subscribe(
+            &program,
+            Some(RpcProgramAccountsConfig {
+                account_config: RpcAccountInfoConfig {
+                    encoding: Some(UiAccountEncoding::Base58),
+                    ..RpcAccountInfoConfig::default()
+                },
+                ..RpcProgramAccountsConfig::default()
+            }),
+        )
+        .await
+        .unwrap();
+
+    let big_len = EVENT_ACCOUNT_BYTES + 1_000;
+    let (big, small, elsewhere) = (Keypair::new(), Keypair::new(), Keypair::new());
+    let mut instructions = Vec::new();
+    for (account, len, owner) in [
+        (&elsewhere, 16, other),
+        (&big, big_len, program),
+        (&small, 16, program),
+    ] {
+        let rent = rpc
+            .get_minimum_balance_for_rent_exemption(len)
+            .await
+            .unwrap();
+        instructions.push(system_instruction::create_account(
+            &alice.pubkey(),
+            &account.pubkey(),
+            rent,
+            len as u64,
+            &owner,
+        ));
+    }
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &instructions,
+        Some(&alice.pubkey()),
+        &[&alice, &elsewhere, &big, &small],
+        blockhash,
+    );
+    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+
+    let mut heard = std::collections::HashMap::new();
+    for _ in 0..2 {
+        let keyed = next(&mut owned).await;
+        assert_eq!(keyed.value.account.owner, program.to_string());
+        heard.insert(keyed.value.pubkey.clone(), keyed.value.account);
+    }
+    let big_account = &heard[&big.pubkey().to_string()];
+    assert_eq!(big_account.space, Some(big_len as u64));
+    let UiAccountData::Binary(data, UiAccountEncoding::Base64) = &big_account.data else {
+        panic!("a large account comes as base64: {:?}", big_account.space);
+    };
+    assert_eq!(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+            .unwrap()
+            .len(),
+        big_len
+    );
+    let small_account = &heard[&small.pubkey().to_string()];
+    assert!(matches!(
+        small_account.data,
+        UiAccountData::Binary(_, UiAccountEncoding::Base58)
+    ));
+    // Nothing else arrives: the account owned by `other` was not sent.
+    let more = tokio::time::timeout(Duration::from_millis(800), owned.next()).await;
+    assert!(more.is_err(), "unexpected notification: {more:?}");
+}
