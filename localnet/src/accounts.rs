@@ -153,6 +153,10 @@ impl OwnerIndex {
         }
     }
 
+    pub fn all(&self) -> Vec<Pubkey> {
+        self.owner_of.keys().copied().collect()
+    }
+
     pub fn owned_by(&self, owner: &Pubkey) -> Vec<Pubkey> {
         self.by_owner
             .get(owner)

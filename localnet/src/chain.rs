@@ -510,6 +510,11 @@ impl Chain {
         found
     }
 
+    /// Every existing account a landed transaction has named.
+    pub fn indexed_accounts(&self) -> Vec<Pubkey> {
+        self.owners.all()
+    }
+
     pub fn status(&self, signature: &Signature) -> Option<&Recorded> {
         self.ledger.get(signature)
     }
@@ -704,7 +709,7 @@ impl Chain {
 
     /// The fee the bank charges: asked of the bank for a legacy message (its API takes no
     /// other), counted per signature for a v0 one (no priority fee is added here).
-    async fn fee(&mut self, message: &VersionedMessage) -> u64 {
+    pub async fn fee(&mut self, message: &VersionedMessage) -> u64 {
         let by_signatures =
             u64::from(message.header().num_required_signatures) * LAMPORTS_PER_SIGNATURE;
         match message {

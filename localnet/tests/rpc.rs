@@ -933,4 +933,91 @@ async fn transactions_and_blocks_carry_their_full_meta_in_every_encoding() {
     assert_eq!(schedule[&identity].len() as u64, epoch.slots_in_epoch);
     let minimum = rpc.get_stake_minimum_delegation().await.unwrap();
     assert!(minimum >= 1, "{minimum}");
+
+    // The single node leads, produces and roots every slot; it pays no rewards.
+    let slot = rpc.get_slot().await.unwrap();
+    assert_eq!(
+        rpc.get_slot_leaders(slot, 3).await.unwrap(),
+        vec![rpc.get_identity().await.unwrap(); 3]
+    );
+    assert!(rpc.get_slot_leaders(slot, 5_001).await.is_err());
+    let production = rpc.get_block_production().await.unwrap().value;
+    let (led, produced) = production.by_identity[&identity];
+    assert!(led >= 1 && led == produced);
+    let commitment: solana_rpc_client_api::response::RpcBlockCommitment<[u64; 32]> = rpc
+        .send(
+            RpcRequest::Custom {
+                method: "getBlockCommitment",
+            },
+            serde_json::json!([slot]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(commitment.total_stake, 0);
+    let richest = rpc
+        .get_largest_accounts_with_config(Default::default())
+        .await
+        .unwrap()
+        .value;
+    assert!(!richest.is_empty() && richest.len() <= 20);
+    assert!(richest
+        .windows(2)
+        .all(|pair| pair[0].lamports >= pair[1].lamports));
+    assert_eq!(
+        rpc.get_inflation_reward(&[holder.alice.pubkey()], None)
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    assert!(rpc.get_max_retransmit_slot().await.unwrap() >= slot);
+    assert!(rpc.get_max_shred_insert_slot().await.unwrap() >= slot);
+}
+
+/// The fee a transaction is quoted and charged is the bank's, priority fee included
+/// (200,000 CU at 1 lamport each on top of the 5,000 per signature), and getTransaction's meta
+/// reports what was charged.
+#[tokio::test]
+async fn priority_fees_are_quoted_charged_and_reported() {
+    use anchor_lang::solana_program::instruction::Instruction;
+    const COMPUTE_BUDGET: Pubkey =
+        Pubkey::from_str_const("ComputeBudget111111111111111111111111111111");
+    let rpc = localnet().await;
+    let alice = Keypair::new();
+    let funded = rpc
+        .request_airdrop(&alice.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&funded).await.unwrap();
+    // SetComputeUnitLimit(200,000) and SetComputeUnitPrice(1,000,000 micro-lamports).
+    let mut limit = vec![2];
+    limit.extend_from_slice(&200_000u32.to_le_bytes());
+    let mut price = vec![3];
+    price.extend_from_slice(&1_000_000u64.to_le_bytes());
+    let instructions = [
+        Instruction::new_with_bytes(COMPUTE_BUDGET, &limit, Vec::new()),
+        Instruction::new_with_bytes(COMPUTE_BUDGET, &price, Vec::new()),
+        system_instruction::transfer(&alice.pubkey(), &Pubkey::new_unique(), 1_000_000),
+    ];
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &instructions,
+        Some(&alice.pubkey()),
+        &[&alice],
+        blockhash,
+    );
+    let quoted = rpc.get_fee_for_message(&tx.message).await.unwrap();
+    assert_eq!(quoted, 5_000 + 200_000);
+    let signature = rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    assert_eq!(
+        rpc.get_balance(&alice.pubkey()).await.unwrap(),
+        1_000_000_000 - 1_000_000 - quoted
+    );
+    let landed = rpc
+        .get_transaction(
+            &signature,
+            solana_transaction_status_client_types::UiTransactionEncoding::Base64,
+        )
+        .await
+        .unwrap();
+    assert_eq!(landed.transaction.meta.unwrap().fee, quoted);
 }

@@ -1,7 +1,7 @@
 //! JSON-RPC 2.0 over HTTP, with the methods and response shapes the stock Solana clients use
 //! (`solana-rpc-client`, `anchor-client`, `@solana/web3.js`).
 use crate::accounts;
-use crate::chain::{Chain, Failure, LAMPORTS_PER_SIGNATURE};
+use crate::chain::{Chain, Failure};
 use crate::history::{Page, MAX_SIGNATURES_PER_CALL};
 use anchor_lang::prelude::Pubkey;
 use axum::extract::State;
@@ -14,12 +14,12 @@ use solana_account::Account;
 use solana_account_decoder::UiAccountEncoding;
 use solana_epoch_info::EpochInfo;
 use solana_rpc_client_types::config::{
-    RpcLeaderScheduleConfig, RpcProgramAccountsConfig, RpcSignaturesForAddressConfig,
-    RpcSupplyConfig,
+    RpcProgramAccountsConfig, RpcSignaturesForAddressConfig, RpcSupplyConfig,
 };
 use solana_rpc_client_types::response::RpcSupply;
 use solana_transaction_status::UiTransactionReturnData;
 
+mod cluster;
 mod ledger;
 mod tokens;
 use solana_rpc_client_types::response::{
@@ -197,13 +197,10 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             let bytes = BASE64
                 .decode(str_param(params, 0)?)
                 .map_err(|_| RpcError::params("message is not base64"))?;
-            // The first byte of a (legacy or v0) message header counts required signatures.
-            let signatures = match bytes.first() {
-                Some(&prefix) if prefix & 0x80 != 0 => bytes.get(1).copied().unwrap_or(0),
-                Some(&count) => count,
-                None => return Err(RpcError::params("empty message")),
-            };
-            with_context(chain, json!(u64::from(signatures) * LAMPORTS_PER_SIGNATURE)).await
+            let message: solana_message::VersionedMessage = bincode::deserialize(&bytes)
+                .map_err(|_| RpcError::params("failed to deserialize message"))?;
+            let fee = chain.fee(&message).await;
+            with_context(chain, json!(fee)).await
         }
         "getMinimumBalanceForRentExemption" => {
             let size = params
@@ -392,7 +389,15 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
             let value = to_json(supply)?;
             with_context(chain, value).await
         }
-        "getLeaderSchedule" => leader_schedule(chain, params).await,
+        "getLeaderSchedule" => cluster::leader_schedule(chain, params).await,
+        "getSlotLeader" => Ok(json!(chain.identity().to_string())),
+        "getSlotLeaders" => cluster::slot_leaders(chain, params),
+        "getBlockProduction" => cluster::block_production(chain, params).await,
+        "getBlockCommitment" => cluster::block_commitment(params),
+        "getLargestAccounts" => cluster::largest_accounts(chain, params).await,
+        "getInflationReward" => cluster::inflation_reward(params),
+        // Shreds are neither made nor sent: the newest slot is the highest of each.
+        "getMaxRetransmitSlot" | "getMaxShredInsertSlot" => Ok(json!(chain.slot().await)),
         "getStakeMinimumDelegation" => {
             let minimum = chain
                 .stake_minimum_delegation()
@@ -472,39 +477,6 @@ async fn epoch_schedule(
         message: "the bank has no EpochSchedule".into(),
         data: None,
     })
-}
-
-/// `getLeaderSchedule`: the single node leads every slot of the epoch (of `params[0]`'s
-/// slot, or the current one); null past the next epoch, as agave.
-async fn leader_schedule(chain: &mut Chain, params: &Value) -> RpcResult {
-    let current = chain.slot().await;
-    let (slot, config) = match params.get(0) {
-        Some(Value::Number(slot)) => (
-            slot.as_u64()
-                .ok_or_else(|| RpcError::params("invalid slot"))?,
-            config_param::<RpcLeaderScheduleConfig>(params, 1)?,
-        ),
-        None | Some(Value::Null) => (current, config_param(params, 1)?),
-        Some(_) => (current, config_param(params, 0)?),
-    };
-    let schedule = epoch_schedule(chain).await?;
-    let epoch = schedule.get_epoch(slot);
-    if epoch > schedule.get_epoch(current).saturating_add(1) {
-        return Ok(Value::Null);
-    }
-    let identity = chain.identity().to_string();
-    if config
-        .identity
-        .as_ref()
-        .is_some_and(|wanted| *wanted != identity)
-    {
-        return Ok(json!({}));
-    }
-    let slots = usize::try_from(schedule.get_slots_in_epoch(epoch))
-        .map_err(|_| RpcError::params("epoch too long"))?;
-    let mut leaders = std::collections::HashMap::new();
-    leaders.insert(identity, (0..slots).collect::<Vec<usize>>());
-    to_json(leaders)
 }
 
 /// One of agave's response types as the answer.
