@@ -219,10 +219,49 @@ async fn slots_pass_and_address_lookup_tables_work() {
         v0::Message::try_compile(&owner.pubkey(), &transfers, &[lookup], blockhash).unwrap();
     assert_eq!(message.address_table_lookups.len(), 1);
     let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &[&owner]).unwrap();
-    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    let sent = rpc.send_and_confirm_transaction(&tx).await.unwrap();
     for to in &recipients {
         assert_eq!(rpc.get_balance(to).await.unwrap(), rent);
+        // Addresses loaded through the table are in its history and its meta.
+        let history = rpc.get_signatures_for_address(to).await.unwrap();
+        assert_eq!(history[0].signature, sent.to_string());
     }
+    let landed = rpc
+        .get_transaction_with_config(
+            &sent,
+            solana_rpc_client_api::config::RpcTransactionConfig {
+                max_supported_transaction_version: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let meta = landed.transaction.meta.unwrap();
+    let loaded: Option<solana_transaction_status_client_types::UiLoadedAddresses> =
+        meta.loaded_addresses.into();
+    let loaded = loaded.unwrap();
+    let expected: Vec<String> = recipients.iter().map(ToString::to_string).collect();
+    assert_eq!(loaded.writable, expected);
+    assert_eq!(
+        meta.post_balances.len(),
+        1 + 1 + 3,
+        "payer, system program, three loaded"
+    );
+    assert_eq!(&meta.post_balances[2..], &[rent, rent, rent]);
+    // Without maxSupportedTransactionVersion a v0 transaction is refused, as agave does.
+    let refused = rpc
+        .get_transaction(
+            &sent,
+            solana_transaction_status_client_types::UiTransactionEncoding::Json,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("maxSupportedTransactionVersion"),
+        "{refused}"
+    );
 }
 
 /// Posts `body` to the localnet's endpoint and returns the JSON answer and its size.
