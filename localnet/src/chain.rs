@@ -176,6 +176,7 @@ impl Chain {
         // puts them (clients parse them: Anchor's errors, logsSubscribe). Program-test's
         // syscall stubs add them to the executing instruction's log collector.
         solana_msg::set_off_chain_logger(crate::programs::program_log);
+        solana_msg::set_off_chain_data_logger(crate::programs::program_data);
         let options = ChainOptions {
             slot_duration: options.slot_duration.max(Duration::from_millis(1)),
             ..options

@@ -59,11 +59,25 @@ impl Drop for InsideNativeProgram {
 /// instruction to log into (it would read a stale invoke context), so the line goes to stdout
 /// as solana-msg prints it by default.
 pub fn program_log(message: &str) {
-    if NATIVE_DEPTH.with(std::cell::Cell::get) > 0 {
+    if inside_native_program() {
         solana_sysvar::program_stubs::sol_log(message);
     } else {
         println!("{message}");
     }
+}
+
+/// Where Anchor's `emit!` goes off-chain (`solana_msg::set_off_chain_data_logger`): inside a
+/// native program's instruction, into its logs as `Program data: …` (what anchor-client's
+/// `on` and web3.js's event listeners parse); anywhere else nowhere, as Anchor drops it
+/// off-chain.
+pub fn program_data(fields: &[&[u8]]) {
+    if inside_native_program() {
+        solana_sysvar::program_stubs::sol_log_data(fields);
+    }
+}
+
+fn inside_native_program() -> bool {
+    NATIVE_DEPTH.with(std::cell::Cell::get) > 0
 }
 
 native_entry!(media_network_entry, media_network);

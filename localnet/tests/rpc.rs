@@ -10,6 +10,7 @@ use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
 use solana_rpc_client_api::request::RpcRequest;
 use solana_signer::Signer;
 use solana_transaction::Transaction;
+use solana_transaction_status_client_types::UiTransactionEncoding;
 
 async fn localnet() -> RpcClient {
     localnet_with(ChainOptions::default()).await
@@ -250,10 +251,7 @@ async fn slots_pass_and_address_lookup_tables_work() {
     assert_eq!(&meta.post_balances[2..], &[rent, rent, rent]);
     // Without maxSupportedTransactionVersion a v0 transaction is refused, as agave does.
     let refused = rpc
-        .get_transaction(
-            &sent,
-            solana_transaction_status_client_types::UiTransactionEncoding::Json,
-        )
+        .get_transaction(&sent, UiTransactionEncoding::Json)
         .await
         .unwrap_err();
     assert!(
@@ -826,7 +824,6 @@ async fn transactions_and_blocks_carry_their_full_meta_in_every_encoding() {
     use solana_transaction::versioned::VersionedTransaction;
     use solana_transaction_status_client_types::{
         EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction, UiMessage,
-        UiTransactionEncoding,
     };
     let rpc = localnet().await;
     let holder = token_holder(&rpc).await;
@@ -1052,10 +1049,7 @@ async fn priority_fees_are_quoted_charged_and_reported() {
         1_000_000_000 - 1_000_000 - quoted
     );
     let landed = rpc
-        .get_transaction(
-            &signature,
-            solana_transaction_status_client_types::UiTransactionEncoding::Base64,
-        )
+        .get_transaction(&signature, UiTransactionEncoding::Base64)
         .await
         .unwrap();
     assert_eq!(landed.transaction.meta.unwrap().fee, quoted);

@@ -176,6 +176,12 @@ describe("media localnet through @anchor-lang/core", () => {
       })
       .rpc();
 
+    // Anchor's event listener (logsSubscribe, "Program data:" lines) hears the proposal.
+    let listener = 0;
+    const created = new Promise<any>((resolve) => {
+      listener = governance.addEventListener("proposalCreated" as any, resolve);
+    });
+    await sleep(500);
     await governance.methods
       .createProposal({ pause: {} }, new BN(0))
       .accountsPartial({ proposer: owner.publicKey })
@@ -184,6 +190,15 @@ describe("media localnet through @anchor-lang/core", () => {
       [Buffer.from("proposal"), owner.publicKey.toBuffer(), new BN(0).toArrayLike(Buffer, "le", 8)],
       governance.programId,
     )[0];
+    const event = await Promise.race([
+      created,
+      sleep(20_000).then(() => {
+        throw new Error("no ProposalCreated event within 20 s");
+      }),
+    ]);
+    await governance.removeEventListener(listener);
+    assert.ok(event.proposal.equals(proposalPda));
+    assert.ok(event.proposer.equals(owner.publicKey));
     await governance.methods
       .castVote({ yes: {} })
       .accountsPartial({ voter: owner.publicKey, proposal: proposalPda })

@@ -653,24 +653,48 @@ async fn program_accounts(chain: &mut Chain, params: &Value) -> RpcResult {
         .account_config
         .encoding
         .unwrap_or(UiAccountEncoding::Base64);
-    let mut matches = Vec::new();
-    let mut data = 0usize;
+    let mut matches = KeyedAccounts::default();
     for (key, account) in chain.program_accounts(&program).await {
-        if !accounts::passes(&filters, &account) {
-            continue;
+        if accounts::passes(&filters, &account) {
+            matches.push(chain, &key, &account, encoding).await?;
         }
-        data = data.saturating_add(account.data.len());
-        if data > MAX_ANSWER_DATA_BYTES {
+    }
+    if config.with_context == Some(true) {
+        with_context(chain, matches.into_json()).await
+    } else {
+        Ok(matches.into_json())
+    }
+}
+
+/// The `{pubkey, account}` list of an answer, refused once its accounts hold more than
+/// `MAX_ANSWER_DATA_BYTES`.
+#[derive(Default)]
+struct KeyedAccounts {
+    matches: Vec<Value>,
+    data: usize,
+}
+
+impl KeyedAccounts {
+    async fn push(
+        &mut self,
+        chain: &mut Chain,
+        key: &Pubkey,
+        account: &Account,
+        encoding: UiAccountEncoding,
+    ) -> Result<(), RpcError> {
+        self.data = self.data.saturating_add(account.data.len());
+        if self.data > MAX_ANSWER_DATA_BYTES {
             return Err(RpcError::params(format!(
                 "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
             )));
         }
-        let account = ui_account(chain, &key, &account, encoding).await?;
-        matches.push(json!({"pubkey": key.to_string(), "account": account}));
+        let account = ui_account(chain, key, account, encoding).await?;
+        self.matches
+            .push(json!({"pubkey": key.to_string(), "account": account}));
+        Ok(())
     }
-    if config.with_context == Some(true) {
-        with_context(chain, Value::Array(matches)).await
-    } else {
-        Ok(Value::Array(matches))
+
+    fn into_json(self) -> Value {
+        Value::Array(self.matches)
     }
 }

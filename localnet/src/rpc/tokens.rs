@@ -1,13 +1,10 @@
 //! The SPL Token methods: balances, supply, largest accounts, and token accounts by owner
 //! or delegate, answered from the owner index (accounts transactions have named).
-use super::{
-    parse_pubkey, pubkey_param, ui_account, with_context, RpcError, RpcResult,
-    MAX_ANSWER_DATA_BYTES,
-};
+use super::{parse_pubkey, pubkey_param, with_context, RpcError, RpcResult};
 use crate::accounts::{self, TOKEN_DELEGATE_OFFSET, TOKEN_OWNER_OFFSET};
 use crate::chain::Chain;
 use anchor_lang::prelude::Pubkey;
-use serde_json::{json, Value};
+use serde_json::Value;
 use solana_account::Account;
 use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
 use solana_account_decoder::parse_token::{
@@ -122,8 +119,7 @@ pub(super) async fn token_accounts(
         ));
     }
     let encoding = super::account_encoding(params, 2)?;
-    let mut matches = Vec::new();
-    let mut data = 0usize;
+    let mut matches = super::KeyedAccounts::default();
     for (key, account) in chain.program_accounts(&program).await {
         let Some(account_mint) = get_token_account_mint(&account.data) else {
             continue;
@@ -146,16 +142,9 @@ pub(super) async fn token_accounts(
         if !holds || mint.is_some_and(|mint| mint != account_mint) {
             continue;
         }
-        data = data.saturating_add(account.data.len());
-        if data > MAX_ANSWER_DATA_BYTES {
-            return Err(RpcError::params(format!(
-                "the accounts hold more than {MAX_ANSWER_DATA_BYTES} bytes"
-            )));
-        }
-        let account = ui_account(chain, &key, &account, encoding).await?;
-        matches.push(json!({"pubkey": key.to_string(), "account": account}));
+        matches.push(chain, &key, &account, encoding).await?;
     }
-    with_context(chain, Value::Array(matches)).await
+    with_context(chain, matches.into_json()).await
 }
 
 /// Amount and decimals of an SPL token account (the mint is read for the decimals).

@@ -62,6 +62,28 @@ pub fn set_off_chain_logger(logger: fn(&str)) -> bool {
     OFF_CHAIN_LOGGER.set(logger).is_ok()
 }
 
+/// Media Network's patch: where off-chain `sol_log_data` (Anchor's `emit!`) sends its fields
+/// once set; without it they are dropped, as Anchor drops them off-chain.
+#[cfg(all(not(target_os = "solana"), feature = "std"))]
+static OFF_CHAIN_DATA_LOGGER: std::sync::OnceLock<fn(&[&[u8]])> = std::sync::OnceLock::new();
+
+/// Sends off-chain `sol_log_data` calls to `logger` from now on; false if one was set already.
+#[cfg(all(not(target_os = "solana"), feature = "std"))]
+pub fn set_off_chain_data_logger(logger: fn(&[&[u8]])) -> bool {
+    OFF_CHAIN_DATA_LOGGER.set(logger).is_ok()
+}
+
+/// Off-chain `sol_log_data` (the vendored anchor-lang calls it from `emit!`).
+#[cfg(not(target_os = "solana"))]
+pub fn sol_log_data_off_chain(data: &[&[u8]]) {
+    #[cfg(feature = "std")]
+    if let Some(logger) = OFF_CHAIN_DATA_LOGGER.get() {
+        logger(data);
+        return;
+    }
+    core::hint::black_box(data);
+}
+
 /// Print a string to the log.
 #[inline]
 pub fn sol_log(message: &str) {

@@ -131,13 +131,10 @@ pub fn invoke_builtin_function(
     // mock builtin program must consume units
     invoke_context.consume_checked(1)?;
 
-    let log_collector = invoke_context.get_log_collector();
-    let program_id = instruction_context.get_program_key()?;
-    stable_log::program_invoke(
-        &log_collector,
-        program_id,
-        invoke_context.get_stack_height(),
-    );
+    // Media Network patch: no invoke/success/failure lines here. The runtime's
+    // `InvokeContext::process_instruction` already logs them for every builtin (these natively
+    // run programs are builtins), so logging them here too doubled each line, which breaks
+    // log parsers such as Anchor's event parser.
 
     // Copy indices_in_instruction into a HashSet to ensure there are no duplicates
     let deduplicated_indices: HashSet<IndexOfAccount> = instruction_account_indices.collect();
@@ -165,20 +162,16 @@ pub fn invoke_builtin_function(
         Ok(program_result) => {
             program_result.map_err(|program_error| {
                 let err = InstructionError::from(u64::from(program_error));
-                stable_log::program_failure(&log_collector, program_id, &err);
                 let err: Box<dyn std::error::Error> = Box::new(err);
                 err
             })?;
         }
         Err(_panic_error) => {
             let err = InstructionError::ProgramFailedToComplete;
-            stable_log::program_failure(&log_collector, program_id, &err);
             let err: Box<dyn std::error::Error> = Box::new(err);
             Err(err)?;
         }
     };
-
-    stable_log::program_success(&log_collector, program_id);
 
     // Lookup table for AccountInfo
     let account_info_map: HashMap<_, _> = account_infos.into_iter().map(|a| (a.key, a)).collect();
@@ -259,6 +252,13 @@ impl solana_sysvar::program_stubs::SyscallStubs for SyscallStubs {
         ic_msg!(invoke_context, "Program log: {}", message);
     }
 
+    // Media Network patch: `sol_log_data` into the log collector ("Program data: …"), as the
+    // validator's syscall does, instead of the default stub's stdout.
+    fn sol_log_data(&self, fields: &[&[u8]]) {
+        let invoke_context = get_invoke_context();
+        stable_log::program_data(&invoke_context.get_log_collector(), fields);
+    }
+
     fn sol_invoke_signed(
         &self,
         instruction: &Instruction,
@@ -266,18 +266,15 @@ impl solana_sysvar::program_stubs::SyscallStubs for SyscallStubs {
         signers_seeds: &[&[&[u8]]],
     ) -> ProgramResult {
         let invoke_context = get_invoke_context();
-        let log_collector = invoke_context.get_log_collector();
         let transaction_context = &invoke_context.transaction_context;
         let instruction_context = transaction_context
             .get_current_instruction_context()
             .unwrap();
         let caller = instruction_context.get_program_key().unwrap();
 
-        stable_log::program_invoke(
-            &log_collector,
-            &instruction.program_id,
-            invoke_context.get_stack_height(),
-        );
+        // Media Network patch: the invoked program's invoke/success lines come from the
+        // runtime's `process_instruction`; logging them here too doubled them (and logged the
+        // invoke at the caller's depth).
 
         let signers = signers_seeds
             .iter()
@@ -381,7 +378,6 @@ impl solana_sysvar::program_stubs::SyscallStubs for SyscallStubs {
             data.clone_from_slice(new_data);
         }
 
-        stable_log::program_success(&log_collector, &instruction.program_id);
         Ok(())
     }
 
