@@ -8,7 +8,7 @@ use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::solana_program::system_instruction;
 use solana_account::Account;
 use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
-use solana_account_decoder::parse_token::token_amount_to_ui_amount_v3;
+use solana_account_decoder::parse_token::{is_known_spl_token_id, token_amount_to_ui_amount_v3};
 use solana_address_lookup_table_interface::state::AddressLookupTable;
 use solana_keypair::Keypair;
 use solana_message::v0::LoadedAddresses;
@@ -497,18 +497,26 @@ impl Chain {
             .flatten()
     }
 
-    /// Accounts owned by `owner` among every account a landed transaction has named (the
-    /// owner index holds only those, so this reads no other account).
-    pub async fn program_accounts(&mut self, owner: &Pubkey) -> Vec<(Pubkey, Account)> {
-        let mut found = Vec::new();
-        for address in self.owners.owned_by(owner) {
-            if let Some(account) = self.account(&address).await {
-                if account.owner == *owner {
-                    found.push((address, account));
-                }
-            }
-        }
-        found
+    /// The addresses of the accounts `owner` owns among every account a landed transaction
+    /// has named (callers read and filter them one at a time, so a query holds one account
+    /// it does not answer with at most).
+    pub fn program_account_addresses(&self, owner: &Pubkey) -> Vec<Pubkey> {
+        self.owners.owned_by(owner)
+    }
+
+    /// The account at `address` if `owner` owns it.
+    pub async fn account_owned_by(&mut self, address: &Pubkey, owner: &Pubkey) -> Option<Account> {
+        self.account(address)
+            .await
+            .filter(|account| account.owner == *owner)
+    }
+
+    pub async fn lamports(&mut self, address: &Pubkey) -> u64 {
+        self.ctx
+            .banks_client
+            .get_balance(*address)
+            .await
+            .unwrap_or_default()
     }
 
     /// Every existing account a landed transaction has named.
@@ -552,8 +560,27 @@ impl Chain {
             // A validator drops it without a status, as it does any expired transaction.
             return Ok(signature);
         }
+        // The bank refuses more than its account-lock limit; nothing is read for such a one.
+        let lookups: usize = tx.message.address_table_lookups().map_or(0, |lookups| {
+            lookups
+                .iter()
+                .map(|l| l.writable_indexes.len() + l.readonly_indexes.len())
+                .sum()
+        });
+        if tx.message.static_account_keys().len() + lookups > MAX_ACCOUNT_LOCKS {
+            return if preflight {
+                Err(Failure {
+                    err: TransactionError::TooManyAccountLocks,
+                    logs: Vec::new(),
+                    units_consumed: 0,
+                })
+            } else {
+                Ok(signature)
+            };
+        }
         let (keys, loaded) = self.account_keys(&tx.message).await;
         let before = self.read_accounts(&keys).await;
+        let pre_token_balances = self.token_balances(&keys, &before).await;
         let fee = self.fee(&tx.message).await;
         // Simulated first in any case: the bank reports inner instructions only from a
         // simulation (of the same state, under the same lock, so the same execution).
@@ -599,11 +626,8 @@ impl Chain {
         self.landed_since_bank = true;
         let slot = self.slot().await;
         let status = outcome.result;
-        let (pre_token_balances, post_token_balances) = (
-            self.token_balances(&before).await,
-            self.token_balances(&after).await,
-        );
-        let logs = metadata.log_messages;
+        let post_token_balances = self.token_balances(&keys, &after).await;
+        let logs = truncate_logs(metadata.log_messages);
         let meta = TransactionStatusMeta {
             status: status.clone(),
             fee,
@@ -700,39 +724,73 @@ impl Chain {
         (keys, loaded)
     }
 
+    /// The accounts at `keys`, each address read once however often it is listed.
     async fn read_accounts(&mut self, keys: &[Pubkey]) -> Vec<Option<Account>> {
+        let mut read: HashMap<Pubkey, Option<Account>> = HashMap::new();
         let mut accounts = Vec::with_capacity(keys.len());
         for key in keys {
-            accounts.push(self.account(key).await);
+            let account = match read.get(key) {
+                Some(account) => account.clone(),
+                None => {
+                    let account = self.account(key).await;
+                    read.insert(*key, account.clone());
+                    account
+                }
+            };
+            accounts.push(account);
         }
         accounts
     }
 
-    /// The fee the bank charges: asked of the bank for a legacy message (its API takes no
-    /// other), counted per signature for a v0 one (no priority fee is added here).
+    /// The fee the bank charges, asked of the bank. Its API takes legacy messages only, so a
+    /// v0 message is asked as the legacy message with its header, static keys and
+    /// instructions, each instruction without its accounts (the fee depends on signatures,
+    /// precompile instructions' data and compute-budget instructions, none of which names a
+    /// looked-up account).
     pub async fn fee(&mut self, message: &VersionedMessage) -> u64 {
         let by_signatures =
             u64::from(message.header().num_required_signatures) * LAMPORTS_PER_SIGNATURE;
-        match message {
-            VersionedMessage::Legacy(legacy) => self
-                .ctx
-                .banks_client
-                .get_fee_for_message(legacy.clone())
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(by_signatures),
-            VersionedMessage::V0(_) => by_signatures,
-        }
+        let legacy = match message {
+            VersionedMessage::Legacy(legacy) => legacy.clone(),
+            VersionedMessage::V0(v0) => solana_message::legacy::Message {
+                header: v0.header,
+                account_keys: v0.account_keys.clone(),
+                recent_blockhash: v0.recent_blockhash,
+                instructions: v0
+                    .instructions
+                    .iter()
+                    .map(
+                        |instruction| solana_message::compiled_instruction::CompiledInstruction {
+                            program_id_index: instruction.program_id_index,
+                            accounts: Vec::new(),
+                            data: instruction.data.clone(),
+                        },
+                    )
+                    .collect(),
+            },
+        };
+        self.ctx
+            .banks_client
+            .get_fee_for_message(legacy)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(by_signatures)
     }
 
     /// The SPL token accounts among `accounts` (by their index in the transaction), as
-    /// `preTokenBalances` / `postTokenBalances` show them.
+    /// `preTokenBalances` / `postTokenBalances` show them. As agave's collector: only for a
+    /// transaction that names a token program, and only for accounts whose mint is a mint
+    /// of the same token program.
     async fn token_balances(
         &mut self,
+        keys: &[Pubkey],
         accounts: &[Option<Account>],
     ) -> Vec<TransactionTokenBalance> {
         let mut balances = Vec::new();
+        if !keys.iter().any(is_known_spl_token_id) {
+            return balances;
+        }
         let mut decimals: HashMap<Pubkey, Option<u8>> = HashMap::new();
         for (index, account) in accounts.iter().enumerate() {
             let Some(account) = account else { continue };
@@ -746,7 +804,10 @@ impl Chain {
                 Some(known) => *known,
                 None => {
                     let read = self.account(&mint).await;
-                    let found = read.as_ref().and_then(accounts::mint_decimals);
+                    let found = read
+                        .as_ref()
+                        .filter(|mint| mint.owner == account.owner)
+                        .and_then(accounts::mint_decimals);
                     decimals.insert(mint, found);
                     found
                 }
@@ -776,8 +837,19 @@ impl Chain {
         balances
     }
 
+    /// Simulates as a validator's `simulateTransaction` does: a blockhash past its
+    /// `lastValidBlockHeight` is `BlockhashNotFound`, as `send` would find it.
     pub async fn simulate(&mut self, tx: VersionedTransaction) -> Simulation {
         self.catch_up().await;
+        if self.is_blockhash_expired(tx.message.recent_blockhash()) {
+            return Simulation {
+                err: Some(TransactionError::BlockhashNotFound),
+                logs: Vec::new(),
+                units_consumed: 0,
+                return_data: None,
+                inner_instructions: Vec::new(),
+            };
+        }
         self.simulate_at_current_clock(tx).await
     }
 
@@ -876,6 +948,44 @@ fn token_airdrop_instructions(
     ]
 }
 
+/// The most accounts one transaction may lock, as the bank's default limit.
+const MAX_ACCOUNT_LOCKS: usize = 64;
+/// A transaction's log, in bytes, as a validator's `LogCollector` keeps it: past this a
+/// `Log truncated` line ends it. (The bank program-test drives keeps up to 1 MB.)
+pub const LOG_BYTES_LIMIT: usize = 10_000;
+
+fn truncate_logs(logs: Vec<String>) -> Vec<String> {
+    let mut bytes = 0usize;
+    let mut kept = Vec::with_capacity(logs.len());
+    for line in logs {
+        bytes = bytes.saturating_add(line.len());
+        if bytes > LOG_BYTES_LIMIT {
+            kept.push("Log truncated".to_string());
+            break;
+        }
+        kept.push(line);
+    }
+    kept
+}
+
 fn lamports(account: &Option<Account>) -> u64 {
     account.as_ref().map_or(0, |a| a.lamports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As a validator's log collector: lines are kept while they fit 10,000 bytes, then one
+    /// `Log truncated` line ends the log.
+    #[test]
+    fn logs_past_ten_thousand_bytes_are_truncated() {
+        let short = vec!["a".repeat(10); 3];
+        assert_eq!(truncate_logs(short.clone()), short);
+        let long: Vec<String> = (0..30).map(|i| format!("{i:0>500}")).collect();
+        let kept = truncate_logs(long.clone());
+        assert_eq!(kept.len(), 21);
+        assert_eq!(kept[..20], long[..20]);
+        assert_eq!(kept[20], "Log truncated");
+    }
 }

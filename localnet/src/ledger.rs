@@ -29,15 +29,19 @@ impl Recorded {
     fn approximate_bytes(&self) -> usize {
         let meta = &self.meta;
         let logs: usize = self.logs().iter().map(|line| line.len() + 24).sum();
+        // An instruction: its struct plus two heap blocks (data, accounts) of 32 bytes at least.
+        let instruction = |data: usize, accounts: usize| 56 + data.max(32) + accounts.max(32);
         let inner: usize = meta
             .inner_instructions
             .iter()
             .flatten()
             .map(|inner| {
-                inner
+                32 + inner
                     .instructions
                     .iter()
-                    .map(|i| i.instruction.data.len() + i.instruction.accounts.len() + 64)
+                    .map(|i| {
+                        8 + instruction(i.instruction.data.len(), i.instruction.accounts.len())
+                    })
                     .sum::<usize>()
             })
             .sum();
@@ -50,13 +54,15 @@ impl Recorded {
             .message
             .instructions()
             .iter()
-            .map(|i| i.data.len() + i.accounts.len() + 32)
+            .map(|i| instruction(i.data.len(), i.accounts.len()))
             .sum();
         let return_data = meta.return_data.as_ref().map_or(0, |r| r.data.len() + 32);
-        // Fixed parts: the Recorded itself, its map and queue entries.
-        512 + logs
+        // Fixed parts, from the types: the Recorded itself (about 520 bytes), its signature
+        // in the map, the queue and its slot's list (64 each), and the map's slack.
+        1_400
+            + logs
             + inner
-            + token_balances * 256
+            + token_balances * 400
             + keys * (32 + 16)
             + instructions
             + self.transaction.signatures.len() * 64
@@ -92,7 +98,8 @@ pub struct Ledger {
     by_signature: HashMap<Signature, Recorded>,
     /// Signatures in the order they landed (so also by slot): the front is the oldest.
     oldest_first: VecDeque<Signature>,
-    by_slot: BTreeMap<u64, Vec<Signature>>,
+    /// Per slot, oldest first (so the oldest overall is the front of the first slot).
+    by_slot: BTreeMap<u64, VecDeque<Signature>>,
     bytes: usize,
     limits: Limits,
 }
@@ -126,7 +133,7 @@ impl Ledger {
             }
             None => {
                 self.oldest_first.push_back(signature);
-                self.by_slot.entry(slot).or_default().push(signature);
+                self.by_slot.entry(slot).or_default().push_back(signature);
             }
         }
         while self.oldest_first.len() > self.limits.max_transactions
@@ -159,7 +166,12 @@ impl Ledger {
         if let Some(recorded) = self.by_signature.remove(&oldest) {
             self.bytes = self.bytes.saturating_sub(recorded.approximate_bytes());
             if let Some(signatures) = self.by_slot.get_mut(&recorded.slot) {
-                signatures.retain(|s| *s != oldest);
+                // Landed in order, so the oldest of all is the oldest of its slot.
+                if signatures.front() == Some(&oldest) {
+                    signatures.pop_front();
+                } else {
+                    signatures.retain(|s| *s != oldest);
+                }
                 if signatures.is_empty() {
                     self.by_slot.remove(&recorded.slot);
                 }

@@ -396,16 +396,17 @@ impl Session {
             received,
         } = &subscription
         {
-            let recorded = self.chain.lock().await.status(signature).cloned();
-            if let Some(recorded) = recorded {
+            let landed = self
+                .chain
+                .lock()
+                .await
+                .status(signature)
+                .map(|recorded| (recorded.slot, recorded.err()));
+            if let Some((slot, err)) = landed {
                 if *received {
-                    out.push(received_notification(number, recorded.slot));
+                    out.push(received_notification(number, slot));
                 }
-                out.push(processed_notification(
-                    number,
-                    recorded.slot,
-                    recorded.err(),
-                ));
+                out.push(processed_notification(number, slot, err));
                 return out;
             }
         }

@@ -944,8 +944,20 @@ async fn transactions_and_blocks_carry_their_full_meta_in_every_encoding() {
     assert_eq!(block.parent_slot, json.slot - 1);
     assert_eq!(block.block_time, json.block_time);
     assert!(block.block_height.is_some());
-    let future = rpc.get_block(json.slot + 100_000).await;
-    assert!(future.is_err());
+    let future: Result<serde_json::Value, _> = rpc
+        .send(
+            RpcRequest::GetBlock,
+            serde_json::json!([json.slot + 100_000]),
+        )
+        .await;
+    let future = future.unwrap_err();
+    let solana_rpc_client_api::client_error::ErrorKind::RpcError(
+        solana_rpc_client_api::request::RpcError::RpcResponseError { code, .. },
+    ) = future.kind()
+    else {
+        panic!("{future}");
+    };
+    assert_eq!(*code, -32004);
 
     // Token supply and the largest holders.
     let supply = rpc.get_token_supply(&holder.mint.pubkey()).await.unwrap();
@@ -1053,4 +1065,117 @@ async fn priority_fees_are_quoted_charged_and_reported() {
         .await
         .unwrap();
     assert_eq!(landed.transaction.meta.unwrap().fee, quoted);
+
+    // The same as a v0 transaction: quoted, charged and reported alike.
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let message =
+        solana_message::v0::Message::try_compile(&alice.pubkey(), &instructions, &[], blockhash)
+            .unwrap();
+    let quoted_v0 = rpc.get_fee_for_message(&message).await.unwrap();
+    assert_eq!(quoted_v0, 5_000 + 200_000);
+    let before = rpc.get_balance(&alice.pubkey()).await.unwrap();
+    let tx = solana_transaction::versioned::VersionedTransaction::try_new(
+        solana_message::VersionedMessage::V0(message),
+        &[&alice],
+    )
+    .unwrap();
+    let signature = rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    assert_eq!(
+        before - rpc.get_balance(&alice.pubkey()).await.unwrap(),
+        1_000_000 + quoted_v0
+    );
+    let landed = rpc
+        .get_transaction_with_config(
+            &signature,
+            solana_rpc_client_api::config::RpcTransactionConfig {
+                max_supported_transaction_version: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(landed.transaction.meta.unwrap().fee, quoted_v0);
+}
+
+/// The bank under program-test verifies no signature: the RPC does, as a validator's, so a
+/// forged or missing signature is `-32003` with or without preflight and nothing moves; an
+/// oversized or malformed transaction is `-32602` before anything is decoded or read.
+#[tokio::test]
+async fn forged_oversized_and_overlocked_transactions_are_refused() {
+    use solana_rpc_client_api::client_error::ErrorKind;
+    use solana_rpc_client_api::config::RpcSendTransactionConfig;
+    use solana_rpc_client_api::request::RpcError;
+    let rpc = localnet().await;
+    let alice = Keypair::new();
+    let funded = rpc
+        .request_airdrop(&alice.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&funded).await.unwrap();
+    let mallory = Keypair::new();
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let theft = system_instruction::transfer(&alice.pubkey(), &mallory.pubkey(), 500_000_000);
+    let code = |err: solana_rpc_client_api::client_error::Error| match err.kind() {
+        ErrorKind::RpcError(RpcError::RpcResponseError { code, message, .. }) => {
+            (*code, message.clone())
+        }
+        other => panic!("not an RPC error: {other:?}"),
+    };
+    // alice's transfer, "signed" with zeros, then with mallory's signature over it.
+    let mut zeroed = Transaction::new_with_payer(&[theft], Some(&alice.pubkey()));
+    zeroed.message.recent_blockhash = blockhash;
+    zeroed.signatures = vec![solana_transaction::Signature::default()];
+    let mut forged = zeroed.clone();
+    forged.signatures = vec![mallory.sign_message(&forged.message_data())];
+    for tx in [&zeroed, &forged] {
+        for skip_preflight in [false, true] {
+            let config = RpcSendTransactionConfig {
+                skip_preflight,
+                ..RpcSendTransactionConfig::default()
+            };
+            let err = rpc
+                .send_transaction_with_config(tx, config)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                code(err),
+                (-32003, "Transaction signature verification failure".into())
+            );
+        }
+    }
+    assert_eq!(rpc.get_balance(&mallory.pubkey()).await.unwrap(), 0);
+    assert_eq!(
+        rpc.get_balance(&alice.pubkey()).await.unwrap(),
+        1_000_000_000
+    );
+
+    // Past 1,644 base64 characters nothing is decoded.
+    let (answer, _) = post_raw(
+        &rpc.url(),
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
+            "params": ["A".repeat(1_648), {"encoding": "base64"}]}),
+    )
+    .await;
+    assert_eq!(answer["error"]["code"], -32602);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too large"),
+        "{answer}"
+    );
+    // A transaction whose instruction names an account index it does not have.
+    let mut broken = Transaction::new_signed_with_payer(
+        &[system_instruction::transfer(
+            &alice.pubkey(),
+            &mallory.pubkey(),
+            1,
+        )],
+        Some(&alice.pubkey()),
+        &[&alice],
+        blockhash,
+    );
+    broken.message.instructions[0].accounts[1] = 9;
+    let err = rpc.send_transaction(&broken).await.unwrap_err();
+    assert_eq!(code(err).0, -32602);
 }

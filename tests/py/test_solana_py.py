@@ -99,7 +99,7 @@ class SolanaPyAgainstTheLocalnet(unittest.IsolatedAsyncioTestCase):
         await client.confirm_transaction(sent.value)
 
         # The landed transaction in every encoding, parsed by solders.
-        for encoding in ["json", "jsonParsed", "base64"]:
+        for encoding in ["json", "jsonParsed", "base64", "base58"]:
             landed = await client.get_transaction(sent.value, encoding=encoding, max_supported_transaction_version=0)
             meta = landed.value.transaction.meta
             self.assertIsNone(meta.err)
@@ -149,14 +149,18 @@ class SolanaPyAgainstTheLocalnet(unittest.IsolatedAsyncioTestCase):
         epoch = await client.get_epoch_info()
         schedule = await client.get_epoch_schedule()
         self.assertLessEqual(epoch.value.slot_index, schedule.value.slots_per_epoch)
-        self.assertIsNotNone((await client.get_genesis_hash()).value)
+        genesis = (await client.get_genesis_hash()).value
+        self.assertEqual(len(bytes(genesis)), 32)
+        self.assertNotEqual(bytes(genesis), bytes(32))
         identity = (await client.get_identity()).value.identity
         self.assertEqual((await client.get_cluster_nodes()).value[0].pubkey, identity)
         self.assertEqual((await client.get_slot_leader()).value, identity)
         self.assertEqual((await client.get_vote_accounts()).value.current, [])
         self.assertGreater((await client.get_supply()).value.total, 0)
         self.assertIn(identity, (await client.get_leader_schedule()).value)
-        self.assertGreaterEqual((await client.get_inflation_rate()).value.epoch, 0)
+        rate = (await client.get_inflation_rate()).value
+        self.assertGreaterEqual(rate.epoch, epoch.value.epoch)
+        self.assertGreater(rate.total, 0)
         self.assertGreater((await client.get_inflation_governor()).value.initial, 0)
         first = (await client.get_first_available_block()).value
         self.assertEqual((await client.get_minimum_ledger_slot()).value, first)

@@ -85,9 +85,12 @@ pub(super) async fn block_production(chain: &mut Chain, params: &Value) -> RpcRe
             "lastSlot, {last_slot}, cannot be less than firstSlot, {first_slot}"
         )));
     }
-    let first_kept = first_slot.max(chain.first_slot());
-    let produced = usize::try_from(last_slot.min(current).saturating_sub(first_kept) + 1)
-        .unwrap_or(usize::MAX);
+    let (from, to) = (first_slot.max(chain.first_slot()), last_slot.min(current));
+    let produced = if from > to {
+        0
+    } else {
+        usize::try_from(to - from + 1).unwrap_or(usize::MAX)
+    };
     let production = RpcBlockProduction {
         by_identity: HashMap::from([(chain.identity().to_string(), (produced, produced))]),
         range: RpcBlockProductionRange {
@@ -115,9 +118,11 @@ pub(super) async fn largest_accounts(chain: &mut Chain, params: &Value) -> RpcRe
     let config: RpcLargestAccountsConfig = config_param(params, 0)?;
     let mut balances: Vec<(u64, String)> = Vec::new();
     if config.filter != Some(RpcLargestAccountsFilter::NonCirculating) {
+        // Balances only: no account's data is read.
         for address in chain.indexed_accounts() {
-            if let Some(account) = chain.account(&address).await {
-                balances.push((account.lamports, address.to_string()));
+            let lamports = chain.lamports(&address).await;
+            if lamports > 0 {
+                balances.push((lamports, address.to_string()));
             }
         }
     }

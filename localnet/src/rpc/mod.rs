@@ -68,6 +68,9 @@ pub fn router(chain: SharedChain) -> Router {
     Router::new().route("/", post(handle)).with_state(chain)
 }
 
+/// Signatures one `getSignatureStatuses` may ask about, as agave's
+/// `MAX_GET_SIGNATURE_STATUSES_QUERY_ITEMS`.
+pub const MAX_SIGNATURE_STATUSES: usize = 256;
 /// Calls in one batch request at most (review M10).
 pub const MAX_BATCH: usize = 100;
 /// Addresses per `getMultipleAccounts` at most, as validators allow.
@@ -81,6 +84,11 @@ pub const MAX_ACCOUNT_BYTES: u64 = 10 << 20;
 
 async fn handle(State(chain): State<SharedChain>, Json(body): Json<Value>) -> Json<Value> {
     match body {
+        Value::Array(calls) if calls.is_empty() => Json(json!({
+            "jsonrpc": "2.0",
+            "id": Value::Null,
+            "error": {"code": INVALID_REQUEST, "message": "Invalid request"},
+        })),
         Value::Array(calls) if calls.len() > MAX_BATCH => Json(json!({
             "jsonrpc": "2.0",
             "id": Value::Null,
@@ -290,6 +298,7 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         }
         "sendTransaction" => {
             let tx = decode_transaction(params)?;
+            verify_signatures(&tx)?;
             let skip_preflight = params
                 .get(1)
                 .and_then(|c| c.get("skipPreflight"))
@@ -303,6 +312,15 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
         }
         "simulateTransaction" => {
             let tx = decode_transaction(params)?;
+            // As agave: only when asked (`sigVerify`), since wallets simulate before signing.
+            if params
+                .get(1)
+                .and_then(|c| c.get("sigVerify"))
+                .and_then(Value::as_bool)
+                == Some(true)
+            {
+                verify_signatures(&tx)?;
+            }
             let sim = chain.simulate(tx).await;
             with_context(
                 chain,
@@ -321,11 +339,22 @@ async fn dispatch(chain: &mut Chain, method: &str, params: &Value) -> RpcResult 
                 .get(0)
                 .and_then(Value::as_array)
                 .ok_or_else(|| RpcError::params("expected a list of signatures"))?;
-            let statuses: Vec<Value> = signatures
+            if signatures.len() > MAX_SIGNATURE_STATUSES {
+                return Err(RpcError::params(format!(
+                    "Too many inputs provided; max {MAX_SIGNATURE_STATUSES}"
+                )));
+            }
+            let signatures = signatures
                 .iter()
                 .map(|s| {
-                    let signature = Signature::from_str(s.as_str().unwrap_or_default()).ok()?;
-                    let recorded = chain.status(&signature)?;
+                    Signature::from_str(s.as_str().unwrap_or_default())
+                        .map_err(|_| RpcError::params("Invalid param: invalid signature"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let statuses: Vec<Value> = signatures
+                .iter()
+                .map(|signature| {
+                    let recorded = chain.status(signature)?;
                     let err = recorded.err();
                     // `confirmations: null` means rooted: what clients read as finalized.
                     Some(json!({
@@ -611,6 +640,15 @@ pub(crate) async fn ui_account(
     to_json(ui)
 }
 
+/// The largest transaction a validator takes (`PACKET_DATA_SIZE`), and the longest base58
+/// and base64 texts of one, as agave checks them before decoding (base58 is quadratic).
+pub const MAX_TRANSACTION_BYTES: usize = 1232;
+const MAX_BASE58_TRANSACTION: usize = 1683;
+const MAX_BASE64_TRANSACTION: usize = 1644;
+const SIGNATURE_VERIFICATION_FAILURE: i64 = -32003;
+
+/// `params[0]`, a transaction in the encoding `params[1]` names, bounded and sanitized as
+/// agave's `decode_and_deserialize` and `sanitize_transaction` do.
 fn decode_transaction(params: &Value) -> Result<VersionedTransaction, RpcError> {
     let encoded = str_param(params, 0)?;
     let encoding = params
@@ -618,7 +656,19 @@ fn decode_transaction(params: &Value) -> Result<VersionedTransaction, RpcError> 
         .and_then(|c| c.get("encoding"))
         .and_then(Value::as_str)
         .unwrap_or("base58");
+    let too_large = |encoding: &str, max: usize| {
+        RpcError::params(format!(
+            "{encoding} encoded solana_transaction::Transaction too large: {} bytes (max: encoded/raw {max}/{MAX_TRANSACTION_BYTES})",
+            encoded.len()
+        ))
+    };
     let bytes = match encoding {
+        "base64" if encoded.len() > MAX_BASE64_TRANSACTION => {
+            return Err(too_large("base64", MAX_BASE64_TRANSACTION))
+        }
+        "base58" if encoded.len() > MAX_BASE58_TRANSACTION => {
+            return Err(too_large("base58", MAX_BASE58_TRANSACTION))
+        }
         "base64" => BASE64
             .decode(encoded)
             .map_err(|_| RpcError::params("transaction is not base64"))?,
@@ -627,7 +677,32 @@ fn decode_transaction(params: &Value) -> Result<VersionedTransaction, RpcError> 
             .map_err(|_| RpcError::params("transaction is not base58"))?,
         other => return Err(RpcError::params(format!("unsupported encoding {other}"))),
     };
-    bincode::deserialize(&bytes).map_err(|_| RpcError::params("failed to deserialize transaction"))
+    if bytes.len() > MAX_TRANSACTION_BYTES {
+        return Err(RpcError::params(format!(
+            "decoded solana_transaction::Transaction too large: {} bytes (max: {MAX_TRANSACTION_BYTES} bytes)",
+            bytes.len()
+        )));
+    }
+    let tx: VersionedTransaction = bincode::deserialize(&bytes)
+        .map_err(|_| RpcError::params("failed to deserialize solana_transaction::Transaction"))?;
+    tx.sanitize()
+        .map_err(|e| RpcError::params(format!("invalid transaction: {e}")))?;
+    Ok(tx)
+}
+
+/// Every signature must be its signer's over the message: the bank under program-test
+/// checks none (its `process_transaction_with_metadata` only sanitizes), so without this a
+/// transaction "signed" by anyone, the faucet included, would execute.
+fn verify_signatures(tx: &VersionedTransaction) -> Result<(), RpcError> {
+    if tx.verify_with_results().iter().all(|valid| *valid) {
+        Ok(())
+    } else {
+        Err(RpcError {
+            code: SIGNATURE_VERIFICATION_FAILURE,
+            message: "Transaction signature verification failure".into(),
+            data: None,
+        })
+    }
 }
 
 fn preflight_error(failure: Failure) -> RpcError {
@@ -654,7 +729,10 @@ async fn program_accounts(chain: &mut Chain, params: &Value) -> RpcResult {
         .encoding
         .unwrap_or(UiAccountEncoding::Base64);
     let mut matches = KeyedAccounts::default();
-    for (key, account) in chain.program_accounts(&program).await {
+    for key in chain.program_account_addresses(&program) {
+        let Some(account) = chain.account_owned_by(&key, &program).await else {
+            continue;
+        };
         if accounts::passes(&filters, &account) {
             matches.push(chain, &key, &account, encoding).await?;
         }

@@ -66,15 +66,17 @@ pub(super) async fn supply(chain: &mut Chain, params: &Value) -> RpcResult {
 pub(super) async fn largest_accounts(chain: &mut Chain, params: &Value) -> RpcResult {
     let mint_address = pubkey_param(params, 0)?;
     let (mint_account, _, decimals) = mint(chain, &mint_address).await?;
-    let mut balances: Vec<(u64, Pubkey)> = chain
-        .program_accounts(&mint_account.owner)
-        .await
-        .into_iter()
-        .filter_map(|(address, account)| {
-            let (mint, amount) = accounts::token_balance(&account)?;
-            (mint == mint_address).then_some((amount, address))
-        })
-        .collect();
+    let mut balances: Vec<(u64, Pubkey)> = Vec::new();
+    for address in chain.program_account_addresses(&mint_account.owner) {
+        let Some(account) = chain.account_owned_by(&address, &mint_account.owner).await else {
+            continue;
+        };
+        if let Some((mint, amount)) = accounts::token_balance(&account) {
+            if mint == mint_address {
+                balances.push((amount, address));
+            }
+        }
+    }
     balances.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let largest: Vec<RpcTokenAccountBalance> = balances
         .into_iter()
@@ -120,7 +122,10 @@ pub(super) async fn token_accounts(
     }
     let encoding = super::account_encoding(params, 2)?;
     let mut matches = super::KeyedAccounts::default();
-    for (key, account) in chain.program_accounts(&program).await {
+    for key in chain.program_account_addresses(&program) {
+        let Some(account) = chain.account_owned_by(&key, &program).await else {
+            continue;
+        };
         let Some(account_mint) = get_token_account_mint(&account.data) else {
             continue;
         };

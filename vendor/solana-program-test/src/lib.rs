@@ -74,7 +74,7 @@ use {
         panic::AssertUnwindSafe,
         path::{Path, PathBuf},
         sync::{
-            atomic::{AtomicBool, Ordering},
+            atomic::{AtomicBool, AtomicU64, Ordering},
             Arc, RwLock,
         },
         time::{Duration, Instant},
@@ -1052,6 +1052,7 @@ pub struct ProgramTestContext {
     bank_forks: Arc<RwLock<BankForks>>,
     block_commitment_cache: Arc<RwLock<BlockCommitmentCache>>,
     _bank_task: DroppableTask<()>,
+    warp_registrations: Arc<AtomicU64>,
 }
 
 impl ProgramTestContext {
@@ -1075,6 +1076,11 @@ impl ProgramTestContext {
             target_tick_duration * genesis_config_info.genesis_config.ticks_per_slot as u32,
         );
         let exit = Arc::new(AtomicBool::new(false));
+        // Media Network patch: blockhashes a warp registered; the paced PoH skips as many
+        // of its own, so the bank makes one blockhash per interval however often it warps.
+        let warp_registrations = Arc::new(AtomicU64::new(0));
+        let skipped = warp_registrations.clone();
+        let paced = blockhash_interval.is_some();
         let bank_task = DroppableTask(
             exit.clone(),
             tokio::spawn(async move {
@@ -1083,6 +1089,15 @@ impl ProgramTestContext {
                         break;
                     }
                     tokio::time::sleep(target_slot_duration).await;
+                    if paced
+                        && skipped
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                                n.checked_sub(1)
+                            })
+                            .is_ok()
+                    {
+                        continue;
+                    }
                     running_bank_forks
                         .read()
                         .unwrap()
@@ -1100,6 +1115,7 @@ impl ProgramTestContext {
             bank_forks,
             block_commitment_cache,
             _bank_task: bank_task,
+            warp_registrations,
         }
     }
 
@@ -1195,6 +1211,7 @@ impl ProgramTestContext {
         // Fill ticks until a new blockhash is recorded, otherwise retried transactions will have
         // the same signature
         bank.fill_bank_with_ticks_for_tests();
+        self.warp_registrations.fetch_add(1, Ordering::Relaxed);
 
         // Ensure that we are actually progressing forward
         let working_slot = bank.slot();
