@@ -16,6 +16,17 @@ async fn localnet() -> RpcClient {
     localnet_with(ChainOptions::default()).await
 }
 
+/// A fresh keypair holding `lamports` from the faucet, the airdrop confirmed.
+async fn funded(rpc: &RpcClient, lamports: u64) -> Keypair {
+    let owner = Keypair::new();
+    let airdrop = rpc
+        .request_airdrop(&owner.pubkey(), lamports)
+        .await
+        .unwrap();
+    rpc.poll_for_signature(&airdrop).await.unwrap();
+    owner
+}
+
 async fn localnet_with(options: ChainOptions) -> RpcClient {
     let chain = Chain::start_with(programs::program_test(), options).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -101,12 +112,7 @@ async fn the_stock_client_airdrops_transfers_and_reads_accounts() {
 #[tokio::test]
 async fn a_failing_transaction_is_a_preflight_error_and_does_not_land() {
     let rpc = localnet().await;
-    let poor = Keypair::new();
-    let funded = rpc
-        .request_airdrop(&poor.pubkey(), 1_000_000)
-        .await
-        .unwrap();
-    rpc.confirm_transaction(&funded).await.unwrap();
+    let poor = funded(&rpc, 1_000_000).await;
     let blockhash = rpc.get_latest_blockhash().await.unwrap();
     let tx = Transaction::new_signed_with_payer(
         &[system_instruction::transfer(
@@ -429,12 +435,7 @@ fn fuzz_any_method_and_params_get_an_answer() {
 async fn program_logs_are_in_the_transaction_logs() {
     use anchor_lang::{InstructionData, ToAccountMetas};
     let rpc = localnet().await;
-    let signer = Keypair::new();
-    let funded = rpc
-        .request_airdrop(&signer.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    rpc.confirm_transaction(&funded).await.unwrap();
+    let signer = funded(&rpc, 1_000_000_000).await;
     let (config, _) = Pubkey::find_program_address(&[b"config"], &media_network::ID);
     let accept = anchor_lang::solana_program::instruction::Instruction {
         program_id: media_network::ID,
@@ -478,12 +479,7 @@ async fn blockhashes_expire_after_150_blocks_of_the_cluster_clock() {
         ..ChainOptions::default()
     })
     .await;
-    let alice = Keypair::new();
-    let funded = rpc
-        .request_airdrop(&alice.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    rpc.poll_for_signature(&funded).await.unwrap();
+    let alice = funded(&rpc, 1_000_000_000).await;
 
     let (blockhash, last_valid) = rpc
         .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
@@ -572,11 +568,11 @@ async fn token_holder(rpc: &RpcClient) -> TokenHolder {
     };
     use anchor_spl::token::spl_token;
     let alice = Keypair::new();
-    let funded = rpc
+    let airdrop = rpc
         .request_airdrop(&alice.pubkey(), 10_000_000_000)
         .await
         .unwrap();
-    rpc.poll_for_signature(&funded).await.unwrap();
+    rpc.poll_for_signature(&airdrop).await.unwrap();
 
     // A mint with 6 decimals and alice's associated account holding 1.5 tokens.
     let mint = Keypair::new();
@@ -629,7 +625,7 @@ async fn token_holder(rpc: &RpcClient) -> TokenHolder {
         alice,
         mint,
         token_account,
-        funded,
+        funded: airdrop,
         minted,
     }
 }
@@ -1030,12 +1026,7 @@ async fn priority_fees_are_quoted_charged_and_reported() {
     const COMPUTE_BUDGET: Pubkey =
         Pubkey::from_str_const("ComputeBudget111111111111111111111111111111");
     let rpc = localnet().await;
-    let alice = Keypair::new();
-    let funded = rpc
-        .request_airdrop(&alice.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    rpc.poll_for_signature(&funded).await.unwrap();
+    let alice = funded(&rpc, 1_000_000_000).await;
     // SetComputeUnitLimit(200,000) and SetComputeUnitPrice(1,000,000 micro-lamports).
     let mut limit = vec![2];
     limit.extend_from_slice(&200_000u32.to_le_bytes());
@@ -1101,17 +1092,12 @@ async fn priority_fees_are_quoted_charged_and_reported() {
 /// forged or missing signature is `-32003` with or without preflight and nothing moves; an
 /// oversized or malformed transaction is `-32602` before anything is decoded or read.
 #[tokio::test]
-async fn forged_oversized_and_overlocked_transactions_are_refused() {
+async fn forged_oversized_and_malformed_transactions_are_refused() {
     use solana_rpc_client_api::client_error::ErrorKind;
     use solana_rpc_client_api::config::RpcSendTransactionConfig;
     use solana_rpc_client_api::request::RpcError;
     let rpc = localnet().await;
-    let alice = Keypair::new();
-    let funded = rpc
-        .request_airdrop(&alice.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    rpc.poll_for_signature(&funded).await.unwrap();
+    let alice = funded(&rpc, 1_000_000_000).await;
     let mallory = Keypair::new();
     let blockhash = rpc.get_latest_blockhash().await.unwrap();
     let theft = system_instruction::transfer(&alice.pubkey(), &mallory.pubkey(), 500_000_000);
@@ -1178,4 +1164,149 @@ async fn forged_oversized_and_overlocked_transactions_are_refused() {
     broken.message.instructions[0].accounts[1] = 9;
     let err = rpc.send_transaction(&broken).await.unwrap_err();
     assert_eq!(code(err).0, -32602);
+}
+
+/// Byte-compatibility: each method's raw answer, parsed into agave's own type and serialized
+/// again, is the same JSON (a field agave does not have, a missing one it always writes, or a
+/// differently spelled one fails here).
+#[tokio::test]
+async fn answers_round_trip_through_agaves_types() {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use solana_account_decoder::parse_token::UiTokenAmount;
+    use solana_account_decoder::UiAccount;
+    use solana_rpc_client_api::response::{
+        Response, RpcAccountBalance, RpcBlockProduction, RpcBlockhash,
+        RpcConfirmedTransactionStatusWithSignature, RpcContactInfo, RpcInflationGovernor,
+        RpcInflationRate, RpcKeyedAccount, RpcSupply, RpcTokenAccountBalance, RpcVersionInfo,
+    };
+    use solana_transaction_status_client_types::{TransactionStatus, UiConfirmedBlock};
+
+    async fn round_trip<T: DeserializeOwned + Serialize>(
+        url: &str,
+        method: &str,
+        params: serde_json::Value,
+    ) {
+        let (answer, _) = post_raw(
+            url,
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        )
+        .await;
+        let raw = answer
+            .get("result")
+            .unwrap_or_else(|| panic!("{method}: {answer}"))
+            .clone();
+        let typed: T = serde_json::from_value(raw.clone())
+            .unwrap_or_else(|e| panic!("{method} does not parse: {e}: {raw}"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "{method}");
+    }
+
+    let rpc = localnet().await;
+    let url = rpc.url();
+    let holder = token_holder(&rpc).await;
+    let (alice, mint) = (
+        holder.alice.pubkey().to_string(),
+        holder.mint.pubkey().to_string(),
+    );
+    let slot = rpc
+        .get_transaction(&holder.minted, UiTransactionEncoding::Json)
+        .await
+        .unwrap()
+        .slot;
+    let base64 = serde_json::json!({"encoding": "base64"});
+    let parsed = serde_json::json!({"encoding": "jsonParsed"});
+    let url = url.as_str();
+    round_trip::<RpcVersionInfo>(url, "getVersion", serde_json::json!([])).await;
+    round_trip::<solana_epoch_info::EpochInfo>(url, "getEpochInfo", serde_json::json!([])).await;
+    round_trip::<solana_epoch_schedule::EpochSchedule>(
+        url,
+        "getEpochSchedule",
+        serde_json::json!([]),
+    )
+    .await;
+    round_trip::<Response<RpcBlockhash>>(url, "getLatestBlockhash", serde_json::json!([])).await;
+    round_trip::<Response<Option<UiAccount>>>(
+        url,
+        "getAccountInfo",
+        serde_json::json!([alice, base64]),
+    )
+    .await;
+    round_trip::<Response<Option<UiAccount>>>(
+        url,
+        "getAccountInfo",
+        serde_json::json!([holder.token_account.to_string(), parsed]),
+    )
+    .await;
+    round_trip::<Vec<RpcKeyedAccount>>(
+        url,
+        "getProgramAccounts",
+        serde_json::json!([anchor_spl::token::ID.to_string(), base64]),
+    )
+    .await;
+    round_trip::<Response<Vec<RpcKeyedAccount>>>(
+        url,
+        "getTokenAccountsByOwner",
+        serde_json::json!([alice, {"mint": mint}, parsed]),
+    )
+    .await;
+    round_trip::<Response<UiTokenAmount>>(url, "getTokenSupply", serde_json::json!([mint])).await;
+    round_trip::<Response<UiTokenAmount>>(
+        url,
+        "getTokenAccountBalance",
+        serde_json::json!([holder.token_account.to_string()]),
+    )
+    .await;
+    round_trip::<Response<Vec<RpcTokenAccountBalance>>>(
+        url,
+        "getTokenLargestAccounts",
+        serde_json::json!([mint]),
+    )
+    .await;
+    round_trip::<Response<Vec<Option<TransactionStatus>>>>(
+        url,
+        "getSignatureStatuses",
+        serde_json::json!([[
+            holder.minted.to_string(),
+            solana_transaction::Signature::default().to_string()
+        ]]),
+    )
+    .await;
+    round_trip::<Vec<RpcConfirmedTransactionStatusWithSignature>>(
+        url,
+        "getSignaturesForAddress",
+        serde_json::json!([alice]),
+    )
+    .await;
+    for encoding in ["json", "jsonParsed", "base64", "base58"] {
+        round_trip::<UiConfirmedBlock>(
+            url,
+            "getBlock",
+            serde_json::json!([slot, {"encoding": encoding, "maxSupportedTransactionVersion": 0}]),
+        )
+        .await;
+        round_trip::<solana_transaction_status_client_types::EncodedConfirmedTransactionWithStatusMeta>(
+            url,
+            "getTransaction",
+            serde_json::json!([holder.minted.to_string(), {"encoding": encoding, "maxSupportedTransactionVersion": 0}]),
+        )
+        .await;
+    }
+    round_trip::<Response<RpcSupply>>(url, "getSupply", serde_json::json!([])).await;
+    round_trip::<Response<Vec<RpcAccountBalance>>>(
+        url,
+        "getLargestAccounts",
+        serde_json::json!([]),
+    )
+    .await;
+    round_trip::<Response<RpcBlockProduction>>(url, "getBlockProduction", serde_json::json!([]))
+        .await;
+    round_trip::<Vec<RpcContactInfo>>(url, "getClusterNodes", serde_json::json!([])).await;
+    round_trip::<RpcInflationGovernor>(url, "getInflationGovernor", serde_json::json!([])).await;
+    round_trip::<RpcInflationRate>(url, "getInflationRate", serde_json::json!([])).await;
+    round_trip::<Option<std::collections::HashMap<String, Vec<usize>>>>(
+        url,
+        "getLeaderSchedule",
+        serde_json::json!([]),
+    )
+    .await;
 }

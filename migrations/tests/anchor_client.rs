@@ -19,18 +19,23 @@ use std::time::Duration;
 
 const MEDIA: u64 = 1_000_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn anchor_client_sends_reads_and_hears_events() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let pubsub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// The localnet's parameters with one-second epochs (so a ten-second warm-up).
+fn plan() -> Plan {
     let (params, gov_params) = localnet_params(1);
-    let plan = Plan {
+    Plan {
         params,
         gov_params,
         media_mint: None,
         payment_mint: None,
         reward_funding: 1_000 * MEDIA,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchor_client_sends_reads_and_hears_events() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pubsub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plan = plan();
     let localnet = BootstrappedLocalnet::start_with_pubsub(
         listener,
         Some(pubsub),
@@ -111,14 +116,7 @@ fn chrono_now() -> i64 {
 #[tokio::test]
 async fn native_programs_log_each_invoke_once_at_its_depth() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (params, gov_params) = localnet_params(1);
-    let plan = Plan {
-        params,
-        gov_params,
-        media_mint: None,
-        payment_mint: None,
-        reward_funding: 1_000 * MEDIA,
-    };
+    let plan = plan();
     let localnet = BootstrappedLocalnet::start(listener, &plan).await.unwrap();
     let owner = Keypair::new();
     localnet
