@@ -4,7 +4,10 @@ use crate::accounts;
 use crate::chain::{Chain, Failure};
 use crate::history::{Page, MAX_SIGNATURES_PER_CALL};
 use anchor_lang::prelude::Pubkey;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,7 +34,7 @@ use solana_transaction::{Hash, Signature, TransactionError};
 use solana_transaction_status_client_types::TransactionConfirmationStatus;
 use std::str::FromStr;
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 pub type SharedChain = Arc<Mutex<Chain>>;
 
@@ -64,8 +67,69 @@ impl RpcError {
 
 type RpcResult = Result<Value, RpcError>;
 
+/// Bytes of answers built but not yet taken by their clients, across all connections: a
+/// request arriving past it is told the node is busy (`-32005`) instead of holding more. Each
+/// answer is at most about `MAX_ANSWER_DATA_BYTES`, so slow readers on many connections
+/// cannot pile up more than this between them.
+pub const MAX_PENDING_ANSWER_BYTES: usize = 256 << 20;
+/// The piece of an answer handed to the connection at a time (the rest waits here, counted).
+const ANSWER_CHUNK_BYTES: usize = 64 << 10;
+const NODE_UNHEALTHY: i64 = -32005;
+
+#[derive(Clone)]
+struct Rpc {
+    chain: SharedChain,
+    /// One permit per KiB of answers pending.
+    pending: Arc<Semaphore>,
+}
+
 pub fn router(chain: SharedChain) -> Router {
-    Router::new().route("/", post(handle)).with_state(chain)
+    router_with_budget(chain, MAX_PENDING_ANSWER_BYTES)
+}
+
+/// `router` with `pending_bytes` in place of `MAX_PENDING_ANSWER_BYTES`.
+pub fn router_with_budget(chain: SharedChain, pending_bytes: usize) -> Router {
+    let rpc = Rpc {
+        chain,
+        pending: Arc::new(Semaphore::new(pending_bytes / 1024)),
+    };
+    Router::new().route("/", post(handle)).with_state(rpc)
+}
+
+async fn handle(State(rpc): State<Rpc>, Json(body): Json<Value>) -> Response {
+    let reply = reply(&rpc.chain, body).await;
+    let bytes = serde_json::to_vec(&reply).unwrap_or_default();
+    let kib = u32::try_from(bytes.len().div_ceil(1024)).unwrap_or(u32::MAX);
+    let Ok(permit) = rpc.pending.clone().try_acquire_many_owned(kib) else {
+        tracing::warn!(
+            bytes = bytes.len(),
+            "answers pending past {MAX_PENDING_ANSWER_BYTES} bytes; refusing one"
+        );
+        let busy = json!({
+            "jsonrpc": "2.0",
+            "id": Value::Null,
+            "error": {"code": NODE_UNHEALTHY, "message": format!("Node is busy: more than {MAX_PENDING_ANSWER_BYTES} bytes of answers wait for their clients")},
+        });
+        return Json(busy).into_response();
+    };
+    // Sent a chunk at a time, the permit held until the last one is taken: the connection
+    // asks for the next chunk only once it wrote the last.
+    let chunks = futures::stream::unfold(
+        (Bytes::from(bytes), Some(permit)),
+        |(mut rest, permit)| async move {
+            if rest.is_empty() {
+                drop(permit);
+                return None;
+            }
+            let chunk = rest.split_to(rest.len().min(ANSWER_CHUNK_BYTES));
+            Some((Ok::<_, std::convert::Infallible>(chunk), (rest, permit)))
+        },
+    );
+    (
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 /// Signatures one `getSignatureStatuses` may ask about, as agave's
@@ -82,18 +146,19 @@ pub const MAX_ANSWER_DATA_BYTES: usize = 64 << 20;
 /// The largest account `getMinimumBalanceForRentExemption` prices (Solana's limit).
 pub const MAX_ACCOUNT_BYTES: u64 = 10 << 20;
 
-async fn handle(State(chain): State<SharedChain>, Json(body): Json<Value>) -> Json<Value> {
+/// The answer to one call or a batch.
+async fn reply(chain: &SharedChain, body: Value) -> Value {
     match body {
-        Value::Array(calls) if calls.is_empty() => Json(json!({
+        Value::Array(calls) if calls.is_empty() => json!({
             "jsonrpc": "2.0",
             "id": Value::Null,
             "error": {"code": INVALID_REQUEST, "message": "Invalid request"},
-        })),
-        Value::Array(calls) if calls.len() > MAX_BATCH => Json(json!({
+        }),
+        Value::Array(calls) if calls.len() > MAX_BATCH => json!({
             "jsonrpc": "2.0",
             "id": Value::Null,
             "error": {"code": INVALID_REQUEST, "message": format!("at most {MAX_BATCH} calls per batch")},
-        })),
+        }),
         Value::Array(calls) => {
             let mut replies = Vec::with_capacity(calls.len());
             let mut answered = 0usize;
@@ -101,14 +166,14 @@ async fn handle(State(chain): State<SharedChain>, Json(body): Json<Value>) -> Js
                 let reply = if answered > MAX_ANSWER_DATA_BYTES {
                     too_large(call.get("id").cloned().unwrap_or(Value::Null))
                 } else {
-                    answer(&chain, call).await
+                    answer(chain, call).await
                 };
                 answered = answered.saturating_add(approximate_size(&reply));
                 replies.push(reply);
             }
-            Json(Value::Array(replies))
+            Value::Array(replies)
         }
-        call => Json(answer(&chain, call).await),
+        call => answer(chain, call).await,
     }
 }
 
@@ -774,5 +839,51 @@ impl KeyedAccounts {
 
     fn into_json(self) -> Value {
         Value::Array(self.matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    fn get_token_program() -> axum::http::Request<Body> {
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo",
+            "params": [anchor_spl::token::ID.to_string(), {"encoding": "base64"}]});
+        axum::http::Request::post("/")
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(call.to_string()))
+            .unwrap()
+    }
+
+    /// An answer a client has not taken yet counts against the budget of pending answers:
+    /// past it a request is told the node is busy, and once taken the budget is free again.
+    #[tokio::test]
+    async fn m10_answers_waiting_for_slow_clients_are_bounded_in_bytes() {
+        let chain = Arc::new(Mutex::new(
+            Chain::start(crate::programs::program_test()).await,
+        ));
+        let router = router_with_budget(chain, 256 << 10);
+        // The Token program's account: its ELF, about 175 KB in base64.
+        let waiting = router.clone().oneshot(get_token_program()).await.unwrap();
+        let busy = router.clone().oneshot(get_token_program()).await.unwrap();
+        let busy = axum::body::to_bytes(busy.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let busy: Value = serde_json::from_slice(&busy).unwrap();
+        assert_eq!(busy["error"]["code"], NODE_UNHEALTHY, "{busy}");
+        let taken = axum::body::to_bytes(waiting.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(taken.len() > 128 << 10, "{} bytes", taken.len());
+        let answered = router.oneshot(get_token_program()).await.unwrap();
+        let answered = axum::body::to_bytes(answered.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let answered: Value = serde_json::from_slice(&answered).unwrap();
+        assert_eq!(
+            answered["result"]["value"]["owner"].as_str().map(str::len),
+            Some(43)
+        );
     }
 }
