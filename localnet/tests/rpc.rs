@@ -1186,7 +1186,7 @@ async fn answers_round_trip_through_agaves_types() {
         url: &str,
         method: &str,
         params: serde_json::Value,
-    ) {
+    ) -> serde_json::Value {
         let (answer, _) = post_raw(
             url,
             serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
@@ -1199,7 +1199,29 @@ async fn answers_round_trip_through_agaves_types() {
         let typed: T = serde_json::from_value(raw.clone())
             .unwrap_or_else(|e| panic!("{method} does not parse: {e}: {raw}"));
         assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "{method}");
+        raw
     }
+    // Fields agave's types may leave out when absent, but a validator always writes.
+    fn has(value: &serde_json::Value, keys: &[&str]) {
+        for key in keys {
+            assert!(
+                value.get(key).is_some_and(|v| !v.is_null()),
+                "no {key} in {value}"
+            );
+        }
+    }
+    const META: &[&str] = &[
+        "fee",
+        "preBalances",
+        "postBalances",
+        "innerInstructions",
+        "logMessages",
+        "preTokenBalances",
+        "postTokenBalances",
+        "rewards",
+        "computeUnitsConsumed",
+        "status",
+    ];
 
     let rpc = localnet().await;
     let url = rpc.url();
@@ -1278,18 +1300,42 @@ async fn answers_round_trip_through_agaves_types() {
     )
     .await;
     for encoding in ["json", "jsonParsed", "base64", "base58"] {
-        round_trip::<UiConfirmedBlock>(
+        let block = round_trip::<UiConfirmedBlock>(
             url,
             "getBlock",
             serde_json::json!([slot, {"encoding": encoding, "maxSupportedTransactionVersion": 0}]),
         )
         .await;
-        round_trip::<solana_transaction_status_client_types::EncodedConfirmedTransactionWithStatusMeta>(
+        has(
+            &block,
+            &[
+                "blockhash",
+                "previousBlockhash",
+                "parentSlot",
+                "transactions",
+                "rewards",
+                "blockTime",
+                "blockHeight",
+            ],
+        );
+        has(&block["transactions"][0], &["transaction", "meta"]);
+        has(&block["transactions"][0]["meta"], META);
+        let landed = round_trip::<solana_transaction_status_client_types::EncodedConfirmedTransactionWithStatusMeta>(
             url,
             "getTransaction",
             serde_json::json!([holder.minted.to_string(), {"encoding": encoding, "maxSupportedTransactionVersion": 0}]),
         )
         .await;
+        has(
+            &landed,
+            &["slot", "blockTime", "transaction", "meta", "version"],
+        );
+        has(&landed["meta"], META);
+        // jsonParsed lists loaded addresses among the account keys instead, as agave.
+        if encoding != "jsonParsed" {
+            has(&landed["meta"], &["loadedAddresses"]);
+            has(&block["transactions"][0]["meta"], &["loadedAddresses"]);
+        }
     }
     round_trip::<Response<RpcSupply>>(url, "getSupply", serde_json::json!([])).await;
     round_trip::<Response<Vec<RpcAccountBalance>>>(
@@ -1303,10 +1349,16 @@ async fn answers_round_trip_through_agaves_types() {
     round_trip::<Vec<RpcContactInfo>>(url, "getClusterNodes", serde_json::json!([])).await;
     round_trip::<RpcInflationGovernor>(url, "getInflationGovernor", serde_json::json!([])).await;
     round_trip::<RpcInflationRate>(url, "getInflationRate", serde_json::json!([])).await;
-    round_trip::<Option<std::collections::HashMap<String, Vec<usize>>>>(
+    let schedule = round_trip::<Option<std::collections::HashMap<String, Vec<usize>>>>(
         url,
         "getLeaderSchedule",
         serde_json::json!([]),
     )
     .await;
+    assert!(
+        schedule
+            .as_object()
+            .is_some_and(|leaders| leaders.len() == 1),
+        "{schedule}"
+    );
 }

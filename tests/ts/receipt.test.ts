@@ -57,6 +57,7 @@ describe("session tokens and viewer receipts (web/src/receipt.ts)", () => {
       assert.equal(hex(message), vector.message);
       const session = await sessionKeyFromSeed(fromHex(vector.session_seed));
       assert.deepEqual(session.publicKey, decodeAddress(vector.session_key));
+      assert.equal(session.privateKey.extractable, false);
       assert.equal(hex(await signed(message, session)), vector.receipt);
     });
   }

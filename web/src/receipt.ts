@@ -121,16 +121,13 @@ export async function sessionKeyFromSeed(
   seed: Uint8Array,
   subtle: SubtleCrypto = crypto.subtle,
 ): Promise<SessionKey> {
-  const privateKey = await subtle.importKey(
-    "pkcs8",
-    concat([PKCS8_ED25519_PREFIX, key("seed", seed)]),
-    { name: "Ed25519" },
-    true,
-    ["sign"],
-  );
-  const jwk = await subtle.exportKey("jwk", privateKey);
+  const pkcs8 = concat([PKCS8_ED25519_PREFIX, key("seed", seed)]);
+  // Imported once extractable only to learn the public key, then kept non-extractable.
+  const readable = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
+  const jwk = await subtle.exportKey("jwk", readable);
   const publicKey = base64UrlDecode(jwk.x ?? "");
   key("public key", publicKey);
+  const privateKey = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
   return { publicKey, privateKey };
 }
 

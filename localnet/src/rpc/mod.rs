@@ -67,11 +67,14 @@ impl RpcError {
 
 type RpcResult = Result<Value, RpcError>;
 
-/// Bytes of answers built but not yet taken by their clients, across all connections: a
-/// request arriving past it is told the node is busy (`-32005`) instead of holding more. Each
-/// answer is at most about `MAX_ANSWER_DATA_BYTES`, so slow readers on many connections
-/// cannot pile up more than this between them.
+/// Bytes of large answers handed out and not yet taken by the connection, across all
+/// connections: a large answer past it is replaced by `-32005` (node busy) rather than held.
+/// One answer is at most about 150 MiB (a batch stops at `MAX_ANSWER_DATA_BYTES` of data, and
+/// its last account may add a base64 10 MiB), so one always fits. Answers under
+/// `SMALL_ANSWER_BYTES` are not counted, so slow readers of large answers can never turn
+/// ordinary calls (`getHealth`, `getSlot`, `sendTransaction`) away.
 pub const MAX_PENDING_ANSWER_BYTES: usize = 256 << 20;
+pub const SMALL_ANSWER_BYTES: usize = 1 << 20;
 /// The piece of an answer handed to the connection at a time (the rest waits here, counted).
 const ANSWER_CHUNK_BYTES: usize = 64 << 10;
 const NODE_UNHEALTHY: i64 = -32005;
@@ -79,8 +82,9 @@ const NODE_UNHEALTHY: i64 = -32005;
 #[derive(Clone)]
 struct Rpc {
     chain: SharedChain,
-    /// One permit per KiB of answers pending.
+    /// One permit per KiB of large answers pending.
     pending: Arc<Semaphore>,
+    budget_kib: u32,
 }
 
 pub fn router(chain: SharedChain) -> Router {
@@ -89,33 +93,66 @@ pub fn router(chain: SharedChain) -> Router {
 
 /// `router` with `pending_bytes` in place of `MAX_PENDING_ANSWER_BYTES`.
 pub fn router_with_budget(chain: SharedChain, pending_bytes: usize) -> Router {
+    let budget_kib = u32::try_from(pending_bytes / 1024)
+        .unwrap_or(u32::MAX)
+        .max(1);
     let rpc = Rpc {
         chain,
-        pending: Arc::new(Semaphore::new(pending_bytes / 1024)),
+        pending: Arc::new(Semaphore::new(budget_kib as usize)),
+        budget_kib,
     };
     Router::new().route("/", post(handle)).with_state(rpc)
 }
 
 async fn handle(State(rpc): State<Rpc>, Json(body): Json<Value>) -> Response {
+    // Kept for a busy answer: clients match answers to their calls by id.
+    let ids: Option<Vec<Value>> = match &body {
+        Value::Array(calls) => Some(
+            calls
+                .iter()
+                .map(|c| c.get("id").cloned().unwrap_or(Value::Null))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let id = body.get("id").cloned().unwrap_or(Value::Null);
     let reply = reply(&rpc.chain, body).await;
     let bytes = serde_json::to_vec(&reply).unwrap_or_default();
-    let kib = u32::try_from(bytes.len().div_ceil(1024)).unwrap_or(u32::MAX);
-    let Ok(permit) = rpc.pending.clone().try_acquire_many_owned(kib) else {
-        tracing::warn!(
-            bytes = bytes.len(),
-            "answers pending past {MAX_PENDING_ANSWER_BYTES} bytes; refusing one"
-        );
-        let busy = json!({
-            "jsonrpc": "2.0",
-            "id": Value::Null,
-            "error": {"code": NODE_UNHEALTHY, "message": format!("Node is busy: more than {MAX_PENDING_ANSWER_BYTES} bytes of answers wait for their clients")},
-        });
-        return Json(busy).into_response();
+    let permit = if bytes.len() < SMALL_ANSWER_BYTES {
+        None
+    } else {
+        // Never more than the whole budget, so no answer is refused for good.
+        let kib = u32::try_from(bytes.len().div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .min(rpc.budget_kib);
+        match rpc.pending.clone().try_acquire_many_owned(kib) {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let budget = u64::from(rpc.budget_kib) * 1024;
+                tracing::warn!(
+                    bytes = bytes.len(),
+                    budget,
+                    "large answers pending past the budget; refusing one"
+                );
+                let busy = |id: Value| {
+                    json!({
+                        "jsonrpc": "2.0",
+                        "id": id,
+                        "error": {"code": NODE_UNHEALTHY, "message": format!("Node is busy: more than {budget} bytes of large answers wait for their clients")},
+                    })
+                };
+                return match ids {
+                    Some(ids) => Json(Value::Array(ids.into_iter().map(busy).collect())),
+                    None => Json(busy(id)),
+                }
+                .into_response();
+            }
+        }
     };
-    // Sent a chunk at a time, the permit held until the last one is taken: the connection
-    // asks for the next chunk only once it wrote the last.
+    // Sent a chunk at a time, the permit held until the last one is taken (or the
+    // connection is dropped, which drops this stream).
     let chunks = futures::stream::unfold(
-        (Bytes::from(bytes), Some(permit)),
+        (Bytes::from(bytes), permit),
         |(mut rest, permit)| async move {
             if rest.is_empty() {
                 drop(permit);
@@ -847,43 +884,69 @@ mod tests {
     use super::*;
     use tower::ServiceExt;
 
-    fn get_token_program() -> axum::http::Request<Body> {
-        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "getAccountInfo",
-            "params": [anchor_spl::token::ID.to_string(), {"encoding": "base64"}]});
+    fn post(call: &Value) -> axum::http::Request<Body> {
         axum::http::Request::post("/")
             .header(CONTENT_TYPE, "application/json")
             .body(Body::from(call.to_string()))
             .unwrap()
     }
 
-    /// An answer a client has not taken yet counts against the budget of pending answers:
-    /// past it a request is told the node is busy, and once taken the budget is free again.
+    /// A large answer the connection has not taken yet counts against the budget of pending
+    /// answers: past it another large answer is refused with `-32005` under the caller's id,
+    /// small ones are still answered, and once the first is taken (or dropped) the budget is
+    /// free again.
     #[tokio::test]
-    async fn m10_answers_waiting_for_slow_clients_are_bounded_in_bytes() {
+    async fn m10_large_answers_waiting_for_slow_clients_are_bounded_in_bytes() {
+        use http_body_util::BodyExt;
         let chain = Arc::new(Mutex::new(
             Chain::start(crate::programs::program_test()).await,
         ));
-        let router = router_with_budget(chain, 256 << 10);
-        // The Token program's account: its ELF, about 175 KB in base64.
-        let waiting = router.clone().oneshot(get_token_program()).await.unwrap();
-        let busy = router.clone().oneshot(get_token_program()).await.unwrap();
-        let busy = axum::body::to_bytes(busy.into_body(), 1 << 20)
+        // The Token program's account (its ELF) eight times: about 1.4 MB, a large answer.
+        let many = json!({"jsonrpc": "2.0", "id": 7, "method": "getMultipleAccounts",
+            "params": [vec![anchor_spl::token::ID.to_string(); 8], {"encoding": "base64"}]});
+        let router = router_with_budget(chain, 2 << 20);
+        let mut waiting = router
+            .clone()
+            .oneshot(post(&many))
             .await
-            .unwrap();
-        let busy: Value = serde_json::from_slice(&busy).unwrap();
+            .unwrap()
+            .into_body();
+        // The connection took the first piece only.
+        let first = waiting.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first.len(), ANSWER_CHUNK_BYTES);
+        let busy = router.clone().oneshot(post(&many)).await.unwrap();
+        let busy: Value = serde_json::from_slice(
+            &axum::body::to_bytes(busy.into_body(), 1 << 20)
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(busy["error"]["code"], NODE_UNHEALTHY, "{busy}");
-        let taken = axum::body::to_bytes(waiting.into_body(), 1 << 20)
+        assert_eq!(busy["id"], 7);
+        let health = json!({"jsonrpc": "2.0", "id": 1, "method": "getHealth"});
+        let health = router.clone().oneshot(post(&health)).await.unwrap();
+        let health: Value = serde_json::from_slice(
+            &axum::body::to_bytes(health.into_body(), 1 << 20)
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(health["result"], "ok");
+        // Dropped unread (the client went away): the budget is free again.
+        drop(waiting);
+        let answered = router.oneshot(post(&many)).await.unwrap();
+        let answered = axum::body::to_bytes(answered.into_body(), 8 << 20)
             .await
             .unwrap();
-        assert!(taken.len() > 128 << 10, "{} bytes", taken.len());
-        let answered = router.oneshot(get_token_program()).await.unwrap();
-        let answered = axum::body::to_bytes(answered.into_body(), 1 << 20)
-            .await
-            .unwrap();
+        assert!(
+            answered.len() > SMALL_ANSWER_BYTES,
+            "{} bytes",
+            answered.len()
+        );
         let answered: Value = serde_json::from_slice(&answered).unwrap();
         assert_eq!(
-            answered["result"]["value"]["owner"].as_str().map(str::len),
-            Some(43)
+            answered["result"]["value"].as_array().map(Vec::len),
+            Some(8)
         );
     }
 }
