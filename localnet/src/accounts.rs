@@ -6,7 +6,9 @@ use solana_account::Account;
 use solana_account_decoder::parse_account_data::{
     AccountAdditionalDataV3, SplTokenAdditionalDataV2,
 };
-use solana_account_decoder::parse_token::{get_token_account_mint, is_known_spl_token_id};
+use solana_account_decoder::parse_token::{
+    get_token_account_mint, is_known_spl_token_id, token_amount_to_ui_amount_v3, UiTokenAmount,
+};
 use solana_account_decoder::{encode_ui_account, UiAccount, UiAccountEncoding, MAX_BASE58_BYTES};
 use solana_rpc_client_types::filter::RpcFilterType;
 use std::collections::{BTreeSet, HashMap};
@@ -17,11 +19,11 @@ pub const MAX_FILTERS: usize = 4;
 
 /// Where an SPL mint keeps its decimals, and where a token account keeps its owner, its
 /// delegate (a `COption<Pubkey>`: a 4-byte tag, then the key), its amount and its state.
-pub const MINT_DECIMALS_OFFSET: usize = 44;
+const MINT_DECIMALS_OFFSET: usize = 44;
 pub const MINT_SUPPLY_OFFSET: usize = 36;
-pub const TOKEN_OWNER_OFFSET: usize = 32;
-pub const TOKEN_AMOUNT_OFFSET: usize = 64;
-pub const TOKEN_DELEGATE_OFFSET: usize = 72;
+const TOKEN_OWNER_OFFSET: usize = 32;
+const TOKEN_AMOUNT_OFFSET: usize = 64;
+const TOKEN_DELEGATE_OFFSET: usize = 72;
 const TOKEN_ACCOUNT_LEN: usize = 165;
 const TOKEN_ACCOUNT_STATE_OFFSET: usize = 108;
 
@@ -104,6 +106,40 @@ pub fn encode(
     Ok(encode_ui_account(
         address, account, encoding, additional, None,
     ))
+}
+
+/// `amount` base units of a mint with `decimals`, as agave shows token amounts.
+pub fn ui_amount(amount: u64, decimals: u8) -> UiTokenAmount {
+    token_amount_to_ui_amount_v3(
+        amount,
+        &SplTokenAdditionalDataV2 {
+            decimals,
+            ..SplTokenAdditionalDataV2::default()
+        },
+    )
+}
+
+/// A token account's owner (the wallet that holds it).
+pub fn token_owner(account: &Account) -> Option<Pubkey> {
+    account
+        .data
+        .get(TOKEN_OWNER_OFFSET..TOKEN_OWNER_OFFSET + 32)
+        .and_then(|bytes| Pubkey::try_from(bytes).ok())
+}
+
+/// A token account's delegate, if it has one (a `COption<Pubkey>`: tag 1, then the key).
+pub fn token_delegate(account: &Account) -> Option<Pubkey> {
+    if account
+        .data
+        .get(TOKEN_DELEGATE_OFFSET..TOKEN_DELEGATE_OFFSET + 4)
+        != Some(&[1, 0, 0, 0])
+    {
+        return None;
+    }
+    account
+        .data
+        .get(TOKEN_DELEGATE_OFFSET + 4..TOKEN_DELEGATE_OFFSET + 36)
+        .and_then(|bytes| Pubkey::try_from(bytes).ok())
 }
 
 /// A token account's amount and mint.

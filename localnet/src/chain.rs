@@ -7,8 +7,7 @@ use anchor_lang::prelude::{Clock, Pubkey, Rent};
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::solana_program::system_instruction;
 use solana_account::Account;
-use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
-use solana_account_decoder::parse_token::{is_known_spl_token_id, token_amount_to_ui_amount_v3};
+use solana_account_decoder::parse_token::is_known_spl_token_id;
 use solana_address_lookup_table_interface::state::AddressLookupTable;
 use solana_keypair::Keypair;
 use solana_message::v0::LoadedAddresses;
@@ -91,6 +90,17 @@ pub struct Failure {
     pub units_consumed: u64,
 }
 
+impl Failure {
+    /// Refused before anything ran: no logs, no compute.
+    fn unexecuted(err: TransactionError) -> Self {
+        Failure {
+            err,
+            logs: Vec::new(),
+            units_consumed: 0,
+        }
+    }
+}
+
 pub struct Simulation {
     pub err: Option<TransactionError>,
     pub logs: Vec<String>,
@@ -98,6 +108,19 @@ pub struct Simulation {
     pub return_data: Option<TransactionReturnData>,
     /// Per top-level instruction that invoked others (agave leaves out those that did not).
     pub inner_instructions: Vec<InnerInstructions>,
+}
+
+impl Simulation {
+    /// Nothing ran: only the outcome (and any logs saying why).
+    fn unexecuted(err: Option<TransactionError>, logs: Vec<String>) -> Self {
+        Simulation {
+            err,
+            logs,
+            units_consumed: 0,
+            return_data: None,
+            inner_instructions: Vec::new(),
+        }
+    }
 }
 
 /// How the localnet's cluster runs.
@@ -432,8 +455,7 @@ impl Chain {
 
     /// The cluster clock's block height (one block per slot).
     pub fn block_height(&self) -> u64 {
-        self.first_block_height
-            .saturating_add(self.cluster_slot().saturating_sub(self.first_slot))
+        self.block_height_at(self.cluster_slot())
     }
 
     pub fn transaction_count(&self) -> u64 {
@@ -504,6 +526,14 @@ impl Chain {
         self.owners.owned_by(owner)
     }
 
+    /// The decimals of the mint at `mint`, if one is there.
+    pub async fn mint_decimals(&mut self, mint: &Pubkey) -> Option<u8> {
+        self.account(mint)
+            .await
+            .as_ref()
+            .and_then(accounts::mint_decimals)
+    }
+
     /// The account at `address` if `owner` owns it.
     pub async fn account_owned_by(&mut self, address: &Pubkey, owner: &Pubkey) -> Option<Account> {
         self.account(address)
@@ -533,11 +563,6 @@ impl Chain {
         self.ledger.in_slot(slot)
     }
 
-    /// Slots of history the ledger keeps.
-    pub fn history_limits(&self) -> Limits {
-        self.ledger.limits()
-    }
-
     /// Executes a transaction as a validator would. With `preflight`, a transaction that fails
     /// simulation is refused and costs nothing; without it, a failing transaction lands, pays
     /// its fee and is recorded with its error. The ledger keeps it with its full status meta
@@ -551,11 +576,7 @@ impl Chain {
         let signature = tx.signatures.first().copied().unwrap_or_default();
         if self.is_blockhash_expired(tx.message.recent_blockhash()) {
             if preflight {
-                return Err(Failure {
-                    err: TransactionError::BlockhashNotFound,
-                    logs: Vec::new(),
-                    units_consumed: 0,
-                });
+                return Err(Failure::unexecuted(TransactionError::BlockhashNotFound));
             }
             // A validator drops it without a status, as it does any expired transaction.
             return Ok(signature);
@@ -569,11 +590,7 @@ impl Chain {
         });
         if tx.message.static_account_keys().len() + lookups > MAX_ACCOUNT_LOCKS {
             return if preflight {
-                Err(Failure {
-                    err: TransactionError::TooManyAccountLocks,
-                    logs: Vec::new(),
-                    units_consumed: 0,
-                })
+                Err(Failure::unexecuted(TransactionError::TooManyAccountLocks))
             } else {
                 Ok(signature)
             };
@@ -610,11 +627,7 @@ impl Chain {
             // validator keeps no status for it and notifies no one. With preflight the sender
             // hears why, as from a validator's simulation.
             return match outcome.result {
-                Err(err) if preflight => Err(Failure {
-                    err,
-                    logs: Vec::new(),
-                    units_consumed: 0,
-                }),
+                Err(err) if preflight => Err(Failure::unexecuted(err)),
                 _ => Ok(signature),
             };
         };
@@ -663,20 +676,18 @@ impl Chain {
         // Only when a PubSub connection is open; read once for all of them.
         if self.events.receiver_count() > 0 {
             let mut budget = EVENT_ACCOUNT_BYTES;
+            let closed = Account::default();
             let written: Vec<Written> = written
                 .into_iter()
-                .filter_map(|i| Some((*keys.get(i)?, after.get(i)?.clone().unwrap_or_default())))
-                .map(|(address, account)| {
-                    let owner = account.owner;
-                    let account = budget.checked_sub(account.data.len()).map(|left| {
+                .filter_map(|i| Some((*keys.get(i)?, after.get(i)?.as_ref().unwrap_or(&closed))))
+                .map(|(address, account)| Written {
+                    address,
+                    owner: account.owner,
+                    // Copied only when it fits: a larger one is left for subscribers to read.
+                    account: budget.checked_sub(account.data.len()).map(|left| {
                         budget = left;
-                        Arc::new(account)
-                    });
-                    Written {
-                        address,
-                        owner,
-                        account,
-                    }
+                        Arc::new(account.clone())
+                    }),
                 })
                 .collect();
             let _ = self.events.send(ChainEvent::Transaction {
@@ -726,15 +737,14 @@ impl Chain {
 
     /// The accounts at `keys`, each address read once however often it is listed.
     async fn read_accounts(&mut self, keys: &[Pubkey]) -> Vec<Option<Account>> {
-        let mut read: HashMap<Pubkey, Option<Account>> = HashMap::new();
-        let mut accounts = Vec::with_capacity(keys.len());
-        for key in keys {
-            let account = match read.get(key) {
-                Some(account) => account.clone(),
+        let mut first_listed: HashMap<Pubkey, usize> = HashMap::new();
+        let mut accounts: Vec<Option<Account>> = Vec::with_capacity(keys.len());
+        for (index, key) in keys.iter().enumerate() {
+            let account = match first_listed.get(key) {
+                Some(&first) => accounts[first].clone(),
                 None => {
-                    let account = self.account(key).await;
-                    read.insert(*key, account.clone());
-                    account
+                    first_listed.insert(*key, index);
+                    self.account(key).await
                 }
             };
             accounts.push(account);
@@ -815,21 +825,11 @@ impl Chain {
             let Some(mint_decimals) = mint_decimals else {
                 continue;
             };
-            let owner = account
-                .data
-                .get(accounts::TOKEN_OWNER_OFFSET..accounts::TOKEN_OWNER_OFFSET + 32)
-                .and_then(|bytes| Pubkey::try_from(bytes).ok())
-                .unwrap_or_default();
+            let owner = accounts::token_owner(account).unwrap_or_default();
             balances.push(TransactionTokenBalance {
                 account_index,
                 mint: mint.to_string(),
-                ui_token_amount: token_amount_to_ui_amount_v3(
-                    amount,
-                    &SplTokenAdditionalDataV2 {
-                        decimals: mint_decimals,
-                        ..SplTokenAdditionalDataV2::default()
-                    },
-                ),
+                ui_token_amount: accounts::ui_amount(amount, mint_decimals),
                 owner: owner.to_string(),
                 program_id: account.owner.to_string(),
             });
@@ -842,13 +842,7 @@ impl Chain {
     pub async fn simulate(&mut self, tx: VersionedTransaction) -> Simulation {
         self.catch_up().await;
         if self.is_blockhash_expired(tx.message.recent_blockhash()) {
-            return Simulation {
-                err: Some(TransactionError::BlockhashNotFound),
-                logs: Vec::new(),
-                units_consumed: 0,
-                return_data: None,
-                inner_instructions: Vec::new(),
-            };
+            return Simulation::unexecuted(Some(TransactionError::BlockhashNotFound), Vec::new());
         }
         self.simulate_at_current_clock(tx).await
     }
@@ -869,22 +863,13 @@ impl Chain {
                         .filter(|inner| !inner.instructions.is_empty())
                         .collect(),
                     },
-                    None => Simulation {
-                        err,
-                        logs: Vec::new(),
-                        units_consumed: 0,
-                        return_data: None,
-                        inner_instructions: Vec::new(),
-                    },
+                    None => Simulation::unexecuted(err, Vec::new()),
                 }
             }
-            Err(e) => Simulation {
-                err: Some(TransactionError::AccountNotFound),
-                logs: vec![format!("bank unavailable: {e}")],
-                units_consumed: 0,
-                return_data: None,
-                inner_instructions: Vec::new(),
-            },
+            Err(e) => Simulation::unexecuted(
+                Some(TransactionError::AccountNotFound),
+                vec![format!("bank unavailable: {e}")],
+            ),
         }
     }
 

@@ -118,10 +118,6 @@ impl Ledger {
         }
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Records a landed transaction (slots never go back, so it is the newest), then
     /// forgets what the limits no longer allow.
     pub fn insert(&mut self, signature: Signature, recorded: Recorded) {

@@ -565,10 +565,7 @@ impl Session {
         encoding: UiAccountEncoding,
     ) -> UiAccount {
         let decimals = match accounts::mint_for_parsing(account, encoding) {
-            Some(mint) => {
-                let mint = self.chain.lock().await.account(&mint).await;
-                mint.as_ref().and_then(accounts::mint_decimals)
-            }
+            Some(mint) => self.chain.lock().await.mint_decimals(&mint).await,
             None => None,
         };
         match accounts::encode(address, account, encoding, decimals) {

@@ -25,6 +25,21 @@ const vectors = JSON.parse(
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 const fromHex = (text: string) => new Uint8Array(Buffer.from(text, "hex"));
 
+/** `message` is the vector's, and signed by the key of `seed` (whose public key is
+ * `signer`) it is the vector's token or receipt. */
+async function assertSignsAsVector(
+  message: Uint8Array,
+  size: number,
+  expected: { message: string; seed: string; signer: string; signed: string },
+) {
+  assert.equal(message.length, size);
+  assert.equal(hex(message), expected.message);
+  const key = await sessionKeyFromSeed(fromHex(expected.seed));
+  assert.deepEqual(key.publicKey, decodeAddress(expected.signer));
+  assert.equal(key.privateKey.extractable, false);
+  assert.equal(hex(await signed(message, key)), expected.signed);
+}
+
 describe("session tokens and viewer receipts (web/src/receipt.ts)", () => {
   for (const vector of vectors.tokens as any[]) {
     it(`signs the ${vector.name} session token as the vector`, async () => {
@@ -35,11 +50,12 @@ describe("session tokens and viewer receipts (web/src/receipt.ts)", () => {
         expiresAt: BigInt(vector.expires_at),
         maxBytes: BigInt(vector.max_bytes),
       });
-      assert.equal(message.length, SESSION_TOKEN_MESSAGE_BYTES);
-      assert.equal(hex(message), vector.message);
-      const signer = await sessionKeyFromSeed(fromHex(vector.receipt_signer_seed));
-      assert.deepEqual(signer.publicKey, decodeAddress(vector.receipt_signer));
-      assert.equal(hex(await signed(message, signer)), vector.token);
+      await assertSignsAsVector(message, SESSION_TOKEN_MESSAGE_BYTES, {
+        message: vector.message,
+        seed: vector.receipt_signer_seed,
+        signer: vector.receipt_signer,
+        signed: vector.token,
+      });
     });
   }
 
@@ -53,12 +69,12 @@ describe("session tokens and viewer receipts (web/src/receipt.ts)", () => {
         epoch: BigInt(vector.epoch),
         cumulative: BigInt(vector.cumulative),
       });
-      assert.equal(message.length, VIEWER_RECEIPT_MESSAGE_BYTES);
-      assert.equal(hex(message), vector.message);
-      const session = await sessionKeyFromSeed(fromHex(vector.session_seed));
-      assert.deepEqual(session.publicKey, decodeAddress(vector.session_key));
-      assert.equal(session.privateKey.extractable, false);
-      assert.equal(hex(await signed(message, session)), vector.receipt);
+      await assertSignsAsVector(message, VIEWER_RECEIPT_MESSAGE_BYTES, {
+        message: vector.message,
+        seed: vector.session_seed,
+        signer: vector.session_key,
+        signed: vector.receipt,
+      });
     });
   }
 

@@ -730,11 +730,7 @@ pub(crate) async fn ui_account(
     encoding: UiAccountEncoding,
 ) -> RpcResult {
     let decimals = match accounts::mint_for_parsing(account, encoding) {
-        Some(mint) => chain
-            .account(&mint)
-            .await
-            .as_ref()
-            .and_then(accounts::mint_decimals),
+        Some(mint) => chain.mint_decimals(&mint).await,
         None => None,
     };
     let ui = accounts::encode(address, account, encoding, decimals)

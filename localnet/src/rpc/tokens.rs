@@ -1,30 +1,17 @@
 //! The SPL Token methods: balances, supply, largest accounts, and token accounts by owner
 //! or delegate, answered from the owner index (accounts transactions have named).
 use super::{parse_pubkey, pubkey_param, with_context, RpcError, RpcResult};
-use crate::accounts::{self, TOKEN_DELEGATE_OFFSET, TOKEN_OWNER_OFFSET};
+use crate::accounts;
 use crate::chain::Chain;
 use anchor_lang::prelude::Pubkey;
 use serde_json::Value;
 use solana_account::Account;
-use solana_account_decoder::parse_account_data::SplTokenAdditionalDataV2;
-use solana_account_decoder::parse_token::{
-    get_token_account_mint, is_known_spl_token_id, token_amount_to_ui_amount_v3, UiTokenAmount,
-};
+use solana_account_decoder::parse_token::{get_token_account_mint, is_known_spl_token_id};
 use solana_rpc_client_types::config::RpcTokenAccountsFilter;
 use solana_rpc_client_types::response::RpcTokenAccountBalance;
 
 /// `getTokenLargestAccounts` answers at most this many, as agave.
 pub const MAX_LARGEST_ACCOUNTS: usize = 20;
-
-fn ui_amount(amount: u64, decimals: u8) -> UiTokenAmount {
-    token_amount_to_ui_amount_v3(
-        amount,
-        &SplTokenAdditionalDataV2 {
-            decimals,
-            ..SplTokenAdditionalDataV2::default()
-        },
-    )
-}
 
 /// `getTokenAccountBalance`.
 pub(super) async fn account_balance(chain: &mut Chain, params: &Value) -> RpcResult {
@@ -34,7 +21,7 @@ pub(super) async fn account_balance(chain: &mut Chain, params: &Value) -> RpcRes
         .await
         .ok_or_else(|| RpcError::params("Invalid param: could not find account"))?;
     let (amount, decimals) = token_amount(chain, &account).await?;
-    let value = super::to_json(ui_amount(amount, decimals))?;
+    let value = super::to_json(accounts::ui_amount(amount, decimals))?;
     with_context(chain, value).await
 }
 
@@ -58,7 +45,7 @@ async fn mint(chain: &mut Chain, mint: &Pubkey) -> Result<(Account, u64, u8), Rp
 /// `getTokenSupply`.
 pub(super) async fn supply(chain: &mut Chain, params: &Value) -> RpcResult {
     let (_, supply, decimals) = mint(chain, &pubkey_param(params, 0)?).await?;
-    let value = super::to_json(ui_amount(supply, decimals))?;
+    let value = super::to_json(accounts::ui_amount(supply, decimals))?;
     with_context(chain, value).await
 }
 
@@ -83,7 +70,7 @@ pub(super) async fn largest_accounts(chain: &mut Chain, params: &Value) -> RpcRe
         .take(MAX_LARGEST_ACCOUNTS)
         .map(|(amount, address)| RpcTokenAccountBalance {
             address: address.to_string(),
-            amount: ui_amount(amount, decimals),
+            amount: accounts::ui_amount(amount, decimals),
         })
         .collect();
     let value = super::to_json(largest)?;
@@ -130,19 +117,9 @@ pub(super) async fn token_accounts(
             continue;
         };
         let holds = if by_delegate {
-            account
-                .data
-                .get(TOKEN_DELEGATE_OFFSET..TOKEN_DELEGATE_OFFSET + 4)
-                == Some(&[1, 0, 0, 0])
-                && account
-                    .data
-                    .get(TOKEN_DELEGATE_OFFSET + 4..TOKEN_DELEGATE_OFFSET + 36)
-                    == Some(holder.as_ref())
+            accounts::token_delegate(&account) == Some(holder)
         } else {
-            account
-                .data
-                .get(TOKEN_OWNER_OFFSET..TOKEN_OWNER_OFFSET + 32)
-                == Some(holder.as_ref())
+            accounts::token_owner(&account) == Some(holder)
         };
         if !holds || mint.is_some_and(|mint| mint != account_mint) {
             continue;
