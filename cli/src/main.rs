@@ -12,8 +12,8 @@ mod wallet;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use commands::{
-    airdrop, claim, consumer, demo, epoch, gateway, gov, keygen, lane, localnet, provider, relay,
-    stake, status, viewer,
+    airdrop, claim, consumer, demo, epoch, gateway, gov, ingest, keygen, lane, localnet, provider,
+    relay, stake, status, viewer,
 };
 use context::Ctx;
 use solana_commitment_config::CommitmentConfig;
@@ -112,6 +112,10 @@ enum Command {
     /// relays; see docs/relay-protocol.md). Its receipt signer is --receipt-signer, the
     /// config's, or -k.
     Gateway(Box<gateway::GatewayArgs>),
+    /// Publishers: live ingest. OBS (or ffmpeg) publishes RTMP to rtmp://HOST:1935/live/KEY;
+    /// ffmpeg turns it into an HLS ladder that a small origin serves to relays (see
+    /// docs/ingest.md).
+    Ingest(Box<ingest::IngestArgs>),
     /// Relay operators: run the relay node (the same as `media-relay`; see
     /// docs/operators.md). Settings from --config (TOML), overridden by the flags.
     Relay(Box<relay::RelayArgs>),
@@ -161,6 +165,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Epoch(command) => command.run(&ctx).await,
         Command::Gov(command) => command.run(&ctx).await,
         Command::Gateway(command) => command.run(&ctx).await,
+        Command::Ingest(command) => command.run().await,
         Command::Relay(command) => command.run().await,
         Command::Fetch(command) => command.run(&ctx).await,
         Command::Proxy(command) => command.run(&ctx).await,

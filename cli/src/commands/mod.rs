@@ -7,6 +7,7 @@ pub mod demo;
 pub mod epoch;
 pub mod gateway;
 pub mod gov;
+pub mod ingest;
 pub mod keygen;
 pub mod lane;
 pub mod localnet;

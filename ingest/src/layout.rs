@@ -1,0 +1,241 @@
+//! The HLS directory layout, in one place: `<dir>/live/<stream>/master.m3u8` and, per
+//! rendition, `<dir>/live/<stream>/<rendition>/index.m3u8` with `seg_00000.ts`, … beside it.
+//! The origin serves only names this module makes, and the cleaner deletes only those.
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+pub const MASTER: &str = "master.m3u8";
+pub const PLAYLIST: &str = "index.m3u8";
+const SEGMENT_PREFIX: &str = "seg_";
+const SEGMENT_SUFFIX: &str = ".ts";
+pub const ENDLIST: &str = "#EXT-X-ENDLIST";
+
+/// One stream's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDir {
+    pub path: PathBuf,
+}
+
+/// A file of the layout, as the origin names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Playlist,
+    Segment,
+}
+
+impl StreamDir {
+    pub fn new(root: &Path, stream: &str) -> Self {
+        StreamDir {
+            path: root.join("live").join(stream),
+        }
+    }
+
+    pub fn segment_pattern(&self) -> PathBuf {
+        self.path.join("%v").join("seg_%05d.ts")
+    }
+
+    pub fn playlist_pattern(&self) -> PathBuf {
+        self.path.join("%v").join(PLAYLIST)
+    }
+
+    pub fn master(&self) -> PathBuf {
+        self.path.join(MASTER)
+    }
+
+    pub fn playlist(&self, rendition: &str) -> PathBuf {
+        self.path.join(rendition).join(PLAYLIST)
+    }
+
+    /// The file `rest` (what follows `/live/<stream>/` in a URL) names, when it is one of
+    /// the layout's: the master, a rendition's playlist or one of its segments. Anything else
+    /// (another name, `..`, a temporary file) is `None`.
+    pub fn file(&self, rest: &str, renditions: &[&str]) -> Option<(PathBuf, FileKind)> {
+        if rest == MASTER {
+            return Some((self.master(), FileKind::Playlist));
+        }
+        let (rendition, name) = rest.split_once('/')?;
+        if !renditions.contains(&rendition) {
+            return None;
+        }
+        let dir = self.path.join(rendition);
+        if name == PLAYLIST {
+            return Some((dir.join(PLAYLIST), FileKind::Playlist));
+        }
+        segment_number(name)?;
+        Some((dir.join(name), FileKind::Segment))
+    }
+
+    /// Appends `#EXT-X-ENDLIST` to each rendition's playlist that lacks it (an ffmpeg that
+    /// died could not write it): players then know the broadcast ended.
+    pub fn ensure_endlist(&self, renditions: &[&str]) -> std::io::Result<usize> {
+        let mut fixed = 0;
+        for rendition in renditions {
+            let path = self.playlist(rendition);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if text.lines().any(|l| l.trim() == ENDLIST) {
+                continue;
+            }
+            let mut ended = text;
+            if !ended.ends_with('\n') {
+                ended.push('\n');
+            }
+            ended.push_str(ENDLIST);
+            ended.push('\n');
+            let temporary = path.with_extension("m3u8.end");
+            std::fs::write(&temporary, ended)?;
+            std::fs::rename(&temporary, &path)?;
+            fixed += 1;
+        }
+        Ok(fixed)
+    }
+
+    /// Deletes each rendition's segments that left its playlist more than `keep` segments
+    /// ago, and returns how old the newest segment is (the segment lag), if there is one.
+    pub fn clean(&self, renditions: &[&str], keep: u32) -> std::io::Result<CleanReport> {
+        let mut report = CleanReport::default();
+        for rendition in renditions {
+            let dir = self.path.join(rendition);
+            let listed = match std::fs::read_to_string(dir.join(PLAYLIST)) {
+                Ok(text) => listed_segments(&text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            report.renditions += 1;
+            let oldest_listed = listed.iter().min().copied();
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(number) = name.to_str().and_then(segment_number) else {
+                    continue;
+                };
+                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                    report.newest = report.newest.max(Some(modified));
+                }
+                let stale = match oldest_listed {
+                    Some(oldest) => number.saturating_add(u64::from(keep)) < oldest,
+                    None => false,
+                };
+                if stale && !listed.contains(&number) {
+                    std::fs::remove_file(entry.path())?;
+                    report.deleted += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CleanReport {
+    /// Renditions with a playlist.
+    pub renditions: usize,
+    pub deleted: usize,
+    pub newest: Option<SystemTime>,
+}
+
+/// `seg_00042.ts` → 42.
+pub fn segment_number(name: &str) -> Option<u64> {
+    let digits = name
+        .strip_prefix(SEGMENT_PREFIX)?
+        .strip_suffix(SEGMENT_SUFFIX)?;
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The segment numbers a media playlist lists.
+pub fn listed_segments(playlist: &str) -> Vec<u64> {
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| segment_number(l.trim()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_layouts_names_resolve() {
+        let dir = StreamDir::new(Path::new("/srv"), "main");
+        let renditions = ["720p", "360p"];
+        let file = |rest: &str| dir.file(rest, &renditions);
+        assert_eq!(
+            file("master.m3u8"),
+            Some((
+                PathBuf::from("/srv/live/main/master.m3u8"),
+                FileKind::Playlist
+            ))
+        );
+        assert_eq!(
+            file("720p/seg_00012.ts"),
+            Some((
+                PathBuf::from("/srv/live/main/720p/seg_00012.ts"),
+                FileKind::Segment
+            ))
+        );
+        assert_eq!(file("360p/index.m3u8").unwrap().1, FileKind::Playlist);
+        for refused in [
+            "../main/master.m3u8",
+            "480p/index.m3u8",
+            "720p/../../x",
+            "720p/seg_00012.ts.tmp",
+            "720p/seg_.ts",
+            "720p/seg_-1.ts",
+            "720p/a/seg_1.ts",
+            "",
+        ] {
+            assert_eq!(file(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn cleaning_keeps_the_playlist_and_its_margin_and_ending_is_idempotent() {
+        let root = std::env::temp_dir().join(format!("media-ingest-layout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = StreamDir::new(&root, "main");
+        let rendition = dir.path.join("360p");
+        std::fs::create_dir_all(&rendition).unwrap();
+        for n in 0..10 {
+            std::fs::write(rendition.join(format!("seg_{n:05}.ts")), b"ts").unwrap();
+        }
+        std::fs::write(rendition.join("seg_00011.ts.tmp"), b"partial").unwrap();
+        let playlist = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\nseg_00007.ts\n#EXTINF:2,\nseg_00008.ts\n#EXTINF:2,\nseg_00009.ts\n";
+        std::fs::write(rendition.join(PLAYLIST), playlist).unwrap();
+        let report = dir.clean(&["360p", "720p"], 2).unwrap();
+        assert_eq!(report.renditions, 1);
+        assert_eq!(
+            report.deleted, 5,
+            "0..=4 left the playlist more than 2 segments ago"
+        );
+        assert!(report.newest.is_some());
+        let mut left: Vec<String> = std::fs::read_dir(&rendition)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "index.m3u8",
+                "seg_00005.ts",
+                "seg_00006.ts",
+                "seg_00007.ts",
+                "seg_00008.ts",
+                "seg_00009.ts",
+                "seg_00011.ts.tmp"
+            ]
+        );
+        assert_eq!(dir.ensure_endlist(&["360p"]).unwrap(), 1);
+        assert_eq!(dir.ensure_endlist(&["360p"]).unwrap(), 0);
+        let ended = std::fs::read_to_string(rendition.join(PLAYLIST)).unwrap();
+        assert!(ended.ends_with("seg_00009.ts\n#EXT-X-ENDLIST\n"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

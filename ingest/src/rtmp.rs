@@ -1,0 +1,381 @@
+//! The RTMP side: handshake, `connect` to the `live` application, `publish` with a stream
+//! key, then audio and video messages, each passed to the stream's transcoder as an FLV tag.
+//! The protocol itself is `rml_rtmp`'s; this module bounds what a peer can cost.
+//!
+//! Until its key is checked a peer is anyone: it gets `publish_timeout_secs` and
+//! `max_bytes_before_publish` to publish, and at most `max_pending_connections` such peers are
+//! served at once (rml_rtmp reserves a message's declared length, at most 16 MiB, when its
+//! first chunk arrives, so an unchecked peer costs at most that). A publisher with a valid key
+//! is the broadcaster and may send as much as its stream needs; one silent for
+//! `idle_timeout_secs` is dropped. A panic inside the protocol code ends only its connection's
+//! task.
+use crate::flv::{Tag, TagKind};
+use crate::layout::StreamDir;
+use crate::streams::{Claim, PublishRefusal};
+use crate::transcoder::Transcoder;
+use crate::Ingest;
+use metrics::counter;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+
+/// The application OBS's "Server" field names: `rtmp://HOST:1935/live`.
+pub const APP: &str = "live";
+const READ_BUFFER: usize = 64 << 10;
+/// How long connections get to finish (and ffmpeg to write ENDLIST) after shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RtmpError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("handshake: {0:?}")]
+    Handshake(rml_rtmp::handshake::HandshakeError),
+    #[error("session: {0:?}")]
+    Session(rml_rtmp::sessions::ServerSessionError),
+    #[error("not publishing after {0:?}")]
+    PublishTimeout(Duration),
+    #[error("sent {0} bytes without publishing")]
+    TooMuchBeforePublish(u64),
+    #[error("silent for {0:?}")]
+    Idle(Duration),
+    #[error("publish refused: {0}")]
+    Refused(PublishRefusal),
+}
+
+/// Accepts RTMP connections until `shutdown` turns true, then lets them end their
+/// broadcasts (ENDLIST written) within a grace.
+pub async fn serve(
+    listener: TcpListener,
+    ingest: Arc<Ingest>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let connections = Arc::new(Semaphore::new(ingest.config.max_connections));
+    let pending = Arc::new(Semaphore::new(ingest.config.max_pending_connections));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting an RTMP connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while tasks.try_join_next().is_some() {}
+        let (Ok(slot), Ok(unchecked)) = (
+            connections.clone().try_acquire_owned(),
+            pending.clone().try_acquire_owned(),
+        ) else {
+            counter!("media_ingest_connections_refused_total").increment(1);
+            tracing::warn!(%peer, "RTMP connection refused: too many connections");
+            continue;
+        };
+        let ingest = ingest.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let _slot = slot;
+            match connection(socket, peer, &ingest, unchecked, shutdown).await {
+                Ok(()) => tracing::info!(%peer, "RTMP connection closed"),
+                Err(e) => tracing::info!(%peer, error = %e, "RTMP connection ended"),
+            }
+        });
+    }
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tracing::warn!("RTMP connections did not end within the grace");
+    }
+}
+
+/// Where a connection stands.
+enum Phase {
+    /// Not yet publishing: holds a pending permit, bounded in time and bytes.
+    Unchecked {
+        _permit: tokio::sync::OwnedSemaphorePermit,
+        deadline: Instant,
+        bytes: u64,
+    },
+    Publishing {
+        claim: Claim,
+        transcoder: Box<Transcoder>,
+    },
+}
+
+async fn connection(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    ingest: &Ingest,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), RtmpError> {
+    let config = &ingest.config;
+    let _ = socket.set_nodelay(true);
+    let publish_timeout = Duration::from_secs(config.publish_timeout_secs);
+    let idle_timeout = Duration::from_secs(config.idle_timeout_secs);
+    let mut phase = Phase::Unchecked {
+        _permit: permit,
+        deadline: Instant::now() + publish_timeout,
+        bytes: 0,
+    };
+    let mut buffer = vec![0u8; READ_BUFFER];
+
+    // The handshake, within the publish deadline.
+    let mut handshake = Handshake::new(PeerType::Server);
+    let leftover = tokio::time::timeout(publish_timeout, async {
+        loop {
+            let n = socket.read(&mut buffer).await?;
+            if n == 0 {
+                return Err(RtmpError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            charge(&mut phase, n, config.max_bytes_before_publish)?;
+            match handshake
+                .process_bytes(&buffer[..n])
+                .map_err(RtmpError::Handshake)?
+            {
+                HandshakeProcessResult::InProgress { response_bytes } => {
+                    socket.write_all(&response_bytes).await?;
+                }
+                HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                } => {
+                    socket.write_all(&response_bytes).await?;
+                    return Ok(remaining_bytes);
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|_| RtmpError::PublishTimeout(publish_timeout))??;
+
+    let (mut session, results) =
+        ServerSession::new(ServerSessionConfig::new()).map_err(RtmpError::Session)?;
+    let mut input = leftover;
+    let mut outbound = Vec::new();
+    let mut pending_results = results;
+    let outcome: Result<(), RtmpError> = async {
+        loop {
+            if !input.is_empty() {
+                let more = session.handle_input(&input).map_err(RtmpError::Session)?;
+                pending_results.extend(more);
+                input.clear();
+            }
+            let mut end = None;
+            for result in std::mem::take(&mut pending_results) {
+                let event = match result {
+                    ServerSessionResult::OutboundResponse(packet) => {
+                        outbound.extend_from_slice(&packet.bytes);
+                        continue;
+                    }
+                    ServerSessionResult::RaisedEvent(event) => event,
+                    ServerSessionResult::UnhandleableMessageReceived(_) => continue,
+                };
+                let step = on_event(event, &mut session, &mut phase, ingest, peer).await;
+                let (answers, result) = match step {
+                    Step::Go(answers) => (answers, None),
+                    Step::End(answers, result) => (answers, Some(result)),
+                };
+                for answer in answers {
+                    if let ServerSessionResult::OutboundResponse(packet) = answer {
+                        outbound.extend_from_slice(&packet.bytes);
+                    }
+                }
+                if result.is_some() {
+                    end = result;
+                    break;
+                }
+            }
+            if !outbound.is_empty() {
+                socket.write_all(&outbound).await?;
+                outbound.clear();
+            }
+            if let Some(result) = end {
+                return result;
+            }
+            let wait = match &phase {
+                Phase::Unchecked { deadline, .. } => {
+                    deadline.saturating_duration_since(Instant::now())
+                }
+                Phase::Publishing { .. } => idle_timeout,
+            };
+            let read = tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                read = tokio::time::timeout(wait, socket.read(&mut buffer)) => read,
+            };
+            let n = match read {
+                Err(_) => {
+                    return Err(match phase {
+                        Phase::Unchecked { .. } => RtmpError::PublishTimeout(publish_timeout),
+                        Phase::Publishing { .. } => RtmpError::Idle(idle_timeout),
+                    })
+                }
+                Ok(read) => read?,
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            charge(&mut phase, n, config.max_bytes_before_publish)?;
+            input.extend_from_slice(&buffer[..n]);
+        }
+    }
+    .await;
+    if let Phase::Publishing { claim, transcoder } = phase {
+        tracing::info!(stream = %claim.name, %peer, "broadcast ended");
+        transcoder.finish().await;
+        let dir = StreamDir::new(&config.dir, &claim.name);
+        if let Err(e) = dir.ensure_endlist(&ingest.rendition_names()) {
+            tracing::warn!(stream = %claim.name, error = %e, "ending the playlists");
+        }
+        drop(claim);
+    }
+    outcome
+}
+
+/// What an event leaves the connection to do: answer and go on, or answer and close.
+enum Step {
+    Go(Vec<ServerSessionResult>),
+    End(Vec<ServerSessionResult>, Result<(), RtmpError>),
+}
+
+/// Counts bytes from an unchecked peer against its budget.
+fn charge(phase: &mut Phase, n: usize, budget: u64) -> Result<(), RtmpError> {
+    if let Phase::Unchecked { bytes, .. } = phase {
+        *bytes = bytes.saturating_add(n as u64);
+        if *bytes > budget {
+            counter!("media_ingest_publish_refused_total", "why" => "budget").increment(1);
+            return Err(RtmpError::TooMuchBeforePublish(*bytes));
+        }
+    }
+    Ok(())
+}
+
+async fn on_event(
+    event: ServerSessionEvent,
+    session: &mut ServerSession,
+    phase: &mut Phase,
+    ingest: &Ingest,
+    peer: SocketAddr,
+) -> Step {
+    let answered = |result: Result<Vec<ServerSessionResult>, _>| match result {
+        Ok(answers) => Step::Go(answers),
+        Err(e) => Step::End(Vec::new(), Err(RtmpError::Session(e))),
+    };
+    match event {
+        ServerSessionEvent::ConnectionRequested {
+            request_id,
+            app_name,
+        } => {
+            if app_name == APP {
+                answered(session.accept_request(request_id))
+            } else {
+                let refusal = PublishRefusal::WrongApp(app_name);
+                refuse(
+                    session,
+                    request_id,
+                    "NetConnection.Connect.Rejected",
+                    refusal,
+                    peer,
+                )
+            }
+        }
+        ServerSessionEvent::PublishStreamRequested {
+            request_id,
+            app_name,
+            stream_key,
+            ..
+        } => {
+            if app_name != APP {
+                let refusal = PublishRefusal::WrongApp(app_name);
+                return refuse(
+                    session,
+                    request_id,
+                    "NetStream.Publish.BadName",
+                    refusal,
+                    peer,
+                );
+            }
+            let claim = match ingest.streams.claim(&stream_key) {
+                Ok(claim) => claim,
+                Err(refusal) => {
+                    return refuse(
+                        session,
+                        request_id,
+                        "NetStream.Publish.BadName",
+                        refusal,
+                        peer,
+                    )
+                }
+            };
+            let dir = StreamDir::new(&ingest.config.dir, &claim.name);
+            if let Err(e) = std::fs::create_dir_all(&dir.path) {
+                return Step::End(Vec::new(), Err(e.into()));
+            }
+            tracing::info!(stream = %claim.name, %peer, "broadcast started");
+            counter!("media_ingest_broadcasts_total").increment(1);
+            let transcoder =
+                Transcoder::new(&claim.name, &ingest.config, &dir, claim.state.clone());
+            // Replacing the phase frees the pending slot: this peer holds a key.
+            *phase = Phase::Publishing {
+                claim,
+                transcoder: Box::new(transcoder),
+            };
+            answered(session.accept_request(request_id))
+        }
+        ServerSessionEvent::AudioDataReceived {
+            data, timestamp, ..
+        } => {
+            feed(phase, TagKind::Audio, data, timestamp.value).await;
+            Step::Go(Vec::new())
+        }
+        ServerSessionEvent::VideoDataReceived {
+            data, timestamp, ..
+        } => {
+            feed(phase, TagKind::Video, data, timestamp.value).await;
+            Step::Go(Vec::new())
+        }
+        ServerSessionEvent::PublishStreamFinished { .. } => Step::End(Vec::new(), Ok(())),
+        _ => Step::Go(Vec::new()),
+    }
+}
+
+async fn feed(phase: &mut Phase, kind: TagKind, body: bytes::Bytes, timestamp: u32) {
+    if let Phase::Publishing { transcoder, .. } = phase {
+        transcoder
+            .feed(Tag {
+                kind,
+                timestamp,
+                body,
+            })
+            .await;
+    }
+}
+
+/// Answers the request with an error status (the peer learns why), then closes.
+fn refuse(
+    session: &mut ServerSession,
+    request_id: u32,
+    code: &str,
+    refusal: PublishRefusal,
+    peer: SocketAddr,
+) -> Step {
+    counter!("media_ingest_publish_refused_total", "why" => refusal.why()).increment(1);
+    tracing::warn!(%peer, %refusal, "RTMP publish refused");
+    let answers = session
+        .reject_request(request_id, code, &refusal.to_string())
+        .unwrap_or_default();
+    Step::End(answers, Err(RtmpError::Refused(refusal)))
+}
