@@ -28,7 +28,6 @@ async fn the_demo_settles_what_viewers_received_rewards_relays_burns_and_votes()
         epochs: 3,
         relays: 3,
         viewers: 4,
-        segment_bytes: 128 << 10,
         outage: true,
         relay_program: Some(RelayProgram {
             program: env!("CARGO_BIN_EXE_media").into(),

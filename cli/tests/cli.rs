@@ -726,8 +726,6 @@ fn the_demo_prints_only_its_summary_on_stdout_as_json() {
         "--relays",
         "2",
         "--no-outage",
-        "--segment-bytes",
-        "65536",
         "--output",
         "json",
     ];

@@ -42,8 +42,6 @@ pub struct Options {
     pub epochs: u64,
     pub relays: usize,
     pub viewers: usize,
-    /// Bytes per live segment (one appears every second).
-    pub segment_bytes: usize,
     /// SIGKILL one relay half-way through the watching and restart it later (needs two
     /// relays or more).
     pub outage: bool,
@@ -58,7 +56,6 @@ impl Default for Options {
             epochs: 3,
             relays: 3,
             viewers: 4,
-            segment_bytes: 256 << 10,
             outage: true,
             relay_program: None,
         }
@@ -87,10 +84,6 @@ impl Options {
         anyhow::ensure!(
             (1..=64).contains(&self.viewers),
             "--viewers must be between 1 and 64"
-        );
-        anyhow::ensure!(
-            (1_024..=8 << 20).contains(&self.segment_bytes),
-            "--segment-bytes must be between 1 KiB and 8 MiB"
         );
         Ok(())
     }
@@ -161,87 +154,160 @@ pub async fn run(
     progress: &dyn Progress,
     interrupt: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    options.validate()?;
     let mut interrupt = Interrupt(interrupt);
-    // The run's stores and keys, removed when the run ends.
-    let stores = media_service::TempStores::new("demo").context("creating the demo's directory")?;
-    run_in(options, progress, &mut interrupt, stores.dir()).await
-}
-
-async fn run_in(
-    options: &Options,
-    progress: &dyn Progress,
-    interrupt: &mut Interrupt,
-    dir: &std::path::Path,
-) -> Result<Outcome> {
-    progress.step("starting the localnet and bootstrapping the programs");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let plan = plan(options);
-    let localnet = interrupt
-        .guard(BootstrappedLocalnet::start(listener, &plan))
-        .await??;
-    let ledger = Ledger::new(&localnet)?;
-    let supply_before = ledger.media_supply().await?;
-    progress.step(&format!("localnet on {}", localnet.url));
-
-    progress.step(&format!(
-        "funding and staking: a publisher, {} relay operators, a keeper",
-        options.relays
-    ));
-    let actors = interrupt
-        .guard(Actors::fund_and_stake(&localnet, options.relays, dir))
-        .await??;
-    let warmup = plan.params.warmup_secs;
-    progress.step(&format!("waiting {warmup} s for the stakes to warm up"));
-    interrupt
-        .sleep(Duration::from_secs(u64::try_from(warmup)? + 1))
-        .await?;
-
-    let sockets = services::Sockets::bind(options.relays).await?;
-    interrupt
-        .guard(actors.register(&localnet, &sockets.relay_urls(), &sockets.gateway_url()))
-        .await??;
-    progress.step("relays and the publisher registered; the publisher deposited its escrow");
-    let proposal = interrupt
-        .guard(propose(&localnet, &ledger, &actors))
-        .await??;
-    let id = ledger.proposal(&proposal).await?.id;
-    progress.step(&format!(
-        "governance proposal {id}: double price_per_gib; every staker voted yes"
-    ));
-
-    let relay_program = match &options.relay_program {
-        Some(program) => program.clone(),
-        None => relays::RelayProgram::this_executable()?,
-    };
-    progress.step(&format!(
-        "starting the gateway, the keeper and {} relay processes (serve = \"all\": each finds \
-         the publisher on chain and asks its gateway for the origin)",
-        options.relays
-    ));
-    let services = interrupt
-        .guard(services::start(
-            sockets,
-            &localnet,
-            &actors,
-            dir,
-            options.segment_bytes,
-            &relay_program,
-        ))
-        .await??;
+    let network = Network::start_guarded(options, progress, &mut interrupt).await?;
+    let ledger = Ledger::new(&network.localnet)?;
     let stage = phases::Stage {
         options,
         progress,
-        localnet: &localnet,
+        localnet: &network.localnet,
         ledger: &ledger,
-        actors: &actors,
-        services: &services,
+        actors: &network.actors,
+        services: &network.services,
     };
-    let result = stage.play(interrupt, proposal, supply_before).await;
-    progress.step("stopping the relays, gateway, keeper and origin");
-    services.shutdown().await;
+    let result = stage
+        .play(&mut interrupt, network.proposal, network.supply_before)
+        .await;
+    let localnet = network.shutdown(progress).await;
     let report = result?;
     Ok(Outcome { report, localnet })
+}
+
+/// The whole network, running, with the stream live and no viewer yet: what [`run`] plays
+/// its phases on, and what `media demo --watch` and the browser test watch.
+pub struct Network {
+    pub localnet: BootstrappedLocalnet,
+    pub actors: Actors,
+    pub services: services::Running,
+    /// The governance proposal every staker voted for.
+    pub proposal: Pubkey,
+    pub supply_before: u64,
+    /// The run's stores and keys, removed when the network is dropped.
+    _stores: media_service::TempStores,
+}
+
+impl Network {
+    /// Starts everything; raising `interrupt` stops the start (`Interrupted`).
+    pub async fn start(
+        options: &Options,
+        progress: &dyn Progress,
+        interrupt: watch::Receiver<bool>,
+    ) -> Result<Network> {
+        Self::start_guarded(options, progress, &mut Interrupt(interrupt)).await
+    }
+
+    async fn start_guarded(
+        options: &Options,
+        progress: &dyn Progress,
+        interrupt: &mut Interrupt,
+    ) -> Result<Network> {
+        options.validate()?;
+        let stores =
+            media_service::TempStores::new("demo").context("creating the demo's directory")?;
+        let dir = stores.dir();
+        progress.step("starting the localnet and bootstrapping the programs");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let plan = plan(options);
+        let localnet = interrupt
+            .guard(BootstrappedLocalnet::start(listener, &plan))
+            .await??;
+        let ledger = Ledger::new(&localnet)?;
+        let supply_before = ledger.media_supply().await?;
+        progress.step(&format!("localnet on {}", localnet.url));
+
+        progress.step(&format!(
+            "funding and staking: a publisher, {} relay operators, a keeper",
+            options.relays
+        ));
+        let actors = interrupt
+            .guard(Actors::fund_and_stake(&localnet, options.relays, dir))
+            .await??;
+        let warmup = plan.params.warmup_secs;
+        progress.step(&format!("waiting {warmup} s for the stakes to warm up"));
+        interrupt
+            .sleep(Duration::from_secs(u64::try_from(warmup)? + 1))
+            .await?;
+
+        let sockets = services::Sockets::bind(options.relays).await?;
+        interrupt
+            .guard(actors.register(&localnet, &sockets.relay_urls(), &sockets.gateway_url()))
+            .await??;
+        progress.step("relays and the publisher registered; the publisher deposited its escrow");
+        let proposal = interrupt
+            .guard(propose(&localnet, &ledger, &actors))
+            .await??;
+        let id = ledger.proposal(&proposal).await?.id;
+        progress.step(&format!(
+            "governance proposal {id}: double price_per_gib; every staker voted yes"
+        ));
+
+        let relay_program = match &options.relay_program {
+            Some(program) => program.clone(),
+            None => relays::RelayProgram::this_executable()?,
+        };
+        progress.step(&format!(
+            "starting the ingest (an ffmpeg broadcaster publishing its test pattern over RTMP), \
+             the gateway, the keeper and {} relay processes (serve = \"all\": each finds the \
+             publisher on chain and asks its gateway for the origin)",
+            options.relays
+        ));
+        let services = interrupt
+            .guard(services::start(
+                sockets,
+                &localnet,
+                &actors,
+                dir,
+                &relay_program,
+            ))
+            .await??;
+        Ok(Network {
+            localnet,
+            actors,
+            services,
+            proposal,
+            supply_before,
+            _stores: stores,
+        })
+    }
+
+    /// The relays' node keys, in the order of `services.relays`.
+    pub fn nodes(&self) -> Vec<Pubkey> {
+        self.actors
+            .operators
+            .iter()
+            .map(|o| o.node.pubkey())
+            .collect()
+    }
+
+    /// Records the most each relay's lane has settled per epoch of `epochs` into `settled`
+    /// (keyed by relay index and epoch).
+    pub async fn sample_settled(
+        &self,
+        epochs: std::ops::RangeInclusive<u64>,
+        settled: &mut std::collections::BTreeMap<(usize, u64), u64>,
+    ) -> Result<()> {
+        let ledger = Ledger::new(&self.localnet)?;
+        ledger
+            .sample_lanes(
+                &self.nodes(),
+                epochs,
+                &self.actors.publisher.pubkey(),
+                settled,
+            )
+            .await
+    }
+
+    /// The chain's current epoch.
+    pub async fn epoch(&self) -> Result<u64> {
+        Ok(Ledger::new(&self.localnet)?.config().await?.epoch)
+    }
+
+    /// Stops every service; the localnet keeps serving until dropped.
+    pub async fn shutdown(self, progress: &dyn Progress) -> BootstrappedLocalnet {
+        progress.step("stopping the broadcaster, ingest, relays, gateway and keeper");
+        self.services.shutdown().await;
+        self.localnet
+    }
 }
 
 /// Makes the demo's proposal and votes for it with every staker; returns its address.

@@ -1,105 +1,114 @@
-//! The publisher's origin: an HLS-like live stream whose playlist gains a segment every
-//! `segment_interval`, served over HTTP with the cache headers a CDN origin sends (the
-//! playlist for a second, segments for an hour).
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use std::sync::Arc;
+//! The publisher's live stream: `media ingest` (in this process, the same `run` the
+//! `media ingest` command uses) fed by an ffmpeg broadcaster (its test pattern and a tone,
+//! published over RTMP as OBS would), writing a three-rung HLS ladder that the ingest's
+//! origin serves to relays.
+use anyhow::{Context, Result};
+use media_ingest::config::{IngestConfig, Rendition, StreamConfig};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
 
-/// Segments listed in the playlist at a time (a live window).
-const WINDOW: u64 = 6;
+/// The stream's name: the watch page is `/watch/demo` and its master playlist
+/// `live/demo/master.m3u8`.
+pub const STREAM: &str = "demo";
+/// The rendition the demo's own (non-browser) viewers follow.
+pub const VIEWER_RENDITION: &str = "240p";
+pub const SEGMENT_SECS: u32 = 2;
+/// How long the ingest may take to publish its first segments.
+pub const LIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct LiveStream {
-    started: Instant,
-    segment_interval: Duration,
-    segment_bytes: usize,
+/// The viewers' playlist of the demo stream.
+pub fn viewer_playlist() -> String {
+    format!("live/{STREAM}/{VIEWER_RENDITION}/index.m3u8")
 }
 
-impl LiveStream {
-    pub fn new(segment_interval: Duration, segment_bytes: usize) -> Self {
-        LiveStream {
-            started: Instant::now(),
-            segment_interval,
-            segment_bytes,
-        }
-    }
-
-    /// Segments published so far (the first one at start).
-    fn published(&self) -> u64 {
-        let interval = self.segment_interval.as_millis().max(1);
-        u64::try_from(self.started.elapsed().as_millis() / interval).unwrap_or(u64::MAX) + 1
-    }
-
-    fn playlist(&self) -> String {
-        let published = self.published();
-        let first = published.saturating_sub(WINDOW);
-        let seconds = self.segment_interval.as_secs_f64();
-        let mut text = format!(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n",
-            seconds.ceil() as u64
-        );
-        for n in first..published {
-            text.push_str(&format!("#EXTINF:{seconds:.3},\nseg{n}.ts\n"));
-        }
-        text
-    }
-
-    /// Segment `n`'s bytes: MPEG-TS-sized packets whose content depends on `n`, so every
-    /// segment differs and a wrong one would be noticed.
-    fn segment(&self, n: u64) -> Vec<u8> {
-        let mut bytes = vec![0u8; self.segment_bytes];
-        let mut state = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        for (i, b) in bytes.iter_mut().enumerate() {
-            if i % 188 == 0 {
-                *b = 0x47; // MPEG-TS sync byte
-                continue;
-            }
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *b = state as u8;
-        }
-        bytes
-    }
+/// A segment of the viewers' rendition, by the name its playlist gives.
+pub fn viewer_segment(name: &str) -> String {
+    format!("live/{STREAM}/{VIEWER_RENDITION}/{name}")
 }
 
-pub fn router(stream: Arc<LiveStream>) -> Router {
-    Router::new()
-        .route("/live/index.m3u8", get(playlist))
-        .route("/live/{segment}", get(segment))
-        .with_state(stream)
-}
-
-async fn playlist(State(stream): State<Arc<LiveStream>>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/vnd.apple.mpegurl"),
-            (header::CACHE_CONTROL, "max-age=1"),
+/// The ingest's settings: a ladder light enough for a laptop that also runs the localnet,
+/// the relays and a browser (480p, 360p, 240p, x264 `ultrafast`).
+pub fn ingest_config(dir: &Path, key: &str) -> IngestConfig {
+    IngestConfig {
+        dir: dir.to_path_buf(),
+        streams: vec![StreamConfig {
+            name: STREAM.into(),
+            key: key.into(),
+        }],
+        renditions: vec![
+            Rendition::new("480p", 854, 480, 1000),
+            Rendition::new("360p", 640, 360, 600),
+            Rendition::new(VIEWER_RENDITION, 426, 240, 300),
         ],
-        stream.playlist(),
-    )
-        .into_response()
+        audio_kbps: 96,
+        segment_secs: SEGMENT_SECS,
+        x264_preset: "ultrafast".into(),
+        ..IngestConfig::default()
+    }
 }
 
-async fn segment(State(stream): State<Arc<LiveStream>>, Path(name): Path<String>) -> Response {
-    let number = name
-        .strip_prefix("seg")
-        .and_then(|rest| rest.strip_suffix(".ts"))
-        .and_then(|n| n.parse::<u64>().ok());
-    match number {
-        Some(n) if n < stream.published() => (
-            [
-                (header::CONTENT_TYPE, "video/mp2t"),
-                (header::CACHE_CONTROL, "max-age=3600"),
-            ],
-            stream.segment(n),
-        )
-            .into_response(),
-        _ => (StatusCode::NOT_FOUND, "no such segment").into_response(),
+/// A fresh stream key for this run.
+pub fn stream_key() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    hex::encode(bytes)
+}
+
+/// ffmpeg publishing its test source (a moving pattern with a clock, and a 440 Hz tone) to
+/// `rtmp` at real time until killed, as OBS would.
+pub fn start_broadcaster(rtmp: SocketAddr, key: &str) -> Result<Child> {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args(["-g", "60", "-b:v", "1500k", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-b:a", "128k", "-f", "flv"])
+        .arg(format!("rtmp://{rtmp}/live/{key}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the broadcaster (ffmpeg; apt-get install ffmpeg)")
+}
+
+/// Waits until the ingest's origin lists segments of every rendition.
+pub async fn wait_live(origin: &url::Url, renditions: &[String]) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?;
+    let deadline = Instant::now() + LIVE_TIMEOUT;
+    for rendition in renditions {
+        let url = origin.join(&format!("live/{STREAM}/{rendition}/index.m3u8"))?;
+        loop {
+            let listed = match http.get(url.clone()).send().await {
+                Ok(r) if r.status().is_success() => {
+                    segments_of(&r.text().await.unwrap_or_default()).len()
+                }
+                _ => 0,
+            };
+            if listed >= 2 {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the ingest published no {rendition} segments within {LIVE_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
+    Ok(())
 }
 
 /// The segment names a playlist lists, in order.
@@ -117,18 +126,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_playlist_slides_and_segments_differ() {
-        let stream = LiveStream {
-            started: Instant::now() - Duration::from_millis(8_500),
-            segment_interval: Duration::from_secs(1),
-            segment_bytes: 1_000,
-        };
-        let names = segments_of(&stream.playlist());
-        assert_eq!(names.first().map(String::as_str), Some("seg3.ts"));
-        assert_eq!(names.last().map(String::as_str), Some("seg8.ts"));
-        assert_eq!(names.len() as u64, WINDOW);
-        assert_ne!(stream.segment(3), stream.segment(4));
-        assert_eq!(stream.segment(3), stream.segment(3));
-        assert_eq!(stream.segment(3).len(), 1_000);
+    fn the_demo_ladder_is_valid_and_its_keys_differ() {
+        let config = ingest_config(Path::new("/tmp/x"), &stream_key());
+        config.validate().unwrap();
+        assert_ne!(stream_key(), stream_key());
+        assert_eq!(
+            segments_of("#EXTM3U\n#EXTINF:2,\nseg_00001.ts\n\n#EXTINF:2,\nseg_00002.ts\n"),
+            ["seg_00001.ts", "seg_00002.ts"]
+        );
+        assert_eq!(viewer_playlist(), "live/demo/240p/index.m3u8");
     }
 }

@@ -5,7 +5,6 @@ use crate::actors::{self, Actors};
 use crate::ledger::{Claim, Ledger};
 use crate::report::{units, GovernanceReport, OutageReport, RelayReport, Report};
 use crate::services::Running;
-use crate::services::SEGMENT_INTERVAL;
 use crate::viewers::Audience;
 use crate::{Interrupt, Options, Progress};
 use anchor_lang::prelude::Pubkey;
@@ -422,7 +421,7 @@ impl Stage<'_> {
             failovers: watched.failovers,
             relay_failures: watched.relay_failures,
             longest_gap_ms: u64::try_from(watched.longest_gap.as_millis()).unwrap_or(u64::MAX),
-            segment_ms: u64::try_from(SEGMENT_INTERVAL.as_millis()).unwrap_or(u64::MAX),
+            segment_ms: u64::from(crate::origin::SEGMENT_SECS) * 1000,
             outage: watched.outage,
             relays,
             receipts_settled,

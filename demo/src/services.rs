@@ -1,26 +1,23 @@
-//! The off-chain services, each on its own 127.0.0.1 socket: the publisher's origin and
-//! gateway and the keeper in this process, started with the same `run` functions the
+//! The off-chain services, each on its own 127.0.0.1 socket: the publisher's ingest (with
+//! its ffmpeg broadcaster as a child process) and gateway and the keeper in this process, started with the same `run` functions the
 //! `media gateway` and `media-keeper` binaries use, and the relays as `media relay` processes
 //! (`relays`).
 use crate::actors::Actors;
-use crate::origin::{self, LiveStream};
+use crate::origin;
 use crate::relays::{RelayNode, RelayProgram, RelaySetup};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use media_gateway::config::GatewayConfig;
 use media_keeper::config::KeeperConfig;
 use media_keeper::crank::Switches;
 use media_migrations::localnet::BootstrappedLocalnet;
 use solana_signer::Signer;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
-/// A new segment appears this often.
-pub const SEGMENT_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a relay may take from its start to serving the publisher: a chain read, the
 /// origin handshake with the gateway, and its lane opened.
 pub const RELAY_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,7 +25,9 @@ pub const RELAY_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Listeners bound before anything registers, so the publisher and the relays register
 /// their real endpoints. A relay's port is held until its process starts and binds it.
 pub struct Sockets {
+    /// The ingest's origin (HTTP) and its RTMP listener.
     origin: TcpListener,
+    rtmp: TcpListener,
     gateway: TcpListener,
     keeper: TcpListener,
     relays: Vec<TcpListener>,
@@ -50,6 +49,7 @@ impl Sockets {
         }
         Ok(Sockets {
             origin: any().await?,
+            rtmp: any().await?,
             gateway: any().await?,
             keeper: any().await?,
             relays: relay_listeners,
@@ -71,6 +71,11 @@ impl Sockets {
 
 pub struct Running {
     pub gateway_url: Url,
+    /// The ingest's origin, which relays fetch from.
+    pub origin_url: Url,
+    /// The browser player: `{gateway}/watch/demo`.
+    pub watch_url: Url,
+    broadcaster: Option<tokio::process::Child>,
     pub keeper_url: Url,
     pub relay_urls: Vec<Url>,
     pub relays: Vec<RelayNode>,
@@ -90,7 +95,6 @@ pub async fn start(
     localnet: &BootstrappedLocalnet,
     actors: &Actors,
     dir: &Path,
-    segment_bytes: usize,
     relay_program: &RelayProgram,
 ) -> Result<Running> {
     // Everything that can fail before a task is spawned goes first: nothing is left running.
@@ -110,22 +114,30 @@ pub async fn start(
     };
     let signer = media_sdk::client::signing_key(&actors.gateway_key.keypair);
     let gateway = media_gateway::build(&gateway_config, signer)?;
+    let key = origin::stream_key();
+    let ingest = media_ingest::build(origin::ingest_config(&dir.join("hls"), &key))?;
+    let renditions: Vec<String> = ingest
+        .rendition_names()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    let rtmp_address = sockets.rtmp.local_addr()?;
     let (stop, _) = watch::channel(false);
     let mut tasks: Vec<(String, JoinHandle<Result<()>>)> = Vec::new();
     let gateway_url = url_of(&sockets.gateway);
     let keeper_url = url_of(&sockets.keeper);
     let relay_urls: Vec<Url> = sockets.relays.iter().map(url_of).collect();
+    let origin_url = url_of(&sockets.origin);
+    let watch_url = gateway_url.join(&format!("watch/{}", origin::STREAM))?;
 
-    let stream = Arc::new(LiveStream::new(SEGMENT_INTERVAL, segment_bytes));
-    let shutdown = stopped(&stop);
     tasks.push((
-        "origin".into(),
-        tokio::spawn(async move {
-            axum::serve(sockets.origin, origin::router(stream))
-                .with_graceful_shutdown(shutdown)
-                .await
-                .context("origin")
-        }),
+        "ingest".into(),
+        tokio::spawn(media_ingest::run(
+            ingest,
+            sockets.origin,
+            sockets.rtmp,
+            stopped(&stop),
+        )),
     ));
 
     let keeper = KeeperConfig {
@@ -157,12 +169,22 @@ pub async fn start(
 
     let mut running = Running {
         gateway_url,
+        origin_url,
+        watch_url,
+        broadcaster: None,
         keeper_url,
         relay_urls,
         relays: Vec::new(),
         stop,
         tasks,
     };
+    match origin::start_broadcaster(rtmp_address, &key) {
+        Ok(child) => running.broadcaster = Some(child),
+        Err(e) => {
+            running.shutdown().await;
+            return Err(e);
+        }
+    }
     for (i, (listener, operator)) in sockets
         .relays
         .into_iter()
@@ -186,7 +208,10 @@ pub async fn start(
             }
         }
     }
-    if let Err(e) = running.wait_healthy(&actors.publisher.pubkey()).await {
+    if let Err(e) = running
+        .wait_healthy(&actors.publisher.pubkey(), &renditions)
+        .await
+    {
         running.shutdown().await;
         return Err(e);
     }
@@ -194,7 +219,11 @@ pub async fn start(
 }
 
 impl Running {
-    async fn wait_healthy(&mut self, publisher: &anchor_lang::prelude::Pubkey) -> Result<()> {
+    async fn wait_healthy(
+        &mut self,
+        publisher: &anchor_lang::prelude::Pubkey,
+        renditions: &[String],
+    ) -> Result<()> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
@@ -223,6 +252,7 @@ impl Running {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        origin::wait_live(&self.origin_url, renditions).await?;
         for relay in &self.relays {
             relay
                 .wait_serving(&http, publisher, RELAY_START_TIMEOUT)
@@ -283,7 +313,11 @@ impl Running {
     }
 
     /// Asks every service to stop and waits for them (a few seconds at most each).
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
+        // The broadcast ends first, so the ingest closes its playlists.
+        if let Some(mut broadcaster) = self.broadcaster.take() {
+            let _ = broadcaster.kill().await;
+        }
         crate::relays::stop_all(&self.relays, Duration::from_secs(10)).await;
         self.stop.send_replace(true);
         for (name, task) in self.tasks {

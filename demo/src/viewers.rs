@@ -3,7 +3,7 @@
 //! follow the live stream over all of them, as a player would (poll the playlist, fetch the
 //! new segments), acknowledging every byte. A viewer leaves a relay that fails or stalls and
 //! resumes at another; its bytes are counted per relay.
-use crate::origin::segments_of;
+use crate::origin::{segments_of, viewer_playlist, viewer_segment};
 use media_viewer::discovery::{self, Source};
 use media_viewer::{Failover, RelayTarget, Viewer};
 use std::collections::{BTreeMap, HashSet};
@@ -20,8 +20,7 @@ use url::Url;
 const ACK_EVERY: u64 = 256 << 10;
 /// A player joining a live stream starts this many segments from the live edge.
 const JOIN_BACK: usize = 3;
-const PLAYLIST: &str = "live/index.m3u8";
-/// A relay that sends nothing for this long is left (segments appear every second).
+/// A relay that sends nothing for this long is left (a segment appears every 2 s).
 const STALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// A relay that failed is tried again after 1 s, doubling up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
@@ -220,7 +219,7 @@ impl Follower<'_> {
             counter: &self.counters.received,
             kept: Some(Vec::new()),
         };
-        let result = viewer.fetch(PLAYLIST, &mut playlist).await;
+        let result = viewer.fetch(&viewer_playlist(), &mut playlist).await;
         // A relay that is down fails its acknowledgement; the others' still go out, and it
         // gets its own at the next one after it is back.
         let acked = viewer.acknowledge_now().await;
@@ -246,7 +245,7 @@ impl Follower<'_> {
                 counter: &self.counters.received,
                 kept: None,
             };
-            let result = viewer.fetch(&format!("live/{name}"), &mut sink).await;
+            let result = viewer.fetch(&viewer_segment(&name), &mut sink).await;
             if let Err(e) = viewer.acknowledge_now().await {
                 tracing::debug!(error = %e, "an acknowledgement failed");
             }

@@ -92,6 +92,9 @@ pub struct GatewayConfig {
     pub origin_min_bond: u64,
     /// How far an origin ask's time may be from this gateway's clock (seconds).
     pub origin_ask_window_secs: i64,
+    /// Relays the watch page (`/watch/<stream>`) uses when the chain lists none (without
+    /// `rpc_url`, or before any relay registered).
+    pub watch_relays: Vec<url::Url>,
     /// Refuses a key no setting took.
     #[serde(flatten)]
     pub unknown: RefuseUnknownKeys,
@@ -132,6 +135,7 @@ impl Default for GatewayConfig {
             origin_deny: Vec::new(),
             origin_min_bond: 0,
             origin_ask_window_secs: 120,
+            watch_relays: Vec::new(),
             unknown: RefuseUnknownKeys,
         }
     }

@@ -5,7 +5,7 @@
 //! `store`: the durable record and the co-sign ceilings; `cosign`: the checks and the
 //! signature; `issue`: who gets a session token; `chain`: the epoch and escrow as last read;
 //! `origin`: who learns the consumer's origin; `server`: HTTP; `prune`: keeping the record
-//! bounded.
+//! bounded; `watch`: the browser player's page.
 pub mod chain;
 pub mod config;
 pub mod cosign;
@@ -14,6 +14,7 @@ pub mod origin;
 pub mod prune;
 pub mod server;
 pub mod store;
+pub mod watch;
 
 use anyhow::Context;
 use std::sync::Arc;
@@ -94,6 +95,7 @@ pub fn build(
             window_secs: config.origin_ask_window_secs,
         },
         token_ttl_secs: config.token_ttl_secs,
+        watch_relays: config.watch_relays.clone(),
         max_bytes_per_session: config.max_bytes_per_session,
         metrics: metrics_handle(),
         pruning: prune::Pruning {

@@ -1,7 +1,7 @@
 //! The gateway's HTTP routes: `POST /session` issues session tokens, `POST /cosign` co-signs
 //! a relay's cumulative receipt, `GET /.media/relays` lists the relays the chain lists,
 //! `POST /.media/origin` tells registered relays the origin, `/health` and `/metrics` are
-//! for operators.
+//! for operators; `/watch/<stream>` is the browser player.
 use crate::cosign::{CosignRequest, Cosigner};
 use crate::issue::{IssuePolicy, IssueRefusal};
 use anchor_lang::prelude::Pubkey;
@@ -27,6 +27,8 @@ pub struct Gateway {
     /// Which relays learn the origin (`POST /.media/origin`).
     pub origin: crate::origin::OriginPolicy,
     pub token_ttl_secs: i64,
+    /// Relays the watch page names for when the chain lists none.
+    pub watch_relays: Vec<url::Url>,
     pub max_bytes_per_session: u64,
     pub metrics: PrometheusHandle,
     pub pruning: crate::prune::Pruning,
@@ -71,6 +73,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                     media_service::rate::limit_by_peer,
                 )),
         )
+        .route("/watch/player.js", get(crate::watch::player))
+        .route("/watch/{stream}", get(crate::watch::watch))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .with_state(gateway)

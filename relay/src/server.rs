@@ -59,7 +59,34 @@ pub fn router(relay: Arc<Relay>) -> Router {
         .route("/.media/receipt", post(receipt))
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
+        .layer(cors())
         .with_state(relay)
+}
+
+/// Browsers on any page may fetch through the relay and post receipts (the session token
+/// travels in a header, never a cookie, so no credentials are allowed), and read the
+/// `x-media-*` headers that tell them what to acknowledge.
+pub fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD, Method::POST])
+        .allow_headers([
+            header::HeaderName::from_static(SESSION_HEADER),
+            header::RANGE,
+            header::CONTENT_TYPE,
+        ])
+        .expose_headers([
+            header::HeaderName::from_static(EPOCH_HEADER),
+            header::HeaderName::from_static(NODE_KEY_HEADER),
+            header::HeaderName::from_static(DELIVERED_HEADER),
+            header::HeaderName::from_static(ACKED_HEADER),
+            header::HeaderName::from_static(CACHE_HEADER),
+            header::CONTENT_RANGE,
+            header::CONTENT_LENGTH,
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 fn error(status: StatusCode, message: String) -> Response {

@@ -23,13 +23,14 @@ pub struct DemoArgs {
     /// Viewers, spread over the relays.
     #[arg(long, default_value_t = Options::default().viewers)]
     pub viewers: usize,
-    /// Bytes per live segment (one is published every second).
-    #[arg(long, default_value_t = Options::default().segment_bytes)]
-    pub segment_bytes: usize,
     /// Keep every relay up: no SIGKILL half-way (by default the last relay is killed half-way
     /// through the watching and restarted later, and viewers fail over).
     #[arg(long)]
     pub no_outage: bool,
+    /// Start the network and the live stream, print the watch page's URL, and keep running
+    /// until Ctrl-C (no scripted viewers, no summary): open the page in a browser.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// Lines on stderr; on a terminal, the live status is a spinner line that updates in place.
@@ -83,7 +84,6 @@ async fn run(flags: DemoArgs, json: bool) -> Result<()> {
         epochs: flags.epochs,
         relays: flags.relays,
         viewers: flags.viewers,
-        segment_bytes: flags.segment_bytes,
         outage: !flags.no_outage && flags.relays >= 2,
         relay_program: None,
     };
@@ -101,6 +101,9 @@ async fn run(flags: DemoArgs, json: bool) -> Result<()> {
         interrupt.send_replace(true);
     });
     let console = Console::new();
+    if flags.watch {
+        return watch(&options, &console, interrupted, &mut out).await;
+    }
     let outcome = media_demo::run(&options, &console, interrupted).await;
     if let Some(bar) = &console.spinner {
         bar.finish_and_clear();
@@ -119,5 +122,39 @@ async fn run(flags: DemoArgs, json: bool) -> Result<()> {
     } else {
         writeln!(out, "{}", outcome.report.table())?;
     }
+    Ok(())
+}
+
+/// `--watch`: the network and the stream until Ctrl-C, with the URLs a person needs.
+async fn watch(
+    options: &Options,
+    console: &Console,
+    mut interrupted: tokio::sync::watch::Receiver<bool>,
+    out: &mut std::fs::File,
+) -> Result<()> {
+    let network = match media_demo::Network::start(options, console, interrupted.clone()).await {
+        Ok(network) => network,
+        Err(e) if e.is::<Interrupted>() => std::process::exit(130),
+        Err(e) => return Err(e),
+    };
+    if let Some(bar) = &console.spinner {
+        bar.finish_and_clear();
+    }
+    let services = &network.services;
+    writeln!(out, "watch page:  {}", services.watch_url)?;
+    writeln!(out, "gateway:     {}", services.gateway_url)?;
+    for (i, url) in services.relay_urls.iter().enumerate() {
+        writeln!(out, "relay {}:     {url}", i + 1)?;
+    }
+    writeln!(out, "ingest:      {} (HLS origin)", services.origin_url)?;
+    writeln!(out, "localnet:    {}", network.localnet.url)?;
+    writeln!(out, "keeper:      {}", services.keeper_url)?;
+    writeln!(
+        out,
+        "Open the watch page in a browser; Ctrl-C stops everything."
+    )?;
+    let _ = interrupted.wait_for(|stop| *stop).await;
+    let silent = Console { spinner: None };
+    network.shutdown(&silent).await;
     Ok(())
 }

@@ -230,3 +230,72 @@ async fn the_cache_keeps_to_its_byte_budget() {
         "{metrics}"
     );
 }
+
+/// A browser player on another origin: the preflight for the session header is answered, and
+/// the answers let the page read the `x-media-*` headers it acknowledges by.
+#[tokio::test]
+async fn browsers_may_fetch_across_origins_and_read_the_metering_headers() {
+    let (origin, origin_url) = start_origin().await;
+    origin.put("live/seg1.ts", content(5_000, 8), None);
+    let relay = start_relay(&origin_url, Options::default()).await;
+    let http = client();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, relay.object_url("live/seg1.ts"))
+        .header("origin", "http://watch.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-media-session, range")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let headers = preflight.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(
+        allowed.contains("x-media-session") && allowed.contains("range"),
+        "{allowed}"
+    );
+    assert!(headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    assert!(
+        headers.get("access-control-allow-credentials").is_none(),
+        "no cookies ride along"
+    );
+
+    let session = SigningKey::from_bytes(&[33; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let answer = http
+        .get(relay.object_url("live/seg1.ts"))
+        .header("origin", "http://watch.example")
+        .header(SESSION_HEADER, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for name in [
+        "x-media-epoch",
+        "x-media-node-key",
+        "x-media-delivered",
+        "x-media-acked",
+        "content-range",
+    ] {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
+    // Refusals carry the headers too, so the page can read a 402's position.
+    let refused = http
+        .post(format!("{}.media/receipt", relay.url))
+        .header("origin", "http://watch.example")
+        .body("not a receipt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+}
