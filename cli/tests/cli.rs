@@ -699,7 +699,8 @@ fn the_demo_refuses_bad_options_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(status.code(), Some(130));
     let rest: Vec<String> = received.try_iter().collect();
     assert!(
-        rest.iter().any(|l| l.contains("stopping the relays")),
+        rest.iter()
+            .any(|l| l.contains("stopping the broadcaster, ingest, relays")),
         "{rest:?}"
     );
     assert!(
