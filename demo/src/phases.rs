@@ -43,7 +43,8 @@ struct Watched {
 }
 
 /// The relay SIGKILLed at the first epoch boundary past half-way through the watching and
-/// restarted a third of an epoch later. Only the current and the previous epoch settle, so
+/// restarted two segments (4 s; a third of an epoch if longer, four fifths at most) later.
+/// Only the current and the previous epoch settle, so
 /// the bytes in flight at the crash are paid only if the viewers' receipts for them reach
 /// the restarted relay by the end of the next epoch: a crash early in an epoch and a quick
 /// restart leave them the most time.
@@ -140,7 +141,13 @@ impl Stage<'_> {
         let mut outage = options.outage.then(|| Outage {
             relay: options.relays - 1,
             kill_after: started + watching / 2,
-            restart_after: (self.epochs(1) / 3).max(Duration::from_secs(1)),
+            // Down for two segments at least, so viewers request from it while it is down
+            // and leave it, yet back within the epoch it died in, so its bytes settle.
+            restart_after: (self.epochs(1) / 3)
+                .max(Duration::from_secs(
+                    2 * u64::from(crate::origin::SEGMENT_SECS),
+                ))
+                .min(self.epochs(1) * 4 / 5),
             seen_epoch: first_epoch,
             killed_at: None,
             report: None,
