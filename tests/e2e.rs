@@ -1,5 +1,5 @@
 //! End to end: `media demo`'s run on a fresh localnet, checked against the chain. Its relays
-//! are `media relay` processes (this package's binary), one SIGKILLed half-way and restarted.
+//! are `media relay` processes (this package's binary), the busiest SIGKILLed half-way and restarted.
 //! The bytes the viewers counted through each relay must be what that relay's lane settled,
 //! the publisher's escrow must have paid what the epochs recorded, relays must have been
 //! rewarded, MEDIA burned and the vote executed.
@@ -42,14 +42,14 @@ async fn the_demo_settles_what_viewers_received_rewards_relays_burns_and_votes()
     eprintln!("{}", report.table());
     let cluster: &Cluster = &outcome.localnet.cluster;
 
-    // The last relay was killed half-way and restarted; viewers left it for the others.
+    // The busiest relay was killed half-way and restarted; viewers left it for the others.
     let outage = report.outage.as_ref().expect("an outage");
-    assert_eq!(outage.relay, 3);
+    assert!((1..=3).contains(&outage.relay), "{outage:?}");
     assert!(outage.restarted_in_epoch.is_some(), "{outage:?}");
+    let killed = &report.relays[outage.relay - 1];
     assert!(
-        report.relays[2].times_left > 0,
-        "viewers left the killed relay: {:?}",
-        report.relays[2]
+        killed.times_left > 0,
+        "viewers left the killed relay: {killed:?}"
     );
     // Segments kept coming: a viewer never waited three segment intervals for the next.
     assert!(

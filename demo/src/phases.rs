@@ -42,7 +42,7 @@ struct Watched {
     outage: Option<OutageReport>,
 }
 
-/// The relay SIGKILLed at the first epoch boundary past half-way through the watching and
+/// The relay (the busiest) SIGKILLed at the first epoch boundary past half-way through the watching and
 /// restarted two segments (4 s; a third of an epoch if longer, four fifths at most) later.
 /// Only the current and the previous epoch settle, so
 /// the bytes in flight at the crash are paid only if the viewers' receipts for them reach
@@ -157,6 +157,16 @@ impl Stage<'_> {
             interrupt.sleep(Duration::from_secs(1)).await?;
             epoch = self.ledger.config().await?.epoch;
             if let Some(outage) = &mut outage {
+                if outage.report.is_none()
+                    && Instant::now() >= outage.kill_after
+                    && epoch > outage.seen_epoch
+                {
+                    // The relay the viewers use most: they are sure to ask it while it is
+                    // down (they favour fast relays, so a little-used one may go unasked).
+                    if let Some(busiest) = self.services.busiest_relay().await {
+                        outage.relay = busiest;
+                    }
+                }
                 self.stage_outage(outage, epoch)?;
             }
             self.sample(first_epoch..=epoch, settled).await?;

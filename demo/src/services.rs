@@ -290,6 +290,30 @@ impl Running {
         Ok(())
     }
 
+    /// The relay that has served the most bytes (`media_relay_bytes_total`), by index.
+    pub async fn busiest_relay(&self) -> Option<usize> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .ok()?;
+        let mut busiest: Option<(usize, f64)> = None;
+        for (i, url) in self.relay_urls.iter().enumerate() {
+            let Ok(response) = http.get(url.join("metrics").ok()?).send().await else {
+                continue;
+            };
+            let text = response.text().await.unwrap_or_default();
+            let bytes: f64 = text
+                .lines()
+                .filter(|l| l.starts_with("media_relay_bytes_total"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            if busiest.is_none_or(|(_, most)| bytes > most) {
+                busiest = Some((i, bytes));
+            }
+        }
+        busiest.map(|(i, _)| i)
+    }
+
     /// Receipts the keeper settled and its confirmed settlement transactions, from its
     /// Prometheus metrics.
     pub async fn keeper_counts(&self) -> (u64, u64) {

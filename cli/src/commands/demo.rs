@@ -23,7 +23,7 @@ pub struct DemoArgs {
     /// Viewers, spread over the relays.
     #[arg(long, default_value_t = Options::default().viewers)]
     pub viewers: usize,
-    /// Keep every relay up: no SIGKILL half-way (by default the last relay is killed half-way
+    /// Keep every relay up: no SIGKILL half-way (by default the busiest relay is killed half-way
     /// through the watching and restarted later, and viewers fail over).
     #[arg(long)]
     pub no_outage: bool,
