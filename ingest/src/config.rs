@@ -69,6 +69,10 @@ pub struct IngestConfig {
     pub max_bytes_before_publish: u64,
     /// A publisher that sends nothing for this long is dropped.
     pub idle_timeout_secs: u64,
+    /// A publisher with the stream's key that arrives while the current one has sent nothing
+    /// for this long takes the stream over (an encoder reconnecting after its network
+    /// dropped, before the old connection's idle timeout); one arriving sooner is refused.
+    pub takeover_idle_secs: u64,
     /// ffmpeg restarts after a crash wait this long, doubling up to `max_restart_backoff_ms`.
     pub restart_backoff_ms: u64,
     pub max_restart_backoff_ms: u64,
@@ -99,6 +103,7 @@ impl Default for IngestConfig {
             publish_timeout_secs: 10,
             max_bytes_before_publish: 64 << 10,
             idle_timeout_secs: 30,
+            takeover_idle_secs: 5,
             restart_backoff_ms: 250,
             max_restart_backoff_ms: 8_000,
             unknown: RefuseUnknownKeys,
@@ -194,6 +199,9 @@ impl IngestConfig {
         }
         if self.publish_timeout_secs == 0 || self.idle_timeout_secs == 0 {
             bail!("publish_timeout_secs and idle_timeout_secs must be more than 0");
+        }
+        if self.takeover_idle_secs == 0 || self.takeover_idle_secs > self.idle_timeout_secs {
+            bail!("takeover_idle_secs must be more than 0 and at most idle_timeout_secs");
         }
         if self.restart_backoff_ms == 0 || self.max_restart_backoff_ms < self.restart_backoff_ms {
             bail!("restart_backoff_ms must be more than 0 and at most max_restart_backoff_ms");

@@ -20,9 +20,13 @@ pub struct Tag {
 
 /// FLV's frame type 1 in the video tag's high nibble.
 const KEYFRAME: u8 = 1;
-/// AVC (H.264) and HEVC codec ids of FLV; sequence headers are AVCPacketType 0.
+/// FLV's AVC (H.264) codec id; sequence headers are AVCPacketType 0.
 const CODEC_AVC: u8 = 7;
-const CODEC_HEVC: u8 = 12;
+/// Enhanced RTMP sets this bit of the first byte and puts a FourCC (hvc1, av01, vp09, Opus…)
+/// in the next four: a different layout that ffmpeg's FLV reader here does not take.
+const ENHANCED_RTMP: u8 = 0x80;
+/// Enhanced RTMP's audio marker, in the sound-format nibble.
+const SOUND_EX_HEADER: u8 = 9;
 /// AAC sound format; its configuration is AACPacketType 0.
 const SOUND_AAC: u8 = 10;
 
@@ -41,8 +45,32 @@ impl Tag {
             return false;
         };
         match self.kind {
-            TagKind::Video => matches!(first & 0x0f, CODEC_AVC | CODEC_HEVC) && packet_type == 0,
+            TagKind::Video => first & 0x0f == CODEC_AVC && packet_type == 0,
             TagKind::Audio => first >> 4 == SOUND_AAC && packet_type == 0,
+        }
+    }
+
+    /// Why this tag's codec cannot be taken, if it cannot: the ladder is made from H.264
+    /// (OBS's default, x264 or a hardware H.264 encoder) in classic FLV; audio is anything
+    /// classic FLV carries (ffmpeg re-encodes it to AAC).
+    pub fn unsupported_codec(&self) -> Option<String> {
+        let first = *self.body.first()?;
+        match self.kind {
+            TagKind::Video if first & ENHANCED_RTMP != 0 => {
+                let fourcc = self.body.get(1..5).map(String::from_utf8_lossy);
+                Some(format!(
+                    "enhanced-RTMP video ({}); set the encoder to H.264",
+                    fourcc.as_deref().unwrap_or("?")
+                ))
+            }
+            TagKind::Video if first & 0x0f != CODEC_AVC => Some(format!(
+                "video codec id {} (only H.264, id 7); set the encoder to H.264",
+                first & 0x0f
+            )),
+            TagKind::Audio if first >> 4 == SOUND_EX_HEADER => {
+                Some("enhanced-RTMP audio; set the encoder's audio to AAC".into())
+            }
+            _ => None,
         }
     }
 
@@ -110,5 +138,30 @@ mod tests {
         assert!(!aac_frame.is_sequence_header() && !aac_frame.is_keyframe());
         assert!(!tag(TagKind::Video, &[]).is_keyframe());
         assert!(!tag(TagKind::Audio, &[0xaf]).is_sequence_header());
+    }
+
+    #[test]
+    fn only_classic_h264_video_is_taken() {
+        assert_eq!(
+            tag(TagKind::Video, &[0x17, 0, 0, 0, 0]).unsupported_codec(),
+            None
+        );
+        assert_eq!(
+            tag(TagKind::Audio, &[0xaf, 1, 0x21]).unsupported_codec(),
+            None
+        );
+        assert_eq!(tag(TagKind::Audio, &[0x2f, 0x21]).unsupported_codec(), None);
+        assert_eq!(tag(TagKind::Video, &[]).unsupported_codec(), None);
+        let hevc = tag(TagKind::Video, &[0x1c, 0, 0, 0, 0])
+            .unsupported_codec()
+            .unwrap();
+        assert!(hevc.contains("codec id 12"), "{hevc}");
+        let enhanced = tag(TagKind::Video, &[0x90, b'h', b'v', b'c', b'1'])
+            .unsupported_codec()
+            .unwrap();
+        assert!(enhanced.contains("hvc1"), "{enhanced}");
+        assert!(tag(TagKind::Audio, &[0x90, b'O', b'p', b'u', b's'])
+            .unsupported_codec()
+            .is_some());
     }
 }

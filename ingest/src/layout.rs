@@ -85,12 +85,60 @@ impl StreamDir {
             }
             ended.push_str(ENDLIST);
             ended.push('\n');
-            let temporary = path.with_extension("m3u8.end");
-            std::fs::write(&temporary, ended)?;
-            std::fs::rename(&temporary, &path)?;
+            replace(&path, ended)?;
             fixed += 1;
         }
         Ok(fixed)
+    }
+
+    /// Takes `#EXT-X-ENDLIST` out of each rendition's playlist: a broadcast starts again.
+    pub fn reopen(&self, renditions: &[&str]) -> std::io::Result<usize> {
+        let mut reopened = 0;
+        for rendition in renditions {
+            let path = self.playlist(rendition);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if !text.lines().any(|l| l.trim() == ENDLIST) {
+                continue;
+            }
+            let open: String = text
+                .lines()
+                .filter(|l| l.trim() != ENDLIST)
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            replace(&path, open)?;
+            reopened += 1;
+        }
+        Ok(reopened)
+    }
+
+    /// Deletes the temporary files (`seg_00042.ts.tmp`, `index.m3u8.tmp`) an ffmpeg killed
+    /// mid-write left: at startup, when no ffmpeg is writing.
+    pub fn remove_temporaries(&self, renditions: &[&str]) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for rendition in renditions {
+            let entries = match std::fs::read_dir(self.path.join(rendition)) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(base) = name.to_str().and_then(|n| n.strip_suffix(TEMPORARY_SUFFIX))
+                else {
+                    continue;
+                };
+                if base == PLAYLIST || segment_number(base).is_some() {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Deletes each rendition's segments that left its playlist more than `keep` segments
@@ -109,7 +157,21 @@ impl StreamDir {
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
                 let name = entry.file_name();
-                let Some(number) = name.to_str().and_then(segment_number) else {
+                let Some(name) = name.to_str() else {
+                    continue;
+                };
+                // A segment ffmpeg began and never finished (killed mid-write) goes when a
+                // finished one of its number would.
+                if let Some(number) = name.strip_suffix(TEMPORARY_SUFFIX).and_then(segment_number) {
+                    if oldest_listed
+                        .is_some_and(|oldest| number.saturating_add(u64::from(keep)) < oldest)
+                    {
+                        std::fs::remove_file(entry.path())?;
+                        report.deleted += 1;
+                    }
+                    continue;
+                }
+                let Some(number) = segment_number(name) else {
                     continue;
                 };
                 if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
@@ -135,6 +197,16 @@ pub struct CleanReport {
     pub renditions: usize,
     pub deleted: usize,
     pub newest: Option<SystemTime>,
+}
+
+/// ffmpeg's `temp_file` flag writes `<name>.tmp` and renames it when complete.
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Replaces `path`'s contents at once (a reader sees the old file or the new one).
+fn replace(path: &Path, contents: String) -> std::io::Result<()> {
+    let temporary = path.with_extension("m3u8.new");
+    std::fs::write(&temporary, contents)?;
+    std::fs::rename(&temporary, path)
 }
 
 /// `seg_00042.ts` → 42.
@@ -206,13 +278,18 @@ mod tests {
             std::fs::write(rendition.join(format!("seg_{n:05}.ts")), b"ts").unwrap();
         }
         std::fs::write(rendition.join("seg_00011.ts.tmp"), b"partial").unwrap();
+        std::fs::write(
+            rendition.join("seg_00002.ts.tmp"),
+            b"left by a killed ffmpeg",
+        )
+        .unwrap();
         let playlist = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\nseg_00007.ts\n#EXTINF:2,\nseg_00008.ts\n#EXTINF:2,\nseg_00009.ts\n";
         std::fs::write(rendition.join(PLAYLIST), playlist).unwrap();
         let report = dir.clean(&["360p", "720p"], 2).unwrap();
         assert_eq!(report.renditions, 1);
         assert_eq!(
-            report.deleted, 5,
-            "0..=4 left the playlist more than 2 segments ago"
+            report.deleted, 6,
+            "0..=4 (and 2's unfinished copy) left the playlist more than 2 segments ago"
         );
         assert!(report.newest.is_some());
         let mut left: Vec<String> = std::fs::read_dir(&rendition)
@@ -236,6 +313,21 @@ mod tests {
         assert_eq!(dir.ensure_endlist(&["360p"]).unwrap(), 0);
         let ended = std::fs::read_to_string(rendition.join(PLAYLIST)).unwrap();
         assert!(ended.ends_with("seg_00009.ts\n#EXT-X-ENDLIST\n"));
+        // A new broadcast reopens the playlist; at startup unfinished files go.
+        assert_eq!(dir.reopen(&["360p", "720p"]).unwrap(), 1);
+        assert_eq!(dir.reopen(&["360p"]).unwrap(), 0);
+        assert_eq!(
+            std::fs::read_to_string(rendition.join(PLAYLIST)).unwrap(),
+            playlist
+        );
+        std::fs::write(rendition.join("index.m3u8.tmp"), b"#EXTM3U").unwrap();
+        std::fs::write(rendition.join("notes.tmp"), b"not ours").unwrap();
+        assert_eq!(dir.remove_temporaries(&["360p", "720p"]).unwrap(), 2);
+        assert!(
+            rendition.join("notes.tmp").exists(),
+            "only the layout's names are touched"
+        );
+        assert!(!rendition.join("seg_00011.ts.tmp").exists());
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

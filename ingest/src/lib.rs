@@ -68,6 +68,8 @@ pub fn build(config: IngestConfig) -> anyhow::Result<Arc<Ingest>> {
         let dir = StreamDir::new(&ingest.config.dir, name);
         dir.ensure_endlist(&renditions)
             .with_context(|| format!("ending the playlists of {}", dir.path.display()))?;
+        dir.remove_temporaries(&renditions)
+            .with_context(|| format!("cleaning {}", dir.path.display()))?;
     }
     Ok(ingest)
 }
@@ -81,9 +83,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let rtmp_task = tokio::spawn(rtmp::serve(rtmp, ingest.clone(), stopped.clone()));
+    // The origin stops after the broadcasts have ended, so relays can fetch their last
+    // segments and the ENDLIST.
+    let (stop_http, mut http_stopped) = tokio::sync::watch::channel(false);
+    let rtmp_task = tokio::spawn(rtmp::serve(rtmp, ingest.clone(), stopped));
     let cleaner = tokio::spawn(clean_forever(ingest.clone()));
-    let mut http_stopped = stopped.clone();
     let serve = media_service::http::serve(
         http,
         origin::router(ingest.clone()),
@@ -99,6 +103,7 @@ pub async fn run(
     };
     let _ = stop.send(true);
     let _ = rtmp_task.await;
+    let _ = stop_http.send(true);
     cleaner.abort();
     let served = match served {
         Some(served) => served,

@@ -4,12 +4,15 @@
 //! operators.
 use crate::layout::{FileKind, StreamDir};
 use crate::Ingest;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
 
 /// A segment larger than this is not served (a 2 s segment at 50 Mb/s is 12.5 MB).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -43,7 +46,17 @@ async fn file(
     let Some((path, kind)) = dir.file(&rest, &ingest.rendition_names()) else {
         return not_found();
     };
-    let size = match tokio::fs::metadata(&path).await {
+    // Opened once, sized from the open file: the cleaner may delete the name meanwhile, and
+    // the body streams from the handle without holding the whole file in memory.
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return not_found(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "opening a file");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "read failed").into_response();
+        }
+    };
+    let size = match file.metadata().await {
         Ok(meta) if meta.is_file() => meta.len(),
         _ => return not_found(),
     };
@@ -51,15 +64,7 @@ async fn file(
         tracing::warn!(path = %path.display(), size, "file over the origin's limit");
         return (StatusCode::INTERNAL_SERVER_ERROR, "file too large").into_response();
     }
-    let body = match tokio::fs::read(&path).await {
-        Ok(body) => body,
-        // Deleted by the cleaner between the two calls.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return not_found(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "reading a file");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "read failed").into_response();
-        }
-    };
+    let body = Body::from_stream(ReaderStream::new(file.take(size)));
     let (content_type, cache) = match kind {
         FileKind::Playlist => ("application/vnd.apple.mpegurl", PLAYLIST_CACHE_CONTROL),
         FileKind::Segment => ("video/mp2t", SEGMENT_CACHE_CONTROL),
@@ -68,6 +73,7 @@ async fn file(
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (header::CONTENT_LENGTH, HeaderValue::from(size)),
         ],
         body,
     )

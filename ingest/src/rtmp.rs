@@ -5,10 +5,14 @@
 //! Until its key is checked a peer is anyone: it gets `publish_timeout_secs` and
 //! `max_bytes_before_publish` to publish, and at most `max_pending_connections` such peers are
 //! served at once (rml_rtmp reserves a message's declared length, at most 16 MiB, when its
-//! first chunk arrives, so an unchecked peer costs at most that). A publisher with a valid key
-//! is the broadcaster and may send as much as its stream needs; one silent for
-//! `idle_timeout_secs` is dropped. A panic inside the protocol code ends only its connection's
-//! task.
+//! first chunk arrives, so an unchecked peer costs at most that). Everything with such a peer,
+//! reading and writing alike, ends at its deadline, so one that never reads our answers
+//! cannot hold a connection either. A publisher with a valid key is the broadcaster and may
+//! send as much as its stream needs; one silent for `idle_timeout_secs` is dropped, as is one
+//! that does not take our writes within that long. rml_rtmp 0.8 panics on some malformed
+//! chunk sequences (an arithmetic underflow when a chunk shrinks a message already partly
+//! received); that panic is caught, counted, and ends only its connection, which then cleans
+//! up like any other.
 use crate::flv::{Tag, TagKind};
 use crate::layout::StreamDir;
 use crate::streams::{Claim, PublishRefusal};
@@ -49,6 +53,37 @@ pub enum RtmpError {
     Idle(Duration),
     #[error("publish refused: {0}")]
     Refused(PublishRefusal),
+    #[error("our writes were not taken within {0:?}")]
+    WriteTimeout(Duration),
+    #[error("malformed RTMP (the protocol code panicked)")]
+    ProtocolPanic,
+    #[error("another publisher with the key took the stream over")]
+    TakenOver,
+}
+
+/// Hands the peer's bytes to rml_rtmp, turning a panic in it into an error: the session is
+/// dropped right after, so no state a panic left half-changed is used again.
+fn protocol_input(
+    session: &mut ServerSession,
+    input: &[u8],
+) -> Result<Vec<ServerSessionResult>, RtmpError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(input))) {
+        Ok(results) => results.map_err(RtmpError::Session),
+        Err(_) => {
+            counter!("media_ingest_protocol_panics_total").increment(1);
+            Err(RtmpError::ProtocolPanic)
+        }
+    }
+}
+
+/// Writes `bytes` by `deadline`.
+async fn send(socket: &mut TcpStream, bytes: &[u8], deadline: Instant) -> Result<(), RtmpError> {
+    match tokio::time::timeout_at(deadline, socket.write_all(bytes)).await {
+        Ok(written) => Ok(written?),
+        Err(_) => Err(RtmpError::WriteTimeout(
+            deadline.saturating_duration_since(Instant::now()),
+        )),
+    }
 }
 
 /// Accepts RTMP connections until `shutdown` turns true, then lets them end their
@@ -126,16 +161,17 @@ async fn connection(
     let _ = socket.set_nodelay(true);
     let publish_timeout = Duration::from_secs(config.publish_timeout_secs);
     let idle_timeout = Duration::from_secs(config.idle_timeout_secs);
+    let deadline = Instant::now() + publish_timeout;
     let mut phase = Phase::Unchecked {
         _permit: permit,
-        deadline: Instant::now() + publish_timeout,
+        deadline,
         bytes: 0,
     };
     let mut buffer = vec![0u8; READ_BUFFER];
 
     // The handshake, within the publish deadline.
     let mut handshake = Handshake::new(PeerType::Server);
-    let leftover = tokio::time::timeout(publish_timeout, async {
+    let leftover = tokio::time::timeout_at(deadline, async {
         loop {
             let n = socket.read(&mut buffer).await?;
             if n == 0 {
@@ -170,7 +206,7 @@ async fn connection(
     let outcome: Result<(), RtmpError> = async {
         loop {
             if !input.is_empty() {
-                let more = session.handle_input(&input).map_err(RtmpError::Session)?;
+                let more = protocol_input(&mut session, &input)?;
                 pending_results.extend(more);
                 input.clear();
             }
@@ -199,22 +235,29 @@ async fn connection(
                     break;
                 }
             }
+            let (deadline, evicted) = match &phase {
+                Phase::Unchecked { deadline, .. } => (*deadline, None),
+                Phase::Publishing { claim, .. } => {
+                    (Instant::now() + idle_timeout, Some(claim.evicted()))
+                }
+            };
             if !outbound.is_empty() {
-                socket.write_all(&outbound).await?;
+                send(&mut socket, &outbound, deadline).await?;
                 outbound.clear();
             }
             if let Some(result) = end {
                 return result;
             }
-            let wait = match &phase {
-                Phase::Unchecked { deadline, .. } => {
-                    deadline.saturating_duration_since(Instant::now())
+            let taken_over = async {
+                match &evicted {
+                    Some(evicted) => evicted.notified().await,
+                    None => std::future::pending().await,
                 }
-                Phase::Publishing { .. } => idle_timeout,
             };
             let read = tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                read = tokio::time::timeout(wait, socket.read(&mut buffer)) => read,
+                () = taken_over => return Err(RtmpError::TakenOver),
+                read = tokio::time::timeout_at(deadline, socket.read(&mut buffer)) => read,
             };
             let n = match read {
                 Err(_) => {
@@ -298,6 +341,16 @@ async fn on_event(
             stream_key,
             ..
         } => {
+            if matches!(phase, Phase::Publishing { .. }) {
+                let refusal = PublishRefusal::SecondPublish;
+                return refuse(
+                    session,
+                    request_id,
+                    "NetStream.Publish.BadName",
+                    refusal,
+                    peer,
+                );
+            }
             if app_name != APP {
                 let refusal = PublishRefusal::WrongApp(app_name);
                 return refuse(
@@ -308,7 +361,12 @@ async fn on_event(
                     peer,
                 );
             }
-            let claim = match ingest.streams.claim(&stream_key) {
+            let takeover = Duration::from_secs(ingest.config.takeover_idle_secs);
+            let claim = match ingest
+                .streams
+                .claim_taking_over(&stream_key, takeover)
+                .await
+            {
                 Ok(claim) => claim,
                 Err(refusal) => {
                     return refuse(
@@ -324,6 +382,11 @@ async fn on_event(
             if let Err(e) = std::fs::create_dir_all(&dir.path) {
                 return Step::End(Vec::new(), Err(e.into()));
             }
+            // The playlists continue (ffmpeg appends): players polling them before its first
+            // new segment must not read the last broadcast's end as this one's.
+            if let Err(e) = dir.reopen(&ingest.rendition_names()) {
+                tracing::warn!(stream = %claim.name, error = %e, "reopening the playlists");
+            }
             tracing::info!(stream = %claim.name, %peer, "broadcast started");
             counter!("media_ingest_broadcasts_total").increment(1);
             let transcoder =
@@ -337,31 +400,41 @@ async fn on_event(
         }
         ServerSessionEvent::AudioDataReceived {
             data, timestamp, ..
-        } => {
-            feed(phase, TagKind::Audio, data, timestamp.value).await;
-            Step::Go(Vec::new())
-        }
+        } => feed(phase, TagKind::Audio, data, timestamp.value, peer).await,
         ServerSessionEvent::VideoDataReceived {
             data, timestamp, ..
-        } => {
-            feed(phase, TagKind::Video, data, timestamp.value).await;
-            Step::Go(Vec::new())
-        }
+        } => feed(phase, TagKind::Video, data, timestamp.value, peer).await,
         ServerSessionEvent::PublishStreamFinished { .. } => Step::End(Vec::new(), Ok(())),
         _ => Step::Go(Vec::new()),
     }
 }
 
-async fn feed(phase: &mut Phase, kind: TagKind, body: bytes::Bytes, timestamp: u32) {
-    if let Phase::Publishing { transcoder, .. } = phase {
-        transcoder
-            .feed(Tag {
-                kind,
-                timestamp,
-                body,
-            })
-            .await;
+/// Passes a media message of a publishing connection to its transcoder; media sent before
+/// publishing is ignored, and a codec the ladder cannot be made from ends the connection.
+async fn feed(
+    phase: &mut Phase,
+    kind: TagKind,
+    body: bytes::Bytes,
+    timestamp: u32,
+    peer: SocketAddr,
+) -> Step {
+    let Phase::Publishing { claim, transcoder } = phase else {
+        return Step::Go(Vec::new());
+    };
+    let tag = Tag {
+        kind,
+        timestamp,
+        body,
+    };
+    if let Some(why) = tag.unsupported_codec() {
+        let refusal = PublishRefusal::UnsupportedCodec(why);
+        counter!("media_ingest_publish_refused_total", "why" => refusal.why()).increment(1);
+        tracing::warn!(stream = %claim.name, %peer, %refusal, "broadcast refused");
+        return Step::End(Vec::new(), Err(RtmpError::Refused(refusal)));
     }
+    claim.touch();
+    transcoder.feed(tag).await;
+    Step::Go(Vec::new())
 }
 
 /// Answers the request with an error status (the peer learns why), then closes.

@@ -1,82 +1,13 @@
 //! `media ingest` against real ffmpeg: ffmpeg's test source published over RTMP, the
 //! ladder ffmpeg writes checked with ffprobe, served by the origin over HTTP.
-use media_ingest::config::{IngestConfig, Rendition, StreamConfig};
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::{wait_for, Running, KEY};
 use tokio::process::Command;
-
-const KEY: &str = "test-stream-key-1";
-
-struct Running {
-    http: SocketAddr,
-    rtmp: SocketAddr,
-    dir: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Running {
-    async fn start(name: &str) -> Running {
-        let dir = std::env::temp_dir().join(format!("media-ingest-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        // A small ladder keeps three live encodes light on a two-core machine.
-        let config = IngestConfig {
-            dir: dir.clone(),
-            streams: vec![StreamConfig {
-                name: "main".into(),
-                key: KEY.into(),
-            }],
-            renditions: vec![
-                Rendition::new("360p", 640, 360, 600),
-                Rendition::new("240p", 426, 240, 300),
-                Rendition::new("144p", 256, 144, 150),
-            ],
-            x264_preset: "ultrafast".into(),
-            playlist_segments: 30,
-            ..IngestConfig::default()
-        };
-        let ingest = media_ingest::build(config).unwrap();
-        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let rtmp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (http_addr, rtmp_addr) = (http.local_addr().unwrap(), rtmp.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(media_ingest::run(ingest, http, rtmp, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            http: http_addr,
-            rtmp: rtmp_addr,
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    fn stream_dir(&self) -> PathBuf {
-        self.dir.join("live").join("main")
-    }
-
-    async fn health(&self) -> serde_json::Value {
-        reqwest::get(format!("http://{}/health", self.http))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn stream_health(&self) -> serde_json::Value {
-        self.health().await["streams"][0].clone()
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// ffmpeg publishing `secs` of test pattern and tone at real time, as OBS would.
 fn publish(rtmp: SocketAddr, key: &str, secs: u32) -> tokio::process::Child {
@@ -105,18 +36,6 @@ fn publish(rtmp: SocketAddr, key: &str, secs: u32) -> tokio::process::Child {
         .expect("ffmpeg runs (apt-get install ffmpeg)")
 }
 
-async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < limit, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn playlist(dir: &Path, rendition: &str) -> String {
     std::fs::read_to_string(dir.join(rendition).join("index.m3u8")).unwrap_or_default()
 }
@@ -127,6 +46,22 @@ fn segments(playlist: &str) -> Vec<u64> {
 
 fn ended(playlist: &str) -> bool {
     playlist.lines().any(|l| l == "#EXT-X-ENDLIST")
+}
+
+/// The status of a GET sent as written, path unnormalised.
+async fn raw_get_status(http: SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(http).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: ingest\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer}"))
 }
 
 /// ffprobe's view of a segment: codecs, the video size, the duration.
@@ -279,9 +214,11 @@ async fn a_broadcast_becomes_a_playable_ladder_and_outlives_a_killed_transcoder(
         assert_eq!(segment.headers()["content-type"], "video/mp2t");
         assert_eq!(segment.headers()["cache-control"], "public, max-age=600");
     }
-    // The origin serves the layout's names only.
+    // The origin serves the layout's names only. reqwest would resolve `..` itself, so it
+    // goes escaped here and raw below.
     for path in [
-        "/live/main/../../etc/passwd",
+        "/live/main/%2e%2e/%2e%2e/etc/passwd",
+        "/live/main/360p/..%2f..%2fmaster.m3u8",
         "/live/main/720p/index.m3u8",
         "/live/other/master.m3u8",
         "/live/main/360p/seg_00000.ts.tmp",
@@ -291,12 +228,13 @@ async fn a_broadcast_becomes_a_playable_ladder_and_outlives_a_killed_transcoder(
             .unwrap();
         assert_eq!(answer.status(), 404, "{path}");
     }
-    let metrics = reqwest::get(format!("http://{}/metrics", ingest.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    for path in [
+        "/live/main/../../etc/passwd",
+        "/live/main/360p/../master.m3u8",
+    ] {
+        assert_eq!(raw_get_status(ingest.http, path).await, 404, "{path}");
+    }
+    let metrics = ingest.metrics().await;
     for name in [
         "media_ingest_streams_live",
         "media_ingest_transcoder_restarts_total",
@@ -310,7 +248,7 @@ async fn a_broadcast_becomes_a_playable_ladder_and_outlives_a_killed_transcoder(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_is_refused_and_a_reconnect_continues_the_playlist() {
-    let ingest = Running::start("reconnect").await;
+    let ingest = Running::start_with("reconnect", |c| c.takeover_idle_secs = 1).await;
     let dir = ingest.stream_dir();
 
     let mut wrong = publish(ingest.rtmp, "not-the-key-at-all", 5);
@@ -326,11 +264,12 @@ async fn a_wrong_key_is_refused_and_a_reconnect_continues_the_playlist() {
         !segments(&playlist(&dir, "240p")).is_empty()
     })
     .await;
-    // The same key while live: refused, the broadcast goes on.
+    // The same key while live and sending: refused once the first has kept sending for
+    // the takeover window, and the broadcast goes on.
     let mut second = publish(ingest.rtmp, KEY, 5);
-    let status = tokio::time::timeout(Duration::from_secs(10), second.wait())
+    let status = tokio::time::timeout(Duration::from_secs(4), second.wait())
         .await
-        .expect("a second publisher is told at once")
+        .expect("a second publisher is told within the takeover window")
         .unwrap();
     assert!(!status.success());
     assert!(first.wait().await.unwrap().success());
@@ -372,12 +311,7 @@ async fn a_wrong_key_is_refused_and_a_reconnect_continues_the_playlist() {
     assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{after:?}");
     assert_eq!(text.matches("#EXT-X-ENDLIST").count(), 1, "{text}");
     assert_eq!(ingest.stream_health().await["restarts"], 0);
-    let metrics = reqwest::get(format!("http://{}/metrics", ingest.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ingest.metrics().await;
     assert!(
         metrics.contains("media_ingest_publish_refused_total{why=\"key\"} 1"),
         "{metrics}"
@@ -386,5 +320,44 @@ async fn a_wrong_key_is_refused_and_a_reconnect_continues_the_playlist() {
         metrics.contains("media_ingest_publish_refused_total{why=\"live\"} 1"),
         "{metrics}"
     );
+    ingest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_encoder_takes_over_from_its_silent_old_connection() {
+    let ingest = Running::start_with("takeover", |c| c.takeover_idle_secs = 2).await;
+    let dir = ingest.stream_dir();
+    let mut stalled = publish(ingest.rtmp, KEY, 30);
+    wait_for("the first broadcast", Duration::from_secs(15), || async {
+        segments(&playlist(&dir, "240p")).len() >= 2
+    })
+    .await;
+    // The encoder's old connection goes silent without closing (its process is frozen, as
+    // a dead network would leave it); the encoder comes back on a new connection.
+    let pid = stalled.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let before = segments(&playlist(&dir, "240p")).len();
+    let mut reconnected = publish(ingest.rtmp, KEY, 8);
+    wait_for(
+        "the new connection's segments",
+        Duration::from_secs(20),
+        || async { segments(&playlist(&dir, "240p")).len() >= before + 2 },
+    )
+    .await;
+    assert_eq!(ingest.stream_health().await["live"], true);
+    assert!(reconnected.wait().await.unwrap().success());
+    wait_for("the broadcast to end", Duration::from_secs(15), || async {
+        ended(&playlist(&dir, "240p")) && ingest.stream_health().await["live"] == false
+    })
+    .await;
+    let _ = stalled.kill().await;
+    let text = playlist(&dir, "240p");
+    assert_eq!(text.matches("#EXT-X-ENDLIST").count(), 1, "{text}");
+    let listed = segments(&text);
+    assert!(listed.windows(2).all(|w| w[1] == w[0] + 1), "{listed:?}");
     ingest.stop().await;
 }
