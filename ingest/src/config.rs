@@ -1,6 +1,6 @@
 //! `media ingest`'s configuration (TOML; the flags of `media ingest` override it).
 use anyhow::{bail, Result};
-use media_service::settings::RefuseUnknownKeys;
+use media_service::settings::{is_path_name, RefuseUnknownKeys};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -111,14 +111,6 @@ impl Default for IngestConfig {
     }
 }
 
-/// Stream and rendition names become path components of URLs and directories.
-pub fn is_safe_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// A stream key shorter than this is guessable.
 pub const MIN_KEY_LEN: usize = 8;
 
@@ -133,7 +125,7 @@ impl IngestConfig {
             bail!("no stream configured: add [[streams]] name = \"…\", key = \"…\" (or --stream NAME=KEY)");
         }
         for (i, stream) in self.streams.iter().enumerate() {
-            if !is_safe_name(&stream.name) {
+            if !is_path_name(&stream.name) {
                 bail!(
                     "stream name {:?}: use 1 to 64 letters, digits, - or _",
                     stream.name
@@ -160,7 +152,7 @@ impl IngestConfig {
             bail!("the ladder needs 1 to 8 renditions");
         }
         for (i, r) in self.renditions.iter().enumerate() {
-            if !is_safe_name(&r.name) {
+            if !is_path_name(&r.name) {
                 bail!(
                     "rendition name {:?}: use 1 to 64 letters, digits, - or _",
                     r.name

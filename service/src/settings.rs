@@ -172,6 +172,16 @@ pub async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener>
         .with_context(|| format!("cannot listen on {listen}"))
 }
 
+/// A name a setting gives that becomes a path component of URLs and directories (a live
+/// stream's, a rendition's): 1 to 64 ASCII letters, digits, `-` or `_`, so it can never be
+/// `..`, hold a separator or need escaping.
+pub fn is_path_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@
 //   stats                  the page's mediaPlayer.stats()
 //   screenshot <path>      a PNG of the page
 //   acknowledge            the page acknowledges everything it received, then stats
+//   stop                   the player stops loading, waits for the loads under way, and
+//                          acknowledges everything, then stats
 //   quit
 // The page's console goes to stderr.
 import { chromium } from "playwright-core";
@@ -81,6 +83,9 @@ for await (const line of lines) {
     } else if (command === "acknowledge") {
       await page.evaluate(() => window.mediaPlayer.acknowledgeAll());
       say({ event: "acknowledged", stats: await stats() });
+    } else if (command === "stop") {
+      await page.evaluate(() => window.mediaPlayer.stop());
+      say({ event: "stopped", stats: await stats() });
     } else if (command === "quit") {
       break;
     } else {

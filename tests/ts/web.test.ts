@@ -1,7 +1,9 @@
 // The browser player's network code (web/src) in Node.js: the wire helpers against the
-// session vectors, the loader's URL guard, and a whole session against fake relays (receipts
-// signed and verified, a cut transfer resumed with Range on another relay, a 402 answered
-// by acknowledging), and the committed bundle being what the sources build.
+// session vectors, the loader's URL guard, and sessions against fake relays (receipts
+// signed and verified, a cut transfer resumed with Range on another relay, 402s paid by
+// acknowledging and a relay that keeps asking left, receipts only for the listed node key,
+// a 404 tried elsewhere, ranges checked, the size limit), and the committed bundle being
+// what the sources build.
 import { strict as assert } from "assert";
 import { describe, it } from "node:test";
 import { execFileSync } from "child_process";
@@ -10,8 +12,8 @@ import * as os from "os";
 import * as path from "path";
 import { decodeAddress, VIEWER_RECEIPT_MESSAGE_BYTES } from "../../web/src/receipt";
 import { base58Encode, base64UrlDecode, base64UrlEncode, parseSessionToken } from "../../web/src/wire";
-import { pathOf, PLACEHOLDER_BASE } from "../../web/src/loader";
-import { MediaNetwork, relayUrls } from "../../web/src/network";
+import { pathOf, PLACEHOLDER_BASE, rangeOf } from "../../web/src/loader";
+import { contentRangeStart, MediaNetwork, ObjectTooLarge, relayUrls } from "../../web/src/network";
 import { createSigner } from "../../web/src/signer";
 
 const root = path.join(__dirname, "..", "..");
@@ -56,6 +58,22 @@ describe("wire", () => {
     }
   });
 
+  it("reads hls.js's byte ranges as its own loaders do (rangeEnd 0: the whole object)", () => {
+    assert.equal(rangeOf({ rangeStart: 0, rangeEnd: 0 }), null);
+    assert.equal(rangeOf({}), null);
+    assert.deepEqual(rangeOf({ rangeStart: 100, rangeEnd: 0 }), { start: 100 });
+    assert.deepEqual(rangeOf({ rangeStart: 0, rangeEnd: 500 }), { start: 0, end: 500 });
+    assert.deepEqual(rangeOf({ rangeStart: 100, rangeEnd: 500 }), { start: 100, end: 500 });
+  });
+
+  it("reads where a Content-Range starts, and nothing malformed", () => {
+    assert.equal(contentRangeStart("bytes 2000-4999/5000"), 2000);
+    assert.equal(contentRangeStart("bytes 0-0/*"), 0);
+    for (const bad of [null, "", "bytes */5000", "bytes 1-2", "items 1-2/3", "bytes -1-2/3", "bytes 1234567890123456-1/2"]) {
+      assert.equal(contentRangeStart(bad), null, String(bad));
+    }
+  });
+
   it("takes relay URLs over http(s) only, once each, without credentials", () => {
     const many = Array.from({ length: 30 }, (_, i) => `http://10.0.0.${i}:80`);
     assert.deepEqual(
@@ -77,25 +95,51 @@ describe("wire", () => {
 });
 
 /** A relay of the fake network: serves one object, counts what it delivered, verifies
- * receipts with WebCrypto. */
+ * receipts with WebCrypto. What it finds wrong goes to `problems` (a throw inside a receipt
+ * post would only be logged by the page), and each test asserts there are none. */
 class FakeRelay {
   delivered = 0n;
   acked = 0n;
   receipts = 0;
+  paymentsAsked = 0;
+  problems: string[] = [];
   ranges: (string | null)[] = [];
+  /** The next answer's body breaks after this many bytes. */
   cutAfter: number | null = null;
   paymentRequiredOnce = false;
+  /** 402 while more than this is delivered and not acknowledged. */
+  creditWindow: bigint | null = null;
+  /** 402 whatever is acknowledged. */
+  alwaysUnpaid = false;
+  /** Receipts wait for this before they are answered. */
+  receiptGate: Promise<void> | null = null;
+  /** The key it answers under (its own unless it lies). */
+  answersAs: string;
+  /** The status of every object request, when set (404: it does not have it). */
+  refuseWith: number | null = null;
+  /** Ignores Range and sends the whole object with 200. */
+  ignoresRange = false;
+  /** Answers a Range with a 206 from this offset instead. */
+  wrongRangeStart: number | null = null;
   constructor(
     readonly url: string,
     readonly nodeKey: string,
     readonly body: Uint8Array,
     readonly sessionKey: () => Uint8Array,
-  ) {}
+  ) {
+    this.answersAs = nodeKey;
+  }
+
+  private check(ok: boolean, what: string) {
+    if (!ok) this.problems.push(what);
+  }
 
   async answer(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const headers = { "x-media-epoch": "7", "x-media-node-key": this.nodeKey };
+    const headers: Record<string, string> = { "x-media-epoch": "7", "x-media-node-key": this.answersAs };
     if (url.pathname === "/.media/receipt") {
+      this.check(request.keepalive, "receipts are posted with keepalive");
+      await this.receiptGate;
       const receipt = base64UrlDecode(await request.text());
       const message = receipt.slice(0, VIEWER_RECEIPT_MESSAGE_BYTES);
       const key = await crypto.subtle.importKey("raw", Uint8Array.from(this.sessionKey()), { name: "Ed25519" }, false, ["verify"]);
@@ -105,27 +149,41 @@ class FakeRelay {
         receipt.slice(VIEWER_RECEIPT_MESSAGE_BYTES),
         message,
       );
-      assert.ok(valid, "the receipt verifies under the session key");
-      assert.deepEqual(message.slice(72, 104), decodeAddress(this.nodeKey), "for this relay");
+      this.check(valid, "the receipt verifies under the session key");
+      this.check(base58Encode(message.slice(72, 104)) === this.nodeKey, "the receipt is for this relay's own key");
       const view = new DataView(message.buffer);
-      assert.equal(view.getBigUint64(136, true), 7n, "for the relay's epoch");
+      this.check(view.getBigUint64(136, true) === 7n, "for the relay's epoch");
       const cumulative = view.getBigUint64(144, true);
-      assert.ok(cumulative <= this.delivered, "never more than delivered");
+      this.check(cumulative <= this.delivered, "never more than delivered");
       this.receipts++;
-      if (cumulative > this.acked) this.acked = cumulative;
+      if (valid && cumulative > this.acked) this.acked = cumulative;
       return Response.json({ acked: Number(this.acked), duplicate: false });
     }
-    assert.ok(request.headers.get("x-media-session"), "the session token rides along");
-    if (this.paymentRequiredOnce) {
+    this.check(request.headers.get("x-media-session") !== null, "the session token rides along");
+    if (this.refuseWith !== null) return new Response("not here", { status: this.refuseWith, headers });
+    const unpaid = this.delivered - this.acked;
+    if (
+      this.paymentRequiredOnce ||
+      this.alwaysUnpaid ||
+      (this.creditWindow !== null && unpaid > this.creditWindow)
+    ) {
       this.paymentRequiredOnce = false;
+      this.paymentsAsked++;
       return new Response("{}", { status: 402, headers });
     }
-    const range = request.headers.get("range");
-    this.ranges.push(range);
-    const start = range ? Number(/^bytes=(\d+)-$/.exec(range)![1]) : 0;
-    const rest = this.body.slice(start);
+    const range = this.ignoresRange ? null : request.headers.get("range");
+    this.ranges.push(request.headers.get("range"));
+    const asked = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
+    let start = asked ? Number(asked[1]) : 0;
+    const last = asked && asked[2] ? Number(asked[2]) : this.body.length - 1;
+    if (range && this.wrongRangeStart !== null) start = this.wrongRangeStart;
+    const rest = this.body.slice(start, last + 1);
+    if (range) headers["content-range"] = `bytes ${start}-${last}/${this.body.length}`;
+    headers["content-length"] = String(rest.length);
+    // A cut happens once: the relay serves normally after it.
     const cut = this.cutAfter;
-    const chunks = [rest.slice(0, 1000), rest.slice(1000, 2000), rest.slice(2000)];
+    this.cutAfter = null;
+    const chunks = [rest.slice(0, 1000), rest.slice(1000, 2000), rest.slice(2000)].filter((c) => c.length > 0);
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
       pull: (controller) => {
@@ -142,50 +200,79 @@ class FakeRelay {
         this.delivered += BigInt(chunk.length);
         controller.enqueue(chunk);
       },
-    });
+      // Nothing is sent before the page reads it.
+    }, { highWaterMark: 0 });
     return new Response(stream, { status: range ? 206 : 200, headers });
   }
 }
 
+const BODY = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) % 251);
+
+/** A gateway and two relays, fake, and a session joined through them. `listed`: the
+ * gateway lists the relays (with their node keys) instead of answering 503. */
+async function fakeNetwork(options: { listed?: boolean; maxObjectBytes?: number; ackEvery?: number } = {}) {
+  const signer = await createSigner();
+  const nodeKeys = [new Uint8Array(32).fill(3), new Uint8Array(32).fill(4)].map(base58Encode);
+  const relays = [
+    new FakeRelay("http://relay-a.test", nodeKeys[0], BODY, () => signer.publicKey),
+    new FakeRelay("http://relay-b.test", nodeKeys[1], BODY, () => signer.publicKey),
+  ];
+  const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (url.host === "gateway.test") {
+      if (url.pathname === "/.media/relays") {
+        if (!options.listed) return new Response("no chain view", { status: 503 });
+        return Response.json({
+          epoch: 7,
+          read_at: 0,
+          relays: relays.map((r) => ({ owner: r.nodeKey, node_key: r.nodeKey, endpoint: r.url, region: "test" })),
+        });
+      }
+      assert.equal(url.pathname, "/session");
+      const asked = JSON.parse(await request.text());
+      assert.equal(asked.session_key, base58Encode(signer.publicKey));
+      const token = new Uint8Array(184);
+      token.set(new TextEncoder().encode("MEDIASN1"));
+      token.set(new Uint8Array(32).fill(1), 8);
+      token.set(new Uint8Array(32).fill(2), 40);
+      token.set(signer.publicKey, 72);
+      new DataView(token.buffer).setBigInt64(104, BigInt(Math.floor(Date.now() / 1000) + 3600), true);
+      new DataView(token.buffer).setBigUint64(112, 1n << 30n, true);
+      return Response.json({ token: base64UrlEncode(token), expires_at: 0, max_bytes: 1 << 30 });
+    }
+    const relay = relays.find((r) => request.url.startsWith(r.url));
+    assert.ok(relay, `a known relay: ${request.url}`);
+    return relay.answer(request);
+  };
+  const network = await MediaNetwork.join(
+    {
+      gateway: "http://gateway.test/",
+      relays: options.listed ? [] : relays.map((r) => r.url),
+      fetch: fakeFetch,
+      stallMs: 2000,
+      maxObjectBytes: options.maxObjectBytes,
+      ackEvery: options.ackEvery,
+    },
+    signer,
+  );
+  const noProblems = () => {
+    for (const relay of relays) assert.deepEqual(relay.problems, [], relay.url);
+  };
+  return { network, relays, noProblems };
+}
+
+const fetchWhole = (network: MediaNetwork, range: { start: number; end?: number } | null = null) =>
+  network.fetchObject("live/main/seg_00001.ts", range, new AbortController().signal);
+
 describe("a session against fake relays", () => {
   it("acknowledges every byte, resumes a cut transfer on the other relay, and pays a 402", async () => {
-    const signer = await createSigner();
-    const body = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) % 251);
-    const nodeKeys = [new Uint8Array(32).fill(3), new Uint8Array(32).fill(4)].map(base58Encode);
-    const relays = [
-      new FakeRelay("http://relay-a.test", nodeKeys[0], body, () => signer.publicKey),
-      new FakeRelay("http://relay-b.test", nodeKeys[1], body, () => signer.publicKey),
-    ];
+    const { network, relays, noProblems } = await fakeNetwork();
     relays[0].cutAfter = 2000;
     relays[1].paymentRequiredOnce = true;
-    const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-      const request = new Request(input, init);
-      const url = new URL(request.url);
-      if (url.host === "gateway.test") {
-        if (url.pathname === "/.media/relays") return new Response("no chain view", { status: 503 });
-        assert.equal(url.pathname, "/session");
-        const asked = JSON.parse(await request.text());
-        assert.equal(asked.session_key, base58Encode(signer.publicKey));
-        const token = new Uint8Array(184);
-        token.set(new TextEncoder().encode("MEDIASN1"));
-        token.set(new Uint8Array(32).fill(1), 8);
-        token.set(new Uint8Array(32).fill(2), 40);
-        token.set(signer.publicKey, 72);
-        new DataView(token.buffer).setBigInt64(104, BigInt(Math.floor(Date.now() / 1000) + 3600), true);
-        new DataView(token.buffer).setBigUint64(112, 1n << 30n, true);
-        return Response.json({ token: base64UrlEncode(token), expires_at: 0, max_bytes: 1 << 30 });
-      }
-      const relay = relays.find((r) => request.url.startsWith(r.url));
-      assert.ok(relay, `a known relay: ${request.url}`);
-      return relay.answer(request);
-    };
-    const network = await MediaNetwork.join(
-      { gateway: "http://gateway.test/", relays: relays.map((r) => r.url), fetch: fakeFetch, stallMs: 2000 },
-      signer,
-    );
     assert.equal(network.consumer, base58Encode(new Uint8Array(32).fill(2)));
-    const got = await network.fetchObject("live/main/seg_00001.ts", null, new AbortController().signal);
-    assert.deepEqual(got, body, "the object whole, no byte twice");
+    const got = await fetchWhole(network);
+    assert.deepEqual(got, BODY, "the object whole, no byte twice");
     assert.equal(network.failovers, 1);
     assert.deepEqual(relays[0].ranges, [null]);
     assert.deepEqual(relays[1].ranges, ["bytes=2000-"], "resumed where the cut left it");
@@ -195,6 +282,98 @@ describe("a session against fake relays", () => {
     const totals = network.totals();
     assert.equal(totals.received, 5000n);
     assert.equal(totals.acked, 5000n);
+    noProblems();
+  });
+
+  it("pays a 402 for bytes already received by acknowledging them, then is served", async () => {
+    // No acknowledgement until an object ends, and the relay's receipts held back: the
+    // second request finds 5000 bytes unpaid.
+    const { network, relays, noProblems } = await fakeNetwork({ ackEvery: 1 << 20 });
+    const relay = relays[0];
+    relay.creditWindow = 3000n;
+    let open!: () => void;
+    relay.receiptGate = new Promise((resolve) => (open = resolve));
+    assert.deepEqual(await fetchWhole(network), BODY);
+    setTimeout(() => open(), 100);
+    assert.deepEqual(await fetchWhole(network), BODY);
+    assert.equal(relay.paymentsAsked, 1, "one 402, paid by the receipt that covered the first object");
+    assert.equal(network.failovers, 0, "a relay that is paid is not left");
+    await network.acknowledgeAll();
+    assert.equal(relay.acked, 10_000n);
+    noProblems();
+  });
+
+  it("leaves a relay that keeps asking for payment though everything is acknowledged", async () => {
+    const { network, relays, noProblems } = await fakeNetwork();
+    relays[0].alwaysUnpaid = true;
+    assert.deepEqual(await fetchWhole(network), BODY);
+    assert.equal(relays[0].paymentsAsked, 3);
+    assert.equal(network.failovers, 1);
+    assert.equal(relays[1].delivered, 5000n);
+    noProblems();
+  });
+
+  it("signs only for the node key the chain lists, and leaves a relay answering as another", async () => {
+    const { network, relays, noProblems } = await fakeNetwork({ listed: true });
+    assert.deepEqual(
+      network.relays.map((r) => r.listedKey),
+      relays.map((r) => r.nodeKey),
+    );
+    // Relay A answers as B, hoping the page signs receipts for B with A's bytes.
+    relays[0].answersAs = relays[1].nodeKey;
+    assert.deepEqual(await fetchWhole(network), BODY);
+    await network.acknowledgeAll();
+    assert.equal(relays[0].delivered, 0n, "its answer was not read");
+    assert.equal(relays[0].receipts, 0);
+    assert.equal(relays[1].acked, 5000n);
+    for (const relay of network.relays) {
+      for (const count of relay.epochs) assert.equal(count.nodeKey, relay.listedKey);
+    }
+    noProblems();
+  });
+
+  it("asks the other relay when one does not have the object, and says 404 when none has", async () => {
+    const { network, relays, noProblems } = await fakeNetwork();
+    relays[0].refuseWith = 404;
+    assert.deepEqual(await fetchWhole(network), BODY);
+    relays[1].refuseWith = 404;
+    await assert.rejects(fetchWhole(network), (e: Error & { status?: number }) => {
+      assert.equal(e.status, 404);
+      assert.match(e.message, /no relay served it \(2 relays/);
+      return true;
+    });
+    noProblems();
+  });
+
+  it("checks where a resumed answer starts, and reads a range out of a whole answer", async () => {
+    const { network, relays, noProblems } = await fakeNetwork();
+    relays[0].cutAfter = 2000;
+    relays[1].wrongRangeStart = 0;
+    // B answers the resume from byte 0: left; A, back after its bench, is asked again.
+    const got = await fetchWhole(network);
+    assert.deepEqual(got, BODY);
+    assert.deepEqual(relays[1].ranges, ["bytes=2000-"]);
+    assert.equal(relays[0].ranges.at(-1), "bytes=2000-");
+
+    const fresh = await fakeNetwork();
+    fresh.relays[0].ignoresRange = true;
+    const part = await fetchWhole(fresh.network, { start: 1500, end: 3500 });
+    assert.deepEqual(part, BODY.slice(1500, 3500), "the asked range, out of a 200");
+    await fresh.network.acknowledgeAll();
+    assert.equal(fresh.network.totals().received, fresh.relays[0].delivered, "every byte read is counted");
+    noProblems();
+    fresh.noProblems();
+  });
+
+  it("refuses an object over the size limit without blaming the relay", async () => {
+    const { network, relays, noProblems } = await fakeNetwork({ maxObjectBytes: 4096 });
+    await assert.rejects(fetchWhole(network), ObjectTooLarge);
+    assert.equal(network.failovers, 0);
+    assert.equal(relays[0].delivered, 0n, "refused on its Content-Length, before the body");
+    await assert.rejects(fetchWhole(network, { start: 0, end: 8192 }), ObjectTooLarge);
+    await assert.rejects(fetchWhole(network, { start: 10, end: 10 }), RangeError);
+    assert.deepEqual(await fetchWhole(network, { start: 0, end: 4000 }), BODY.slice(0, 4000));
+    noProblems();
   });
 });
 

@@ -16,11 +16,15 @@ export interface NetworkOptions {
   ackEvery?: number;
   /** A relay that sends no byte for this long is left. */
   stallMs?: number;
+  /** An object larger than this is not loaded (a 2 s segment at 50 Mb/s is 12.5 MB). */
+  maxObjectBytes?: number;
   fetch?: typeof fetch;
 }
 
-/** What the page received from, and acknowledged to, one relay in one epoch. */
+/** What the page received from, and acknowledged to, one relay under one node key in one
+ * epoch: receipts for these bytes are signed for that key, whatever the relay says later. */
 export interface EpochCount {
+  nodeKey: string;
   epoch: bigint;
   received: bigint;
   acked: bigint;
@@ -31,10 +35,22 @@ export interface EpochCount {
 
 export interface Relay {
   url: string;
+  /** The node key the chain lists for this relay (from the gateway's `/.media/relays`): a
+   * relay answering under another key is left. */
+  listedKey?: string;
+  /** The key it last answered under. */
   nodeKey?: string;
   epochs: EpochCount[];
   failures: number;
   benchedUntil: number;
+  /** 402s in a row that acknowledging did not settle. */
+  unpaid: number;
+}
+
+/** A relay as the gateway lists it. */
+export interface ListedRelay {
+  url: string;
+  nodeKey?: string;
 }
 
 export class HttpError extends Error {
@@ -50,8 +66,16 @@ const MAX_RELAYS = 16;
 const RENEW_BEFORE_SECS = 60n;
 const MAX_BACKOFF_MS = 30_000;
 const GATEWAY_TIMEOUT_MS = 10_000;
-/** A refusal's body is read only this far (it is for the log). */
+/** Of a refusal's body, only this much is read (it is for the log). */
 const MAX_ERROR_BODY = 4096;
+/** JSON answers (a token, a listing, a receipt's ack) larger than this are refused. */
+const MAX_JSON_BODY = 256 << 10;
+const DEFAULT_MAX_OBJECT_BYTES = 64 << 20;
+/** A relay answering 402 this many times in a row with nothing left to acknowledge is left. */
+const MAX_UNPAID = 3;
+
+/** The object is larger than the page loads: no relay is to blame, so none is tried. */
+export class ObjectTooLarge extends Error {}
 
 /** Relay base URLs: http(s) only, without a trailing slash, at most MAX_RELAYS. */
 export function relayUrls(candidates: unknown[]): string[] {
@@ -83,14 +107,21 @@ async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise
   }
 }
 
+function newRelay(listed: ListedRelay): Relay {
+  return { url: listed.url, listedKey: listed.nodeKey, epochs: [], failures: 0, benchedUntil: 0, unpaid: 0 };
+}
+
 export class MediaNetwork {
   readonly relays: Relay[] = [];
   failovers = 0;
   current = 0;
+  /** Objects being fetched now. */
+  loading = 0;
   private token!: SessionToken;
   private renewing: Promise<void> | null = null;
   private readonly ackEvery: bigint;
   private readonly stallMs: number;
+  private readonly maxObjectBytes: number;
   private readonly http: typeof fetch;
 
   private constructor(
@@ -99,6 +130,7 @@ export class MediaNetwork {
   ) {
     this.ackEvery = BigInt(options.ackEvery ?? 256 << 10);
     this.stallMs = options.stallMs ?? 4000;
+    this.maxObjectBytes = options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
     this.http = options.fetch ?? fetch.bind(globalThis);
   }
 
@@ -108,10 +140,20 @@ export class MediaNetwork {
     const network = new MediaNetwork(options, signer);
     await network.renew();
     const listed = await network.listedRelays();
-    const urls = listed.length > 0 ? listed : relayUrls(options.relays);
-    if (urls.length === 0) throw new Error("no relay: the gateway lists none and the page names none");
-    for (const url of urls) network.relays.push({ url, epochs: [], failures: 0, benchedUntil: 0 });
+    const relays = listed.length > 0 ? listed : relayUrls(options.relays).map((url) => ({ url }));
+    if (relays.length === 0) throw new Error("no relay: the gateway lists none and the page names none");
+    for (const relay of relays) network.relays.push(newRelay(relay));
     return network;
+  }
+
+  /** Reads the gateway's listing again: relays that joined are added (up to MAX_RELAYS),
+   * and a listed relay's node key is what the chain says now. */
+  async refreshRelays(): Promise<void> {
+    for (const listed of await this.listedRelays()) {
+      const known = this.relays.find((r) => r.url === listed.url);
+      if (known) known.listedKey = listed.nodeKey;
+      else if (this.relays.length < MAX_RELAYS) this.relays.push(newRelay(listed));
+    }
   }
 
   get consumer(): string {
@@ -139,7 +181,7 @@ export class MediaNetwork {
     if (!answer.ok) {
       throw new HttpError(answer.status, `the gateway refused a session: ${await errorText(answer)}`);
     }
-    const body = await answer.json();
+    const body = await readJson(answer);
     const token = parseSessionToken(String(body.token));
     if (base58Encode(token.sessionKey) !== base58Encode(this.signer.publicKey)) {
       throw new Error("the gateway's token is for another session key");
@@ -160,42 +202,56 @@ export class MediaNetwork {
     return this.token.text;
   }
 
-  private async listedRelays(): Promise<string[]> {
+  private async listedRelays(): Promise<ListedRelay[]> {
     try {
-      const answer = await withTimeout(GATEWAY_TIMEOUT_MS, (signal) =>
-        this.http(this.gatewayUrl(".media/relays"), { signal }),
-      );
-      if (!answer.ok) return [];
-      const body = await answer.json();
-      const relays = Array.isArray(body?.relays) ? body.relays : [];
-      return relayUrls(relays.map((r: { endpoint?: unknown }) => r?.endpoint));
+      const body = await withTimeout(GATEWAY_TIMEOUT_MS, async (signal) => {
+        const answer = await this.http(this.gatewayUrl(".media/relays"), { signal });
+        if (!answer.ok) {
+          await answer.body?.cancel();
+          return null;
+        }
+        return readJson(answer);
+      });
+      const entries: unknown[] = Array.isArray(body?.relays) ? body.relays : [];
+      const out: ListedRelay[] = [];
+      for (const entry of entries) {
+        const { endpoint, node_key: nodeKey } = (entry ?? {}) as { endpoint?: unknown; node_key?: unknown };
+        const [url] = relayUrls([endpoint]);
+        if (!url || out.some((r) => r.url === url) || typeof nodeKey !== "string") continue;
+        try {
+          decodeAddress(nodeKey);
+        } catch {
+          continue;
+        }
+        out.push({ url, nodeKey });
+        if (out.length >= MAX_RELAYS) break;
+      }
+      return out;
     } catch {
       return [];
     }
   }
 
-  /** The relay to ask now: the current one unless it is benched, else the next usable. */
-  private choose(now: number): Relay {
+  /** The relay to ask now, `avoid` aside: the current one unless it is benched, else the
+   * next usable, else (every one benched) the one back soonest. */
+  private choose(now: number, avoid: Set<Relay>): Relay {
+    let pick = -1;
     for (let i = 0; i < this.relays.length; i++) {
       const index = (this.current + i) % this.relays.length;
-      if (this.relays[index].benchedUntil <= now) {
-        if (index !== this.current) {
-          this.failovers++;
-          this.current = index;
-        }
-        return this.relays[index];
+      const relay = this.relays[index];
+      if (avoid.has(relay)) continue;
+      if (relay.benchedUntil <= now) {
+        pick = index;
+        break;
       }
+      if (pick < 0 || relay.benchedUntil < this.relays[pick].benchedUntil) pick = index;
     }
-    // Every relay is benched: the one back soonest.
-    let soonest = 0;
-    for (let i = 1; i < this.relays.length; i++) {
-      if (this.relays[i].benchedUntil < this.relays[soonest].benchedUntil) soonest = i;
-    }
-    if (soonest !== this.current) {
+    if (pick < 0) pick = this.current;
+    if (pick !== this.current) {
       this.failovers++;
-      this.current = soonest;
+      this.current = pick;
     }
-    return this.relays[soonest];
+    return this.relays[pick];
   }
 
   private bench(relay: Relay, why: string): void {
@@ -205,25 +261,29 @@ export class MediaNetwork {
     console.warn(`leaving relay ${relay.url} for ${backoff} ms: ${why}`);
   }
 
-  /** Learns the relay's key and epoch; a new epoch starts counting at 0 after what the old
-   * one received is acknowledged. */
-  private observe(relay: Relay, headers: Headers): EpochCount | null {
+  /** The count this answer's bytes go to, by the relay's node key and epoch; a new one
+   * starts at 0 after what the last one received is acknowledged. A string says why the
+   * answer cannot be counted (the relay is then left). */
+  private observe(relay: Relay, headers: Headers): EpochCount | string {
     const nodeKey = headers.get("x-media-node-key");
     const epochText = headers.get("x-media-epoch");
-    if (!nodeKey || !epochText || !/^\d{1,20}$/.test(epochText)) return null;
+    if (!nodeKey || !epochText || !/^\d{1,20}$/.test(epochText)) return "no x-media headers";
+    if (relay.listedKey !== undefined && nodeKey !== relay.listedKey) {
+      return `answered as node ${nodeKey}, the chain lists ${relay.listedKey}`;
+    }
     if (relay.nodeKey !== nodeKey) {
       try {
         decodeAddress(nodeKey);
       } catch {
-        return null;
+        return "an x-media-node-key that is not a key";
       }
       relay.nodeKey = nodeKey;
     }
     const epoch = BigInt(epochText);
-    let count = relay.epochs.find((e) => e.epoch === epoch);
+    let count = relay.epochs.find((e) => e.epoch === epoch && e.nodeKey === nodeKey);
     if (!count) {
       const previous = relay.epochs[relay.epochs.length - 1];
-      count = { epoch, received: 0n, acked: 0n, inflight: null, again: false };
+      count = { nodeKey, epoch, received: 0n, acked: 0n, inflight: null, again: false };
       relay.epochs.push(count);
       if (previous) void this.acknowledge(relay, previous);
     }
@@ -238,12 +298,12 @@ export class MediaNetwork {
       count.again = true;
       return count.inflight;
     }
-    if (!relay.nodeKey || count.received <= count.acked) return Promise.resolve();
-    count.inflight = this.post(relay, relay.nodeKey, count).finally(() => (count.inflight = null));
+    if (count.received <= count.acked) return Promise.resolve();
+    count.inflight = this.post(relay, count).finally(() => (count.inflight = null));
     return count.inflight;
   }
 
-  private async post(relay: Relay, nodeKey: string, count: EpochCount): Promise<void> {
+  private async post(relay: Relay, count: EpochCount): Promise<void> {
     try {
       do {
         count.again = false;
@@ -251,26 +311,28 @@ export class MediaNetwork {
         const message = viewerReceiptMessage({
           config: this.token.config,
           consumer: this.token.consumer,
-          nodeKey: decodeAddress(nodeKey),
+          nodeKey: decodeAddress(count.nodeKey),
           sessionKey: this.signer.publicKey,
           epoch: count.epoch,
           cumulative,
         });
         const receipt = base64UrlEncode(await this.signer.sign(message));
-        const answer = await withTimeout(this.stallMs, (signal) =>
-          this.http(`${relay.url}/.media/receipt`, { method: "POST", body: receipt, signal }),
-        );
-        if (answer.ok) {
-          const body = await answer.json();
-          const acked = BigInt(Math.max(0, Math.floor(Number(body.acked ?? 0))));
-          if (acked > count.acked && acked <= cumulative) count.acked = acked;
-        } else {
-          console.warn(`relay ${relay.url} refused a receipt: ${answer.status} ${await errorText(answer)}`);
-          return;
-        }
+        // keepalive: a receipt posted as the page goes away still arrives.
+        const body = await withTimeout(this.stallMs, async (signal) => {
+          const answer = await this.http(`${relay.url}/.media/receipt`, {
+            method: "POST",
+            body: receipt,
+            signal,
+            keepalive: true,
+          });
+          if (!answer.ok) throw new Error(`refused: ${answer.status} ${await errorText(answer)}`);
+          return readJson(answer);
+        });
+        const acked = BigInt(Math.max(0, Math.floor(Number(body?.acked ?? 0))));
+        if (acked > count.acked && acked <= cumulative) count.acked = acked;
       } while (count.again && count.received > count.acked);
     } catch (e) {
-      console.warn(`posting a receipt to ${relay.url} failed`, e);
+      console.warn(`a receipt for ${relay.url} was not taken`, e);
     }
   }
 
@@ -280,25 +342,50 @@ export class MediaNetwork {
   }
 
   /** `path` of the consumer (`live/main/master.m3u8`) through the relays; `range` is a byte
-   * range hls.js asked for. */
+   * range hls.js asked for (`end` exclusive). A transfer cut short resumes on the next relay
+   * from the bytes already here. */
   async fetchObject(
     path: string,
     range: { start: number; end?: number } | null,
     signal: AbortSignal,
     onFirstByte?: () => void,
   ): Promise<Uint8Array> {
+    this.loading++;
+    try {
+      return await this.fetchThroughRelays(path, range, signal, onFirstByte);
+    } finally {
+      this.loading--;
+    }
+  }
+
+  private async fetchThroughRelays(
+    path: string,
+    range: { start: number; end?: number } | null,
+    signal: AbortSignal,
+    onFirstByte?: () => void,
+  ): Promise<Uint8Array> {
+    const start = range?.start ?? 0;
+    const end = range?.end;
+    if (end !== undefined && end <= start) throw new RangeError(`${path}: an empty range ${start}-${end}`);
+    if (end !== undefined && end - start > this.maxObjectBytes) {
+      throw new ObjectTooLarge(`${path}: a range over ${this.maxObjectBytes} bytes`);
+    }
     const chunks: Uint8Array[] = [];
     let got = 0;
-    const start = range?.start ?? 0;
+    /** Relays that refused this object (4xx): another may have it. */
+    const refusedBy = new Set<Relay>();
     let attempts = 0;
     const maxAttempts = this.relays.length * 3 + 3;
-    let lastError: Error = new Error("no attempt made");
+    let lastError: Error = new Error("no relay was asked");
     while (attempts++ < maxAttempts) {
       if (signal.aborted) throw new DOMException("aborted", "AbortError");
-      const relay = this.choose(Date.now());
+      const relay = this.choose(Date.now(), refusedBy);
+      // Every relay benched: wait for the first to come back rather than hammer it.
+      await sleep(relay.benchedUntil - Date.now(), signal);
+      const offset = start + got;
       const headers: Record<string, string> = { "x-media-session": await this.tokenText() };
-      if (got > 0 || range) {
-        headers.range = `bytes=${start + got}-${range?.end !== undefined ? range.end - 1 : ""}`;
+      if (offset > 0 || end !== undefined) {
+        headers.range = `bytes=${offset}-${end !== undefined ? end - 1 : ""}`;
       }
       const controller = new AbortController();
       const abort = () => controller.abort();
@@ -313,45 +400,101 @@ export class MediaNetwork {
         const url = `${relay.url}/c/${this.consumer}/${path}`;
         const answer = await this.http(url, { headers, signal: controller.signal, cache: "no-store" });
         const count = this.observe(relay, answer.headers);
-        if (answer.status === 402) {
-          // The credit window is used up: acknowledge, then ask again.
+        if (answer.status >= 400 && answer.status !== 402 && answer.status !== 429 && answer.status < 500) {
+          // This relay will not serve it; another may (a relay cannot deny an object alone).
+          lastError = new HttpError(answer.status, `relay ${relay.url}: ${answer.status} ${await errorText(answer)}`);
+          refusedBy.add(relay);
+          if (refusedBy.size >= this.relays.length) break;
+          continue;
+        }
+        if (typeof count === "string") {
           await answer.body?.cancel();
-          if (count) await this.acknowledge(relay, count);
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          this.bench(relay, count);
+          lastError = new Error(`relay ${relay.url}: ${count}`);
           continue;
         }
-        if (answer.status >= 500 || answer.status === 429) {
+        if (answer.status === 402) {
+          // The credit window is used up: acknowledge, then ask again. A relay that keeps
+          // asking though everything is acknowledged is left.
+          await answer.body?.cancel();
+          const before = count.acked;
+          await this.acknowledge(relay, count);
+          relay.unpaid = count.acked > before ? 0 : relay.unpaid + 1;
+          if (relay.unpaid >= MAX_UNPAID) {
+            relay.unpaid = 0;
+            this.bench(relay, `402 ${MAX_UNPAID} times with every byte acknowledged`);
+            lastError = new HttpError(402, `relay ${relay.url} keeps asking for payment`);
+          } else {
+            await sleep(50, signal);
+          }
+          continue;
+        }
+        if (!answer.ok) {
           this.bench(relay, `answered ${answer.status}`);
-          lastError = new HttpError(answer.status, await errorText(answer));
+          lastError = new HttpError(answer.status, `relay ${relay.url}: ${answer.status} ${await errorText(answer)}`);
           continue;
         }
-        if (!answer.ok) throw new HttpError(answer.status, await errorText(answer));
-        if (!count || !answer.body) {
-          this.bench(relay, "no x-media headers");
-          lastError = new Error(`relay ${relay.url} did not say its epoch and key`);
+        relay.unpaid = 0;
+        if (!answer.body) {
+          this.bench(relay, "no body");
+          lastError = new Error(`relay ${relay.url} sent no body`);
           continue;
         }
-        if (got > 0 && answer.status !== 206) {
-          // The relay ignored the Range: start the object over.
-          chunks.length = 0;
-          got = 0;
+        // A 206 must start where asked; a 200 is the whole object, read past what is here.
+        let skip = 0;
+        if (answer.status === 206) {
+          const from = contentRangeStart(answer.headers.get("content-range"));
+          if (from !== offset) {
+            await answer.body.cancel();
+            this.bench(relay, `Content-Range ${answer.headers.get("content-range")} for bytes=${offset}-`);
+            lastError = new Error(`relay ${relay.url} sent the wrong range`);
+            continue;
+          }
+        } else if (headers.range) {
+          skip = offset;
+        }
+        const declared = Number(answer.headers.get("content-length") ?? NaN);
+        if (Number.isFinite(declared) && got + declared - skip > this.maxObjectBytes) {
+          await answer.body.cancel();
+          throw new ObjectTooLarge(`${path}: ${declared} bytes, over ${this.maxObjectBytes}`);
         }
         const reader = answer.body.getReader();
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
           alive();
-          if (got === 0 && chunks.length === 0) onFirstByte?.();
-          chunks.push(value);
-          got += value.length;
           count.received += BigInt(value.length);
           if (count.received - count.acked >= this.ackEvery) void this.acknowledge(relay, count);
+          let piece = value;
+          if (skip > 0) {
+            const dropped = Math.min(skip, piece.length);
+            skip -= dropped;
+            piece = piece.subarray(dropped);
+          }
+          if (end !== undefined && start + got + piece.length > end) piece = piece.subarray(0, end - start - got);
+          if (piece.length === 0) continue;
+          if (got === 0) onFirstByte?.();
+          chunks.push(piece);
+          got += piece.length;
+          if (got > this.maxObjectBytes) {
+            await reader.cancel();
+            throw new ObjectTooLarge(`${path}: over ${this.maxObjectBytes} bytes`);
+          }
+          if (end !== undefined && start + got >= end) {
+            await reader.cancel();
+            break;
+          }
         }
         void this.acknowledge(relay, count);
+        if (skip > 0) {
+          this.bench(relay, "a whole object shorter than the bytes already here");
+          lastError = new Error(`relay ${relay.url} sent a shorter object`);
+          continue;
+        }
         relay.failures = 0;
         return concat(chunks, got);
       } catch (e) {
-        if (e instanceof HttpError) throw e;
+        if (e instanceof ObjectTooLarge) throw e;
         if (signal.aborted) throw new DOMException("aborted", "AbortError");
         this.bench(relay, stalled ? `no byte for ${this.stallMs} ms` : String(e));
         lastError = e instanceof Error ? e : new Error(String(e));
@@ -360,7 +503,8 @@ export class MediaNetwork {
         signal.removeEventListener("abort", abort);
       }
     }
-    throw lastError;
+    const why = `${path}: no relay served it (${this.relays.length} relays, ${attempts - 1} attempts); last: ${lastError.message}`;
+    throw lastError instanceof HttpError ? new HttpError(lastError.status, why) : new Error(why);
   }
 
   /** Totals over every relay and epoch, for the panel and tests. */
@@ -387,10 +531,58 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
+/** The start of `bytes A-B/T`, or null. */
+export function contentRangeStart(header: string | null): number | null {
+  const match = header ? /^bytes (\d{1,15})-\d{1,15}\/(\d{1,15}|\*)$/.exec(header.trim()) : null;
+  return match ? Number(match[1]) : null;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new DOMException("aborted", "AbortError"));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** At most `max` bytes of the body, and whether that was all of it (the rest is not read). */
+async function readUpTo(answer: Response, max: number): Promise<{ bytes: Uint8Array; whole: boolean }> {
+  if (!answer.body) return { bytes: new Uint8Array(0), whole: true };
+  const reader = answer.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return { bytes: concat(chunks, length), whole: true };
+    const room = max - length;
+    chunks.push(value.subarray(0, Math.max(0, room)));
+    length += Math.min(value.length, Math.max(0, room));
+    if (value.length > room) {
+      await reader.cancel();
+      return { bytes: concat(chunks, length), whole: false };
+    }
+  }
+}
+
+/** A JSON body of at most MAX_JSON_BODY bytes. */
+async function readJson(answer: Response): Promise<any> {
+  const { bytes, whole } = await readUpTo(answer, MAX_JSON_BODY);
+  if (!whole) throw new Error(`an answer over ${MAX_JSON_BODY} bytes`);
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+/** The start of a refusal's body, for the log. */
 async function errorText(answer: Response): Promise<string> {
   try {
-    const text = await answer.text();
-    return text.slice(0, MAX_ERROR_BODY);
+    const { bytes, whole } = await readUpTo(answer, MAX_ERROR_BODY);
+    return new TextDecoder().decode(bytes) + (whole ? "" : "…");
   } catch {
     return "";
   }

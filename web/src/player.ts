@@ -61,17 +61,37 @@ function stats() {
     relays: (network?.relays ?? []).map((r) => ({
       url: r.url,
       nodeKey: r.nodeKey ?? null,
-      epochs: r.epochs.map((e) => ({ epoch: e.epoch.toString(), received: e.received.toString(), acked: e.acked.toString() })),
+      epochs: r.epochs.map((e) => ({
+        nodeKey: e.nodeKey,
+        epoch: e.epoch.toString(),
+        received: e.received.toString(),
+        acked: e.acked.toString(),
+      })),
     })),
   };
 }
 
+/** Stops loading, lets the loads under way finish (10 s at most), and acknowledges
+ * everything received: after it, no byte arrives unacknowledged. */
+async function stop(): Promise<void> {
+  state.hls?.stopLoad();
+  const deadline = Date.now() + 10_000;
+  while ((state.network?.loading ?? 0) > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  state.status = "stopped";
+  await state.network?.acknowledgeAll();
+}
+
 declare global {
   interface Window {
-    mediaPlayer: { stats: typeof stats; acknowledgeAll: () => Promise<void> };
+    mediaPlayer: { stats: typeof stats; acknowledgeAll: () => Promise<void>; stop: typeof stop };
   }
 }
-window.mediaPlayer = { stats, acknowledgeAll: async () => state.network?.acknowledgeAll() };
+window.mediaPlayer = { stats, acknowledgeAll: async () => state.network?.acknowledgeAll(), stop };
+
+/** How often the page reads the gateway's relay listing again while it plays. */
+const REFRESH_RELAYS_MS = 60_000;
 
 function played(ranges: TimeRanges): number {
   let total = 0;
@@ -151,7 +171,8 @@ async function main() {
   });
   hls.on(Events.ERROR, (_event, data) => {
     if (!data.fatal) return;
-    state.errors.push(`${data.type}: ${data.details}`);
+    const why = data.error?.message ?? data.reason;
+    state.errors.push(`${data.type}: ${data.details}${why ? ` (${why})` : ""}`);
     if (data.type === ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
     else setTimeout(() => hls.startLoad(), 1000);
   });
@@ -174,6 +195,7 @@ async function main() {
     }
   });
   window.addEventListener("pagehide", () => void network.acknowledgeAll());
+  setInterval(() => void network.refreshRelays(), REFRESH_RELAYS_MS);
   hls.loadSource(PLACEHOLDER_BASE + config.playlist);
   hls.attachMedia(video);
 }
