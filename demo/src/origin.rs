@@ -4,11 +4,13 @@
 //! origin serves to relays.
 use anyhow::{Context, Result};
 use media_ingest::config::{IngestConfig, Rendition, StreamConfig};
+use media_ingest::layout::listed_segment_names;
+use media_ingest::test_source::TestSource;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// The stream's name: the watch page is `/watch/demo` and its master playlist
 /// `live/demo/master.m3u8`.
@@ -58,27 +60,17 @@ pub fn stream_key() -> String {
 }
 
 /// ffmpeg publishing its test source (a moving pattern with a clock, and a 440 Hz tone) to
-/// `rtmp` at real time until killed, as OBS would.
+/// the ingest until killed, as OBS would.
 pub fn start_broadcaster(rtmp: SocketAddr, key: &str) -> Result<Child> {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-g", "60", "-b:v", "1500k", "-pix_fmt", "yuv420p"])
-        .args(["-c:a", "aac", "-b:a", "128k", "-f", "flv"])
-        .arg(format!("rtmp://{rtmp}/live/{key}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let source = TestSource {
+        width: 854,
+        height: 480,
+        video_kbps: 1500,
+        seconds: None,
+    };
+    source
+        .command(rtmp, key)
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .context("starting the broadcaster (ffmpeg; apt-get install ffmpeg)")
 }
@@ -94,7 +86,7 @@ pub async fn wait_live(origin: &url::Url, renditions: &[String]) -> Result<()> {
         loop {
             let listed = match http.get(url.clone()).send().await {
                 Ok(r) if r.status().is_success() => {
-                    segments_of(&r.text().await.unwrap_or_default()).len()
+                    listed_segment_names(&r.text().await.unwrap_or_default()).count()
                 }
                 _ => 0,
             };
@@ -111,16 +103,6 @@ pub async fn wait_live(origin: &url::Url, renditions: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The segment names a playlist lists, in order.
-pub fn segments_of(playlist: &str) -> Vec<String> {
-    playlist
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,10 +112,6 @@ mod tests {
         let config = ingest_config(Path::new("/tmp/x"), &stream_key());
         config.validate().unwrap();
         assert_ne!(stream_key(), stream_key());
-        assert_eq!(
-            segments_of("#EXTM3U\n#EXTINF:2,\nseg_00001.ts\n\n#EXTINF:2,\nseg_00002.ts\n"),
-            ["seg_00001.ts", "seg_00002.ts"]
-        );
         assert_eq!(viewer_playlist(), "live/demo/240p/index.m3u8");
     }
 }

@@ -3,7 +3,8 @@
 //! follow the live stream over all of them, as a player would (poll the playlist, fetch the
 //! new segments), acknowledging every byte. A viewer leaves a relay that fails or stalls and
 //! resumes at another; its bytes are counted per relay.
-use crate::origin::{segments_of, viewer_playlist, viewer_segment};
+use crate::origin::{viewer_playlist, viewer_segment};
+use media_ingest::layout::listed_segment_names;
 use media_viewer::discovery::{self, Source};
 use media_viewer::{Failover, RelayTarget, Viewer};
 use std::collections::{BTreeMap, HashSet};
@@ -227,9 +228,8 @@ impl Follower<'_> {
         if let Err(e) = acked {
             tracing::debug!(error = %e, "an acknowledgement failed");
         }
-        let names = segments_of(&String::from_utf8_lossy(
-            playlist.kept.as_deref().unwrap_or_default(),
-        ));
+        let text = String::from_utf8_lossy(playlist.kept.as_deref().unwrap_or_default());
+        let names: Vec<String> = listed_segment_names(&text).map(String::from).collect();
         let seen = self.seen.get_or_insert_with(|| {
             names
                 .iter()

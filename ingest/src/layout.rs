@@ -71,10 +71,8 @@ impl StreamDir {
         let mut fixed = 0;
         for rendition in renditions {
             let path = self.playlist(rendition);
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(text) = read_if_present(&path)? else {
+                continue;
             };
             if text.lines().any(|l| l.trim() == ENDLIST) {
                 continue;
@@ -96,10 +94,8 @@ impl StreamDir {
         let mut reopened = 0;
         for rendition in renditions {
             let path = self.playlist(rendition);
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(text) = read_if_present(&path)? else {
+                continue;
             };
             if !text.lines().any(|l| l.trim() == ENDLIST) {
                 continue;
@@ -147,11 +143,10 @@ impl StreamDir {
         let mut report = CleanReport::default();
         for rendition in renditions {
             let dir = self.path.join(rendition);
-            let listed = match std::fs::read_to_string(dir.join(PLAYLIST)) {
-                Ok(text) => listed_segments(&text),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(text) = read_if_present(&dir.join(PLAYLIST))? else {
+                continue;
             };
+            let listed = listed_segments(&text);
             report.renditions += 1;
             let oldest_listed = listed.iter().min().copied();
             for entry in std::fs::read_dir(&dir)? {
@@ -202,6 +197,15 @@ pub struct CleanReport {
 /// ffmpeg's `temp_file` flag writes `<name>.tmp` and renames it when complete.
 const TEMPORARY_SUFFIX: &str = ".tmp";
 
+/// The file's text, `None` when there is no such file (a rendition not yet written).
+fn read_if_present(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Replaces `path`'s contents at once (a reader sees the old file or the new one).
 fn replace(path: &Path, contents: String) -> std::io::Result<()> {
     let temporary = path.with_extension("m3u8.new");
@@ -222,16 +226,34 @@ pub fn segment_number(name: &str) -> Option<u64> {
 
 /// The segment numbers a media playlist lists.
 pub fn listed_segments(playlist: &str) -> Vec<u64> {
+    listed_segment_names(playlist)
+        .filter_map(segment_number)
+        .collect()
+}
+
+/// The segment names a playlist lists, in order; lines that are not the layout's segment
+/// names (tags, blanks, anything else) are skipped.
+pub fn listed_segment_names(playlist: &str) -> impl Iterator<Item = &str> {
     playlist
         .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| segment_number(l.trim()))
-        .collect()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && segment_number(l).is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_playlist_lists_only_the_layouts_segment_names() {
+        let playlist =
+            "#EXTM3U\n#EXTINF:2,\nseg_00001.ts\n\n#EXTINF:2,\n../../etc/passwd\n seg_00002.ts \n";
+        assert_eq!(
+            listed_segment_names(playlist).collect::<Vec<_>>(),
+            ["seg_00001.ts", "seg_00002.ts"]
+        );
+        assert_eq!(listed_segments(playlist), [1, 2]);
+    }
 
     #[test]
     fn only_the_layouts_names_resolve() {

@@ -4,13 +4,15 @@
 //!
 //! `config`: settings; `rtmp`: connections, keys and their bounds; `streams`: keys and who
 //! is live; `flv`: the tags ffmpeg reads; `transcoder`: the ffmpeg process; `layout`: the
-//! directory and its cleanup; `origin`: HTTP.
+//! directory and its cleanup; `origin`: HTTP; `test_source`: ffmpeg publishing a test
+//! pattern as OBS would (the demo's broadcaster, the tests').
 pub mod config;
 pub mod flv;
 pub mod layout;
 pub mod origin;
 pub mod rtmp;
 pub mod streams;
+pub mod test_source;
 pub mod transcoder;
 
 use anyhow::Context;

@@ -341,32 +341,18 @@ async fn on_event(
             stream_key,
             ..
         } => {
-            if matches!(phase, Phase::Publishing { .. }) {
-                let refusal = PublishRefusal::SecondPublish;
-                return refuse(
-                    session,
-                    request_id,
-                    "NetStream.Publish.BadName",
-                    refusal,
-                    peer,
-                );
-            }
-            if app_name != APP {
-                let refusal = PublishRefusal::WrongApp(app_name);
-                return refuse(
-                    session,
-                    request_id,
-                    "NetStream.Publish.BadName",
-                    refusal,
-                    peer,
-                );
-            }
             let takeover = Duration::from_secs(ingest.config.takeover_idle_secs);
-            let claim = match ingest
-                .streams
-                .claim_taking_over(&stream_key, takeover)
-                .await
-            {
+            let claimed = if matches!(phase, Phase::Publishing { .. }) {
+                Err(PublishRefusal::SecondPublish)
+            } else if app_name != APP {
+                Err(PublishRefusal::WrongApp(app_name))
+            } else {
+                ingest
+                    .streams
+                    .claim_taking_over(&stream_key, takeover)
+                    .await
+            };
+            let claim = match claimed {
                 Ok(claim) => claim,
                 Err(refusal) => {
                     return refuse(

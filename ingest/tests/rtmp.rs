@@ -2,36 +2,24 @@
 //! ladder ffmpeg writes checked with ffprobe, served by the origin over HTTP.
 mod support;
 
+use media_ingest::test_source::TestSource;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use support::{wait_for, Running, KEY};
-use tokio::process::Command;
 
 /// ffmpeg publishing `secs` of test pattern and tone at real time, as OBS would.
 fn publish(rtmp: SocketAddr, key: &str, secs: u32) -> tokio::process::Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=640x360:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &secs.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv",
-        ])
-        .arg(format!("rtmp://{rtmp}/live/{key}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let source = TestSource {
+        width: 640,
+        height: 360,
+        video_kbps: 800,
+        seconds: Some(secs),
+    };
+    source
+        .command(rtmp, key)
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("ffmpeg runs (apt-get install ffmpeg)")
 }
