@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# media-relay against nginx proxy_cache, side by side on this machine.
+# media-relay against nginx proxy_cache and Varnish, side by side on this machine.
 #
 # One nginx serves the origin files (64 KiB, 1 MiB, and an HLS-like set: a playlist and 2 s
-# segments of ~256 KiB) and, on a second port, a proxy_cache in front of that origin.
+# segments of ~256 KiB) and, on a second port, a proxy_cache in front of that origin, with
+# `worker_processes auto` (one worker per core, as nginx is deployed). Varnish (malloc
+# storage, its default thread pools) fronts the same origin on a third port.
 # media-relay fronts the same origin with metering on: it runs against `media localnet` as a
 # registered provider, every request carries a valid session token from `media gateway` and is
 # counted, and the credit window is larger than the run. wrk drives both in turn with the
 # same settings; the script prints requests/s, MiB/s and p99 latency for each and relay/nginx.
 #
 # Usage: bench/relay.sh [DURATION_SECONDS (default 10)] [CONNECTIONS (default 32)]
-# Needs nginx and wrk (Debian packages; installed if missing when run as root).
+# Needs nginx, varnish and wrk (Debian packages; installed if missing when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -17,10 +19,10 @@ CONNECTIONS=${2:-32}
 THREADS=2
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/media-target}"
 
-for tool in nginx wrk; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "== installing $tool"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$tool" >/dev/null
+for tool in nginx:nginx wrk:wrk varnishd:varnish; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    echo "== installing ${tool#*:}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${tool#*:}" >/dev/null
   fi
 done
 
@@ -36,6 +38,7 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  [ -f "$WORK/varnish.pid" ] && kill "$(cat "$WORK/varnish.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -54,10 +57,10 @@ for i in $(seq 0 9); do
   printf '#EXTINF:2.0,\nseg%d.ts\n' "$i" >> "$WORK/www/live/index.m3u8"
 done
 
-ORIGIN_PORT=$(free_port); NGINX_PORT=$(free_port); RELAY_PORT=$(free_port)
+ORIGIN_PORT=$(free_port); NGINX_PORT=$(free_port); RELAY_PORT=$(free_port); VARNISH_PORT=$(free_port)
 RPC_PORT=$(free_port); GATEWAY_PORT=$(free_port)
 cat > "$WORK/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes auto;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log warn;
 events { worker_connections 4096; }
@@ -82,6 +85,17 @@ http {
 EOF
 mkdir -p "$WORK/cache" && chmod 777 "$WORK/cache" && chmod -R a+rX "$WORK/www"
 nginx -c "$WORK/nginx.conf"
+# Varnish: every origin answer cacheable for an hour (as nginx's proxy_cache_valid); the
+# session header is not a cookie or Authorization, so the default VCL caches.
+cat > "$WORK/varnish.vcl" <<EOF
+vcl 4.1;
+backend origin { .host = "127.0.0.1"; .port = "$ORIGIN_PORT"; }
+sub vcl_backend_response { set beresp.ttl = 1h; }
+EOF
+mkdir -p "$WORK/varnish"
+varnishd -a "127.0.0.1:$VARNISH_PORT" -f "$WORK/varnish.vcl" -s malloc,1G \
+  -n "$WORK/varnish" -P "$WORK/varnish.pid" > "$WORK/varnish.log" 2>&1
+wait_for "http://127.0.0.1:$VARNISH_PORT/64k.bin"
 
 echo "== localnet, provider, consumer, gateway"
 "$MEDIA" localnet --port "$RPC_PORT" --epoch-secs 5 > "$WORK/localnet.log" 2>&1 &
@@ -193,15 +207,20 @@ RESULTS="$WORK/results"
 : > "$RESULTS"
 for object in 64k.bin 1m.bin hls; do
   nginx_base="http://127.0.0.1:$NGINX_PORT/"
+  varnish_base="http://127.0.0.1:$VARNISH_PORT/"
   relay_base="http://127.0.0.1:$RELAY_PORT/c/$CONSUMER/"
   if [ "$object" = hls ]; then
     for p in live/index.m3u8 $(seq -f 'live/seg%g.ts' 0 9); do
-      curl -sS --fail-with-body -o /dev/null "$nginx_base$p"; curl -sS --fail-with-body -o /dev/null -H "X-Media-Session: $TOKEN" "$relay_base$p"
+      curl -sS --fail-with-body -o /dev/null "$nginx_base$p"
+      curl -sS --fail-with-body -o /dev/null "$varnish_base$p"
+      curl -sS --fail-with-body -o /dev/null -H "X-Media-Session: $TOKEN" "$relay_base$p"
     done
     echo "nginx-$object $(run_wrk nginx "$nginx_base" hls "/")" >> "$RESULTS"
+    echo "varnish-$object $(run_wrk varnish "$varnish_base" hls "/")" >> "$RESULTS"
     echo "relay-$object $(run_wrk relay "http://127.0.0.1:$RELAY_PORT" hls "/c/$CONSUMER/")" >> "$RESULTS"
   else
     echo "nginx-$object $(run_wrk nginx "$nginx_base" "$object")" >> "$RESULTS"
+    echo "varnish-$object $(run_wrk varnish "$varnish_base" "$object")" >> "$RESULTS"
     echo "relay-$object $(run_wrk relay "$relay_base" "$object")" >> "$RESULTS"
   fi
 done
@@ -216,11 +235,13 @@ for line in open(sys.argv[1]):
 print()
 print(f"{'object':<10}{'server':<8}{'req/s':>10}{'MiB/s':>10}{'p99 ms':>10}{'non-2xx':>9}")
 for obj in ["64k.bin", "1m.bin", "hls"]:
-    for server in ["nginx", "relay"]:
+    for server in ["nginx", "varnish", "relay"]:
         rps, mib, p99, errors = rows[f"{server}-{obj}"]
         print(f"{obj:<10}{server:<8}{rps:>10.1f}{mib:>10.1f}{p99:>10.2f}{errors:>9}")
-    n, r = rows[f"nginx-{obj}"], rows[f"relay-{obj}"]
-    print(f"{obj:<10}{'ratio':<8}{r[0]/n[0]:>10.2f}{r[1]/n[1]:>10.2f}{r[2]/n[2]:>10.2f}   (relay/nginx)")
+    r = rows[f"relay-{obj}"]
+    for reference in ["nginx", "varnish"]:
+        n = rows[f"{reference}-{obj}"]
+        print(f"{obj:<10}{'ratio':<8}{r[0]/n[0]:>10.2f}{r[1]/n[1]:>10.2f}{r[2]/n[2]:>10.2f}   (relay/{reference})")
 print()
 print(f"bytes metered by the relay over the run: {sys.argv[2]}")
 PY

@@ -14,7 +14,8 @@ pub fn default_keypair_path() -> PathBuf {
 pub fn load(path: &Path) -> Result<Keypair> {
     read_keypair_file(path).map_err(|e| {
         anyhow!(
-            "cannot read keypair file {}: {e} (create one with `solana-keygen new`, or pass -k PATH)",
+            "cannot read keypair file {}: {e} (create one with `media keygen -o {}`, or pass -k PATH)",
+            path.display(),
             path.display()
         )
     })

@@ -11,7 +11,8 @@ pub struct GatewayArgs {
     /// --config: TOML configuration (see docs/relay-protocol.md); flags override it.
     #[command(flatten)]
     pub service: media_service::settings::ServiceFlags,
-    /// The consumer's owner address.
+    /// The consumer's owner address [default: the config's `consumer`, else the wallet's
+    /// address (-k): the publisher runs the gateway of the consumer it registered].
     #[arg(long, value_parser = crate::args::pubkey)]
     pub consumer: Option<Pubkey>,
     /// Keypair of the consumer's receipt signer.
@@ -70,10 +71,18 @@ impl GatewayArgs {
 async fn run(flags: GatewayArgs, default_keypair: PathBuf) -> Result<()> {
     let mut config: GatewayConfig = flags.service.load()?;
     if flags.service.config.is_none() {
-        config.receipt_signer_keypair = default_keypair;
+        config.receipt_signer_keypair = default_keypair.clone();
     }
     if let Some(consumer) = flags.consumer {
         config.consumer = Some(consumer);
+    }
+    if config.consumer.is_none() {
+        if let Ok(wallet) = crate::wallet::load(&default_keypair) {
+            use solana_signer::Signer;
+            let owner = wallet.pubkey();
+            tracing::info!(consumer = %owner, "no consumer set: serving the wallet's");
+            config.consumer = Some(owner);
+        }
     }
     if let Some(path) = flags.receipt_signer {
         config.receipt_signer_keypair = path;
