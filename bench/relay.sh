@@ -11,6 +11,8 @@
 # same settings; the script prints requests/s, MiB/s and p99 latency for each and relay/nginx.
 #
 # Usage: bench/relay.sh [DURATION_SECONDS (default 10)] [CONNECTIONS (default 32)]
+# PROFILE=FILE also samples the relay with perf during one more 64 KiB run and writes the
+# report (self time by symbol) to FILE.
 # Needs nginx, varnish and wrk (Debian packages; installed if missing when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,7 +134,7 @@ M -k "$WORK/consumer.json" consumer deposit 100000
 CONSUMER=$(pubkey "$WORK/consumer.json")
 "$MEDIA" gateway --listen "127.0.0.1:$GATEWAY_PORT" --consumer "$CONSUMER" \
   --receipt-signer "$WORK/signer.json" --store "$WORK/gateway.redb" \
-  --max-bytes-per-session 1000000000000000000 > "$WORK/gateway.log" 2>&1 &
+  --max-bytes-per-session 1099511627776 > "$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
 wait_for "http://127.0.0.1:$GATEWAY_PORT/health"
 
@@ -144,6 +146,8 @@ store = "$WORK/relay.redb"
 cache_bytes = 1073741824
 credit_window_bytes = 1099511627776
 cosign_interval_secs = 5
+# The origin is this machine's nginx.
+allow_private_origins = true
 
 [[consumers]]
 owner = "$CONSUMER"
@@ -151,7 +155,8 @@ origin = "http://127.0.0.1:$ORIGIN_PORT/"
 gateway = "http://127.0.0.1:$GATEWAY_PORT/"
 EOF
 RUST_LOG=warn "$RELAY" --config "$WORK/relay.toml" > "$WORK/relay.log" 2>&1 &
-PIDS+=($!)
+RELAY_PID=$!
+PIDS+=($RELAY_PID)
 wait_for "http://127.0.0.1:$RELAY_PORT/health"
 sleep 2 # one chain refresh
 HEALTH=$(curl -sS "http://127.0.0.1:$RELAY_PORT/health")
@@ -162,7 +167,7 @@ fi
 SESSION_KEY=$(keygen "$WORK/session.json"; pubkey "$WORK/session.json")
 TOKEN=$(curl -sS --fail-with-body -X POST -H 'content-type: application/json' \
   -d "{\"session_key\":\"$SESSION_KEY\"}" "http://127.0.0.1:$GATEWAY_PORT/session" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  python3 -c 'import json,sys; a=json.load(sys.stdin); print(a["token"]) if "token" in a else sys.exit(f"the gateway gave no session token: {a}")')
 
 # wrk picks one path per run; the HLS-like set cycles through the playlist and segments.
 cat > "$WORK/hls.lua" <<'EOF'
@@ -224,6 +229,17 @@ for object in 64k.bin 1m.bin hls; do
     echo "relay-$object $(run_wrk relay "$relay_base" "$object")" >> "$RESULTS"
   fi
 done
+
+if [ -n "${PROFILE:-}" ]; then
+  # Where the relay's time goes on 64 KiB hits: perf samples it during one more wrk run.
+  echo "== profiling the relay on 64k.bin into $PROFILE"
+  perf record -F 999 -g -o "$WORK/perf.data" -p "$RELAY_PID" -- sleep "$DURATION" > /dev/null 2>&1 &
+  PERF=$!
+  run_wrk relay "$relay_base" 64k.bin > /dev/null
+  wait "$PERF" || true
+  perf report -i "$WORK/perf.data" --no-children --sort symbol --percent-limit 0.7 --stdio 2>/dev/null |
+    grep -v '^$' > "$PROFILE"
+fi
 
 METERED=$(curl -sS --fail-with-body "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^media_relay_bytes_total/ {print $2}')
 python3 - "$RESULTS" "$METERED" <<'PY'

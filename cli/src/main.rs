@@ -10,6 +10,11 @@ mod rpc;
 mod wallet;
 
 use anyhow::Result;
+
+/// The allocator `media-relay` uses, so `media relay` serves as fast (glibc's malloc
+/// serialises the relay's threads on its arena locks under load; see docs/operators.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand, ValueEnum};
 use commands::{
     airdrop, claim, consumer, demo, epoch, gateway, gov, ingest, keygen, lane, localnet, provider,

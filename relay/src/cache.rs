@@ -3,6 +3,7 @@
 //! collapsing — concurrent misses for one object wait on a single origin fetch (moka's
 //! `try_get_with` runs one initializer per key and hands its result to every waiter).
 use crate::origin::{Fetched, Origin, OriginError};
+use crate::target::CacheKey;
 use bytes::Bytes;
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
@@ -62,10 +63,10 @@ enum Uncached {
 
 struct Freshness;
 
-impl Expiry<String, Arc<Object>> for Freshness {
+impl Expiry<CacheKey, Arc<Object>> for Freshness {
     fn expire_after_create(
         &self,
-        _: &String,
+        _: &CacheKey,
         object: &Arc<Object>,
         _: Instant,
     ) -> Option<Duration> {
@@ -74,7 +75,7 @@ impl Expiry<String, Arc<Object>> for Freshness {
 }
 
 pub struct ObjectCache {
-    objects: Cache<String, Arc<Object>>,
+    objects: Cache<CacheKey, Arc<Object>>,
 }
 
 impl ObjectCache {
@@ -83,7 +84,9 @@ impl ObjectCache {
     pub fn new(budget_bytes: u64) -> Self {
         let objects = Cache::builder()
             .max_capacity(budget_bytes)
-            .weigher(|_: &String, object: &Arc<Object>| object.weight())
+            .weigher(|key: &CacheKey, object: &Arc<Object>| {
+                u32::try_from(key.weight()).map_or(u32::MAX, |k| k.saturating_add(object.weight()))
+            })
             .eviction_policy(EvictionPolicy::lru())
             .expire_after(Freshness)
             .build();
@@ -94,7 +97,7 @@ impl ObjectCache {
     /// `origin` at `url` when it is missing or stale; concurrent misses share one fetch.
     pub async fn get(
         &self,
-        key: String,
+        key: CacheKey,
         origin: &Origin,
         url: &url::Url,
     ) -> Result<(Arc<Object>, Lookup), FetchError> {

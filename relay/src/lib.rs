@@ -128,8 +128,14 @@ pub async fn run(
     });
     let mut supervisor = media_service::tasks::Supervisor::new();
     let store_health = Arc::new(media_service::StoreHealth::default());
+    // The recorder first: the hit path's counter handles are resolved against it.
+    let metrics = metrics_handle();
+    let node_key_header = axum::http::HeaderValue::from_str(&node_key.to_string())
+        .map_err(|e| anyhow::anyhow!("the node key as a header: {e}"))?;
     let relay = Arc::new(server::Relay {
         node_key,
+        node_key_header,
+        counters: server::ServedCounters::new(),
         meter,
         cache: cache::ObjectCache::new(config.cache_bytes),
         origin: origin::Origin::new(config.origin_limits()),
@@ -139,7 +145,7 @@ pub async fn run(
         acks: acks::AckWriter::start(store.clone(), store_health.clone()),
         store,
         debts,
-        metrics: metrics_handle(),
+        metrics,
         store_health,
         tasks: supervisor.health(),
     });

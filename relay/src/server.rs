@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use metrics::{counter, gauge};
+use metrics::{counter, gauge, Counter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use std::str::FromStr;
@@ -33,6 +33,10 @@ pub const MAX_UNMETERED_BODY_BYTES: usize = 16 << 10;
 
 pub struct Relay {
     pub node_key: Pubkey,
+    /// `node_key` as the header value every answer carries, encoded once.
+    pub node_key_header: HeaderValue,
+    /// The counters every served request touches, resolved once.
+    pub counters: ServedCounters,
     pub meter: Arc<Meter>,
     pub cache: ObjectCache,
     pub origin: Origin,
@@ -87,6 +91,44 @@ pub fn cors() -> tower_http::cors::CorsLayer {
             header::RETRY_AFTER,
         ])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Handles to the counters of the hit path: resolving a counter by name and labels costs a
+/// lookup (and for a status label, formatting) that every request would otherwise pay.
+pub struct ServedCounters {
+    ok: Counter,
+    partial: Counter,
+    hits: Counter,
+    misses: Counter,
+    bytes: Counter,
+}
+
+impl ServedCounters {
+    /// Resolved against the process's recorder, which must be installed first.
+    pub fn new() -> Self {
+        ServedCounters {
+            ok: counter!("media_relay_requests_total", "status" => "200"),
+            partial: counter!("media_relay_requests_total", "status" => "206"),
+            hits: counter!("media_relay_cache_hits_total"),
+            misses: counter!("media_relay_cache_misses_total"),
+            bytes: counter!("media_relay_bytes_total"),
+        }
+    }
+
+    fn request(&self, status: StatusCode) {
+        match status {
+            StatusCode::OK => self.ok.increment(1),
+            StatusCode::PARTIAL_CONTENT => self.partial.increment(1),
+            other => counter!("media_relay_requests_total", "status" => other.as_u16().to_string())
+                .increment(1),
+        }
+    }
+}
+
+impl Default for ServedCounters {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -197,8 +239,8 @@ async fn proxy(
         }
     };
     match lookup {
-        Lookup::Hit => counter!("media_relay_cache_hits_total").increment(1),
-        Lookup::Miss => counter!("media_relay_cache_misses_total").increment(1),
+        Lookup::Hit => relay.counters.hits.increment(1),
+        Lookup::Miss => relay.counters.misses.increment(1),
     }
     respond(&relay, session, &object, lookup, &method, &headers)
 }
@@ -269,15 +311,13 @@ fn respond(
             Lookup::Miss => "miss",
         };
         headers.insert(CACHE_HEADER, HeaderValue::from_static(cache));
-        if let Ok(v) = HeaderValue::from_str(&relay.node_key.to_string()) {
-            headers.insert(NODE_KEY_HEADER, v);
-        }
+        headers.insert(NODE_KEY_HEADER, relay.node_key_header.clone());
         if let Some((epoch, delivered)) = relay.meter.position(&session) {
             headers.insert(EPOCH_HEADER, HeaderValue::from(epoch));
             headers.insert(DELIVERED_HEADER, HeaderValue::from(delivered));
         }
     }
-    counter!("media_relay_requests_total", "status" => status.as_u16().to_string()).increment(1);
+    relay.counters.request(status);
     let body = if *method == Method::HEAD {
         Body::empty()
     } else if metered {
@@ -308,7 +348,7 @@ fn metered_body(relay: Arc<Relay>, session: SessionId, body: Bytes) -> Body {
                 let cut = std::io::Error::other("the viewer stopped acknowledging bytes");
                 return Some((Err(cut), Bytes::new()));
             }
-            counter!("media_relay_bytes_total").increment(granted as u64);
+            relay.counters.bytes.increment(granted as u64);
             let chunk = rest.slice(..granted);
             Some((Ok::<_, std::io::Error>(chunk), rest.slice(granted..)))
         }

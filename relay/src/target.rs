@@ -62,8 +62,26 @@ fn base_path(base: &Url) -> String {
 }
 
 /// The cache key of an object: its consumer and the URL it is fetched from.
-pub fn cache_key(consumer: &Pubkey, url: &Url) -> String {
-    format!("{consumer} {url}")
+pub fn cache_key(consumer: &Pubkey, url: &Url) -> CacheKey {
+    CacheKey {
+        consumer: *consumer,
+        url: url.as_str().into(),
+    }
+}
+
+/// What the cache files an object under: its consumer (the raw key, so a lookup encodes
+/// nothing) and the origin URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub consumer: Pubkey,
+    pub url: String,
+}
+
+impl CacheKey {
+    /// Its size in the cache's byte budget.
+    pub fn weight(&self) -> usize {
+        32 + self.url.len()
+    }
 }
 
 #[cfg(test)]

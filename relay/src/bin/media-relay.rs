@@ -2,6 +2,11 @@
 use clap::Parser;
 use media_relay::cli::RelayFlags;
 
+/// glibc's malloc serialises the relay's worker threads on its arena locks under load (the
+/// profile in docs/operators.md); mimalloc keeps a heap per thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "media-relay",

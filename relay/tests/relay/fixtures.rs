@@ -158,8 +158,11 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         },
     );
     let store = Arc::new(media_relay::store::Store::open(&temp_path("relay")).unwrap());
+    let metrics = media_relay::metrics_handle();
     let relay = Arc::new(Relay {
         node_key: pubkey_of(&node),
+        node_key_header: pubkey_of(&node).to_string().parse().unwrap(),
+        counters: media_relay::server::ServedCounters::new(),
         meter: Arc::new(Meter::new(
             pubkey_of(&node),
             options.credit_window,
@@ -179,7 +182,7 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
         store: store.clone(),
         acks: media_relay::acks::AckWriter::start(store, Default::default()),
         debts: Arc::new(media_relay::debt::Debts::new(u64::MAX)),
-        metrics: media_relay::metrics_handle(),
+        metrics,
         store_health: Default::default(),
         tasks: Default::default(),
     });
