@@ -5,8 +5,10 @@
 use crate::chain::ChainView;
 use anchor_lang::prelude::Pubkey;
 use media_sdk::session::{SessionGrant, SessionToken, ViewerReceipt};
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -199,12 +201,46 @@ pub struct Meter {
     node_key: Pubkey,
     credit_window: u64,
     stall_timeout: Duration,
-    sessions: Mutex<HashMap<SessionId, Session>>,
+    sessions: Shards,
     /// The last receipts of sessions that moved on to a later epoch, for co-signing.
     closed: Mutex<Vec<(SessionToken, ViewerReceipt)>>,
     /// Sessions the consumer's gateway will not pay for (capped at max_bytes, or rejected),
-    /// with the epoch that was learned in and why: refused with 403 from then on.
-    refused: Mutex<HashMap<SessionId, (u64, String)>>,
+    /// with the epoch that was learned in and why: refused with 403 from then on. Read on
+    /// every request, written rarely.
+    refused: RwLock<HashMap<SessionId, (u64, String)>>,
+}
+
+/// Sessions in shards, each behind its own lock, so requests of different sessions never
+/// wait on each other; a session's shard comes from a keyed hash, so no one can choose
+/// session keys that all land in one.
+struct Shards {
+    shards: Box<[Mutex<HashMap<SessionId, Session>>]>,
+    hasher: RandomState,
+}
+
+/// Enough that two cores' worth of requests rarely meet in one shard.
+const SESSION_SHARDS: usize = 64;
+
+impl Shards {
+    fn new() -> Self {
+        Shards {
+            shards: (0..SESSION_SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// The shard holding `id`'s session.
+    fn of(&self, id: &SessionId) -> MutexGuard<'_, HashMap<SessionId, Session>> {
+        let index = (self.hasher.hash_one(id) % SESSION_SHARDS as u64) as usize;
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every shard in turn (for counts, pruning and co-signing, off the request path).
+    fn each(&self) -> impl Iterator<Item = MutexGuard<'_, HashMap<SessionId, Session>>> {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl Meter {
@@ -213,22 +249,26 @@ impl Meter {
             node_key,
             credit_window,
             stall_timeout,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Shards::new(),
             closed: Mutex::new(Vec::new()),
-            refused: Mutex::new(HashMap::new()),
+            refused: RwLock::new(HashMap::new()),
         }
     }
 
-    fn refused(&self) -> MutexGuard<'_, HashMap<SessionId, (u64, String)>> {
-        self.refused.lock().unwrap_or_else(|e| e.into_inner())
+    fn refused(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SessionId, (u64, String)>> {
+        self.refused.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn refused_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SessionId, (u64, String)>> {
+        self.refused.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stops serving a session the gateway will not pay for (review H2): it gets 403 from now
     /// on, responses in flight are cut at their next grant, and its bytes leave the
     /// consumer's debt.
     pub fn refuse(&self, id: SessionId, epoch: u64, reason: String) {
-        self.refused().entry(id).or_insert((epoch, reason));
-        if let Some(session) = self.sessions().get(&id) {
+        self.refused_mut().entry(id).or_insert((epoch, reason));
+        if let Some(session) = self.sessions.of(&id).get(&id) {
             session.progress.notify_waiters();
         }
     }
@@ -239,10 +279,6 @@ impl Meter {
 
     pub fn credit_window(&self) -> u64 {
         self.credit_window
-    }
-
-    fn sessions(&self) -> MutexGuard<'_, HashMap<SessionId, Session>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps a session's last receipt of an epoch it has left, for co-signing; a later,
@@ -294,16 +330,18 @@ impl Meter {
         // A signature checks once per session and epoch: later requests presenting the very
         // same token bytes skip the ed25519 verification (the signer set can change only at
         // an epoch boundary, so a new epoch checks again).
+        let id = SessionId::of(&grant);
         let known = self
-            .sessions()
-            .get(&SessionId::of(&grant))
+            .sessions
+            .of(&id)
+            .get(&id)
             .is_some_and(|s| s.token == token && s.verified_in_epoch == Some(view.epoch));
         if !known && !state.signers.iter().any(|s| token.verify(s).is_ok()) {
             return Err(Refusal::NotSigned);
         }
-        let mut sessions = self.sessions();
+        let mut sessions = self.sessions.of(&id);
         let session = sessions
-            .entry(SessionId::of(&grant))
+            .entry(id)
             .or_insert_with(|| Session::new(token, view.epoch));
         if session.token != token {
             // The same session key with another valid token (renewed by the gateway).
@@ -332,12 +370,15 @@ impl Meter {
 
     /// Sessions known (admitted or restored).
     pub fn session_count(&self) -> usize {
-        self.sessions().len()
+        self.sessions.each().map(|shard| shard.len()).sum()
     }
 
     /// The session's epoch and bytes delivered so far in it.
     pub fn position(&self, session: &SessionId) -> Option<(u64, u64)> {
-        self.sessions().get(session).map(|s| (s.epoch, s.delivered))
+        self.sessions
+            .of(session)
+            .get(session)
+            .map(|s| (s.epoch, s.delivered))
     }
 
     /// Grants up to `want` bytes of the session's credit, counting them as delivered. With no
@@ -370,7 +411,7 @@ impl Meter {
         if self.is_refused(id) {
             return Grant::Bytes(0);
         }
-        let mut sessions = self.sessions();
+        let mut sessions = self.sessions.of(id);
         let Some(session) = sessions.get_mut(id) else {
             return Grant::Bytes(0);
         };
@@ -406,11 +447,11 @@ impl Meter {
         if ack.config != view.config || ack.node_key != self.node_key {
             return Err(ReceiptRejection::WrongScope);
         }
-        let sessions = self.sessions();
         let id = SessionId {
             consumer: ack.consumer,
             session_key: ack.session_key,
         };
+        let sessions = self.sessions.of(&id);
         let session = sessions
             .get(&id)
             .ok_or(ReceiptRejection::UnknownSession(ack.session_key))?;
@@ -446,11 +487,11 @@ impl Meter {
     /// for credit. Acknowledgements only grow, whatever order concurrent receipts land in.
     pub fn record_receipt(&self, checked: &Checked) -> Accepted {
         let ack = checked.receipt.ack;
-        let mut sessions = self.sessions();
         let id = SessionId {
             consumer: ack.consumer,
             session_key: ack.session_key,
         };
+        let mut sessions = self.sessions.of(&id);
         let Some(session) = sessions.get_mut(&id) else {
             return Accepted {
                 acked: ack.cumulative,
@@ -498,9 +539,10 @@ impl Meter {
     /// Re-creates a session from its stored latest receipt after a restart: what it
     /// acknowledged counts as delivered, so its credit window starts full.
     pub fn restore(&self, token: SessionToken, receipt: ViewerReceipt) {
-        let mut sessions = self.sessions();
+        let id = SessionId::of(&token.grant);
+        let mut sessions = self.sessions.of(&id);
         let session = sessions
-            .entry(SessionId::of(&token.grant))
+            .entry(id)
             .or_insert_with(|| Session::new(token, receipt.ack.epoch));
         if receipt.ack.epoch > session.epoch {
             if let Some(old) = session.roll_to(receipt.ack.epoch) {
@@ -534,8 +576,11 @@ impl Meter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(_, r)| r.ack.epoch >= epoch);
-        self.sessions().retain(|_, s| s.epoch >= epoch);
-        self.refused().retain(|_, (learned, _)| *learned >= epoch);
+        for mut shard in self.sessions.each() {
+            shard.retain(|_, s| s.epoch >= epoch);
+        }
+        self.refused_mut()
+            .retain(|_, (learned, _)| *learned >= epoch);
     }
 
     /// The latest viewer receipt of every session of `consumer` in `epoch`, closed or live:
@@ -547,9 +592,14 @@ impl Meter {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let live: Vec<(SessionToken, ViewerReceipt)> = self
-            .sessions()
-            .values()
-            .filter_map(|s| s.latest_receipt.map(|r| (s.token, r)))
+            .sessions
+            .each()
+            .flat_map(|shard| {
+                shard
+                    .values()
+                    .filter_map(|s| s.latest_receipt.map(|r| (s.token, r)))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let refused = self.refused();
         closed

@@ -446,3 +446,35 @@ async fn a_restored_ceiling_stays_within_the_tokens_max_bytes() {
         })
     );
 }
+
+#[tokio::test]
+async fn sessions_in_every_shard_are_counted_pruned_and_co_signed() {
+    let f = fixture(1 << 20);
+    let sessions: Vec<SigningKey> = (0..200u8)
+        .map(|i| SigningKey::from_bytes(&[i.wrapping_add(11); 32]))
+        .collect();
+    for session in &sessions {
+        let id = f
+            .meter
+            .admit(
+                Some(&f.token(session, u64::MAX)),
+                &f.consumer,
+                &f.view,
+                1_000,
+            )
+            .unwrap();
+        assert_eq!(f.meter.take_credit(&id, 10).await, 10);
+        f.meter
+            .accept_receipt(&f.receipt(session, 3, 10), &f.view)
+            .unwrap();
+    }
+    assert_eq!(f.meter.session_count(), 200);
+    // Spread over the shards, not piled into one (200 keys over 64 shards).
+    let busiest = f.meter.sessions.each().map(|s| s.len()).max().unwrap();
+    assert!(busiest < 50, "{busiest} sessions in one shard");
+    let acknowledged = f.meter.acknowledged(&f.consumer, 3);
+    assert_eq!(acknowledged.len(), 200, "every shard's receipts are shown");
+    assert!(acknowledged.iter().all(|a| a.receipt.ack.cumulative == 10));
+    f.meter.prune(4);
+    assert_eq!(f.meter.session_count(), 0, "pruned in every shard");
+}
