@@ -63,6 +63,8 @@ pub struct IngestConfig {
     /// RTMP connections at once, and of them how many may not yet be publishing.
     pub max_connections: usize,
     pub max_pending_connections: usize,
+    /// Of the pending connections, how many may come from one address.
+    pub max_pending_per_address: usize,
     /// An RTMP client must be publishing within this long, having sent at most
     /// `max_bytes_before_publish`: until its key is checked it is anyone.
     pub publish_timeout_secs: u64,
@@ -99,7 +101,8 @@ impl Default for IngestConfig {
             keep_segments: 10,
             x264_preset: "veryfast".into(),
             max_connections: 16,
-            max_pending_connections: 4,
+            max_pending_connections: 8,
+            max_pending_per_address: 2,
             publish_timeout_secs: 10,
             max_bytes_before_publish: 64 << 10,
             idle_timeout_secs: 30,
@@ -186,8 +189,14 @@ impl IngestConfig {
         if self.playlist_segments < 3 {
             bail!("playlist_segments must be at least 3 (players need room behind the live edge)");
         }
-        if self.max_connections == 0 || self.max_pending_connections == 0 {
-            bail!("max_connections and max_pending_connections must be more than 0");
+        if self.max_connections == 0
+            || self.max_pending_connections == 0
+            || self.max_pending_per_address == 0
+        {
+            bail!(
+                "max_connections, max_pending_connections and max_pending_per_address must be \
+                 more than 0"
+            );
         }
         if self.publish_timeout_secs == 0 || self.idle_timeout_secs == 0 {
             bail!("publish_timeout_secs and idle_timeout_secs must be more than 0");

@@ -4,7 +4,7 @@
 //!
 //! Until its key is checked a peer is anyone: it gets `publish_timeout_secs` and
 //! `max_bytes_before_publish` to publish, and at most `max_pending_connections` such peers are
-//! served at once (rml_rtmp reserves a message's declared length, at most 16 MiB, when its
+//! served at once, `max_pending_per_address` of them from one address (rml_rtmp reserves a message's declared length, at most 16 MiB, when its
 //! first chunk arrives, so an unchecked peer costs at most that). Everything with such a peer,
 //! reading and writing alike, ends at its deadline, so one that never reads our answers
 //! cannot hold a connection either. A publisher with a valid key is the broadcaster and may
@@ -23,7 +23,8 @@ use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
 };
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -95,6 +96,7 @@ pub async fn serve(
 ) {
     let connections = Arc::new(Semaphore::new(ingest.config.max_connections));
     let pending = Arc::new(Semaphore::new(ingest.config.max_pending_connections));
+    let pending_by_address = Arc::new(std::sync::Mutex::new(HashMap::new()));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -110,9 +112,14 @@ pub async fn serve(
             }
         };
         while tasks.try_join_next().is_some() {}
-        let (Ok(slot), Ok(unchecked)) = (
+        let (Ok(slot), Some(unchecked)) = (
             connections.clone().try_acquire_owned(),
-            pending.clone().try_acquire_owned(),
+            PendingSlot::take(
+                &pending,
+                &pending_by_address,
+                peer.ip(),
+                ingest.config.max_pending_per_address,
+            ),
         ) else {
             counter!("media_ingest_connections_refused_total").increment(1);
             tracing::warn!(%peer, "RTMP connection refused: too many connections");
@@ -136,11 +143,54 @@ pub async fn serve(
     }
 }
 
+/// An unchecked peer's place among the pending ones: one of `max_pending_connections`, and
+/// one of its address's `max_pending_per_address`, so one host cannot take them all and keep
+/// the broadcaster out.
+struct PendingSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    by_address: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    address: IpAddr,
+}
+
+impl PendingSlot {
+    fn take(
+        pending: &Arc<Semaphore>,
+        by_address: &Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+        address: IpAddr,
+        per_address: usize,
+    ) -> Option<PendingSlot> {
+        let mut counts = by_address.lock().unwrap_or_else(|e| e.into_inner());
+        let held = counts.entry(address).or_default();
+        if *held >= per_address {
+            return None;
+        }
+        let permit = pending.clone().try_acquire_owned().ok()?;
+        *held += 1;
+        Some(PendingSlot {
+            _permit: permit,
+            by_address: by_address.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        let mut counts = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = counts.get_mut(&self.address) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
 /// Where a connection stands.
 enum Phase {
     /// Not yet publishing: holds a pending permit, bounded in time and bytes.
     Unchecked {
-        _permit: tokio::sync::OwnedSemaphorePermit,
+        _slot: PendingSlot,
         deadline: Instant,
         bytes: u64,
     },
@@ -154,7 +204,7 @@ async fn connection(
     mut socket: TcpStream,
     peer: SocketAddr,
     ingest: &Ingest,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    pending: PendingSlot,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), RtmpError> {
     let config = &ingest.config;
@@ -163,7 +213,7 @@ async fn connection(
     let idle_timeout = Duration::from_secs(config.idle_timeout_secs);
     let deadline = Instant::now() + publish_timeout;
     let mut phase = Phase::Unchecked {
-        _permit: permit,
+        _slot: pending,
         deadline,
         bytes: 0,
     };

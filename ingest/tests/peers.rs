@@ -82,11 +82,47 @@ async fn peers_without_a_key_get_a_deadline_and_a_few_slots() {
     let mut again = handshaken(ingest.rtmp).await;
     let dropped = closed_within(&mut again, Duration::from_secs(3)).await;
     assert!(dropped > Duration::from_millis(500), "{dropped:?}");
+    // The counter is the process's, which the other tests here share.
     let metrics = ingest.metrics().await;
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("media_ingest_connections_refused_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(refused >= Some(1), "{metrics}");
+    ingest.stop().await;
+}
+
+/// Review of issue 19: one host holding every pending slot kept the broadcaster out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_pending_slot() {
+    let ingest = Running::start_with("per-address", |c| {
+        c.max_pending_connections = 4;
+        c.max_pending_per_address = 1;
+    })
+    .await;
+    let _holding = handshaken(ingest.rtmp).await;
+    let mut same_host = TcpStream::connect(ingest.rtmp).await.unwrap();
+    let refused = closed_within(&mut same_host, Duration::from_secs(2)).await;
     assert!(
-        metrics.contains("media_ingest_connections_refused_total 1"),
-        "{metrics}"
+        refused < Duration::from_secs(1),
+        "refused at once: {refused:?}"
     );
+    // Another address (all of 127/8 is loopback) is still let in.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let other = socket.connect(ingest.rtmp).await.unwrap();
+    let mut handshake = Handshake::new(PeerType::Client);
+    let mut other = other;
+    other
+        .write_all(&handshake.generate_outbound_p0_and_p1().unwrap())
+        .await
+        .unwrap();
+    let mut answer = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(2), other.read(&mut answer))
+        .await
+        .expect("the other address is answered")
+        .unwrap();
+    assert_eq!(n, 1, "the handshake is answered");
     ingest.stop().await;
 }
 
@@ -147,5 +183,45 @@ async fn malformed_chunks_that_panic_the_protocol_code_end_only_their_connection
         .await
         .contains("media_ingest_protocol_panics_total 6"));
     assert_eq!(ingest.health().await["status"], "ok");
+    ingest.stop().await;
+}
+
+/// `payload` as one message (type `type_id`) in 128-byte chunks, as RTMP sends it before
+/// any `Set Chunk Size`.
+fn chunked_message(type_id: u8, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = message_start(payload.len() as u32, type_id);
+    for (i, piece) in payload.chunks(128).enumerate() {
+        if i > 0 {
+            bytes.push(0xc3);
+        }
+        bytes.extend_from_slice(piece);
+    }
+    bytes
+}
+
+/// Review of issue 19: AMF0 objects nested 14,000 deep in a `connect` (56 KB, inside the
+/// pre-publish budget) recursed once per level in rml_amf0 and overflowed the stack, an
+/// abort of the whole ingest; the vendored rml_amf0 stops at 32 levels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_amf0_from_a_peer_without_a_key_ends_only_its_connection() {
+    let ingest = Running::start("nested").await;
+    let mut command = vec![0x02, 0, 7];
+    command.extend_from_slice(b"connect");
+    command.push(0x00);
+    command.extend_from_slice(&1f64.to_be_bytes());
+    for _ in 0..14_000 {
+        command.extend_from_slice(&[0x03, 0, 1, b'a']);
+    }
+    let mut peer = handshaken(ingest.rtmp).await;
+    peer.write_all(&chunked_message(20, &command))
+        .await
+        .unwrap();
+    closed_within(&mut peer, Duration::from_secs(5)).await;
+    assert_eq!(ingest.health().await["status"], "ok", "the ingest is alive");
+    let mut next = handshaken(ingest.rtmp).await;
+    next.write_all(&chunked_message(20, &command))
+        .await
+        .unwrap();
+    closed_within(&mut next, Duration::from_secs(5)).await;
     ingest.stop().await;
 }

@@ -121,6 +121,8 @@ class FakeRelay {
   ignoresRange = false;
   /** Answers a Range with a 206 from this offset instead. */
   wrongRangeStart: number | null = null;
+  /** The epoch it answers under. */
+  epoch = "7";
   constructor(
     readonly url: string,
     readonly nodeKey: string,
@@ -136,7 +138,7 @@ class FakeRelay {
 
   async answer(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const headers: Record<string, string> = { "x-media-epoch": "7", "x-media-node-key": this.answersAs };
+    const headers: Record<string, string> = { "x-media-epoch": this.epoch, "x-media-node-key": this.answersAs };
     if (url.pathname === "/.media/receipt") {
       this.check(request.keepalive, "receipts are posted with keepalive");
       await this.receiptGate;
@@ -363,6 +365,28 @@ describe("a session against fake relays", () => {
     assert.equal(fresh.network.totals().received, fresh.relays[0].delivered, "every byte read is counted");
     noProblems();
     fresh.noProblems();
+  });
+
+  it("leaves a relay that answers a range far into an object with the whole of it", async () => {
+    // Every byte received is paid for: skipping 4500 bytes of a 200 would pay for them.
+    const { network, relays, noProblems } = await fakeNetwork({ maxObjectBytes: 4096 });
+    relays[0].ignoresRange = true;
+    assert.deepEqual(await fetchWhole(network, { start: 4500, end: 4600 }), BODY.slice(4500, 4600));
+    assert.equal(relays[0].delivered, 0n, "its answer was not read");
+    assert.equal(network.failovers, 1);
+    assert.deepEqual(relays[1].ranges, ["bytes=4500-4599"]);
+    noProblems();
+  });
+
+  it("leaves a relay whose epoch goes back", async () => {
+    const { network, relays, noProblems } = await fakeNetwork();
+    assert.deepEqual(await fetchWhole(network), BODY);
+    relays[0].epoch = "6";
+    assert.deepEqual(await fetchWhole(network), BODY);
+    assert.equal(network.failovers, 1);
+    assert.equal(relays[1].delivered, 5000n, "the other relay served it");
+    assert.equal(network.relays[0].epochs.length, 1, "no count opened for the old epoch");
+    noProblems();
   });
 
   it("refuses an object over the size limit without blaming the relay", async () => {

@@ -33,6 +33,10 @@ export interface EpochCount {
   again: boolean;
 }
 
+/** Distinct epochs a relay may count under (epochs last minutes to days; a relay past this is
+ * inventing them). */
+export const MAX_EPOCHS_PER_RELAY = 256;
+
 export interface Relay {
   url: string;
   /** The node key the chain lists for this relay (from the gateway's `/.media/relays`): a
@@ -280,9 +284,18 @@ export class MediaNetwork {
       relay.nodeKey = nodeKey;
     }
     const epoch = BigInt(epochText);
-    let count = relay.epochs.find((e) => e.epoch === epoch && e.nodeKey === nodeKey);
+    let count: EpochCount | undefined;
+    for (let i = relay.epochs.length - 1; i >= 0 && !count; i--) {
+      const e = relay.epochs[i];
+      if (e.epoch === epoch && e.nodeKey === nodeKey) count = e;
+    }
     if (!count) {
       const previous = relay.epochs[relay.epochs.length - 1];
+      // Epochs only move on; a relay inventing new ones would grow this list without end.
+      if (previous && previous.nodeKey === nodeKey && epoch < previous.epoch) {
+        return `epoch ${epoch} after epoch ${previous.epoch}`;
+      }
+      if (relay.epochs.length >= MAX_EPOCHS_PER_RELAY) return `more than ${MAX_EPOCHS_PER_RELAY} epochs`;
       count = { nodeKey, epoch, received: 0n, acked: 0n, inflight: null, again: false };
       relay.epochs.push(count);
       if (previous) void this.acknowledge(relay, previous);
@@ -452,18 +465,35 @@ export class MediaNetwork {
           }
         } else if (headers.range) {
           skip = offset;
+          // Every byte received is paid for, skipped ones too: a relay answering a range far
+          // into an object with the whole of it would be paid for all that comes before.
+          if (skip > this.maxObjectBytes) {
+            await answer.body.cancel();
+            this.bench(relay, `answered bytes=${offset}- with the whole object`);
+            lastError = new Error(`relay ${relay.url} ignored the range`);
+            continue;
+          }
         }
+        // What this answer may bring: the rest of the object, and what a 200 makes us skip.
+        const allowed = this.maxObjectBytes - got + skip;
         const declared = Number(answer.headers.get("content-length") ?? NaN);
-        if (Number.isFinite(declared) && got + declared - skip > this.maxObjectBytes) {
+        if (Number.isFinite(declared) && declared > allowed) {
           await answer.body.cancel();
           throw new ObjectTooLarge(`${path}: ${declared} bytes, over ${this.maxObjectBytes}`);
         }
         const reader = answer.body.getReader();
+        let brought = 0;
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
           alive();
           count.received += BigInt(value.length);
+          brought += value.length;
+          if (brought > allowed) {
+            await reader.cancel();
+            if (count.received - count.acked > 0n) void this.acknowledge(relay, count);
+            throw new ObjectTooLarge(`${path}: over ${this.maxObjectBytes} bytes`);
+          }
           if (count.received - count.acked >= this.ackEvery) void this.acknowledge(relay, count);
           let piece = value;
           if (skip > 0) {
