@@ -10,6 +10,8 @@
 # counted, and the credit window is larger than the run. wrk drives both in turn with the
 # same settings; the script prints requests/s, MiB/s and p99 latency for each and relay/nginx.
 #
+# A last row times a cold miss of 64 MiB (first byte and last) through each.
+#
 # Usage: bench/relay.sh [DURATION_SECONDS (default 10)] [CONNECTIONS (default 32)]
 # PROFILE=FILE also samples the relay with perf during one more 64 KiB run and writes the
 # report (self time by symbol) to FILE.
@@ -58,6 +60,10 @@ for i in $(seq 0 9); do
   head -c 262144 /dev/urandom > "$WORK/www/live/seg$i.ts"
   printf '#EXTINF:2.0,\nseg%d.ts\n' "$i" >> "$WORK/www/live/index.m3u8"
 done
+# The cold-miss object: 64 MiB that the origin sends at 32 MiB/s (two seconds), so a cache
+# that buffers a miss whole shows it in its first byte.
+mkdir -p "$WORK/www/slow"
+head -c 67108864 /dev/urandom > "$WORK/www/slow/64m.bin"
 
 ORIGIN_PORT=$(free_port); NGINX_PORT=$(free_port); RELAY_PORT=$(free_port); VARNISH_PORT=$(free_port)
 RPC_PORT=$(free_port); GATEWAY_PORT=$(free_port)
@@ -71,7 +77,11 @@ http {
   sendfile on;
   keepalive_requests 1000000;
   proxy_cache_path $WORK/cache levels=1:2 keys_zone=media:10m max_size=1g inactive=60m use_temp_path=off;
-  server { listen 127.0.0.1:$ORIGIN_PORT; root $WORK/www; }
+  server {
+    listen 127.0.0.1:$ORIGIN_PORT;
+    root $WORK/www;
+    location /slow/ { limit_rate 32m; }
+  }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / {
@@ -143,7 +153,7 @@ listen = "127.0.0.1:$RELAY_PORT"
 node_keypair = "$WORK/node.json"
 rpc_url = "http://127.0.0.1:$RPC_PORT"
 store = "$WORK/relay.redb"
-cache_bytes = 1073741824
+memory_cache_bytes = 1073741824
 credit_window_bytes = 1099511627776
 cosign_interval_secs = 5
 # The origin is this machine's nginx.
@@ -230,6 +240,18 @@ for object in 64k.bin 1m.bin hls; do
   fi
 done
 
+# Time to first byte of a cold 64 MiB miss, and to its last, through each (the origin takes
+# about two seconds to send it).
+ttfb() { # name url [header]
+  curl -sS --fail-with-body -o /dev/null -w "$1 %{time_starttransfer} %{time_total}\n" ${3:+-H "$3"} "$2"
+}
+TTFB="$WORK/ttfb"
+{
+  ttfb nginx "http://127.0.0.1:$NGINX_PORT/slow/64m.bin"
+  ttfb varnish "http://127.0.0.1:$VARNISH_PORT/slow/64m.bin"
+  ttfb relay "http://127.0.0.1:$RELAY_PORT/c/$CONSUMER/slow/64m.bin" "X-Media-Session: $TOKEN"
+} > "$TTFB"
+
 if [ -n "${PROFILE:-}" ]; then
   # Where the relay's time goes on 64 KiB hits: perf samples it during one more wrk run.
   echo "== profiling the relay on 64k.bin into $PROFILE"
@@ -242,7 +264,7 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 
 METERED=$(curl -sS --fail-with-body "http://127.0.0.1:$RELAY_PORT/metrics" | awk '/^media_relay_bytes_total/ {print $2}')
-python3 - "$RESULTS" "$METERED" <<'PY'
+python3 - "$RESULTS" "$METERED" "$TTFB" <<'PY'
 import sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -258,6 +280,12 @@ for obj in ["64k.bin", "1m.bin", "hls"]:
     for reference in ["nginx", "varnish"]:
         n = rows[f"{reference}-{obj}"]
         print(f"{obj:<10}{'ratio':<8}{r[0]/n[0]:>10.2f}{r[1]/n[1]:>10.2f}{r[2]/n[2]:>10.2f}   (relay/{reference})")
+print()
+print("cold miss, 64 MiB from an origin sending 32 MiB/s:")
+print(f"{'server':<8}{'first byte ms':>15}{'last byte ms':>14}")
+for line in open(sys.argv[3]):
+    name, first, last = line.split()
+    print(f"{name:<8}{float(first) * 1000:>15.1f}{float(last) * 1000:>14.1f}")
 print()
 print(f"bytes metered by the relay over the run: {sys.argv[2]}")
 PY

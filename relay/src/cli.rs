@@ -14,9 +14,12 @@ pub struct RelayFlags {
     /// A keeper's ingest URL (repeatable).
     #[arg(long = "keeper")]
     pub keepers: Vec<Url>,
-    /// Cache budget in bytes.
+    /// The memory cache's budget in bytes.
+    #[arg(long, alias = "cache-bytes")]
+    pub memory_cache_bytes: Option<u64>,
+    /// Keep a disk cache in this directory (see also disk_cache_bytes in the file).
     #[arg(long)]
-    pub cache_bytes: Option<u64>,
+    pub disk_cache_dir: Option<PathBuf>,
     /// Bytes a viewer session may run ahead of its last viewer receipt.
     #[arg(long)]
     pub credit_window: Option<u64>,
@@ -35,8 +38,11 @@ impl RelayFlags {
         if !self.keepers.is_empty() {
             config.keepers = self.keepers.clone();
         }
-        if let Some(bytes) = self.cache_bytes {
-            config.cache_bytes = bytes;
+        if let Some(bytes) = self.memory_cache_bytes {
+            config.memory_cache_bytes = bytes;
+        }
+        if let Some(dir) = &self.disk_cache_dir {
+            config.disk_cache_dir = Some(dir.clone());
         }
         if let Some(bytes) = self.credit_window {
             config.credit_window_bytes = bytes;

@@ -76,8 +76,17 @@ pub struct RelayConfig {
     pub service: ServiceSettings<RelayDefaults>,
     pub node_keypair: PathBuf,
     pub keepers: Vec<Url>,
-    pub cache_bytes: u64,
+    /// The memory tier's budget (`cache_bytes` in older files).
+    #[serde(alias = "cache_bytes")]
+    pub memory_cache_bytes: u64,
+    /// Where the disk tier keeps its files; no disk tier when unset.
+    pub disk_cache_dir: Option<PathBuf>,
+    /// The disk tier's budget (files included whole).
+    pub disk_cache_bytes: u64,
+    /// Objects larger than this are fetched from their origins and kept in slices of it.
+    pub slice_bytes: u64,
     pub credit_window_bytes: u64,
+    /// The most an object fetched whole may be (from an origin that does not answer ranges).
     pub max_object_bytes: usize,
     /// Origin fetches in flight at once; a miss beyond it is answered 503 at once.
     pub max_concurrent_fetches: usize,
@@ -127,7 +136,10 @@ impl Default for RelayConfig {
             service: ServiceSettings::default(),
             node_keypair: PathBuf::from("node.json"),
             keepers: Vec::new(),
-            cache_bytes: 1 << 30,
+            memory_cache_bytes: 1 << 30,
+            disk_cache_dir: None,
+            disk_cache_bytes: 10 << 30,
+            slice_bytes: crate::cache::DEFAULT_SLICE_BYTES,
             credit_window_bytes: 8 << 20,
             max_object_bytes: 64 << 20,
             max_concurrent_fetches: 64,
@@ -179,8 +191,18 @@ impl RelayConfig {
         if self.credit_window_bytes == 0 {
             bail!("credit_window_bytes must be more than 0");
         }
-        if self.cache_bytes == 0 {
-            bail!("cache_bytes must be more than 0");
+        if self.memory_cache_bytes == 0 {
+            bail!("memory_cache_bytes must be more than 0");
+        }
+        if self.disk_cache_dir.is_some() && self.disk_cache_bytes == 0 {
+            bail!("disk_cache_bytes must be more than 0 when disk_cache_dir is set");
+        }
+        let min_slice = crate::cache::MIN_SLICE_BYTES;
+        if self.slice_bytes < min_slice || self.slice_bytes > self.max_fetch_bytes as u64 {
+            bail!(
+                "slice_bytes must be between {min_slice} and max_fetch_bytes ({})",
+                self.max_fetch_bytes
+            );
         }
         if self.max_uncosigned_bytes == 0 {
             bail!("max_uncosigned_bytes must be more than 0");
@@ -204,6 +226,17 @@ impl RelayConfig {
                 .map_err(|e| anyhow!("consumer {}: {e}", c.owner))?;
         }
         Ok(())
+    }
+
+    pub fn cache_settings(&self) -> crate::cache::CacheSettings {
+        crate::cache::CacheSettings {
+            memory_bytes: self.memory_cache_bytes,
+            slice_bytes: self.slice_bytes,
+            disk: self
+                .disk_cache_dir
+                .clone()
+                .map(|dir| (dir, self.disk_cache_bytes)),
+        }
     }
 
     pub fn origin_limits(&self) -> crate::origin::OriginLimits {
@@ -275,7 +308,9 @@ mod tests {
             .to_string()
             .contains("allow_private_origins"));
         assert_eq!(config.credit_window_bytes, 1024);
-        assert_eq!(config.cache_bytes, 1 << 30, "defaults fill the rest");
+        assert_eq!(config.memory_cache_bytes, 1 << 30, "defaults fill the rest");
+        let older: RelayConfig = toml::from_str("cache_bytes = 5").unwrap();
+        assert_eq!(older.memory_cache_bytes, 5, "the older name still reads");
         assert!(
             toml::from_str::<RelayConfig>("cache_byte = 1").is_err(),
             "typos are errors"

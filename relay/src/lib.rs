@@ -4,8 +4,8 @@
 //!
 //! - `target`: the origin URL and cache key of a request (traversal refused);
 //! - `origin`: fetching from an origin (no redirects, public addresses only, bounded buffering);
-//!   `cache`: byte-budgeted LRU with collapsing and
-//!   freshness; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
+//!   `cache`: memory and disk tiers (byte-budgeted LRU, freshness), misses streamed to all
+//!   their viewers from one fetch, large objects in slices; `metering`: sessions, credit window, viewer receipts; `chain`: the on-chain
 //!   view and lanes; `server`: the HTTP routes; `acks`: group commit of viewer receipts;
 //!   `outbox`: co-signing and shipping; `directory`: the consumers served and their origins
 //!   and gateways; `discover`: taking on the consumers the chain lists (`serve`); `cli`: the
@@ -137,8 +137,10 @@ pub async fn run(
         node_key_header,
         counters: server::ServedCounters::new(),
         meter,
-        cache: cache::ObjectCache::new(config.cache_bytes),
-        origin: origin::Origin::new(config.origin_limits()),
+        cache: cache::ObjectCache::new(
+            config.cache_settings(),
+            origin::Origin::new(config.origin_limits()),
+        )?,
         forward_query: config.forward_query,
         view,
         directory: directory.clone(),

@@ -108,6 +108,10 @@ struct Session {
     /// sends beyond). The count of delivered bytes died with the process, so a viewer's
     /// receipt up to this is taken: the bytes in flight at a crash are still paid (issue 17).
     restored_ceiling: u64,
+    /// For a session restored after a restart, until it first moves on: the allowance its
+    /// next epoch gets. A crash just after a boundary leaves bytes in flight in the epoch
+    /// after the last stored receipt's, which no stored count covers.
+    restored_window: u64,
 }
 
 /// What a session delivered and had acknowledged in one epoch.
@@ -129,10 +133,17 @@ impl Session {
             delivered: self.delivered.max(self.restored_ceiling),
             acked: self.acked,
         });
+        let adjacent = self.epoch.checked_add(1) == Some(epoch);
+        let room = self.grant.max_bytes.saturating_sub(self.delivered_total);
         self.epoch = epoch;
         self.delivered = 0;
         self.acked = 0;
-        self.restored_ceiling = 0;
+        self.restored_ceiling = if adjacent {
+            self.restored_window.min(room)
+        } else {
+            0
+        };
+        self.restored_window = 0;
         self.latest_receipt.take()
     }
 
@@ -160,6 +171,7 @@ impl Session {
             progress: Arc::new(Notify::new()),
             verified_in_epoch: None,
             restored_ceiling: 0,
+            restored_window: 0,
             previous: None,
         }
     }
@@ -564,6 +576,7 @@ impl Meter {
         session.restored_ceiling = session
             .restored_ceiling
             .max(cumulative.saturating_add(self.credit_window.min(room)));
+        session.restored_window = self.credit_window;
         session.delivered_total = session.delivered_total.saturating_add(cumulative);
         session.latest_receipt = Some(receipt);
     }

@@ -1,5 +1,6 @@
-//! Fetching from a consumer's origin: whole objects, with a timeout, no content decoding
-//! (the relay forwards the origin's bytes as they are).
+//! Fetching from a consumer's origin: whole objects or byte ranges of them, their bodies read
+//! as they arrive, with timeouts, no content decoding (the relay forwards the origin's bytes
+//! as they are).
 //!
 //! The relay's host is protected from the origin and from viewers (review H3, H4):
 //! - redirects are never followed and no system proxy is used, so an origin cannot send the
@@ -7,13 +8,13 @@
 //! - every address the origin's name resolves to, and an address literal in the URL, must be
 //!   public (not loopback, private, link-local — where cloud metadata lives — shared,
 //!   multicast or unspecified) unless the operator allows private origins;
-//! - bodies are read chunk by chunk and abandoned past `max_object_bytes`, whatever the
-//!   origin says its length is;
+//! - bodies are read chunk by chunk and abandoned past the fetch's limit (`max_object_bytes`
+//!   for a whole object, the slice for a range), whatever the origin says its length is;
 //! - at most `max_concurrent_fetches` fetches run at once and together buffer at most
 //!   `max_fetch_bytes`; a fetch beyond either limit fails at once with `Busy` (503).
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::header::{HeaderMap, HeaderName, CONTENT_RANGE, RANGE};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub enum OriginError {
     PrivateAddress(IpAddr),
     #[error("too many origin fetches in flight; retry shortly")]
     Busy,
+    /// A ranged answer that does not fit what was asked, or an object that changed between
+    /// the slices of one response.
+    #[error("the origin's ranged answer does not fit: {0}")]
+    BadRange(String),
 }
 
 impl OriginError {
@@ -48,23 +53,105 @@ impl OriginError {
             OriginError::Timeout(_)
             | OriginError::TooLarge { .. }
             | OriginError::Redirect(_)
-            | OriginError::Busy => self.to_string(),
+            | OriginError::Busy
+            | OriginError::BadRange(_) => self.to_string(),
         }
     }
 }
 
-/// The origin's answer.
-#[derive(Debug)]
-pub struct Fetched {
-    pub path: String,
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+/// A byte range of an object, `start..end` (end exclusive), as the relay asks it of an origin.
+pub type ByteRange = std::ops::Range<u64>;
+
+/// `Content-Range: bytes a-b/total` (or `bytes */total` on a 416).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// `None` for `*` (a 416's "no range").
+    pub range: Option<(u64, u64)>,
+    /// `None` for `*` (length unknown).
+    pub total: Option<u64>,
 }
 
-impl Fetched {
+impl ContentRange {
+    pub fn parse(value: &str) -> Option<ContentRange> {
+        let spec = value.trim().strip_prefix("bytes ")?;
+        let (range, total) = spec.split_once('/')?;
+        let total = match total.trim() {
+            "*" => None,
+            n => Some(n.parse().ok()?),
+        };
+        let range = match range.trim() {
+            "*" => None,
+            r => {
+                let (first, last) = r.split_once('-')?;
+                let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+                if last < first || total.is_some_and(|t| last >= t) {
+                    return None;
+                }
+                Some((first, last))
+            }
+        };
+        Some(ContentRange { range, total })
+    }
+}
+
+/// An origin's answer whose body is still to be read, chunk by chunk.
+pub struct Opened {
+    pub status: u16,
+    /// The headers passed on to viewers.
+    pub headers: HeaderMap,
+    pub content_length: Option<u64>,
+    pub content_range: Option<ContentRange>,
+    response: reqwest::Response,
+    idle_timeout: Duration,
+    buffered_kib: Arc<Semaphore>,
+    /// The fetch slot and the buffer budget this body holds until it is dropped.
+    _slot: OwnedSemaphorePermit,
+    held: Vec<OwnedSemaphorePermit>,
+    received: u64,
+    limit: u64,
+}
+
+impl Opened {
+    /// The next piece of the body, `None` at its end. Fails when the origin is silent for
+    /// the timeout, when the body passes `limit` bytes, or when the relay's buffers are full.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, OriginError> {
+        let next = tokio::time::timeout(self.idle_timeout, self.response.chunk())
+            .await
+            .map_err(|_| OriginError::Timeout(self.idle_timeout))?
+            .map_err(|e| OriginError::Unreachable(format!("{e:#}")))?;
+        let Some(chunk) = next else {
+            return Ok(None);
+        };
+        self.received += chunk.len() as u64;
+        if self.received > self.limit {
+            return Err(OriginError::TooLarge {
+                limit: usize::try_from(self.limit).unwrap_or(usize::MAX),
+            });
+        }
+        let permits = u32::try_from(kib(chunk.len())).map_err(|_| OriginError::Busy)?;
+        if permits > 0 {
+            let permit = self
+                .buffered_kib
+                .clone()
+                .try_acquire_many_owned(permits)
+                .map_err(|_| OriginError::Busy)?;
+            self.held.push(permit);
+        }
+        Ok(Some(chunk))
+    }
+
     pub fn is_playlist(&self) -> bool {
-        crate::cache::is_playlist(&self.path, &self.headers)
+        crate::cache::is_playlist(self.response.url().path(), &self.headers)
+    }
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("status", &self.status)
+            .field("content_length", &self.content_length)
+            .field("content_range", &self.content_range)
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,30 +203,35 @@ impl Origin {
         }
     }
 
-    /// GETs `url` whole. Connection failures are `Unreachable`; no complete answer within
-    /// the timeout is `Timeout`.
-    pub async fn get(&self, url: &Url) -> Result<Fetched, OriginError> {
+    /// Starts a GET of `url` (of `range` of it, when given) and returns once the origin has
+    /// answered with its status and headers; the body, at most `limit` bytes, is read from
+    /// the answer. Connection failures are `Unreachable`; no answer within the timeout, or a
+    /// body silent for as long, is `Timeout`.
+    pub async fn open(
+        &self,
+        url: &Url,
+        range: Option<ByteRange>,
+        limit: u64,
+    ) -> Result<Opened, OriginError> {
         check_literal_host(url, self.limits.allow_private)?;
-        let Ok(_slot) = self.fetches.clone().try_acquire_owned() else {
+        let Ok(slot) = self.fetches.clone().try_acquire_owned() else {
             return Err(OriginError::Busy);
         };
         let timeout = self.limits.timeout;
-        match tokio::time::timeout(timeout, self.fetch(url)).await {
-            Ok(result) => result,
-            Err(_) => Err(OriginError::Timeout(timeout)),
-        }
-    }
-
-    async fn fetch(&self, url: &Url) -> Result<Fetched, OriginError> {
         let unreachable = |e: reqwest::Error| match private_address_in(&e) {
             Some(ip) => OriginError::PrivateAddress(ip),
             None => OriginError::Unreachable(format!("{e:#}")),
         };
-        let mut response = self
-            .http
-            .get(url.as_str())
-            .send()
+        let mut request = self.http.get(url.as_str());
+        if let Some(range) = &range {
+            if range.is_empty() {
+                return Err(OriginError::BadRange("an empty range was asked".into()));
+            }
+            request = request.header(RANGE, format!("bytes={}-{}", range.start, range.end - 1));
+        }
+        let response = tokio::time::timeout(timeout, request.send())
             .await
+            .map_err(|_| OriginError::Timeout(timeout))?
             .map_err(unreachable)?;
         let status = response.status();
         if status.is_redirection() {
@@ -152,34 +244,40 @@ impl Origin {
                 headers.append(name.clone(), value.clone());
             }
         }
-        let limit = self.limits.max_object_bytes;
-        if response.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(OriginError::TooLarge { limit });
+        let content_length = response.content_length();
+        if content_length.is_some_and(|n| n > limit) {
+            return Err(OriginError::TooLarge {
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            });
         }
-        let path = response.url().path().to_string();
-        let mut body = BytesMut::new();
-        let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-            if body.len() + chunk.len() > limit {
-                return Err(OriginError::TooLarge { limit });
-            }
-            let permits = u32::try_from(kib(chunk.len())).map_err(|_| OriginError::Busy)?;
-            if permits > 0 {
-                let permit = self
-                    .buffered_kib
-                    .clone()
-                    .try_acquire_many_owned(permits)
-                    .map_err(|_| OriginError::Busy)?;
-                held.push(permit);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Fetched {
-            path,
+        let content_range = response
+            .headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(ContentRange::parse);
+        Ok(Opened {
             status: status.as_u16(),
             headers,
-            body: body.freeze(),
+            content_length,
+            content_range,
+            response,
+            idle_timeout: timeout,
+            buffered_kib: self.buffered_kib.clone(),
+            _slot: slot,
+            held: Vec::new(),
+            received: 0,
+            limit,
         })
+    }
+
+    /// How long the origin may take to answer, or be silent within a body.
+    pub fn timeout(&self) -> Duration {
+        self.limits.timeout
+    }
+
+    /// The most one object fetched whole may be.
+    pub fn max_object_bytes(&self) -> u64 {
+        self.limits.max_object_bytes as u64
     }
 }
 
@@ -367,7 +465,7 @@ mod tests {
             allow_private: false,
         });
         let url = Url::parse("http://localhost:9/x").unwrap();
-        match origin.get(&url).await {
+        match origin.open(&url, None, 1 << 20).await.map(|_| ()) {
             Err(OriginError::PrivateAddress(ip)) => assert!(ip.is_loopback(), "{ip}"),
             other => panic!("expected a refused address, got {other:?}"),
         }

@@ -1,10 +1,10 @@
 //! The relay's HTTP face (axum): `/c/{consumer}/{path}` proxies a consumer's origin through
 //! the cache, metered per viewer session; `POST /.media/receipt` takes viewer receipts;
 //! `/health` and `/metrics` are for operators. The exchanges are in docs/relay-protocol.md.
-use crate::cache::{FetchError, Lookup, Object, ObjectCache};
+use crate::cache::{FetchError, Found, Lookup, ObjectCache};
 use crate::chain::SharedView;
 use crate::metering::{Meter, ReceiptRejection, Refusal, SessionId};
-use crate::origin::{Origin, OriginError};
+use crate::origin::OriginError;
 use crate::target::{cache_key, origin_url};
 use anchor_lang::prelude::Pubkey;
 use axum::body::Body;
@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use metrics::{counter, gauge, Counter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
@@ -38,8 +40,8 @@ pub struct Relay {
     /// The counters every served request touches, resolved once.
     pub counters: ServedCounters,
     pub meter: Arc<Meter>,
+    /// The cache, which fetches misses from the consumers' origins.
     pub cache: ObjectCache,
-    pub origin: Origin,
     /// Whether viewers' query strings reach the origin (and the cache key).
     pub forward_query: bool,
     pub view: SharedView,
@@ -216,142 +218,262 @@ async fn proxy(
         }
     };
     let key = cache_key(&consumer, &url);
-    let (object, lookup) = match relay.cache.get(key, &relay.origin, &url).await {
+    let from = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(0, range_start);
+    let found = match relay.cache.get(key, &url, from).await {
         Ok(found) => found,
-        Err(FetchError::Origin(e)) => {
-            counter!("media_relay_origin_errors_total").increment(1);
-            let status = match e {
-                OriginError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                OriginError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-                OriginError::Unreachable(_)
-                | OriginError::TooLarge { .. }
-                | OriginError::Redirect(_)
-                | OriginError::PrivateAddress(_) => StatusCode::BAD_GATEWAY,
-            };
-            tracing::warn!(%consumer, error = %e, "origin fetch failed");
-            let mut response = error(status, e.viewer_message());
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_BUSY_SECS));
-            }
-            return response;
-        }
+        Err(FetchError::Origin(e)) => return origin_failure(&consumer, &e),
     };
-    match lookup {
+    match found.lookup {
         Lookup::Hit => relay.counters.hits.increment(1),
         Lookup::Miss => relay.counters.misses.increment(1),
     }
-    respond(&relay, session, &object, lookup, &method, &headers)
+    respond(&relay, session, found, &method, &headers).await
 }
 
-/// The (possibly ranged) answer, its body metered chunk by chunk against the session.
-fn respond(
+fn origin_failure(consumer: &Pubkey, e: &OriginError) -> Response {
+    counter!("media_relay_origin_errors_total").increment(1);
+    let status = match e {
+        OriginError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        OriginError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        OriginError::Unreachable(_)
+        | OriginError::TooLarge { .. }
+        | OriginError::Redirect(_)
+        | OriginError::PrivateAddress(_)
+        | OriginError::BadRange(_) => StatusCode::BAD_GATEWAY,
+    };
+    tracing::warn!(%consumer, error = %e, "origin fetch failed");
+    let mut response = error(status, e.viewer_message());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_BUSY_SECS));
+    }
+    response
+}
+
+/// The (possibly ranged) answer, its body metered chunk by chunk against the session as it
+/// is sent — from memory, or as it arrives from the origin.
+async fn respond(
     relay: &Arc<Relay>,
     session: SessionId,
-    object: &Arc<Object>,
-    lookup: Lookup,
+    found: Found,
     method: &Method,
     request: &HeaderMap,
 ) -> Response {
-    let total = object.body.len();
-    let (status, range) = match (object.status, request.get(header::RANGE)) {
-        (200, Some(range)) => match parse_range(range.to_str().unwrap_or_default(), total) {
-            RangeRequest::Satisfiable(start, end) => (StatusCode::PARTIAL_CONTENT, start..end),
-            RangeRequest::Unsatisfiable => {
-                let mut response = error(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    format!("the object has {total} bytes"),
-                );
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
-                    response.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return response;
-            }
-            RangeRequest::Whole => (StatusCode::OK, 0..total),
-        },
-        (status, _) => (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            0..total,
-        ),
-    };
-    // Viewers acknowledge only the bodies of 2xx answers, so only those are metered; error
-    // bodies pass unmetered, and only small ones (review L5).
-    let metered = status.is_success();
-    let body = if metered || object.body.len() <= MAX_UNMETERED_BODY_BYTES {
-        object.body.slice(range.clone())
+    let head = found.head.clone();
+    let consumer = session.consumer;
+    if head.status != 200 {
+        // Errors and other answers are passed on whole; viewers acknowledge only the bodies
+        // of 2xx answers, so error bodies pass unmetered, and only small ones (review L5).
+        let body = match found.whole_body().await {
+            Ok(body) => body,
+            Err(FetchError::Origin(e)) => return origin_failure(&consumer, &e),
+        };
+        let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let metered = status.is_success();
+        let body = if metered || body.len() <= MAX_UNMETERED_BODY_BYTES {
+            body
+        } else {
+            Bytes::new()
+        };
+        let length = body.len() as u64;
+        let builder = answer(relay, &session, &found, status, Some(length));
+        let body = if *method == Method::HEAD {
+            Body::empty()
+        } else if metered {
+            metered_body(relay.clone(), session, body, None)
+        } else {
+            Body::from(body)
+        };
+        return finish(builder, status, relay, body);
+    }
+    let range = request.get(header::RANGE);
+    // A Range needs the length; a body of unknown length is otherwise sent as it comes.
+    let total = if range.is_some() || head.length.is_some() {
+        match found.length().await {
+            Ok(total) => Some(total),
+            Err(FetchError::Origin(e)) => return origin_failure(&consumer, &e),
+        }
     } else {
-        Bytes::new()
+        None
     };
+    let (status, span) = match (total, range) {
+        (Some(total), Some(range)) => {
+            match parse_range(range.to_str().unwrap_or_default(), total) {
+                RangeRequest::Satisfiable(start, end) => (StatusCode::PARTIAL_CONTENT, start..end),
+                RangeRequest::Unsatisfiable => {
+                    let mut response = error(
+                        StatusCode::RANGE_NOT_SATISFIABLE,
+                        format!("the object has {total} bytes"),
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                        response.headers_mut().insert(header::CONTENT_RANGE, v);
+                    }
+                    return response;
+                }
+                RangeRequest::Whole => (StatusCode::OK, 0..total),
+            }
+        }
+        (Some(total), None) => (StatusCode::OK, 0..total),
+        (None, _) => (StatusCode::OK, 0..u64::MAX),
+    };
+    let mut builder = answer(
+        relay,
+        &session,
+        &found,
+        status,
+        total.map(|_| span.end - span.start),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let (Some(headers), Some(total)) = (builder.headers_mut(), total) {
+            let value = format!("bytes {}-{}/{total}", span.start, span.end - 1);
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+        }
+    }
+    let body = if *method == Method::HEAD {
+        Body::empty()
+    } else if let Some(whole) = found.held_whole() {
+        let start = usize::try_from(span.start).unwrap_or(usize::MAX);
+        let end = usize::try_from(span.end)
+            .unwrap_or(usize::MAX)
+            .min(whole.len());
+        metered_body(
+            relay.clone(),
+            session,
+            whole.slice(start.min(end)..end),
+            None,
+        )
+    } else {
+        metered_body(relay.clone(), session, Bytes::new(), Some(found.read(span)))
+    };
+    finish(builder, status, relay, body)
+}
+
+/// The answer's status and headers: the origin's, the relay's, and the session's position.
+fn answer(
+    relay: &Relay,
+    session: &SessionId,
+    found: &Found,
+    status: StatusCode,
+    length: Option<u64>,
+) -> axum::http::response::Builder {
     let mut builder = Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
-        for (name, value) in &object.headers {
+        for (name, value) in &found.head.headers {
             headers.append(name, value.clone());
         }
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if let Some(length) = length {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
         // Every consumer's objects share the relay's web origin: no content sniffing, and
         // downstream caches learn how old a cached copy is (review I2).
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        headers.insert(
-            header::AGE,
-            HeaderValue::from(object.fetched_at.elapsed().as_secs()),
-        );
-        if status == StatusCode::PARTIAL_CONTENT {
-            let value = format!("bytes {}-{}/{total}", range.start, range.end - 1);
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(header::CONTENT_RANGE, v);
-            }
-        }
-        let cache = match lookup {
+        headers.insert(header::AGE, HeaderValue::from(found.head.age().as_secs()));
+        let cache = match found.lookup {
             Lookup::Hit => "hit",
             Lookup::Miss => "miss",
         };
         headers.insert(CACHE_HEADER, HeaderValue::from_static(cache));
         headers.insert(NODE_KEY_HEADER, relay.node_key_header.clone());
-        if let Some((epoch, delivered)) = relay.meter.position(&session) {
+        if let Some((epoch, delivered)) = relay.meter.position(session) {
             headers.insert(EPOCH_HEADER, HeaderValue::from(epoch));
             headers.insert(DELIVERED_HEADER, HeaderValue::from(delivered));
         }
     }
+    builder
+}
+
+fn finish(
+    builder: axum::http::response::Builder,
+    status: StatusCode,
+    relay: &Relay,
+    body: Body,
+) -> Response {
     relay.counters.request(status);
-    let body = if *method == Method::HEAD {
-        Body::empty()
-    } else if metered {
-        metered_body(relay.clone(), session, body)
-    } else {
-        Body::from(body)
-    };
     builder
         .body(body)
         .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-/// Streams `body` as fast as the session's credit allows: each step takes as much of the rest
-/// as the credit covers (all of it when the window is wide, so one grant per response) and
-/// sends that slice (no copy). When the viewer stops acknowledging, the stream ends early with
-/// an error, so the viewer has received exactly what the credit window allowed and the
-/// connection says it was cut.
-fn metered_body(relay: Arc<Relay>, session: SessionId, body: Bytes) -> Body {
-    let stream = futures::stream::unfold(body, move |rest| {
-        let relay = relay.clone();
-        async move {
-            if rest.is_empty() {
-                return None;
-            }
-            let granted = relay.meter.take_credit(&session, rest.len() as u64).await as usize;
-            if granted == 0 {
-                counter!("media_relay_stalled_responses_total").increment(1);
-                let cut = std::io::Error::other("the viewer stopped acknowledging bytes");
-                return Some((Err(cut), Bytes::new()));
-            }
-            relay.counters.bytes.increment(granted as u64);
-            let chunk = rest.slice(..granted);
-            Some((Ok::<_, std::io::Error>(chunk), rest.slice(granted..)))
+/// The first byte a `Range` asks for (0 when it is not a plain `bytes=a-…`): its slice is
+/// the one the cache opens first.
+fn range_start(value: &str) -> u64 {
+    value
+        .trim()
+        .strip_prefix("bytes=")
+        .filter(|spec| !spec.contains(','))
+        .and_then(|spec| spec.split_once('-'))
+        .and_then(|(first, _)| first.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A body on its way out: the bytes in hand, then the rest as it comes.
+struct Metered {
+    relay: Arc<Relay>,
+    session: SessionId,
+    pending: Bytes,
+    rest: Option<BoxStream<'static, Result<Bytes, FetchError>>>,
+    over: bool,
+}
+
+/// Streams `pending` and then `rest` as fast as the session's credit allows: each step takes
+/// as much of what is in hand as the credit covers (all of it when the window is wide, so one
+/// grant per chunk) and sends that slice (no copy). When the viewer stops acknowledging, the
+/// stream ends early with an error, so the viewer has received exactly what the credit window
+/// allowed and the connection says it was cut; an origin failing mid-body cuts it too.
+fn metered_body(
+    relay: Arc<Relay>,
+    session: SessionId,
+    pending: Bytes,
+    rest: Option<BoxStream<'static, Result<Bytes, FetchError>>>,
+) -> Body {
+    let metered = Metered {
+        relay,
+        session,
+        pending,
+        rest,
+        over: false,
+    };
+    let stream = futures::stream::unfold(metered, |mut m| async move {
+        if m.over {
+            return None;
         }
+        while m.pending.is_empty() {
+            let next = match m.rest.as_mut() {
+                Some(rest) => rest.next().await,
+                None => None,
+            };
+            match next {
+                None => return None,
+                Some(Ok(chunk)) => m.pending = chunk,
+                Some(Err(e)) => {
+                    m.over = true;
+                    counter!("media_relay_origin_errors_total").increment(1);
+                    tracing::warn!(consumer = %m.session.consumer, error = %e, "origin failed mid-body");
+                    return Some((Err(std::io::Error::other(e.to_string())), m));
+                }
+            }
+        }
+        let wanted = m.pending.len() as u64;
+        let granted = m.relay.meter.take_credit(&m.session, wanted).await as usize;
+        if granted == 0 {
+            counter!("media_relay_stalled_responses_total").increment(1);
+            m.over = true;
+            let cut = std::io::Error::other("the viewer stopped acknowledging bytes");
+            return Some((Err(cut), m));
+        }
+        m.relay.counters.bytes.increment(granted as u64);
+        let chunk = m.pending.split_to(granted.min(m.pending.len()));
+        Some((Ok::<_, std::io::Error>(chunk), m))
     });
     Body::from_stream(stream)
 }
@@ -359,13 +481,13 @@ fn metered_body(relay: Arc<Relay>, session: SessionId, body: Bytes) -> Body {
 #[derive(Debug, PartialEq, Eq)]
 enum RangeRequest {
     Whole,
-    Satisfiable(usize, usize),
+    Satisfiable(u64, u64),
     Unsatisfiable,
 }
 
 /// One `bytes=` range (`a-b`, `a-`, `-n`); several ranges get the whole object, which
 /// RFC 9110 allows.
-fn parse_range(value: &str, total: usize) -> RangeRequest {
+fn parse_range(value: &str, total: u64) -> RangeRequest {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeRequest::Whole;
     };
@@ -375,7 +497,7 @@ fn parse_range(value: &str, total: usize) -> RangeRequest {
     let Some((first, last)) = spec.split_once('-') else {
         return RangeRequest::Whole;
     };
-    let parse = |s: &str| s.trim().parse::<usize>().ok();
+    let parse = |s: &str| s.trim().parse::<u64>().ok();
     let (start, end) = match (parse(first), parse(last)) {
         (Some(start), Some(last)) if last >= start => (start, last.saturating_add(1).min(total)),
         (Some(start), None) if last.trim().is_empty() => (start, total),
@@ -479,6 +601,9 @@ async fn health(State(relay): State<Arc<Relay>>) -> Response {
 
 async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {
     gauge!("media_relay_cache_bytes").set(relay.cache.weighted_size().await as f64);
+    if let Some(bytes) = relay.cache.disk_bytes() {
+        gauge!("media_relay_disk_cache_bytes").set(bytes as f64);
+    }
     gauge!("media_relay_sessions").set(relay.meter.session_count() as f64);
     gauge!("media_relay_uncosigned_bytes").set(relay.debts.total() as f64);
     (
@@ -526,7 +651,7 @@ mod tests {
 
         /// Any Range header: a satisfiable answer lies inside the object; nothing panics.
         #[test]
-        fn fuzz_ranges_stay_inside_the_object(value in "(bytes=)?[0-9,\\- ]{0,40}", total in 0usize..100_000) {
+        fn fuzz_ranges_stay_inside_the_object(value in "(bytes=)?[0-9,\\- ]{0,40}", total in 0u64..100_000) {
             if let RangeRequest::Satisfiable(start, end) = parse_range(&value, total) {
                 proptest::prop_assert!(start < end && end <= total, "{} -> {}..{}", value, start, end);
             }

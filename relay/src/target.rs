@@ -61,26 +61,37 @@ fn base_path(base: &Url) -> String {
     format!("{}/", base.path().trim_end_matches('/'))
 }
 
-/// The cache key of an object: its consumer and the URL it is fetched from.
+/// The cache key of an object (its first part): its consumer and the URL it is fetched from.
 pub fn cache_key(consumer: &Pubkey, url: &Url) -> CacheKey {
     CacheKey {
         consumer: *consumer,
         url: url.as_str().into(),
+        part: 0,
     }
 }
 
-/// What the cache files an object under: its consumer (the raw key, so a lookup encodes
-/// nothing) and the origin URL.
+/// What the cache files a part of an object under: its consumer (the raw key, so a lookup
+/// encodes nothing), the origin URL and the part (0 for an object kept whole, else its
+/// slice).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     pub consumer: Pubkey,
     pub url: String,
+    pub part: u64,
 }
 
 impl CacheKey {
     /// Its size in the cache's byte budget.
     pub fn weight(&self) -> usize {
-        32 + self.url.len()
+        40 + self.url.len()
+    }
+
+    /// The key of another part of the same object.
+    pub fn with_part(&self, part: u64) -> CacheKey {
+        CacheKey {
+            part,
+            ..self.clone()
+        }
     }
 }
 

@@ -427,6 +427,49 @@ async fn a_restored_session_keeps_its_ceiling_for_the_epoch_it_leaves() {
     assert_eq!(late.acked, 5_700);
 }
 
+/// A relay killed just after an epoch boundary, restored from receipts of the epoch before:
+/// the bytes it had sent in the new epoch are paid too (up to one credit window), once.
+#[tokio::test]
+async fn a_restored_session_is_paid_for_bytes_in_flight_in_the_next_epoch() {
+    let mut f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[7; 32]);
+    let token = SessionToken::from_base64(&f.token(&session, u64::MAX)).unwrap();
+    f.meter.restore(
+        token,
+        ViewerReceipt::from_base64(&f.receipt(&session, 3, 5_000)).unwrap(),
+    );
+    f.view.epoch = 4;
+    f.meter
+        .admit(Some(&token.to_base64()), &f.consumer, &f.view, 1_000)
+        .unwrap();
+    assert_eq!(
+        f.meter
+            .accept_receipt(&f.receipt(&session, 4, 1_001), &f.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 1_001,
+            delivered: 1_000
+        }),
+        "one window at most"
+    );
+    let in_flight = f
+        .meter
+        .accept_receipt(&f.receipt(&session, 4, 800), &f.view)
+        .unwrap();
+    assert_eq!(in_flight.acked, 800);
+    // Only the first epoch after the restore: the next one counts what is delivered.
+    f.view.epoch = 5;
+    f.meter
+        .admit(Some(&token.to_base64()), &f.consumer, &f.view, 1_000)
+        .unwrap();
+    assert_eq!(
+        f.meter.accept_receipt(&f.receipt(&session, 5, 1), &f.view),
+        Err(ReceiptRejection::BeyondDelivered {
+            claimed: 1,
+            delivered: 0
+        })
+    );
+}
+
 /// The ceiling of a restored session never passes what its token allows.
 #[tokio::test]
 async fn a_restored_ceiling_stays_within_the_tokens_max_bytes() {

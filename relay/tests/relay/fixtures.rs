@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use ed25519_dalek::SigningKey;
-use media_relay::cache::ObjectCache;
+use media_relay::cache::{CacheSettings, ObjectCache};
 use media_relay::chain::{ChainView, ConsumerState};
 use media_relay::metering::Meter;
 use media_relay::origin::{Origin, OriginLimits};
@@ -98,10 +98,12 @@ pub async fn start_origin() -> (Arc<OriginState>, Url) {
 pub struct Options {
     pub credit_window: u64,
     pub stall: Duration,
-    pub cache_bytes: u64,
+    pub cache: CacheSettings,
     pub origin: OriginLimits,
     pub forward_query: bool,
     pub server: ServerLimits,
+    /// The consumer served (a new one when unset); two relays of one consumer share keys.
+    pub consumer: Option<Pubkey>,
 }
 
 impl Default for Options {
@@ -109,7 +111,11 @@ impl Default for Options {
         Options {
             credit_window: 1 << 20,
             stall: Duration::from_secs(5),
-            cache_bytes: 64 << 20,
+            cache: CacheSettings {
+                memory_bytes: 64 << 20,
+                slice_bytes: media_relay::cache::DEFAULT_SLICE_BYTES,
+                disk: None,
+            },
             // The test origins listen on 127.0.0.1.
             origin: OriginLimits {
                 timeout: Duration::from_secs(5),
@@ -120,6 +126,7 @@ impl Default for Options {
             },
             forward_query: false,
             server: ServerLimits::default(),
+            consumer: None,
         }
     }
 }
@@ -138,7 +145,7 @@ pub const EPOCH: u64 = 5;
 pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
     let receipt_signer = SigningKey::from_bytes(&[11; 32]);
     let node = SigningKey::from_bytes(&[12; 32]);
-    let consumer = Pubkey::new_unique();
+    let consumer = options.consumer.unwrap_or_else(Pubkey::new_unique);
     let mut view = ChainView {
         config: media_sdk::pda::config(),
         epoch: EPOCH,
@@ -168,8 +175,7 @@ pub async fn start_relay(origin: &Url, options: Options) -> TestRelay {
             options.credit_window,
             options.stall,
         )),
-        cache: ObjectCache::new(options.cache_bytes),
-        origin: Origin::new(options.origin),
+        cache: ObjectCache::new(options.cache, Origin::new(options.origin)).unwrap(),
         forward_query: options.forward_query,
         view: Arc::new(RwLock::new(view)),
         directory: Arc::new(media_relay::directory::Directory::configured(&[

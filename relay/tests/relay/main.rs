@@ -2,6 +2,7 @@
 //! it, viewers (the client library or raw HTTP) in front of that.
 mod crash;
 mod discovery;
+mod edge;
 mod fixtures;
 mod hls;
 mod hls_failover;

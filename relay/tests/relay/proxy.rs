@@ -197,7 +197,10 @@ async fn the_cache_keeps_to_its_byte_budget() {
     let relay = start_relay(
         &origin_url,
         Options {
-            cache_bytes: budget,
+            cache: media_relay::cache::CacheSettings {
+                memory_bytes: budget,
+                ..unmetered().cache
+            },
             ..unmetered()
         },
     )
