@@ -99,6 +99,9 @@ pub struct RelayConfig {
     /// so `?nonce` requests cannot bypass the cache.
     pub forward_query: bool,
     pub origin_timeout_ms: u64,
+    /// Threads serving viewers' connections, each serving its own start to finish; 0: one
+    /// per core.
+    pub http_threads: usize,
     /// The most one call to a gateway or keeper may take, connecting included.
     pub peer_timeout_ms: u64,
     pub stall_timeout_ms: u64,
@@ -147,6 +150,7 @@ impl Default for RelayConfig {
             allow_private_origins: false,
             forward_query: false,
             origin_timeout_ms: 10_000,
+            http_threads: 0,
             peer_timeout_ms: 10_000,
             stall_timeout_ms: 10_000,
             cosign_interval_secs: 10,
@@ -226,6 +230,14 @@ impl RelayConfig {
                 .map_err(|e| anyhow!("consumer {}: {e}", c.owner))?;
         }
         Ok(())
+    }
+
+    /// `http_threads`, with 0 read as one per core.
+    pub fn http_threads(&self) -> usize {
+        match self.http_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 
     pub fn cache_settings(&self) -> crate::cache::CacheSettings {

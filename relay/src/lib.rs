@@ -161,8 +161,12 @@ pub async fn run(
     );
     // In this order they stop: no request is served once the last co-sign round begins.
     let router = server::router(relay.clone());
+    let limits = media_service::http::ServerLimits {
+        threads: config.http_threads(),
+        ..Default::default()
+    };
     supervisor.add_future("http", move |stopping| async move {
-        media_service::http::serve(listener, router, Default::default(), stopping.wait())
+        media_service::http::serve(listener, router, limits, stopping.wait())
             .await
             .map_err(anyhow::Error::from)
     });

@@ -14,13 +14,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
@@ -35,6 +36,10 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// How long shutdown waits for open connections to finish.
     pub shutdown_grace: Duration,
+    /// Serve connections on this many threads of their own, each a single-threaded runtime
+    /// that serves its connections start to finish (nginx's workers, in effect: no request
+    /// wakes another thread). 0: on the caller's runtime.
+    pub threads: usize,
 }
 
 impl Default for ServerLimits {
@@ -44,6 +49,7 @@ impl Default for ServerLimits {
             idle_timeout: Duration::from_secs(60),
             max_connections: 4_096,
             shutdown_grace: Duration::from_secs(10),
+            threads: 0,
         }
     }
 }
@@ -62,6 +68,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let mut workers = Workers::start(limits, &router, &http)?;
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -84,23 +91,22 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = router.clone().map_request(
-            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            },
-        );
-        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
-        let connection =
-            graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+        let accepted = Accepted {
+            peer,
+            permit,
+            watcher: graceful.watcher(),
+        };
+        match workers.as_mut() {
+            Some(workers) => workers.hand_over(stream, accepted),
+            None => {
+                tokio::spawn(accepted.serve(stream, &router, &http, limits.idle_timeout));
             }
-            drop(permit);
-        });
+        }
     }
     drop(listener);
+    // The workers see their channels close and wait for their connections, which the
+    // graceful shutdown now tells to finish.
+    let threads = workers.map(Workers::close).unwrap_or_default();
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
@@ -110,7 +116,136 @@ pub async fn serve(
             "connections still open at shutdown were dropped"
         );
     }
+    let _ = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    })
+    .await;
     Ok(())
+}
+
+/// A connection accepted, with what it holds while it is served.
+struct Accepted {
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl Accepted {
+    /// Serves the connection to its end (or the graceful shutdown's).
+    fn serve(
+        self,
+        stream: tokio::net::TcpStream,
+        router: &Router,
+        http: &Http1,
+        idle_timeout: Duration,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let peer = self.peer;
+        let service = router.clone().map_request(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        );
+        let io = TokioIo::new(IdleTimeout::new(stream, idle_timeout));
+        let connection = self
+            .watcher
+            .watch(http.serve_connection(io, TowerToHyperService::new(service)));
+        let permit = self.permit;
+        async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        }
+    }
+}
+
+type Http1 = hyper::server::conn::http1::Builder;
+
+/// The threads that serve connections when `ServerLimits::threads` asks for them: the accept
+/// loop hands each new connection to the next one in turn.
+struct Workers {
+    senders: Vec<tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, Accepted)>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    next: usize,
+}
+
+impl Workers {
+    fn start(limits: ServerLimits, router: &Router, http: &Http1) -> io::Result<Option<Workers>> {
+        if limits.threads == 0 {
+            return Ok(None);
+        }
+        let mut workers = Workers {
+            senders: Vec::new(),
+            threads: Vec::new(),
+            next: 0,
+        };
+        for n in 0..limits.threads {
+            let (sender, mut handed) =
+                tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Accepted)>();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (router, http) = (router.clone(), http.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("http-{n}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        let mut connections = tokio::task::JoinSet::new();
+                        while let Some((stream, accepted)) = handed.recv().await {
+                            while connections.try_join_next().is_some() {}
+                            // Registered with this thread's reactor: its events wake only it.
+                            match tokio::net::TcpStream::from_std(stream) {
+                                Ok(stream) => {
+                                    connections.spawn(accepted.serve(
+                                        stream,
+                                        &router,
+                                        &http,
+                                        limits.idle_timeout,
+                                    ));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "taking over a connection failed")
+                                }
+                            }
+                        }
+                        let grace = limits.shutdown_grace + Duration::from_secs(1);
+                        let _ = tokio::time::timeout(grace, async {
+                            while connections.join_next().await.is_some() {}
+                        })
+                        .await;
+                    })
+                })?;
+            workers.senders.push(sender);
+            workers.threads.push(thread);
+        }
+        Ok(Some(workers))
+    }
+
+    fn hand_over(&mut self, stream: tokio::net::TcpStream, accepted: Accepted) {
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "handing over a connection failed");
+                return;
+            }
+        };
+        let at = self.next % self.senders.len();
+        self.next = self.next.wrapping_add(1);
+        if self.senders[at].send((stream, accepted)).is_err() {
+            tracing::warn!(
+                thread = at,
+                "an HTTP thread has stopped; connection dropped"
+            );
+        }
+    }
+
+    fn close(self) -> Vec<std::thread::JoinHandle<()>> {
+        drop(self.senders);
+        self.threads
+    }
 }
 
 /// A socket that fails with `TimedOut` once neither reading nor writing has made progress for
@@ -241,9 +376,68 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
 mod tests {
     use super::*;
     use axum::routing::get;
-    use std::net::SocketAddr;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
+
+    /// Served on two threads of their own: answered, the peer seen, the limit on connections
+    /// held, and shutdown waits for an answer under way.
+    #[tokio::test]
+    async fn connections_served_on_threads_of_their_own() {
+        let limits = ServerLimits {
+            threads: 2,
+            max_connections: 2,
+            idle_timeout: Duration::from_millis(800),
+            ..ServerLimits::default()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route(
+                "/thread",
+                get(|| async { std::thread::current().name().unwrap_or("").to_string() }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "slow"
+                }),
+            );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+        let mut threads = std::collections::BTreeSet::new();
+        for _ in 0..4 {
+            let answer = get_path(addr, "/thread").await;
+            threads.insert(answer.lines().last().unwrap_or("").to_string());
+        }
+        assert_eq!(
+            threads.into_iter().collect::<Vec<_>>(),
+            ["http-0", "http-1"],
+            "connections go to both threads in turn"
+        );
+        let held = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        ];
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let third = tokio::spawn(async move { get_path(addr, "/").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!third.is_finished(), "the connection limit holds");
+        assert!(third.await.unwrap().ends_with("ok"));
+        drop(held);
+        let slow = tokio::spawn(async move { get_path(addr, "/slow").await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).unwrap();
+        assert!(slow.await.unwrap().ends_with("slow"), "finished, not cut");
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("shutdown ends")
+            .unwrap()
+            .unwrap();
+    }
 
     async fn start(limits: ServerLimits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -30,6 +30,10 @@ pub const MIN_DISK_TTL: Duration = Duration::from_secs(30);
 const MAGIC: &[u8; 4] = b"MRC1";
 /// A record longer than this is not one this relay wrote.
 const MAX_RECORD_BYTES: u32 = 256 << 10;
+/// Bodies being read back at once, in KiB (256 MiB).
+const MAX_READING_KIB: usize = 256 << 10;
+/// Writes waiting at once.
+const MAX_PENDING_WRITES: usize = 16;
 const EXTENSION: &str = "part";
 const TEMPORARY_EXTENSION: &str = "tmp";
 
@@ -54,6 +58,9 @@ struct Record {
     headers: Vec<(String, Vec<u8>)>,
     length: Option<u64>,
     sliced: bool,
+    /// The slice size the part was cut with: a sliced part is of no use to a relay that cuts
+    /// objects differently.
+    slice_bytes: u64,
     ttl_ms: u64,
     fetched_at_ms: u64,
     body_len: u64,
@@ -121,6 +128,12 @@ impl Expiry<CacheKey, Arc<Stored>> for UntilStale {
 
 pub struct DiskTier {
     dir: PathBuf,
+    slice_bytes: u64,
+    /// Bodies read back at once, in KiB: a burst of disk hits cannot pull the tier into
+    /// memory.
+    reading_kib: tokio::sync::Semaphore,
+    /// Writes waiting at once; past it a part is not written (each holds its body).
+    writing: tokio::sync::Semaphore,
     index: Cache<CacheKey, Arc<Stored>>,
     /// Makes every file name new, so a replaced part's file is never the new one's.
     written: AtomicU64,
@@ -130,7 +143,7 @@ pub struct DiskTier {
 impl DiskTier {
     /// Opens (or creates) the tier in `dir`, holding at most `budget_bytes` of files, and
     /// reads back what an earlier run left there.
-    pub fn open(dir: &Path, budget_bytes: u64) -> Result<DiskTier, DiskError> {
+    pub fn open(dir: &Path, budget_bytes: u64, slice_bytes: u64) -> Result<DiskTier, DiskError> {
         let io = |source| DiskError::Io {
             path: dir.to_path_buf(),
             source,
@@ -151,6 +164,9 @@ impl DiskTier {
             .build();
         let tier = DiskTier {
             dir: dir.to_path_buf(),
+            slice_bytes,
+            reading_kib: tokio::sync::Semaphore::new(MAX_READING_KIB),
+            writing: tokio::sync::Semaphore::new(MAX_PENDING_WRITES),
             index,
             written: AtomicU64::new(0),
             started: SystemTime::now()
@@ -175,7 +191,10 @@ impl DiskTier {
                     let _ = std::fs::remove_file(&path);
                 }
                 Some(EXTENSION) => match read_record(&path) {
-                    Ok((record, size)) if record.fresh_until() > SystemTime::now() => {
+                    Ok((record, size))
+                        if record.fresh_until() > SystemTime::now()
+                            && (!record.sliced || record.slice_bytes == self.slice_bytes) =>
+                    {
                         let written = entry
                             .metadata()
                             .and_then(|m| m.modified())
@@ -224,6 +243,10 @@ impl DiskTier {
     pub async fn read(&self, key: &CacheKey) -> Option<Part> {
         let stored = self.index.get(key)?;
         let path = stored.path.clone();
+        let kib = u32::try_from(stored.size.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .min(MAX_READING_KIB as u32);
+        let _reading = self.reading_kib.acquire_many(kib).await.ok()?;
         let read = tokio::task::spawn_blocking(move || read_part(&path)).await;
         match read {
             Ok(Ok((record, body))) if record.key() == *key => Some(Part {
@@ -241,6 +264,10 @@ impl DiskTier {
     /// Writes `part` at `key` (when it stays fresh long enough to be worth it).
     pub async fn write(&self, key: &CacheKey, part: &Part) -> Result<(), DiskError> {
         let Some(ttl) = part.head.ttl.filter(|t| *t >= MIN_DISK_TTL) else {
+            return Ok(());
+        };
+        let Ok(_writing) = self.writing.try_acquire() else {
+            metrics::counter!("media_relay_disk_writes_skipped_total").increment(1);
             return Ok(());
         };
         let fetched_at_ms = part
@@ -262,6 +289,7 @@ impl DiskTier {
                 .collect(),
             length: part.head.length,
             sliced: part.head.sliced,
+            slice_bytes: self.slice_bytes,
             ttl_ms: ttl.as_millis() as u64,
             fetched_at_ms,
             body_len: part.body.len() as u64,
@@ -437,7 +465,7 @@ mod tests {
         let dir = media_service::temp_path("disk-tier");
         let budget = 1_000_000;
         {
-            let tier = DiskTier::open(&dir, budget).unwrap();
+            let tier = DiskTier::open(&dir, budget, 1 << 20).unwrap();
             for n in 0..30 {
                 tier.write(&key(n), &part(100_000, Duration::from_secs(3_600)))
                     .await
@@ -459,7 +487,7 @@ mod tests {
         }
         std::fs::write(dir.join("torn.tmp"), b"half").unwrap();
         std::fs::write(dir.join("junk.part"), b"not a record").unwrap();
-        let reopened = DiskTier::open(&dir, budget).unwrap();
+        let reopened = DiskTier::open(&dir, budget, 1 << 20).unwrap();
         let back = reopened
             .read(&key(29))
             .await
@@ -471,10 +499,33 @@ mod tests {
         assert!(reopened.held_bytes() <= budget);
     }
 
+    /// Review of issue 20: a slice cut with another slice size holds other bytes.
+    #[tokio::test]
+    async fn sliced_parts_of_another_slice_size_are_not_read_back() {
+        let dir = media_service::temp_path("disk-tier-slices");
+        let mut sliced = part(1 << 20, Duration::from_secs(3_600));
+        Arc::get_mut(&mut sliced.head).unwrap().sliced = true;
+        let whole = part(1_000, Duration::from_secs(3_600));
+        {
+            let tier = DiskTier::open(&dir, 1 << 30, 1 << 20).unwrap();
+            tier.write(&key(1), &sliced).await.unwrap();
+            tier.write(&key(2), &whole).await.unwrap();
+        }
+        let same = DiskTier::open(&dir, 1 << 30, 1 << 20).unwrap();
+        assert!(same.contains(&key(1)) && same.contains(&key(2)));
+        drop(same);
+        let other = DiskTier::open(&dir, 1 << 30, 2 << 20).unwrap();
+        assert!(!other.contains(&key(1)), "the slice is dropped");
+        assert!(
+            other.read(&key(2)).await.is_some(),
+            "a whole object still serves"
+        );
+    }
+
     #[tokio::test]
     async fn stale_parts_are_dropped_and_a_damaged_file_is_a_miss() {
         let dir = media_service::temp_path("disk-tier-stale");
-        let tier = DiskTier::open(&dir, 1 << 20).unwrap();
+        let tier = DiskTier::open(&dir, 1 << 20, 1 << 20).unwrap();
         let mut stale = part(100, Duration::from_secs(60));
         Arc::get_mut(&mut stale.head).unwrap().fetched_at =
             SystemTime::now() - Duration::from_secs(120);

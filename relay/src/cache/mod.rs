@@ -190,7 +190,11 @@ impl ObjectCache {
             .expire_after(UntilStale)
             .build();
         let disk = match &settings.disk {
-            Some((dir, bytes)) => Some(disk::DiskTier::open(dir, *bytes)?),
+            Some((dir, bytes)) => Some(disk::DiskTier::open(
+                dir,
+                *bytes,
+                settings.slice_bytes.max(MIN_SLICE_BYTES),
+            )?),
             None => None,
         };
         Ok(ObjectCache {
@@ -313,6 +317,7 @@ impl Found {
             end: range.end,
             current: Some((self.first_part, self.first.clone())),
             prefetched: self.first_part,
+            ahead: None,
             failed: false,
             found: self,
         };
@@ -325,12 +330,35 @@ struct Reading {
     offset: u64,
     end: u64,
     current: Option<(u64, Body)>,
-    /// The highest slice asked for ahead of the reader.
+    /// The highest slice asked for ahead of the reader, and that slice as it was opened
+    /// (held here, so it is read even if it is not kept).
     prefetched: u64,
+    ahead: Option<(u64, Opening)>,
     failed: bool,
 }
 
 impl Reading {
+    /// A slice joined while another viewer's fetch brings it may be of another version of
+    /// the object (that fetch did not know this one's head), or an error page: its head must
+    /// be this object's before a byte of it is read.
+    async fn checked(&self, opened: Opening) -> Result<Body, OriginError> {
+        match opened {
+            Opening::Held(part) => Ok(Body::Held(part.body.clone())),
+            Opening::Growing(growing) => {
+                let head = growing.head().await?;
+                let fits = head.status == 200
+                    && head.sliced == self.found.head.sliced
+                    && self.found.head.same_object(&head);
+                if !fits {
+                    return Err(OriginError::BadRange(
+                        "the object changed between its slices".into(),
+                    ));
+                }
+                Ok(Body::Growing(growing))
+            }
+        }
+    }
+
     fn open(&self, index: u64) -> Opening {
         let found = &self.found;
         found.inner.open_part(
@@ -354,9 +382,16 @@ impl Reading {
         let body = match &self.current {
             Some((current, body)) if *current == index => body.clone(),
             _ => {
-                let body = match self.open(index) {
-                    Opening::Held(part) => Body::Held(part.body.clone()),
-                    Opening::Growing(growing) => Body::Growing(growing),
+                let opened = match self.ahead.take() {
+                    Some((ahead, body)) if ahead == index => body,
+                    _ => self.open(index),
+                };
+                let body = match self.checked(opened).await {
+                    Ok(body) => body,
+                    Err(e) => {
+                        self.failed = true;
+                        return Some((Err(e.into()), self));
+                    }
                 };
                 self.current = Some((index, body.clone()));
                 body
@@ -367,7 +402,7 @@ impl Reading {
         let last = (self.end - 1) / slice;
         if self.found.head.sliced && index < last && self.prefetched <= index {
             self.prefetched = index + 1;
-            self.open(index + 1);
+            self.ahead = Some((index + 1, self.open(index + 1)));
         }
         let read = match body.read_at(self.offset - part_start).await {
             Ok(Some(chunk)) => {
@@ -449,7 +484,10 @@ impl Inner {
     ) -> Result<Filled, OriginError> {
         if let Some(disk) = &self.disk {
             if let Some(part) = disk.read(key).await {
-                if expected.is_none_or(|e| e.same_object(&part.head)) {
+                let whole_part = part.head.length.is_none()
+                    || part_len(key.part, slice_or_whole(&part.head, self.slice_bytes))
+                        == Some(part.body.len() as u64);
+                if whole_part && expected.is_none_or(|e| e.same_object(&part.head)) {
                     growing.set_head(part.head.clone(), true);
                     growing.push(part.body.clone());
                     return Ok(Filled {
@@ -583,11 +621,13 @@ impl Inner {
             None => max_object,
         };
         growing.set_head(Arc::new(head), false);
-        let deadline = tokio::time::Instant::now()
-            + self.origin.timeout()
-            + Duration::from_secs(limit / MIN_ORIGIN_BYTES_PER_SEC);
+        // After the first timeout the origin must keep up the minimum rate on what it has
+        // actually sent: a trickle cannot hold a fetch slot for longer than that.
+        let started = tokio::time::Instant::now();
         let mut received = 0u64;
         loop {
+            let earned = Duration::from_secs_f64(received as f64 / MIN_ORIGIN_BYTES_PER_SEC as f64);
+            let deadline = started + self.origin.timeout() + earned;
             let chunk = tokio::time::timeout_at(deadline, opened.chunk())
                 .await
                 .map_err(|_| OriginError::Timeout(self.origin.timeout()))??;
@@ -613,6 +653,22 @@ impl Inner {
             keep_as,
             from_disk: false,
         })
+    }
+}
+
+/// The length of part `part` of an object of `length` bytes cut in slices of `slice` bytes
+/// (`slice` is the whole length for an object kept whole, which has only part 0).
+fn part_len(part: u64, (length, slice): (Option<u64>, u64)) -> Option<u64> {
+    let length = length?;
+    let start = part.checked_mul(slice)?;
+    (start < length || (start == 0 && length == 0)).then(|| (length - start).min(slice))
+}
+
+/// What `part_len` needs of a head: the object's length and its slice size.
+fn slice_or_whole(head: &Head, slice: u64) -> (Option<u64>, u64) {
+    match head.length {
+        Some(length) if !head.sliced => (Some(length), length.max(1)),
+        length => (length, slice),
     }
 }
 

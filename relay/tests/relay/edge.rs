@@ -149,6 +149,10 @@ async fn ten_viewers_of_one_cold_object_share_one_origin_fetch_as_it_streams() {
 struct RangedOrigin {
     length: u64,
     asked: Mutex<Vec<Option<(u64, u64)>>>,
+    /// The object's version: its ETag, and added to every byte (0: as `generated`).
+    version: std::sync::atomic::AtomicU8,
+    /// Answers asking from this offset wait this long before their head.
+    slow_from: Mutex<Option<(u64, Duration)>>,
 }
 
 fn generated(start: u64, end: u64) -> Vec<u8> {
@@ -166,6 +170,13 @@ async fn ranged(State(origin): State<Arc<RangedOrigin>>, headers: HeaderMap) -> 
         .and_then(|v| v.split_once('-'))
         .map(|(a, b)| (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()));
     origin.asked.lock().unwrap().push(asked);
+    let version = origin.version.load(Ordering::SeqCst);
+    let slow = *origin.slow_from.lock().unwrap();
+    if let (Some((from, delay)), Some((first, _))) = (slow, asked) {
+        if first == from {
+            tokio::time::sleep(delay).await;
+        }
+    }
     let (status, start, end) = match asked {
         None => (StatusCode::OK, 0, length),
         Some((first, _)) if first >= length => {
@@ -180,7 +191,11 @@ async fn ranged(State(origin): State<Arc<RangedOrigin>>, headers: HeaderMap) -> 
     let chunks = futures::stream::unfold(start, move |at| async move {
         (at < end).then(|| {
             let next = (at + (64 << 10)).min(end);
-            (Ok::<_, std::io::Error>(generated(at, next)), next)
+            let bytes: Vec<u8> = generated(at, next)
+                .into_iter()
+                .map(|b| b.wrapping_add(version))
+                .collect();
+            (Ok::<_, std::io::Error>(bytes), next)
         })
     });
     let mut response = Response::new(Body::from_stream(chunks));
@@ -188,7 +203,7 @@ async fn ranged(State(origin): State<Arc<RangedOrigin>>, headers: HeaderMap) -> 
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_LENGTH, (end - start).into());
     headers.insert(header::CONTENT_TYPE, "video/mp4".parse().unwrap());
-    headers.insert(header::ETAG, "\"v1\"".parse().unwrap());
+    headers.insert(header::ETAG, format!("\"v{version}\"").parse().unwrap());
     if status == StatusCode::PARTIAL_CONTENT {
         let value = format!("bytes {start}-{}/{length}", end - 1);
         headers.insert(header::CONTENT_RANGE, value.parse().unwrap());
@@ -200,6 +215,8 @@ async fn start_ranged_origin(length: u64) -> (Arc<RangedOrigin>, Url) {
     let origin = Arc::new(RangedOrigin {
         length,
         asked: Mutex::new(Vec::new()),
+        version: Default::default(),
+        slow_from: Mutex::new(None),
     });
     let app = Router::new()
         .route("/{*path}", get(ranged))
@@ -350,6 +367,68 @@ async fn a_gibibyte_is_served_in_slices_by_range_and_whole_in_bounded_memory() {
     assert!(relay.relay.cache.weighted_size().await <= 32 << 20);
 }
 
+/// Review of issue 20: a viewer reading version 0 of a sliced object reaches a slice that
+/// another viewer's fetch is bringing from version 1 (it asked that slice first, knowing no
+/// version): its answer is cut there, and not one byte of version 1 reaches it.
+#[tokio::test]
+async fn slices_of_two_versions_are_never_stitched_into_one_answer() {
+    let length: u64 = 3 * SLICE;
+    let (origin, origin_url) = start_ranged_origin(length).await;
+    let relay = start_relay(&origin_url, unmetered()).await;
+    let session = SigningKey::from_bytes(&[66; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let http = reqwest::Client::new();
+    let url = relay.object_url("vod/changing.mp4");
+    // B asks slice 1 of version 1, which the origin is slow to answer.
+    origin.version.store(1, Ordering::SeqCst);
+    *origin.slow_from.lock().unwrap() = Some((SLICE, Duration::from_millis(500)));
+    let b = {
+        let request = http
+            .get(&url)
+            .header(SESSION_HEADER, &token)
+            .header(header::RANGE, format!("bytes={SLICE}-{}", SLICE + 9));
+        tokio::spawn(async move { request.send().await.unwrap().bytes().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A reads version 0 from slice 0 into slice 1.
+    origin.version.store(0, Ordering::SeqCst);
+    let response = http
+        .get(&url)
+        .header(SESSION_HEADER, &token)
+        .header(
+            header::RANGE,
+            format!("bytes={}-{}", SLICE - 100, SLICE + 99),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    let mut body = response.bytes_stream();
+    let mut received = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => received.extend_from_slice(&chunk),
+            Err(_) => {
+                cut = true;
+                break;
+            }
+        }
+    }
+    assert!(cut, "the answer is cut where the versions meet");
+    assert!(received.len() <= 100, "{} bytes", received.len());
+    assert_eq!(
+        received[..],
+        generated(SLICE - 100, SLICE - 100 + received.len() as u64)[..]
+    );
+    let b = b.await.unwrap();
+    let v1: Vec<u8> = generated(SLICE, SLICE + 10)
+        .into_iter()
+        .map(|x| x.wrapping_add(1))
+        .collect();
+    assert_eq!(b[..], v1[..], "B has version 1, whole");
+}
+
 #[tokio::test]
 async fn an_object_on_disk_is_a_hit_after_a_restart_and_the_disk_budget_holds() {
     let (origin, origin_url) = start_origin().await;
@@ -471,4 +550,48 @@ async fn live_edge_playlist_requests_collapse_into_one_fetch_per_second() {
         2,
         "one refetch for 20 viewers"
     );
+}
+
+/// Review of issue 20: an origin that announces 4 MiB and sends a byte every 50 ms held a
+/// fetch slot for the timeout plus 16 s; past the first timeout it must keep up the minimum
+/// rate on what it sends, so it is cut about a second in.
+#[tokio::test]
+async fn a_trickling_origin_is_cut_once_it_falls_below_the_minimum_rate() {
+    async fn trickle() -> Response {
+        let bytes = futures::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Some((Ok::<_, std::io::Error>(vec![7u8]), ()))
+        });
+        let mut response = Response::new(Body::from_stream(bytes));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, (4u64 << 20).into());
+        response
+    }
+    let origin_url = serve(Router::new().route("/{*path}", get(trickle))).await;
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            origin: media_relay::origin::OriginLimits {
+                timeout: Duration::from_millis(500),
+                ..unmetered().origin
+            },
+            ..unmetered()
+        },
+    )
+    .await;
+    let session = SigningKey::from_bytes(&[67; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let response = reqwest::Client::new()
+        .get(relay.object_url("vod/trickle.ts"))
+        .header(SESSION_HEADER, &token)
+        .send()
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(4), response.bytes()).await;
+    match ended {
+        Ok(Err(_)) => {}
+        Ok(Ok(body)) => panic!("a trickle of {} bytes passed as whole", body.len()),
+        Err(_) => panic!("still fetching after 4 s"),
+    }
 }
