@@ -13,6 +13,7 @@
 # A last row times a cold miss of 64 MiB (first byte and last) through each.
 #
 # Usage: bench/relay.sh [DURATION_SECONDS (default 10)] [CONNECTIONS (default 32)]
+# HTTP_THREADS=N sets the relay's http_threads (0: its shared runtime).
 # PROFILE=FILE also samples the relay with perf during one more 64 KiB run and writes the
 # report (self time by symbol) to FILE.
 # Needs nginx, varnish and wrk (Debian packages; installed if missing when run as root).
@@ -158,6 +159,7 @@ credit_window_bytes = 1099511627776
 cosign_interval_secs = 5
 # The origin is this machine's nginx.
 allow_private_origins = true
+${HTTP_THREADS:+http_threads = $HTTP_THREADS}
 
 [[consumers]]
 owner = "$CONSUMER"

@@ -99,9 +99,9 @@ pub struct RelayConfig {
     /// so `?nonce` requests cannot bypass the cache.
     pub forward_query: bool,
     pub origin_timeout_ms: u64,
-    /// Threads serving viewers' connections, each serving its own start to finish; 0: one
-    /// per core.
-    pub http_threads: usize,
+    /// Threads serving viewers' connections, each serving its own start to finish; one per
+    /// core when unset; 0: served on the relay's shared runtime instead.
+    pub http_threads: Option<usize>,
     /// The most one call to a gateway or keeper may take, connecting included.
     pub peer_timeout_ms: u64,
     pub stall_timeout_ms: u64,
@@ -150,7 +150,7 @@ impl Default for RelayConfig {
             allow_private_origins: false,
             forward_query: false,
             origin_timeout_ms: 10_000,
-            http_threads: 0,
+            http_threads: None,
             peer_timeout_ms: 10_000,
             stall_timeout_ms: 10_000,
             cosign_interval_secs: 10,
@@ -232,12 +232,11 @@ impl RelayConfig {
         Ok(())
     }
 
-    /// `http_threads`, with 0 read as one per core.
+    /// `http_threads`, one per core when unset.
     pub fn http_threads(&self) -> usize {
-        match self.http_threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
+        self.http_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
     }
 
     pub fn cache_settings(&self) -> crate::cache::CacheSettings {
