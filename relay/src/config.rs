@@ -92,6 +92,9 @@ pub struct RelayConfig {
     pub max_concurrent_fetches: usize,
     /// Bytes all fetches in flight may buffer together; beyond it a fetch fails with 503.
     pub max_fetch_bytes: usize,
+    /// Of `max_concurrent_fetches`, how many one consumer's misses may hold at once (503
+    /// beyond): one consumer's slow origin cannot starve the others.
+    pub max_fetches_per_consumer: usize,
     /// Fetch from origins whose addresses are loopback, private or link-local. Off by
     /// default: a relay must not be a way into its own host's network.
     pub allow_private_origins: bool,
@@ -147,6 +150,7 @@ impl Default for RelayConfig {
             max_object_bytes: 64 << 20,
             max_concurrent_fetches: 64,
             max_fetch_bytes: 512 << 20,
+            max_fetches_per_consumer: 16,
             allow_private_origins: false,
             forward_query: false,
             origin_timeout_ms: 10_000,
@@ -211,6 +215,9 @@ impl RelayConfig {
         if self.max_uncosigned_bytes == 0 {
             bail!("max_uncosigned_bytes must be more than 0");
         }
+        if self.max_fetches_per_consumer == 0 {
+            bail!("max_fetches_per_consumer must be more than 0");
+        }
         if self.max_concurrent_fetches == 0 || self.max_fetch_bytes < self.max_object_bytes {
             bail!(
                 "max_concurrent_fetches must be more than 0 and max_fetch_bytes at least \
@@ -247,6 +254,7 @@ impl RelayConfig {
                 .disk_cache_dir
                 .clone()
                 .map(|dir| (dir, self.disk_cache_bytes)),
+            max_fetches_per_consumer: self.max_fetches_per_consumer,
         }
     }
 

@@ -92,6 +92,11 @@ impl Growing {
         self.wait_for(|s| s.head.clone()).await
     }
 
+    /// Ended before any answer because no fetch slot was free.
+    pub fn was_busy(&self) -> bool {
+        self.inspect(|s| matches!(s.head, Some(Err(OriginError::Busy))))
+    }
+
     pub fn came_from_disk(&self) -> bool {
         self.inspect(|s| s.from_disk)
     }

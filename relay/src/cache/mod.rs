@@ -50,6 +50,10 @@ pub struct CacheSettings {
     pub slice_bytes: u64,
     /// The disk tier's directory and byte budget.
     pub disk: Option<(PathBuf, u64)>,
+    /// Fetches one consumer may have under way at once (of the origin's
+    /// `max_concurrent_fetches` for all): a consumer's own slow origin cannot keep the others'
+    /// misses waiting.
+    pub max_fetches_per_consumer: usize,
 }
 
 /// What is known of an object once its origin has answered, kept with each of its parts.
@@ -160,6 +164,9 @@ struct Inner {
     origin: Origin,
     slice_bytes: u64,
     disk: Option<disk::DiskTier>,
+    /// Fetches under way per consumer, and the most each may have.
+    fetches_by_consumer: Mutex<HashMap<anchor_lang::prelude::Pubkey, usize>>,
+    max_fetches_per_consumer: usize,
 }
 
 pub struct ObjectCache {
@@ -204,6 +211,8 @@ impl ObjectCache {
                 origin,
                 slice_bytes: settings.slice_bytes.max(MIN_SLICE_BYTES),
                 disk,
+                fetches_by_consumer: Mutex::new(HashMap::new()),
+                max_fetches_per_consumer: settings.max_fetches_per_consumer.max(1),
             }),
         })
     }
@@ -383,7 +392,9 @@ impl Reading {
             Some((current, body)) if *current == index => body.clone(),
             _ => {
                 let opened = match self.ahead.take() {
-                    Some((ahead, body)) if ahead == index => body,
+                    // A slice asked ahead while the consumer's fetch slots were all taken
+                    // is asked again now.
+                    Some((ahead, body)) if ahead == index && !body.was_busy() => body,
                     _ => self.open(index),
                 };
                 let body = match self.checked(opened).await {
@@ -430,6 +441,13 @@ enum Opening {
     Growing(Arc<Growing>),
 }
 
+impl Opening {
+    /// Refused for want of a fetch slot.
+    fn was_busy(&self) -> bool {
+        matches!(self, Opening::Growing(growing) if growing.was_busy())
+    }
+}
+
 /// What a finished fetch leaves to keep.
 struct Filled {
     /// Where the part is kept (`None`: not kept); a whole object is part 0 whichever slice
@@ -463,6 +481,11 @@ impl Inner {
             return Opening::Held(part);
         }
         let growing = Growing::new();
+        if !self.take_fetch_slot(&key) {
+            metrics::counter!("media_relay_consumer_fetch_limit_total").increment(1);
+            growing.finish(Err(OriginError::Busy));
+            return Opening::Growing(growing);
+        }
         fetching.insert(key.clone(), growing.clone());
         drop(fetching);
         let fill = Fill {
@@ -472,6 +495,33 @@ impl Inner {
         };
         tokio::spawn(fill.run(url.clone(), expected));
         Opening::Growing(growing)
+    }
+
+    /// One of the consumer's fetch slots, if it has one free (given back by `Fill`'s drop).
+    fn take_fetch_slot(&self, key: &CacheKey) -> bool {
+        let mut counts = self
+            .fetches_by_consumer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let under_way = counts.entry(key.consumer).or_default();
+        if *under_way >= self.max_fetches_per_consumer {
+            return false;
+        }
+        *under_way += 1;
+        true
+    }
+
+    fn give_back_fetch_slot(&self, key: &CacheKey) {
+        let mut counts = self
+            .fetches_by_consumer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(under_way) = counts.get_mut(&key.consumer) {
+            *under_way = under_way.saturating_sub(1);
+            if *under_way == 0 {
+                counts.remove(&key.consumer);
+            }
+        }
     }
 
     /// Fills `growing` with the part at `key`: from disk when there, else from the origin.
@@ -729,6 +779,7 @@ impl Drop for Fill {
         self.growing.finish(Err(OriginError::Unreachable(
             "the fetch was stopped".into(),
         )));
+        self.inner.give_back_fetch_slot(&self.key);
         let mut fetching = self
             .inner
             .fetching

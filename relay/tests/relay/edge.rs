@@ -252,6 +252,7 @@ async fn a_gibibyte_is_served_in_slices_by_range_and_whole_in_bounded_memory() {
                 memory_bytes: 32 << 20,
                 slice_bytes: SLICE,
                 disk: None,
+                max_fetches_per_consumer: 64,
             },
             ..unmetered()
         },
@@ -442,6 +443,7 @@ async fn an_object_on_disk_is_a_hit_after_a_restart_and_the_disk_budget_holds() 
             memory_bytes: 64 << 20,
             slice_bytes: SLICE,
             disk: Some((dir.clone(), disk_budget)),
+            max_fetches_per_consumer: 64,
         },
         consumer: Some(anchor_lang::prelude::Pubkey::new_from_array([21; 32])),
         ..unmetered()
@@ -594,4 +596,53 @@ async fn a_trickling_origin_is_cut_once_it_falls_below_the_minimum_rate() {
         Ok(Ok(body)) => panic!("a trickle of {} bytes passed as whole", body.len()),
         Err(_) => panic!("still fetching after 4 s"),
     }
+}
+
+/// Review of issue 20: one consumer's misses hold at most `max_fetches_per_consumer` of the
+/// relay's fetch slots (its own slow origin could otherwise keep every other consumer's
+/// misses waiting); beyond it, 503 at once.
+#[tokio::test]
+async fn one_consumer_holds_at_most_its_share_of_the_fetch_slots() {
+    let (origin, origin_url) = start_origin().await;
+    for i in 0..5 {
+        origin.put(&format!("vod/{i}.ts"), content(1_000, i as u8), None);
+    }
+    *origin.delay.lock().unwrap() = Duration::from_millis(500);
+    let options = unmetered();
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            cache: CacheSettings {
+                max_fetches_per_consumer: 2,
+                ..options.cache.clone()
+            },
+            ..options
+        },
+    )
+    .await;
+    let session = SigningKey::from_bytes(&[68; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let http = reqwest::Client::new();
+    let statuses = futures::future::join_all((0..5).map(|i| {
+        let request = http
+            .get(relay.object_url(&format!("vod/{i}.ts")))
+            .header(SESSION_HEADER, &token);
+        async move { request.send().await.unwrap().status() }
+    }))
+    .await;
+    let served = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let busy = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert_eq!((served, busy), (2, 3), "{statuses:?}");
+    assert_eq!(origin.total.load(Ordering::SeqCst), 2);
+    // The slots come back when the fetches end.
+    let again = http
+        .get(relay.object_url("vod/4.ts"))
+        .header(SESSION_HEADER, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
 }

@@ -115,6 +115,7 @@ impl Default for Options {
                 memory_bytes: 64 << 20,
                 slice_bytes: media_relay::cache::DEFAULT_SLICE_BYTES,
                 disk: None,
+                max_fetches_per_consumer: 64,
             },
             // The test origins listen on 127.0.0.1.
             origin: OriginLimits {
