@@ -148,7 +148,11 @@ impl Accepted {
                 request
             },
         );
-        let io = TokioIo::new(IdleTimeout::new(stream, idle_timeout));
+        // Bodies in memory files (zero_copy::shared_bytes) leave by sendfile, not a copy.
+        let io = TokioIo::new(IdleTimeout::new(
+            crate::zero_copy::ZeroCopyStream::new(stream),
+            idle_timeout,
+        ));
         let connection = self
             .watcher
             .watch(http.serve_connection(io, TowerToHyperService::new(service)));

@@ -646,3 +646,67 @@ async fn one_consumer_holds_at_most_its_share_of_the_fetch_slots() {
         .unwrap();
     assert_eq!(again.status(), StatusCode::OK);
 }
+
+/// Issue 20, per-request cost: a kept object of 16 KiB or more lives in a sealed memory file
+/// and its hits leave by sendfile (the copy into the socket was the largest cost of a 64 KiB
+/// hit); what arrives is still exactly the object, whole and by Range, metered as before.
+#[tokio::test]
+async fn hits_of_a_large_object_leave_from_a_memory_file() {
+    let (origin, origin_url) = start_origin().await;
+    let object = content(256 << 10, 9);
+    origin.put("vod/seg.ts", object.clone(), None);
+    let relay = start_relay(&origin_url, unmetered()).await;
+    let session = SigningKey::from_bytes(&[67; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let http = reqwest::Client::new();
+    let get = |range: Option<&'static str>| {
+        let mut request = http
+            .get(relay.object_url("vod/seg.ts"))
+            .header(SESSION_HEADER, &token);
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let cache = response.headers()[CACHE_HEADER]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (response.status(), cache, response.bytes().await.unwrap())
+        }
+    };
+    let (status, cache, body) = get(None).await;
+    assert_eq!((status, cache.as_str()), (StatusCode::OK, "miss"));
+    assert_eq!(body, object);
+    let before = media_service::zero_copy::bytes_sent_from_files();
+    for _ in 0..10 {
+        let (status, cache, body) = get(None).await;
+        assert_eq!((status, cache.as_str()), (StatusCode::OK, "hit"));
+        assert!(body == object, "a hit's bytes differ");
+    }
+    let (status, _, body) = get(Some("bytes=1000-99999")).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert!(
+        body[..] == object[1000..100_000],
+        "the range's bytes differ"
+    );
+    let sent = media_service::zero_copy::bytes_sent_from_files() - before;
+    assert!(
+        sent >= 10 * object.len() as u64 + 99_000,
+        "only {sent} bytes left by sendfile"
+    );
+    let metrics = scrape_metrics(&http, &relay.url).await;
+    assert!(
+        metrics.contains("media_relay_sendfile_bytes_total"),
+        "{metrics}"
+    );
+    let bytes_line = metrics
+        .lines()
+        .find(|l| l.starts_with("media_relay_bytes_total"))
+        .unwrap();
+    let metered: u64 = bytes_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        metered >= 11 * object.len() as u64 + 99_000,
+        "every byte sent is metered: {bytes_line}"
+    );
+}

@@ -238,3 +238,9 @@ impl TestRelay {
         format!("{}c/{}/{path}", self.url, self.consumer)
     }
 }
+
+/// The relay's Prometheus page at `relay_url`.
+pub async fn scrape_metrics(http: &reqwest::Client, relay_url: &Url) -> String {
+    let answer = http.get(relay_url.join("metrics").unwrap()).send().await;
+    answer.unwrap().text().await.unwrap()
+}

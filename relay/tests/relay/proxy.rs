@@ -220,14 +220,7 @@ async fn the_cache_keeps_to_its_byte_budget() {
     let held = relay.relay.cache.weighted_size().await;
     assert!(held <= budget, "{held} bytes held, budget {budget}");
     assert!(held >= 300_000, "the cache is used: {held}");
-    let metrics = http
-        .get(relay.url.join("metrics").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&http, &relay.url).await;
     assert!(
         metrics.contains("media_relay_cache_misses_total"),
         "{metrics}"
