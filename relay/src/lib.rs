@@ -38,12 +38,8 @@ pub async fn run(
     use anyhow::Context;
     use solana_signer::Signer;
     use std::sync::{Arc, RwLock};
-    match media_service::zero_copy::raise_descriptor_limit() {
-        Ok(descriptors) => tracing::info!(
-            descriptors,
-            memory_files = media_service::zero_copy::max_regions(),
-            "descriptor limit"
-        ),
+    match media_service::http::raise_descriptor_limit() {
+        Ok(descriptors) => tracing::info!(descriptors, "descriptor limit"),
         Err(e) => tracing::warn!(error = %e, "the descriptor limit could not be raised"),
     }
     let node = solana_keypair::read_keypair_file(&config.node_keypair).map_err(|e| {

@@ -605,9 +605,6 @@ async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {
         gauge!("media_relay_disk_cache_bytes").set(bytes as f64);
     }
     gauge!("media_relay_sessions").set(relay.meter.session_count() as f64);
-    gauge!("media_relay_memory_files").set(media_service::zero_copy::regions_in_use() as f64);
-    counter!("media_relay_sendfile_bytes_total")
-        .absolute(media_service::zero_copy::bytes_sent_from_files());
     gauge!("media_relay_uncosigned_bytes").set(relay.debts.total() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

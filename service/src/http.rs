@@ -54,6 +54,22 @@ impl Default for ServerLimits {
     }
 }
 
+/// Raises this process's soft limit on open descriptors to its hard limit (at most 2^20), as
+/// nginx's `worker_rlimit_nofile` does: a shell's default soft limit of 1,024 would otherwise
+/// cap a server below its `max_connections` (4,096 by default) with `EMFILE` on accept.
+/// Returns the soft limit in force afterwards.
+#[cfg(unix)]
+pub fn raise_descriptor_limit() -> std::io::Result<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    let wanted = limit.maximum.unwrap_or(u64::MAX).min(1 << 20);
+    if limit.current.is_some_and(|current| current < wanted) {
+        limit.current = Some(wanted);
+        setrlimit(Resource::Nofile, limit)?;
+    }
+    Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open connections
 /// finish for at most `limits.shutdown_grace`. Handlers can read the peer's address with
 /// `ConnectInfo<SocketAddr>`.
@@ -148,11 +164,7 @@ impl Accepted {
                 request
             },
         );
-        // Bodies in memory files (zero_copy::shared_bytes) leave by sendfile, not a copy.
-        let io = TokioIo::new(IdleTimeout::new(
-            crate::zero_copy::ZeroCopyStream::new(stream),
-            idle_timeout,
-        ));
+        let io = TokioIo::new(IdleTimeout::new(stream, idle_timeout));
         let connection = self
             .watcher
             .watch(http.serve_connection(io, TowerToHyperService::new(service)));
@@ -564,5 +576,23 @@ mod tests {
             .unwrap();
         // Without this hyper copies every body into its own buffer before writing it.
         assert!(IdleTimeout::new(client, Duration::from_secs(1)).is_write_vectored());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_descriptor_limit_is_raised_to_the_hard_limit() {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let original = getrlimit(Resource::Nofile);
+        let hard = original.maximum.unwrap_or(u64::MAX);
+        // Lowered first (a process may always lower its soft limit), so the raise is seen.
+        let lowered = Rlimit {
+            current: Some(hard.min(512)),
+            maximum: original.maximum,
+        };
+        setrlimit(Resource::Nofile, lowered).unwrap();
+        let raised = raise_descriptor_limit().unwrap();
+        assert_eq!(raised, hard.min(1 << 20));
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(raised));
+        setrlimit(Resource::Nofile, original).unwrap();
     }
 }

@@ -18,7 +18,6 @@ pub mod settings;
 pub mod store_key;
 pub mod tasks;
 mod temp;
-pub mod zero_copy;
 
 pub use temp::{temp_path, TempStores};
 

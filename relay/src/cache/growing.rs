@@ -3,7 +3,7 @@
 //! reader at the end waits for the next chunk (or the end, or the fetch's failure).
 use super::Head;
 use crate::origin::OriginError;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -130,13 +130,19 @@ impl Growing {
         .await
     }
 
-    /// The body in one piece (what the cache keeps once the fetch has ended): in a memory
-    /// file when large, so hits of it are sent without a copy (media_service::zero_copy).
+    /// The body in one piece (what the cache keeps once the fetch has ended).
     pub fn concatenated(&self) -> Bytes {
-        // Copied out of the lock: readers still following the body are not held up.
-        let chunks: Vec<Bytes> =
-            self.inspect(|s| s.chunks.iter().map(|(_, c)| c.clone()).collect());
-        media_service::zero_copy::shared_bytes(&chunks)
+        self.inspect(|s| match s.chunks.as_slice() {
+            [] => Bytes::new(),
+            [(_, only)] => only.clone(),
+            chunks => {
+                let mut body = BytesMut::with_capacity(usize::try_from(s.len).unwrap_or(0));
+                for (_, chunk) in chunks {
+                    body.extend_from_slice(chunk);
+                }
+                body.freeze()
+            }
+        })
     }
 }
 
