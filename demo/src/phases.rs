@@ -42,15 +42,20 @@ struct Watched {
     outage: Option<OutageReport>,
 }
 
-/// The relay (the busiest) SIGKILLed at the first epoch boundary past half-way through the watching and
-/// restarted two segments (4 s; a third of an epoch if longer, four fifths at most) later.
-/// Only the current and the previous epoch settle, so
-/// the bytes in flight at the crash are paid only if the viewers' receipts for them reach
-/// the restarted relay by the end of the next epoch: a crash early in an epoch and a quick
-/// restart leave them the most time.
+/// The relay (the busiest) SIGKILLed half an epoch after the first epoch boundary past
+/// half-way through the watching, and restarted two segments (4 s; a third of an epoch if
+/// longer, four fifths at most) later. Only the current and the previous epoch settle, so
+/// what a relay took receipts for just before a crash is paid only if it co-signs and ships
+/// them again after the restart before the next epoch ends. A crash at a boundary is the
+/// worst case: a relay learns of a new epoch up to a refresh late, so its last receipts are
+/// of the epoch before, which would have to settle within the epoch the relay is down in.
+/// Half an epoch in, those are co-signed and shipped (every second here), and the receipts
+/// in flight are of the crash's epoch, which settle until the end of the next.
 struct Outage {
     relay: usize,
     kill_after: Instant,
+    /// When the kill is due: half an epoch past the boundary that follows `kill_after`.
+    kill_at: Option<Instant>,
     restart_after: Duration,
     /// The epoch seen at the last tick, to notice a boundary.
     seen_epoch: u64,
@@ -142,13 +147,14 @@ impl Stage<'_> {
             relay: options.relays - 1,
             kill_after: started + watching / 2,
             // Down for two segments at least, so viewers request from it while it is down
-            // and leave it, yet back within the epoch it died in, so its bytes settle.
+            // and leave it, yet back early in the next epoch, so its bytes settle.
             restart_after: (self.epochs(1) / 3)
                 .max(Duration::from_secs(
                     2 * u64::from(crate::origin::SEGMENT_SECS),
                 ))
                 .min(self.epochs(1) * 4 / 5),
             seen_epoch: first_epoch,
+            kill_at: None,
             killed_at: None,
             report: None,
         });
@@ -243,13 +249,20 @@ impl Stage<'_> {
         let now = Instant::now();
         let boundary = epoch > outage.seen_epoch;
         outage.seen_epoch = epoch;
+        if outage.report.is_none()
+            && outage.kill_at.is_none()
+            && now >= outage.kill_after
+            && boundary
+        {
+            outage.kill_at = Some(now + self.epochs(1) / 2);
+        }
         match (&mut outage.report, outage.killed_at) {
-            (None, _) if now >= outage.kill_after && boundary => {
+            (None, _) if outage.kill_at.is_some_and(|at| now >= at) => {
                 let pid = relay.pid();
                 relay.kill();
                 self.progress.step(&format!(
-                    "SIGKILLed relay {} (pid {}) as epoch {epoch} began: the viewers move to \
-                     the others",
+                    "SIGKILLed relay {} (pid {}) half-way through epoch {epoch}: the viewers \
+                     move to the others",
                     outage.relay + 1,
                     pid.map_or("?".into(), |p| p.to_string())
                 ));

@@ -124,6 +124,88 @@ pub struct RelayStats {
 /// How long posting one receipt may take (a hung relay holds up only its own receipts).
 const RECEIPT_POST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A receipt that could not be delivered is posted again after this, doubling up to
+/// `RECEIPT_RETRY_MAX`, for at most `RECEIPT_RETRY_FOR`.
+const RECEIPT_RETRY_FIRST: Duration = Duration::from_millis(250);
+const RECEIPT_RETRY_MAX: Duration = Duration::from_secs(4);
+const RECEIPT_RETRY_FOR: Duration = Duration::from_secs(600);
+
+/// Posts the newest receipt in `latest` whenever there is one; older unsent ones are
+/// superseded. One that did not reach the relay, or that the relay could not take (5xx), is
+/// posted again with back-off until it is taken, refused (4xx) or superseded: the bytes in
+/// flight when a relay dies are acknowledged as soon as it is back, while their epoch can
+/// still settle, rather than only when the viewer next uses it. Ends with the link.
+async fn post_receipts(
+    mut latest: watch::Receiver<Option<String>>,
+    http: reqwest::Client,
+    url: Option<Url>,
+) {
+    let Some(url) = url else { return };
+    let mut pending: Option<String> = None;
+    let mut delay = RECEIPT_RETRY_FIRST;
+    let mut give_up = Instant::now();
+    // The link is gone: no newer receipt will come, but the last one is still delivered.
+    let mut closed = false;
+    loop {
+        let Some(receipt) = pending.take() else {
+            if closed || latest.changed().await.is_err() {
+                return;
+            }
+            pending = latest.borrow_and_update().clone();
+            delay = RECEIPT_RETRY_FIRST;
+            give_up = Instant::now() + RECEIPT_RETRY_FOR;
+            continue;
+        };
+        let post = http.post(url.clone()).body(receipt.clone());
+        match post.timeout(RECEIPT_POST_TIMEOUT).send().await {
+            Ok(answer) if answer.status().is_success() => continue,
+            Ok(answer) if !answer.status().is_server_error() => {
+                // Refused for good (stale, or an epoch the relay no longer counts).
+                let status = answer.status();
+                let body = crate::read_error_body(answer, RECEIPT_POST_TIMEOUT).await;
+                tracing::debug!(%status, body, "a viewer receipt was refused");
+                continue;
+            }
+            Ok(answer) => {
+                tracing::debug!(status = %answer.status(), "a viewer receipt was not taken")
+            }
+            Err(e) => tracing::debug!(error = %e, "posting a viewer receipt failed"),
+        }
+        if Instant::now() + delay > give_up {
+            tracing::debug!("a viewer receipt was given up after retrying");
+            continue;
+        }
+        let superseded = async {
+            if closed {
+                std::future::pending().await
+            } else {
+                latest.changed().await
+            }
+        };
+        // Whether a newer receipt came (Some(true)), the link went (Some(false)), or the
+        // delay passed (None).
+        let newer = tokio::select! {
+            changed = superseded => Some(changed.is_ok()),
+            () = tokio::time::sleep(delay) => None,
+        };
+        match newer {
+            Some(true) => {
+                pending = latest.borrow_and_update().clone();
+                delay = RECEIPT_RETRY_FIRST;
+                give_up = Instant::now() + RECEIPT_RETRY_FOR;
+            }
+            Some(false) => {
+                closed = true;
+                pending = Some(receipt);
+            }
+            None => {
+                pending = Some(receipt);
+                delay = (delay * 2).min(RECEIPT_RETRY_MAX);
+            }
+        }
+    }
+}
+
 /// Weight of the newest measurement in the throughput mean.
 const THROUGHPUT_WEIGHT: f64 = 0.3;
 /// Transfers smaller than this take as long as the round trip, whatever the relay's
@@ -136,21 +218,9 @@ const EXPLORE_SHARE: f64 = 0.1;
 
 impl Link {
     pub fn new(target: RelayTarget, http: &reqwest::Client) -> Arc<Self> {
-        let (acks, mut latest) = watch::channel(None::<String>);
-        let poster = http.clone();
+        let (acks, latest) = watch::channel(None::<String>);
         let receipt_url = target.url.join(".media/receipt").ok();
-        tokio::spawn(async move {
-            // Posts the newest receipt whenever there is one; older unsent ones are superseded.
-            while latest.changed().await.is_ok() {
-                let receipt = latest.borrow_and_update().clone();
-                if let (Some(receipt), Some(url)) = (receipt, receipt_url.clone()) {
-                    let post = poster.post(url).body(receipt).timeout(RECEIPT_POST_TIMEOUT);
-                    if let Err(e) = post.send().await {
-                        tracing::debug!(error = %e, "posting a viewer receipt failed");
-                    }
-                }
-            }
-        });
+        tokio::spawn(post_receipts(latest, http.clone(), receipt_url));
         Arc::new(Link {
             position: Mutex::new(Position {
                 node_key: target.node_key,
@@ -433,5 +503,85 @@ mod tests {
         assert!(is_playlist("vod/manifest.mpd"));
         assert!(!is_playlist("live/seg-0001.ts"));
         assert!(!is_playlist("m3u8/seg.ts"));
+    }
+
+    /// A receipt endpoint answering with `statuses` in turn (the last one from then on),
+    /// recording every body posted.
+    async fn receipt_endpoint(statuses: Vec<u16>) -> (Url, Arc<Mutex<Vec<String>>>) {
+        use axum::http::StatusCode;
+        let posted: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = posted.clone();
+        let answer = move |body: String| {
+            let seen = seen.clone();
+            let statuses = statuses.clone();
+            async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push(body);
+                let status = statuses[(seen.len() - 1).min(statuses.len() - 1)];
+                StatusCode::from_u16(status).unwrap()
+            }
+        };
+        let app = axum::Router::new().route("/.media/receipt", axum::routing::post(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.media/receipt", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url.parse().unwrap(), posted)
+    }
+
+    async fn posted_after(posted: &Mutex<Vec<String>>, count: usize) -> Vec<String> {
+        for _ in 0..100 {
+            if posted.lock().unwrap().len() >= count {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        posted.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_receipt_the_relay_could_not_take_is_posted_again_until_taken() {
+        let (url, posted) = receipt_endpoint(vec![503, 503, 200]).await;
+        let (acks, latest) = watch::channel(None::<String>);
+        tokio::spawn(post_receipts(latest, reqwest::Client::new(), Some(url)));
+        acks.send(Some("r1".into())).unwrap();
+        assert_eq!(posted_after(&posted, 3).await, ["r1", "r1", "r1"]);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            posted.lock().unwrap().len(),
+            3,
+            "not posted again once taken"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_receipt_is_not_retried_and_a_newer_one_supersedes_a_retry() {
+        let (url, posted) = receipt_endpoint(vec![409]).await;
+        let (acks, latest) = watch::channel(None::<String>);
+        tokio::spawn(post_receipts(latest, reqwest::Client::new(), Some(url)));
+        acks.send(Some("stale".into())).unwrap();
+        posted_after(&posted, 1).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(posted.lock().unwrap().clone(), ["stale"], "a 4xx is final");
+
+        let (url, posted) = receipt_endpoint(vec![503, 503, 503, 200]).await;
+        let (acks, latest) = watch::channel(None::<String>);
+        tokio::spawn(post_receipts(latest, reqwest::Client::new(), Some(url)));
+        acks.send(Some("old".into())).unwrap();
+        posted_after(&posted, 1).await;
+        acks.send(Some("new".into())).unwrap();
+        let seen = posted_after(&posted, 4).await;
+        assert_eq!(seen.first().map(String::as_str), Some("old"));
+        assert!(seen[1..].iter().all(|r| r == "new"), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn the_last_receipt_of_a_dropped_link_is_still_delivered() {
+        let (url, posted) = receipt_endpoint(vec![503, 200]).await;
+        let (acks, latest) = watch::channel(None::<String>);
+        tokio::spawn(post_receipts(latest, reqwest::Client::new(), Some(url)));
+        acks.send(Some("last".into())).unwrap();
+        posted_after(&posted, 1).await;
+        drop(acks);
+        assert_eq!(posted_after(&posted, 2).await, ["last", "last"]);
     }
 }
