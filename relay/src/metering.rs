@@ -147,6 +147,21 @@ impl Session {
         self.latest_receipt.take()
     }
 
+    /// Grants up to `want` bytes of the credit free now (the window past the last receipt, and
+    /// what the token has left), counting them as delivered. `None`: the token is spent and
+    /// nothing will ever be granted; `Some(0)`: none is free until the viewer acknowledges.
+    fn grant_now(&mut self, want: u64, credit_window: u64) -> Option<u64> {
+        let window_left = (self.acked + credit_window).saturating_sub(self.delivered);
+        let session_left = self.grant.max_bytes.saturating_sub(self.delivered_total);
+        if session_left == 0 {
+            return None;
+        }
+        let granted = want.min(window_left).min(session_left);
+        self.delivered = self.delivered.saturating_add(granted);
+        self.delivered_total = self.delivered_total.saturating_add(granted);
+        Some(granted)
+    }
+
     /// (delivered, acked) of `epoch`, if it is the session's current or previous epoch.
     fn counters(&self, epoch: u64) -> Option<(u64, u64)> {
         if epoch == self.epoch {
@@ -185,6 +200,16 @@ pub struct Acknowledged {
     /// The gateway refused to pay for this session (capped or rejected): its bytes are a
     /// loss of this relay's, not a debt of the consumer's.
     pub refused: bool,
+}
+
+/// See [`Meter::open_answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opening {
+    /// The session's epoch, and the bytes delivered in it before this answer.
+    pub epoch: u64,
+    pub delivered: u64,
+    /// Bytes of this answer's body granted already.
+    pub granted: u64,
 }
 
 /// What `try_grant` found: bytes granted (0: none will come), or a wakeup to wait for.
@@ -333,7 +358,8 @@ impl Meter {
         if grant.config != view.config || grant.consumer != *consumer {
             return Err(Refusal::WrongScope);
         }
-        if let Some((_, reason)) = self.refused().get(&SessionId::of(&grant)) {
+        let id = SessionId::of(&grant);
+        if let Some((_, reason)) = self.refused().get(&id) {
             return Err(Refusal::SessionRefused(reason.clone()));
         }
         if grant.expires_at <= now {
@@ -342,16 +368,18 @@ impl Meter {
         // A signature checks once per session and epoch: later requests presenting the very
         // same token bytes skip the ed25519 verification (the signer set can change only at
         // an epoch boundary, so a new epoch checks again).
-        let id = SessionId::of(&grant);
-        let known = self
-            .sessions
-            .of(&id)
+        let mut sessions = self.sessions.of(&id);
+        let known = sessions
             .get(&id)
             .is_some_and(|s| s.token == token && s.verified_in_epoch == Some(view.epoch));
-        if !known && !state.signers.iter().any(|s| token.verify(s).is_ok()) {
-            return Err(Refusal::NotSigned);
+        if !known {
+            // Verified outside the shard's lock: other sessions of the shard go on meanwhile.
+            drop(sessions);
+            if !state.signers.iter().any(|s| token.verify(s).is_ok()) {
+                return Err(Refusal::NotSigned);
+            }
+            sessions = self.sessions.of(&id);
         }
-        let mut sessions = self.sessions.of(&id);
         let session = sessions
             .entry(id)
             .or_insert_with(|| Session::new(token, view.epoch));
@@ -377,7 +405,7 @@ impl Meter {
                 window: self.credit_window,
             });
         }
-        Ok(SessionId::of(&grant))
+        Ok(id)
     }
 
     /// Sessions known (admitted or restored).
@@ -391,6 +419,27 @@ impl Meter {
             .of(session)
             .get(session)
             .map(|s| (s.epoch, s.delivered))
+    }
+
+    /// What an answer starts from, in one visit to the session: its position before the answer
+    /// (which the answer's headers tell the viewer) and up to `want` bytes of its body granted
+    /// at once from the credit free now. Bytes not granted here are asked of `take_credit` as
+    /// they are sent. `None` when the session is unknown.
+    pub fn open_answer(&self, id: &SessionId, want: u64) -> Option<Opening> {
+        let refused = want > 0 && self.is_refused(id);
+        let mut sessions = self.sessions.of(id);
+        let session = sessions.get_mut(id)?;
+        let (epoch, delivered) = (session.epoch, session.delivered);
+        let granted = if refused {
+            0
+        } else {
+            session.grant_now(want, self.credit_window).unwrap_or(0)
+        };
+        Some(Opening {
+            epoch,
+            delivered,
+            granted,
+        })
     }
 
     /// Grants up to `want` bytes of the session's credit, counting them as delivered. With no
@@ -427,21 +476,11 @@ impl Meter {
         let Some(session) = sessions.get_mut(id) else {
             return Grant::Bytes(0);
         };
-        let window_left = (session.acked + self.credit_window).saturating_sub(session.delivered);
-        let session_left = session
-            .grant
-            .max_bytes
-            .saturating_sub(session.delivered_total);
-        if session_left == 0 {
-            return Grant::Bytes(0);
+        match session.grant_now(want, self.credit_window) {
+            None => Grant::Bytes(0),
+            Some(0) => Grant::Wait(session.progress.clone()),
+            Some(granted) => Grant::Bytes(granted),
         }
-        let granted = want.min(window_left).min(session_left);
-        if granted > 0 {
-            session.delivered = session.delivered.saturating_add(granted);
-            session.delivered_total = session.delivered_total.saturating_add(granted);
-            return Grant::Bytes(granted);
-        }
-        Grant::Wait(session.progress.clone())
     }
 
     /// Verifies a viewer receipt against the session it names, without recording it.

@@ -3,7 +3,7 @@
 //! `/health` and `/metrics` are for operators. The exchanges are in docs/relay-protocol.md.
 use crate::cache::{FetchError, Found, Lookup, ObjectCache};
 use crate::chain::SharedView;
-use crate::metering::{Meter, ReceiptRejection, Refusal, SessionId};
+use crate::metering::{Meter, Opening, ReceiptRejection, Refusal, SessionId};
 use crate::origin::OriginError;
 use crate::target::{cache_key, origin_url};
 use anchor_lang::prelude::Pubkey;
@@ -179,10 +179,11 @@ fn refusal_response(refusal: Refusal) -> Response {
 async fn proxy(
     State(relay): State<Arc<Relay>>,
     Path((consumer, path)): Path<(String, String)>,
-    method: Method,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
+    request: axum::extract::Request,
 ) -> Response {
+    // Taken apart rather than extracted one by one: extracting a `HeaderMap` clones it.
+    let (request, _) = request.into_parts();
+    let (method, uri, headers) = (&request.method, &request.uri, &request.headers);
     let Ok(consumer) = Pubkey::from_str(&consumer) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -230,7 +231,7 @@ async fn proxy(
         Lookup::Hit => relay.counters.hits.increment(1),
         Lookup::Miss => relay.counters.misses.increment(1),
     }
-    respond(&relay, session, found, &method, &headers).await
+    respond(&relay, session, found, method, headers).await
 }
 
 fn origin_failure(consumer: &Pubkey, e: &OriginError) -> Response {
@@ -280,11 +281,12 @@ async fn respond(
             Bytes::new()
         };
         let length = body.len() as u64;
-        let builder = answer(relay, &session, &found, status, Some(length));
+        let opening = relay.meter.open_answer(&session, 0);
+        let builder = answer(relay, opening, &found, status, Some(length));
         let body = if *method == Method::HEAD {
             Body::empty()
         } else if metered {
-            metered_body(relay.clone(), session, body, None)
+            metered_body(relay.clone(), session, body, 0, None)
         } else {
             Body::from(body)
         };
@@ -320,9 +322,21 @@ async fn respond(
         (Some(total), None) => (StatusCode::OK, 0..total),
         (None, _) => (StatusCode::OK, 0..u64::MAX),
     };
+    // A whole object in memory has its body in hand: what the credit covers now is granted
+    // with the position the headers report, and the body is then sent as it is.
+    let whole = found.held_whole().filter(|_| *method != Method::HEAD);
+    let held = whole.map(|whole| {
+        let start = usize::try_from(span.start).unwrap_or(usize::MAX);
+        let end = usize::try_from(span.end)
+            .unwrap_or(usize::MAX)
+            .min(whole.len());
+        whole.slice(start.min(end)..end)
+    });
+    let want = held.as_ref().map_or(0, |body| body.len() as u64);
+    let opening = relay.meter.open_answer(&session, want);
     let mut builder = answer(
         relay,
-        &session,
+        opening,
         &found,
         status,
         total.map(|_| span.end - span.start),
@@ -335,21 +349,21 @@ async fn respond(
             }
         }
     }
-    let body = if *method == Method::HEAD {
-        Body::empty()
-    } else if let Some(whole) = found.held_whole() {
-        let start = usize::try_from(span.start).unwrap_or(usize::MAX);
-        let end = usize::try_from(span.end)
-            .unwrap_or(usize::MAX)
-            .min(whole.len());
-        metered_body(
+    let granted = opening.map_or(0, |o| o.granted);
+    let body = match held {
+        _ if *method == Method::HEAD => Body::empty(),
+        Some(body) if granted == want => {
+            relay.counters.bytes.increment(granted);
+            Body::from(body)
+        }
+        Some(body) => metered_body(relay.clone(), session, body, granted, None),
+        None => metered_body(
             relay.clone(),
             session,
-            whole.slice(start.min(end)..end),
-            None,
-        )
-    } else {
-        metered_body(relay.clone(), session, Bytes::new(), Some(found.read(span)))
+            Bytes::new(),
+            0,
+            Some(found.read(span)),
+        ),
     };
     finish(builder, status, relay, body)
 }
@@ -357,13 +371,15 @@ async fn respond(
 /// The answer's status and headers: the origin's, the relay's, and the session's position.
 fn answer(
     relay: &Relay,
-    session: &SessionId,
+    opening: Option<Opening>,
     found: &Found,
     status: StatusCode,
     length: Option<u64>,
 ) -> axum::http::response::Builder {
     let mut builder = Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
+        // Room for the origin's headers, the relay's and CORS's at once: no rehash on the way.
+        headers.reserve(found.head.headers.len() + 12);
         for (name, value) in &found.head.headers {
             headers.append(name, value.clone());
         }
@@ -384,9 +400,9 @@ fn answer(
         };
         headers.insert(CACHE_HEADER, HeaderValue::from_static(cache));
         headers.insert(NODE_KEY_HEADER, relay.node_key_header.clone());
-        if let Some((epoch, delivered)) = relay.meter.position(session) {
-            headers.insert(EPOCH_HEADER, HeaderValue::from(epoch));
-            headers.insert(DELIVERED_HEADER, HeaderValue::from(delivered));
+        if let Some(opening) = opening {
+            headers.insert(EPOCH_HEADER, HeaderValue::from(opening.epoch));
+            headers.insert(DELIVERED_HEADER, HeaderValue::from(opening.delivered));
         }
     }
     builder
@@ -421,6 +437,8 @@ struct Metered {
     relay: Arc<Relay>,
     session: SessionId,
     pending: Bytes,
+    /// Bytes at the front of `pending` whose credit was granted already.
+    granted: u64,
     rest: Option<BoxStream<'static, Result<Bytes, FetchError>>>,
     over: bool,
 }
@@ -434,11 +452,13 @@ fn metered_body(
     relay: Arc<Relay>,
     session: SessionId,
     pending: Bytes,
+    granted: u64,
     rest: Option<BoxStream<'static, Result<Bytes, FetchError>>>,
 ) -> Body {
     let metered = Metered {
         relay,
         session,
+        granted: granted.min(pending.len() as u64),
         pending,
         rest,
         over: false,
@@ -464,7 +484,10 @@ fn metered_body(
             }
         }
         let wanted = m.pending.len() as u64;
-        let granted = m.relay.meter.take_credit(&m.session, wanted).await as usize;
+        let granted = match std::mem::take(&mut m.granted) {
+            0 => m.relay.meter.take_credit(&m.session, wanted).await as usize,
+            already => already as usize,
+        };
         if granted == 0 {
             counter!("media_relay_stalled_responses_total").increment(1);
             m.over = true;

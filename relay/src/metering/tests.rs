@@ -521,3 +521,56 @@ async fn sessions_in_every_shard_are_counted_pruned_and_co_signed() {
     f.meter.prune(4);
     assert_eq!(f.meter.session_count(), 0, "pruned in every shard");
 }
+
+/// An answer's opening reports the position before it and grants what is free at once, no
+/// more than the window, the token's max_bytes allow, and nothing to a refused session.
+#[tokio::test]
+async fn an_answer_opens_at_the_position_before_it_with_the_free_credit() {
+    let f = fixture(1_000);
+    let session = SigningKey::from_bytes(&[1; 32]);
+    let token = f.token(&session, 1_500);
+    let key = f
+        .meter
+        .admit(Some(&token), &f.consumer, &f.view, 1_000)
+        .unwrap();
+    let open = |want| f.meter.open_answer(&key, want).unwrap();
+    let first = open(600);
+    assert_eq!((first.epoch, first.delivered, first.granted), (3, 0, 600));
+    let second = open(600);
+    assert_eq!(
+        (second.delivered, second.granted),
+        (600, 400),
+        "the window's rest"
+    );
+    assert_eq!(f.meter.position(&key), Some((3, 1_000)));
+    assert_eq!(open(0).granted, 0, "a head asks nothing");
+    assert_eq!(open(1).granted, 0, "nothing free until a receipt");
+    f.meter
+        .accept_receipt(&f.receipt(&session, 3, 1_000), &f.view)
+        .unwrap();
+    assert_eq!(open(5_000).granted, 500, "max_bytes bounds it");
+    assert_eq!(open(1).granted, 0, "the token is spent");
+    let other = SigningKey::from_bytes(&[2; 32]);
+    let other_key = f
+        .meter
+        .admit(
+            Some(&f.token(&other, u64::MAX)),
+            &f.consumer,
+            &f.view,
+            1_000,
+        )
+        .unwrap();
+    f.meter.refuse(other_key, 3, "capped".into());
+    let refused = f.meter.open_answer(&other_key, 100).unwrap();
+    assert_eq!((refused.delivered, refused.granted), (0, 0));
+    assert_eq!(
+        f.meter.position(&other_key),
+        Some((3, 0)),
+        "nothing counted"
+    );
+    let unknown = SessionId {
+        consumer: f.consumer,
+        session_key: Pubkey::new_unique(),
+    };
+    assert_eq!(f.meter.open_answer(&unknown, 10), None);
+}

@@ -3,11 +3,12 @@
 use crate::fixtures::*;
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
-use media_relay::server::{DELIVERED_HEADER, SESSION_HEADER};
+use media_relay::server::{CACHE_HEADER, DELIVERED_HEADER, SESSION_HEADER};
 use media_sdk::receipt::pubkey_of;
 use media_sdk::session::{SessionGrant, ViewerAck};
 use media_viewer::Viewer;
 use reqwest::StatusCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
@@ -58,18 +59,8 @@ async fn bytes_counted_equal_bytes_delivered_and_every_receipt_verifies() {
 
 #[tokio::test]
 async fn a_viewer_that_stops_signing_gets_402_after_exactly_the_credit_window() {
-    let (origin, origin_url) = start_origin().await;
-    origin.put("vod/big.ts", content(1 << 20, 2), None);
     let window = 100_000;
-    let relay = start_relay(
-        &origin_url,
-        Options {
-            credit_window: window,
-            stall: Duration::from_millis(300),
-            ..Options::default()
-        },
-    )
-    .await;
+    let (_origin, relay) = big_object_with_window(window, 2).await;
     let session = SigningKey::from_bytes(&[22; 32]);
     let token = relay.token(&session, u64::MAX).to_base64();
     let http = reqwest::Client::new();
@@ -80,18 +71,7 @@ async fn a_viewer_that_stops_signing_gets_402_after_exactly_the_credit_window() 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let mut received = 0u64;
-    let mut stream = response.bytes_stream();
-    let mut cut = false;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(c) => received += c.len() as u64,
-            Err(_) => {
-                cut = true;
-                break;
-            }
-        }
-    }
+    let (received, cut) = read_until_cut(response).await;
     assert!(cut, "the response was cut, not completed");
     assert_eq!(received, window, "exactly the credit window");
 
@@ -262,4 +242,65 @@ async fn forged_replayed_and_foreign_receipts_and_tokens_are_refused_and_not_cou
         assert!(response.text().await.unwrap().contains(expected));
     }
     assert!(relay.position(&intruder).is_none(), "no session opened");
+}
+
+/// A hit larger than the credit window: the part the window covers is granted as the answer
+/// opens, the rest is asked as it is sent, so the viewer still gets exactly the window.
+#[tokio::test]
+async fn a_hit_larger_than_the_window_is_cut_at_exactly_the_window() {
+    let window = 100_000;
+    let (_origin, relay) = big_object_with_window(window, 3).await;
+    let http = reqwest::Client::new();
+    for attempt in 0..50u8 {
+        let session = SigningKey::from_bytes(&[100 + attempt; 32]);
+        let response = http
+            .get(relay.object_url("vod/big.ts"))
+            .header(SESSION_HEADER, relay.token(&session, u64::MAX).to_base64())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[DELIVERED_HEADER], "0");
+        let hit = response.headers()[CACHE_HEADER] == "hit";
+        let (received, cut) = read_until_cut(response).await;
+        assert!(cut, "the response was cut, not completed");
+        assert_eq!(received, window, "exactly the credit window");
+        assert_eq!(relay.position(&session), Some((EPOCH, window)));
+        if hit {
+            return;
+        }
+        // The first viewer's miss: the fetch goes on to the end and is kept.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the object never became a hit");
+}
+
+/// A relay with `window` bytes of credit per session, in front of an origin holding a 1 MiB
+/// `vod/big.ts` (content of `seed`); stalls end after 300 ms.
+async fn big_object_with_window(window: u64, seed: u8) -> (Arc<OriginState>, TestRelay) {
+    let (origin, origin_url) = start_origin().await;
+    origin.put("vod/big.ts", content(1 << 20, seed), None);
+    let relay = start_relay(
+        &origin_url,
+        Options {
+            credit_window: window,
+            stall: Duration::from_millis(300),
+            ..Options::default()
+        },
+    )
+    .await;
+    (origin, relay)
+}
+
+/// Reads a body to its end or until the relay cuts it: (bytes received, whether it was cut).
+async fn read_until_cut(response: reqwest::Response) -> (u64, bool) {
+    let mut received = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => received += c.len() as u64,
+            Err(_) => return (received, true),
+        }
+    }
+    (received, false)
 }
