@@ -151,7 +151,10 @@ impl Session {
     /// what the token has left), counting them as delivered. `None`: the token is spent and
     /// nothing will ever be granted; `Some(0)`: none is free until the viewer acknowledges.
     fn grant_now(&mut self, want: u64, credit_window: u64) -> Option<u64> {
-        let window_left = (self.acked + credit_window).saturating_sub(self.delivered);
+        let window_left = self
+            .acked
+            .saturating_add(credit_window)
+            .saturating_sub(self.delivered);
         let session_left = self.grant.max_bytes.saturating_sub(self.delivered_total);
         if session_left == 0 {
             return None;

@@ -129,6 +129,9 @@ const RECEIPT_POST_TIMEOUT: Duration = Duration::from_secs(10);
 const RECEIPT_RETRY_FIRST: Duration = Duration::from_millis(250);
 const RECEIPT_RETRY_MAX: Duration = Duration::from_secs(4);
 const RECEIPT_RETRY_FOR: Duration = Duration::from_secs(600);
+/// Once its link is gone, a receipt is retried for at most this long: a relay list that keeps
+/// changing cannot pile up posters that each retry for `RECEIPT_RETRY_FOR`.
+const RECEIPT_RETRY_AFTER_DROP: Duration = Duration::from_secs(30);
 
 /// Posts the newest receipt in `latest` whenever there is one; older unsent ones are
 /// superseded. One that did not reach the relay, or that the relay could not take (5xx), is
@@ -196,6 +199,7 @@ async fn post_receipts(
             }
             Some(false) => {
                 closed = true;
+                give_up = give_up.min(Instant::now() + RECEIPT_RETRY_AFTER_DROP);
                 pending = Some(receipt);
             }
             None => {

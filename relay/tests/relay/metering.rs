@@ -304,3 +304,68 @@ async fn read_until_cut(response: reqwest::Response) -> (u64, bool) {
     }
     (received, false)
 }
+
+/// Hits answered at once from memory count exactly what they send: nothing for a HEAD, the
+/// span for a Range, the whole for a GET, each answer reporting the position before it.
+#[tokio::test]
+async fn held_hits_count_nothing_for_head_the_span_for_a_range_and_the_whole_for_a_get() {
+    let (_origin, relay) = big_object_with_window(u64::MAX >> 1, 4).await;
+    let http = reqwest::Client::new();
+    let session = SigningKey::from_bytes(&[77; 32]);
+    let token = relay.token(&session, u64::MAX).to_base64();
+    let ask = |method: reqwest::Method, range: Option<&'static str>| {
+        let mut request = http
+            .request(method, relay.object_url("vod/big.ts"))
+            .header(SESSION_HEADER, &token);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let delivered: u64 = response.headers()[DELIVERED_HEADER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let cache = response.headers()[CACHE_HEADER]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let (status, body) = (response.status(), response.bytes().await.unwrap());
+            (status, delivered, cache, body.len() as u64)
+        }
+    };
+    // The first GET fetches and keeps the object (a miss, metered as it streams).
+    let (status, before, _, length) = ask(reqwest::Method::GET, None).await;
+    assert_eq!((status, before, length), (StatusCode::OK, 0, 1 << 20));
+    // Kept once the fetch ends, which may be just after its last byte went out.
+    let mut head = ask(reqwest::Method::HEAD, None).await;
+    for _ in 0..50 {
+        if head.2 == "hit" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        head = ask(reqwest::Method::HEAD, None).await;
+    }
+    let (status, before, cache, length) = head;
+    assert_eq!((status, cache.as_str(), length), (StatusCode::OK, "hit", 0));
+    assert_eq!(before, 1 << 20);
+    assert_eq!(
+        relay.position(&session),
+        Some((EPOCH, 1 << 20)),
+        "a HEAD counts nothing"
+    );
+    let (status, before, cache, length) = ask(reqwest::Method::GET, Some("bytes=10-99")).await;
+    assert_eq!(
+        (status, cache.as_str(), length),
+        (StatusCode::PARTIAL_CONTENT, "hit", 90)
+    );
+    assert_eq!(before, 1 << 20);
+    assert_eq!(relay.position(&session), Some((EPOCH, (1 << 20) + 90)));
+    let (status, before, _, length) = ask(reqwest::Method::GET, None).await;
+    assert_eq!(
+        (status, before, length),
+        (StatusCode::OK, (1 << 20) + 90, 1 << 20)
+    );
+    assert_eq!(relay.position(&session), Some((EPOCH, (2 << 20) + 90)));
+}
