@@ -418,10 +418,8 @@ impl Meter {
 
     /// The session's epoch and bytes delivered so far in it.
     pub fn position(&self, session: &SessionId) -> Option<(u64, u64)> {
-        self.sessions
-            .of(session)
-            .get(session)
-            .map(|s| (s.epoch, s.delivered))
+        self.open_answer(session, 0)
+            .map(|opening| (opening.epoch, opening.delivered))
     }
 
     /// What an answer starts from, in one visit to the session: its position before the answer

@@ -192,11 +192,8 @@ async fn post_receipts(
             () = tokio::time::sleep(delay) => None,
         };
         match newer {
-            Some(true) => {
-                pending = latest.borrow_and_update().clone();
-                delay = RECEIPT_RETRY_FIRST;
-                give_up = Instant::now() + RECEIPT_RETRY_FOR;
-            }
+            // Taken up at the top of the loop, as any new receipt is.
+            Some(true) => latest.mark_changed(),
             Some(false) => {
                 closed = true;
                 give_up = give_up.min(Instant::now() + RECEIPT_RETRY_AFTER_DROP);

@@ -404,18 +404,7 @@ async fn slices_of_two_versions_are_never_stitched_into_one_answer() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
-    let mut body = response.bytes_stream();
-    let mut received = Vec::new();
-    let mut cut = false;
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(chunk) => received.extend_from_slice(&chunk),
-            Err(_) => {
-                cut = true;
-                break;
-            }
-        }
-    }
+    let (received, cut) = read_until_cut(response).await;
     assert!(cut, "the answer is cut where the versions meet");
     assert!(received.len() <= 100, "{} bytes", received.len());
     assert_eq!(

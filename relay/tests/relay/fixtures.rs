@@ -244,3 +244,18 @@ pub async fn scrape_metrics(http: &reqwest::Client, relay_url: &Url) -> String {
     let answer = http.get(relay_url.join("metrics").unwrap()).send().await;
     answer.unwrap().text().await.unwrap()
 }
+
+/// Reads a body to its end or until the relay cuts it: (the bytes received, whether it was
+/// cut).
+pub async fn read_until_cut(response: reqwest::Response) -> (Vec<u8>, bool) {
+    use futures::StreamExt;
+    let mut received = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => received.extend_from_slice(&chunk),
+            Err(_) => return (received, true),
+        }
+    }
+    (received, false)
+}
