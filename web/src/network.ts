@@ -47,6 +47,10 @@ export interface Relay {
   epochs: EpochCount[];
   failures: number;
   benchedUntil: number;
+  /** When it was last benched, in the order of benching (not of the clock, which can give
+   * two relays the same millisecond): of relays back at the same time, the one left first
+   * is asked first. */
+  benchedOrder: number;
   /** 402s in a row that acknowledging did not settle. */
   unpaid: number;
 }
@@ -112,13 +116,18 @@ async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise
 }
 
 function newRelay(listed: ListedRelay): Relay {
-  return { url: listed.url, listedKey: listed.nodeKey, epochs: [], failures: 0, benchedUntil: 0, unpaid: 0 };
+  return { url: listed.url, listedKey: listed.nodeKey, epochs: [], failures: 0, benchedUntil: 0, benchedOrder: 0, unpaid: 0 };
+}
+
+function backSooner(a: Relay, b: Relay): boolean {
+  return a.benchedUntil < b.benchedUntil || (a.benchedUntil === b.benchedUntil && a.benchedOrder < b.benchedOrder);
 }
 
 export class MediaNetwork {
   readonly relays: Relay[] = [];
   failovers = 0;
   current = 0;
+  private benchings = 0;
   /** Objects being fetched now. */
   loading = 0;
   private token!: SessionToken;
@@ -237,7 +246,8 @@ export class MediaNetwork {
   }
 
   /** The relay to ask now, `avoid` aside: the current one unless it is benched, else the
-   * next usable, else (every one benched) the one back soonest. */
+   * next usable, else (every one benched) the one back soonest, and of those back at once
+   * the one left first (not the one that failed just now). */
   private choose(now: number, avoid: Set<Relay>): Relay {
     let pick = -1;
     for (let i = 0; i < this.relays.length; i++) {
@@ -248,7 +258,7 @@ export class MediaNetwork {
         pick = index;
         break;
       }
-      if (pick < 0 || relay.benchedUntil < this.relays[pick].benchedUntil) pick = index;
+      if (pick < 0 || backSooner(relay, this.relays[pick])) pick = index;
     }
     if (pick < 0) pick = this.current;
     if (pick !== this.current) {
@@ -262,6 +272,7 @@ export class MediaNetwork {
     relay.failures++;
     const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(relay.failures - 1, 5));
     relay.benchedUntil = Date.now() + backoff;
+    relay.benchedOrder = ++this.benchings;
     console.warn(`leaving relay ${relay.url} for ${backoff} ms: ${why}`);
   }
 
